@@ -1,0 +1,31 @@
+/*
+ * Inline fixed-point helpers shared by the core's stages (mirrored by
+ * src/ultrapost/golden.py). One rounding rule everywhere: add half, then
+ * arithmetic shift right (round half up).
+ */
+#ifndef UP_FIXED_H
+#define UP_FIXED_H
+
+#include <stdint.h>
+
+/* The core relies on arithmetic right shifts of negative values (as GCC, Clang,
+ * Arm and IAR compilers do); refuse to build where that does not hold. */
+typedef char up_arithmetic_shift_check[((-1) >> 1) == -1 ? 1 : -1];
+
+/* x / 2^n rounded half up, n in 1..62. */
+static inline int64_t up_rshift_round(int64_t x, int n)
+{
+    return (x + ((int64_t)1 << (n - 1))) >> n;
+}
+
+static inline int32_t up_sat32(int64_t x)
+{
+    return x > INT32_MAX ? INT32_MAX : (x < INT32_MIN ? INT32_MIN : (int32_t)x);
+}
+
+static inline int32_t up_clamp32(int64_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : (int32_t)x);
+}
+
+#endif /* UP_FIXED_H */

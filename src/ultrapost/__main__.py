@@ -1,0 +1,5 @@
+import sys
+
+from ultrapost.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+# Declarations mirroring csrc/ultrapost.h and csrc/up_host.h one to one.
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+
+
+cdef extern from "ultrapost.h" nogil:
+    int UP_OK
+    int UP_Q_BOX
+    int UP_Q_SCORE
+
+    ctypedef struct up_config_t:
+        int32_t num_anchors
+        int32_t num_classes
+        int32_t class_index
+        uint8_t input_kind
+        uint8_t score_kind
+        uint8_t box_kind
+        uint8_t nms_kind
+        bint clip
+        int32_t score_bound
+        int32_t candidate_limit
+        int32_t max_detections
+        int32_t iou_q16
+        int64_t iou_eps_q40
+        int32_t var_center_q30
+        int32_t var_size_q30
+        const int32_t *priors
+        const int32_t *score_lut
+        const int32_t *center_lut
+        const int32_t *size_lut
+        const int32_t *box_lut
+
+    ctypedef struct up_output_t:
+        int32_t *boxes
+        int32_t *scores
+        int32_t *anchors
+        int32_t capacity
+        int32_t count
+
+    int32_t up_check_config(const up_config_t *cfg)
+    size_t up_scratch_size(const up_config_t *cfg)
+    int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
+                   const void *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
+                   up_output_t *out)
+    int32_t up_exp_q20(int32_t x_q20)
+    int32_t up_sigmoid_q30(int32_t x_q20)
+
+
+cdef extern from "up_host.h" nogil:
+    int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
+    size_t up_scratch_size_f32(const up_config_t *cfg)
+    int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_stride,
+                       const float *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
+                       up_output_t *out)

@@ -1,0 +1,192 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Thin binding over the C core: checks arguments, allocates outputs, calls C without the GIL, and turns status
+codes into exceptions."""
+
+cimport numpy as cnp
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+from ultrapost._capi cimport *
+
+import numpy as np
+
+from ultrapost.config import INPUT_F32, INPUT_S8, STATUS
+
+cnp.import_array()
+
+_DTYPES = {0: np.dtype(np.int8), 1: np.dtype(np.int32), 2: np.dtype(np.float32)}
+
+
+cdef const int32_t *_table(object arr) except? NULL:
+    if arr is None:
+        return NULL
+    if not isinstance(arr, np.ndarray) or arr.dtype != np.int32 or not arr.flags.c_contiguous:
+        raise TypeError("config tables must be C-contiguous int32 arrays")
+    return <const int32_t *>cnp.PyArray_DATA(arr)
+
+
+def check_status(int32_t status, str where="ultrapost core"):
+    """Raises the exception that a C status code stands for."""
+    if status == 0:
+        return
+    msg = f"{where}: {STATUS.get(status, 'unknown error')} (status {status})"
+    if status in (-3, -4):
+        raise MemoryError(msg)
+    raise ValueError(msg)
+
+
+cdef class Core:
+    """A checked C config plus the tables it points to (kept alive here). Safe to share between threads."""
+
+    cdef up_config_t cfg
+    cdef object _tables
+    cdef readonly object fixed_config
+    cdef readonly object dtype
+    cdef readonly size_t scratch_bytes
+
+    def __init__(self, fixed_config):
+        fc = fixed_config
+        self.fixed_config = fc
+        self._tables = (fc.priors, fc.score_lut, fc.center_lut, fc.size_lut, fc.box_lut)
+        self.cfg.num_anchors = fc.num_anchors
+        self.cfg.num_classes = fc.num_classes
+        self.cfg.class_index = fc.class_index
+        self.cfg.input_kind = fc.input_kind
+        self.cfg.score_kind = fc.score_kind
+        self.cfg.box_kind = fc.box_kind
+        self.cfg.nms_kind = fc.nms_kind
+        self.cfg.clip = fc.clip
+        self.cfg.score_bound = fc.score_bound
+        self.cfg.candidate_limit = fc.candidate_limit
+        self.cfg.max_detections = fc.max_detections
+        self.cfg.iou_q16 = fc.iou_q16
+        self.cfg.iou_eps_q40 = fc.iou_eps_q40
+        self.cfg.var_center_q30 = fc.var_center_q30
+        self.cfg.var_size_q30 = fc.var_size_q30
+        self.cfg.priors = _table(fc.priors)
+        self.cfg.score_lut = _table(fc.score_lut)
+        self.cfg.center_lut = _table(fc.center_lut)
+        self.cfg.size_lut = _table(fc.size_lut)
+        self.cfg.box_lut = _table(fc.box_lut)
+        if fc.priors is not None and fc.priors.shape != (fc.num_anchors, 4):
+            raise ValueError("priors must be [num_anchors, 4]")
+        for name, n in (("score_lut", 256 if fc.score_kind == 0 else 511), ("center_lut", 256),
+                        ("size_lut", 256), ("box_lut", 256)):
+            t = getattr(fc, name)
+            if t is not None and t.shape != (n,):
+                raise ValueError(f"{name} must have {n} entries")
+        check_status(up_check_config(&self.cfg), "config")
+        if fc.input_kind == INPUT_F32:
+            self.scratch_bytes = up_scratch_size_f32(&self.cfg)
+        else:
+            self.scratch_bytes = up_scratch_size(&self.cfg)
+        self.dtype = _DTYPES[fc.input_kind]
+
+    cdef int32_t _stride(self, cnp.ndarray a, int cols, str name) except -1:
+        cdef Py_ssize_t item = a.itemsize
+        if a.ndim != 2:
+            raise ValueError(f"{name} must be 2-D rows, got {a.ndim}-D")
+        if a.dtype != self.dtype:
+            raise TypeError(f"{name} must be {self.dtype}, got {a.dtype}")
+        if a.shape[0] != self.cfg.num_anchors:
+            raise ValueError(f"{name} has {a.shape[0]} rows, the config has {self.cfg.num_anchors} anchors")
+        if a.shape[1] < cols:
+            raise ValueError(f"{name} needs at least {cols} columns, got {a.shape[1]}")
+        if not a.dtype.isnative:
+            raise ValueError(f"{name} must be in native byte order")
+        if a.strides[1] != item or a.strides[0] % item or a.strides[0] < cols * item:
+            raise ValueError(f"{name} rows must be contiguous and laid out in increasing memory order")
+        if not a.flags.aligned:
+            raise ValueError(f"{name} must be aligned")
+        if a.strides[0] // item > 2147483647:
+            raise ValueError(f"{name} row stride too large")
+        return <int32_t>(a.strides[0] // item)
+
+    def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
+        """Runs one image: scores [N, C], boxes [N, 4] (views with a row stride are fine).
+
+        Returns (boxes int32 [K, 4] Q20, scores int32 [K] Q30, anchors int32 [K])."""
+        cdef int32_t ss = self._stride(scores, self.cfg.num_classes, "scores")
+        cdef int32_t bs = self._stride(boxes, 4, "boxes")
+        cdef int m = self.cfg.max_detections
+        cdef cnp.ndarray out_boxes = np.empty((m, 4), dtype=np.int32)
+        cdef cnp.ndarray out_scores = np.empty(m, dtype=np.int32)
+        cdef cnp.ndarray out_anchors = np.empty(m, dtype=np.int32)
+        cdef cnp.ndarray scratch = np.empty((self.scratch_bytes + 7) // 8, dtype=np.int64)
+        cdef up_output_t out
+        cdef int32_t status
+        cdef const void *sp = cnp.PyArray_DATA(scores)
+        cdef const void *bp = cnp.PyArray_DATA(boxes)
+        cdef void *scr = cnp.PyArray_DATA(scratch)
+        cdef size_t scr_size = self.scratch_bytes
+        out.boxes = <int32_t *>cnp.PyArray_DATA(out_boxes)
+        out.scores = <int32_t *>cnp.PyArray_DATA(out_scores)
+        out.anchors = <int32_t *>cnp.PyArray_DATA(out_anchors)
+        out.capacity = m
+        out.count = 0
+        if self.cfg.input_kind == INPUT_F32:
+            with nogil:
+                status = up_run_f32(&self.cfg, <const float *>sp, ss, <const float *>bp, bs,
+                                    scr, scr_size, &out)
+        else:
+            with nogil:
+                status = up_run(&self.cfg, sp, ss, bp, bs, scr, scr_size, &out)
+        if status == -6:
+            raise ValueError("NaN or Inf in the float inputs")
+        check_status(status, "postprocess")
+        k = out.count
+        return out_boxes[:k], out_scores[:k], out_anchors[:k]
+
+
+def run_raw(Core core, cnp.ndarray scores, cnp.ndarray boxes, size_t scratch_bytes, int capacity):
+    """Calls the C entry point with a caller-chosen scratch size and output capacity (for testing the C's own
+    checks: too-small scratch or output must come back as a status, never a crash)."""
+    cdef up_output_t out
+    cdef cnp.ndarray b = np.empty((max(capacity, 1), 4), dtype=np.int32)
+    cdef cnp.ndarray s = np.empty(max(capacity, 1), dtype=np.int32)
+    cdef cnp.ndarray a = np.empty(max(capacity, 1), dtype=np.int32)
+    cdef cnp.ndarray scratch = np.empty(max(scratch_bytes, 8) // 8 + 1, dtype=np.int64)
+    cdef int32_t ss = core._stride(scores, core.cfg.num_classes, "scores")
+    cdef int32_t bs = core._stride(boxes, 4, "boxes")
+    out.boxes = <int32_t *>cnp.PyArray_DATA(b)
+    out.scores = <int32_t *>cnp.PyArray_DATA(s)
+    out.anchors = <int32_t *>cnp.PyArray_DATA(a)
+    out.capacity = capacity
+    out.count = 0
+    if core.cfg.input_kind == INPUT_F32:
+        return up_run_f32(&core.cfg, <const float *>cnp.PyArray_DATA(scores), ss,
+                          <const float *>cnp.PyArray_DATA(boxes), bs,
+                          cnp.PyArray_DATA(scratch), scratch_bytes, &out)
+    return up_run(&core.cfg, cnp.PyArray_DATA(scores), ss, cnp.PyArray_DATA(boxes), bs,
+                  cnp.PyArray_DATA(scratch), scratch_bytes, &out)
+
+
+def exp_q20(cnp.ndarray x):
+    """up_exp_q20 over an int32 array."""
+    cdef const int32_t[::1] xin = np.ascontiguousarray(x, dtype=np.int32).ravel()
+    cdef int32_t[::1] y = np.empty(xin.shape[0], dtype=np.int32)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(xin.shape[0]):
+            y[i] = up_exp_q20(xin[i])
+    return np.asarray(y)
+
+
+def sigmoid_q30(cnp.ndarray x):
+    """up_sigmoid_q30 over an int32 array."""
+    cdef const int32_t[::1] xin = np.ascontiguousarray(x, dtype=np.int32).ravel()
+    cdef int32_t[::1] y = np.empty(xin.shape[0], dtype=np.int32)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(xin.shape[0]):
+            y[i] = up_sigmoid_q30(xin[i])
+    return np.asarray(y)
+
+
+def f32_to_fixed(cnp.ndarray x, int q, int32_t lo, int32_t hi):
+    """up_f32_to_fixed over a float32 array."""
+    cdef const float[::1] xin = np.ascontiguousarray(x, dtype=np.float32).ravel()
+    cdef int32_t[::1] y = np.empty(xin.shape[0], dtype=np.int32)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(xin.shape[0]):
+            y[i] = up_f32_to_fixed(xin[i], q, lo, hi)
+    return np.asarray(y)

@@ -1,0 +1,1 @@
+"""Subcommands of the ``ultrapost`` CLI, one module each."""

@@ -1,0 +1,216 @@
+"""Ultraface (slim / RFB, every input size) and NXP's int8 ultraslim: the model family's one place."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ultrapost import golden, models
+from ultrapost.detections import Detections
+from ultrapost.priors import ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, ultraface_priors
+
+BACKENDS = ("c", "golden")
+_KIND_OF_DTYPE = {np.dtype(np.float32): "f32", np.dtype(np.int8): "s8", np.dtype(np.int32): "i32"}
+
+
+def _core():
+    from ultrapost import _core  # the compiled extension
+
+    return _core
+
+
+def as_rows(x, name: str, n: int, cols: int) -> np.ndarray:
+    """A [N, cols] view of x ([N, cols] or [1, N, cols]) that the C can read, converting only when it must."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    if x.ndim == 3:
+        if x.shape[0] != 1:
+            raise ValueError(f"{name} has a batch of {x.shape[0]}; pass one image at a time")
+        x = x[0]
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be [N, {cols}] or [1, N, {cols}], got shape {x.shape}")
+    if x.shape[0] != n:
+        raise ValueError(f"{name} has {x.shape[0]} rows but the config has {n} anchors")
+    if x.shape[1] != cols:
+        raise ValueError(f"{name} must have {cols} columns, got {x.shape[1]}")
+    if x.dtype not in _KIND_OF_DTYPE and x.dtype.newbyteorder("=") in _KIND_OF_DTYPE:
+        x = x.astype(x.dtype.newbyteorder("="))  # wrong-endian: convert
+    if x.dtype not in _KIND_OF_DTYPE:
+        raise TypeError(f"{name} must be float32, int8 or int32 (fixed point), got {x.dtype}")
+    item = x.itemsize
+    if x.strides[1] != item or x.strides[0] < cols * item or x.strides[0] % item or not x.flags.aligned:
+        x = np.ascontiguousarray(x)
+    return x
+
+
+class Ultraface:
+    """Post-processing for Ultraface heads: score test, top candidates, decode, hard NMS, in fixed point.
+
+    Defaults reproduce the decisions of the Python ``predict()`` of the Ultraface repository: ``p > t``, the 200
+    best candidates, suppress when IoU > t with ``eps = 1e-5`` in the denominator, unclipped boxes.
+    """
+
+    def __init__(
+        self,
+        input_size=(320, 240),
+        score_threshold: float = 0.7,
+        iou_threshold: float = 0.3,
+        candidate_limit: int | None = 200,
+        max_detections: int | None = None,
+        priors: str = "trained",
+        drop_finest_level: bool = False,
+        logits: bool = False,
+        *,
+        clip: bool = False,
+        eps: float = 1e-5,
+        center_variance: float = 0.1,
+        size_variance: float = 0.2,
+        min_boxes=ULTRAFACE_MIN_BOXES,
+        strides=ULTRAFACE_STRIDES,
+    ):
+        self.priors = ultraface_priors(
+            input_size, convention=priors, drop_finest_level=drop_finest_level, min_boxes=min_boxes, strides=strides
+        )
+        self.input_size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        self.num_anchors = len(self.priors)
+        self.score_threshold = models.check_unit_interval(score_threshold, "score_threshold")
+        self.iou_threshold = models.check_unit_interval(iou_threshold, "iou_threshold")
+        self.candidate_limit = candidate_limit
+        self.max_detections = max_detections
+        self.logits = bool(logits)
+        self.clip = bool(clip)
+        self.eps = float(eps)
+        self.center_variance = float(center_variance)
+        self.size_variance = float(size_variance)
+        self._configs: dict = {}
+        self._lock = threading.Lock()
+        self.config("f32", decoded=False)  # validates every parameter now, not at the first call
+
+    # -- configs -------------------------------------------------------------------------------------------------
+    def config(self, kind: str, decoded: bool, quantization=None):
+        """The prepared (FixedConfig, C Core) pair for one input kind, made once and cached."""
+        key = (kind, bool(decoded), quantization)
+        hit = self._configs.get(key)
+        if hit is not None:
+            return hit
+        sq = bq = None
+        if kind == "s8":
+            sq, bq = _split_quantization(quantization)
+        elif quantization is not None:
+            raise ValueError(f"quantization is only for int8 inputs; got {kind} inputs with quantization")
+        fc = models.prepare(
+            num_anchors=self.num_anchors,
+            priors=self.priors,
+            input_kind=kind,
+            decoded=decoded,
+            logits=self.logits,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+            candidate_limit=self.candidate_limit,
+            max_detections=self.max_detections,
+            score_quant=sq,
+            box_quant=bq,
+            clip=self.clip,
+            eps=self.eps,
+            center_variance=self.center_variance,
+            size_variance=self.size_variance,
+        )
+        core = _core().Core(fc)
+        with self._lock:
+            self._configs[key] = (fc, core)
+        return fc, core
+
+    def _inputs(self, scores, boxes, decoded, quantization):
+        if boxes is None:  # one tensor [N, 2 + 4] (NXP ultraslim): scores then corners
+            if not decoded:
+                raise ValueError("a single [N, 6] tensor holds decoded boxes: pass decoded=True")
+            t = as_rows(scores, "detections", self.num_anchors, 6)
+            s, b = t[:, :2], t[:, 2:]
+            if quantization is not None and t.dtype == np.int8:
+                quantization = (_pair(quantization), _pair(quantization))
+        else:
+            s = as_rows(scores, "scores", self.num_anchors, 2)
+            b = as_rows(boxes, "boxes", self.num_anchors, 4)
+            if s.dtype != b.dtype:
+                raise TypeError(f"scores and boxes must have the same dtype, got {s.dtype} and {b.dtype}")
+            if quantization is not None and s.dtype == np.int8:
+                quantization = _split_quantization(quantization)
+        kind = _KIND_OF_DTYPE[s.dtype]
+        if kind == "s8" and quantization is None:
+            raise ValueError("int8 inputs need quantization=((score_scale, score_zp), (box_scale, box_zp))")
+        return s, b, kind, quantization
+
+    # -- running -------------------------------------------------------------------------------------------------
+    def postprocess(self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c") -> Detections:
+        """Detections of one image.
+
+        scores: [N, 2] or [1, N, 2] probabilities (or logits if ``logits=True``); boxes: [N, 4] raw deltas, or
+        corners if ``decoded``. float32, int8 (with ``quantization=((score_scale, score_zp), (box_scale, box_zp))``)
+        or int32 fixed point (probabilities Q30, logits and boxes Q20). The NXP ultraslim tensor:
+        ``postprocess(t172x6, None, decoded=True, quantization=(scale, zero_point))``.
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        s, b, kind, quant = self._inputs(scores, boxes, decoded, quantization)
+        fc, core = self.config(kind, decoded, quant)
+        if backend == "golden":
+            return Detections.from_fixed(golden.run(fc, s, b))
+        try:
+            out_boxes, out_scores, out_anchors = core.run(s, b)
+        except ValueError as exc:
+            if "NaN" in str(exc):
+                bad = "scores" if not np.isfinite(s).all() else "boxes"
+                raise ValueError(f"NaN or Inf in {bad}") from None
+            raise
+        return Detections.from_fixed({"boxes": out_boxes, "scores": out_scores, "anchors": out_anchors})
+
+    def reference(self, scores, boxes, decoded: bool = False, quantization=None) -> Detections:
+        """The float64 reference (ultrapost.reference) on the same inputs, int8 dequantized first."""
+        from ultrapost import reference
+
+        s, b, kind, quant = self._inputs(scores, boxes, decoded, quantization)
+        if kind == "s8":
+            (ss, sz), (bs, bz) = quant
+            s, b = reference.dequantize(s, ss, sz), reference.dequantize(b, bs, bz)
+        elif kind == "i32":
+            s = s / (1 << 20 if self.logits else 1 << 30)
+            b = b / (1 << 20)
+        for name, arr in (("scores", s), ("boxes", b)):
+            if not np.isfinite(arr).all():
+                raise ValueError(f"NaN or Inf in {name}")
+        boxes_out, scores_out, anchors = reference.ultraface(
+            s,
+            b,
+            self.priors,
+            decoded=decoded,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+            candidate_limit=self.num_anchors if self.candidate_limit is None else self.candidate_limit,
+            max_detections=self.max_detections,
+            logits=self.logits,
+            clip=self.clip,
+            eps=self.eps,
+            center_variance=self.center_variance,
+            size_variance=self.size_variance,
+        )
+        return Detections(boxes_out, scores_out, anchors)
+
+    def __repr__(self) -> str:
+        w, h = self.input_size
+        return f"Ultraface({w}x{h}, {self.num_anchors} anchors, t={self.score_threshold}, iou={self.iou_threshold})"
+
+
+def _pair(q):
+    scale, zp = models.check_quantization(q, "tensor")
+    return (scale, zp)
+
+
+def _split_quantization(quantization):
+    try:
+        sq, bq = quantization
+    except (TypeError, ValueError):
+        raise TypeError(
+            "int8 quantization must be ((score_scale, score_zp), (box_scale, box_zp)), " f"got {quantization!r}"
+        ) from None
+    return (models.check_quantization(sq, "score"), models.check_quantization(bq, "box"))
