@@ -58,7 +58,8 @@ int32_t up_exp_q20(int32_t x_q20)
  * 1 / (1 + exp(-x)) for x in Q20; result Q30 in [0, 2^30].
  * Computed for -|x| as 2^50 / (2^20 + exp_q20(-|x|)) by shift-and-subtract
  * (no 64-bit division helper on targets without one), mirrored for x < 0.
- * Error: below 2^-21 absolute (from the Q20 exp).
+ * Error: at most 2^-21 + 2^-30 absolute (half a Q20 LSB of exp, then the
+ * rounded division).
  */
 int32_t up_sigmoid_q30(int32_t x_q20)
 {

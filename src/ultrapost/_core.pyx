@@ -66,6 +66,8 @@ cdef class Core:
         self.cfg.center_lut = _table(fc.center_lut)
         self.cfg.size_lut = _table(fc.size_lut)
         self.cfg.box_lut = _table(fc.box_lut)
+        check_status(up_check_config(&self.cfg), "config")
+        # The C trusts table sizes; check them here, where the arrays' lengths are known.
         if fc.priors is not None and fc.priors.shape != (fc.num_anchors, 4):
             raise ValueError("priors must be [num_anchors, 4]")
         for name, n in (("score_lut", 256 if fc.score_kind == 0 else 511), ("center_lut", 256),
@@ -73,7 +75,6 @@ cdef class Core:
             t = getattr(fc, name)
             if t is not None and t.shape != (n,):
                 raise ValueError(f"{name} must have {n} entries")
-        check_status(up_check_config(&self.cfg), "config")
         if fc.input_kind == INPUT_F32:
             self.scratch_bytes = up_scratch_size_f32(&self.cfg)
         else:

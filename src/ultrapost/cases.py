@@ -1,0 +1,100 @@
+"""Generated post-processing cases: the C == golden tests, `ultrapost verify` and the firmware vectors share them.
+
+A case is a deterministic function of (seed, parameters): the same case can be rebuilt anywhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import ultrapost
+from ultrapost.priors import ULTRAFACE_SIZES
+
+SIZES = (*ULTRAFACE_SIZES, (64, 48), (200, 150), (333, 111), (96, 128))
+MODES = ("random", "ties", "all_pass", "none_pass", "extreme", "degenerate", "on_level")
+KINDS = ("f32", "s8", "i32")
+
+
+def make_case(seed: int, size, kind: str, mode: str, *, decoded=False, logits=False, convention="trained",
+              drop_finest=False, clip=False, candidate_limit=200, max_detections=None):
+    """(Ultraface, scores, boxes, quantization) for one generated case."""
+    rng = np.random.default_rng(seed)
+    if logits and decoded:
+        decoded = False
+    t = float(rng.choice([0.3, 0.5, 0.6, 0.7, 0.9]))
+    pp = ultrapost.Ultraface(size, score_threshold=t, iou_threshold=float(rng.choice([0.1, 0.3, 0.45, 0.7])),
+                             candidate_limit=candidate_limit, max_detections=max_detections, priors=convention,
+                             drop_finest_level=drop_finest, logits=logits, clip=clip)
+    n = pp.num_anchors
+    # face probability / logit difference
+    if mode == "ties":
+        p = rng.choice(np.array([0.2, 0.71, 0.8, 0.95]), n)
+    elif mode == "all_pass":
+        p = rng.uniform(0.95, 1.0, n)
+    elif mode == "none_pass":
+        p = rng.uniform(0.0, t * 0.9, n)
+    else:
+        p = rng.random(n) ** 6
+    if mode == "extreme":
+        deltas = rng.choice(np.array([-60.0, -25.0, -8.0, 0.0, 8.0, 25.0, 60.0]), (n, 4))
+    elif mode == "degenerate":
+        deltas = np.zeros((n, 4))
+        deltas[: n // 2, 2:] = -40.0  # vanishing boxes
+    else:
+        deltas = rng.normal(0, 1.5, (n, 4))
+    if decoded:
+        cx, cy = rng.random(n), rng.random(n)
+        w, h = rng.uniform(0.01, 0.4, n), rng.uniform(0.01, 0.4, n)
+        if mode == "degenerate":
+            w[::3] = -w[::3]  # inverted boxes: area 0
+            h[1::3] = 0.0
+        if mode == "extreme":
+            w = rng.choice(np.array([0.0, 1e-7, 3.0, 9.0]), n)
+        box = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
+    else:
+        box = deltas
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    if logits:
+        d = np.log(p / (1 - p))
+        scores = np.stack([np.zeros(n), d], 1)
+    else:
+        scores = np.stack([1 - p, p], 1)
+    if kind == "f32":
+        return pp, scores.astype(np.float32), box.astype(np.float32), None
+    if kind == "i32":
+        sq = 20 if logits else 30
+        s = np.clip(np.floor(scores * 2.0**sq + 0.5), -(2**31), 2**31 - 1).astype(np.int32)
+        b = np.clip(np.floor(box * 2.0**20 + 0.5), -(2**31), 2**31 - 1).astype(np.int32)
+        return pp, s, b, None
+    # int8: score scale so that t lies exactly on a level in "on_level" mode
+    if logits:
+        s_scale, s_zp = float(rng.choice([0.05, 0.0625, 0.1])), int(rng.integers(-20, 20))
+    elif mode == "on_level":
+        s_scale, s_zp = 1 / 256, -128
+        pp = ultrapost.Ultraface(size, score_threshold=(int(rng.integers(140, 250)) - 128) / 256 * 1 + 0.0,
+                                 candidate_limit=candidate_limit, priors=convention, drop_finest_level=drop_finest,
+                                 clip=clip)
+    else:
+        s_scale, s_zp = float(rng.choice([1 / 256, 1 / 255, 0.0039])), -128
+    b_scale = float(rng.choice([0.01, 0.04, 0.08])) if not decoded else 1 / 128
+    b_zp = int(rng.integers(-10, 10))
+    sq = np.clip(np.round(scores / s_scale) + s_zp, -128, 127).astype(np.int8)
+    bq = np.clip(np.round(box / b_scale) + b_zp, -128, 127).astype(np.int8)
+    return pp, sq, bq, ((s_scale, s_zp), (b_scale, b_zp))
+
+
+def ultraslim_case(seed: int, kind: str = "s8", mode: str = "random", score_threshold: float = 0.5):
+    """(Ultraface, t172x6, quantization) shaped like NXP's ultraslim output."""
+    rng = np.random.default_rng(seed)
+    pp = ultrapost.Ultraface(128, score_threshold=score_threshold, drop_finest_level=True, clip=True)
+    n = pp.num_anchors
+    p = rng.random(n) ** (2 if mode != "none_pass" else 40)
+    if mode == "ties":
+        p = rng.choice(np.array([0.3, 0.6, 0.9]), n)
+    cx, cy, w, h = rng.random(n), rng.random(n), rng.uniform(0.05, 0.6, n), rng.uniform(0.05, 0.6, n)
+    box = np.clip(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1), 0, 1)
+    t = np.concatenate([np.stack([1 - p, p], 1), box], 1)
+    if kind == "f32":
+        return pp, t.astype(np.float32), None
+    scale, zp = 1 / 255, -128
+    return pp, np.clip(np.round(t / scale) + zp, -128, 127).astype(np.int8), (scale, zp)

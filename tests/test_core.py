@@ -1,0 +1,196 @@
+"""The C core against the numpy golden model: bit-exact (np.array_equal and dtype) on generated cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ultrapost
+from ultrapost import _core, golden
+from ultrapost.models import sigmoid
+from ultrapost.cases import KINDS, MODES, SIZES, make_case, ultraslim_case
+
+SETTINGS = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+
+
+def assert_same(pp, scores, boxes, **kw):
+    c = pp.postprocess(scores, boxes, backend="c", **kw)
+    g = pp.postprocess(scores, boxes, backend="golden", **kw)
+    assert c.fixed.keys() == g.fixed.keys()
+    for name in c.fixed:
+        a, b = c.fixed[name], g.fixed[name]
+        assert a.dtype == b.dtype == np.int32, name
+        assert np.array_equal(a, b), f"{name} differs"
+    assert np.array_equal(c.boxes, g.boxes) and np.array_equal(c.scores, g.scores)
+    assert np.array_equal(c.anchors, g.anchors) and c.anchors.dtype == np.int64
+    return c
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.sampled_from(SIZES[:4] + SIZES[6:]),
+    kind=st.sampled_from(KINDS),
+    mode=st.sampled_from(MODES),
+    decoded=st.booleans(),
+    logits=st.booleans(),
+    convention=st.sampled_from(["trained", "stride"]),
+    clip=st.booleans(),
+    limit=st.sampled_from([200, 1, 7, None]),
+    max_det=st.sampled_from([None, 1, 5]),
+)
+def test_c_equals_golden(seed, size, kind, mode, decoded, logits, convention, clip, limit, max_det):
+    pp, s, b, q = make_case(seed, size, kind, mode, decoded=decoded, logits=logits, convention=convention,
+                            clip=clip, candidate_limit=limit, max_detections=max_det)
+    assert_same(pp, s, b, decoded=decoded and not logits, quantization=q)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), size=st.sampled_from(SIZES[4:6]), kind=st.sampled_from(KINDS),
+       mode=st.sampled_from(["random", "ties", "all_pass"]), decoded=st.booleans())
+def test_c_equals_golden_large_sizes(seed, size, kind, mode, decoded):
+    pp, s, b, q = make_case(seed, size, kind, mode, decoded=decoded)
+    assert_same(pp, s, b, decoded=decoded, quantization=q)
+
+
+@settings(max_examples=600, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["s8", "f32"]),
+       mode=st.sampled_from(["random", "ties", "none_pass"]), t=st.sampled_from([0.3, 0.5, 0.7]))
+def test_c_equals_golden_ultraslim(seed, kind, mode, t):
+    pp, tensor, q = ultraslim_case(seed, kind, mode, t)
+    assert pp.num_anchors == 172
+    c = assert_same(pp, tensor, None, decoded=True, quantization=q)
+    assert ((c.boxes >= 0) & (c.boxes <= 1)).all()  # clip=True
+
+
+def test_every_size_has_the_documented_anchor_count():
+    expected = {(128, 96): 708, (160, 120): 1118, (320, 240): 4420, (480, 360): 9984, (640, 480): 17640,
+                (1280, 960): 70500}
+    for size, n in expected.items():
+        assert ultrapost.Ultraface(size).num_anchors == n
+    assert ultrapost.Ultraface((128, 128), drop_finest_level=True).num_anchors == 172
+
+
+# --- known answers ------------------------------------------------------------------------------------------------
+
+def tiny():
+    """Four anchors on a 32x32 input: one level, stride 16, one 16-px box per cell.
+
+    Priors (cx, cy, w, h): (0.25, 0.25, .5, .5), (0.75, 0.25, .5, .5), (0.25, 0.75, .5, .5), (0.75, 0.75, .5, .5).
+    """
+    return ultrapost.Ultraface((32, 32), score_threshold=0.5, iou_threshold=0.3, min_boxes=((16,),), strides=(16,))
+
+
+@pytest.mark.parametrize("backend", ["c", "golden"])
+def test_known_answer_decode(backend):
+    pp = tiny()
+    scores = np.array([[0.1, 0.9], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], np.float32)
+    deltas = np.array([[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, -2, 5 * np.log(2), 0]], np.float32)
+    det = pp.postprocess(scores, deltas, backend=backend)
+    # anchor 0: cx = 0.25 + 1 * 0.1 * 0.5 = 0.30 -> x 0.05..0.55, y 0.0..0.5          score 0.9
+    # anchor 1: the prior itself -> 0.5..1.0, 0.0..0.5                                   score 0.8
+    # anchor 3: cy = 0.75 - 2 * 0.1 * 0.5 = 0.65, w = exp(0.2 * 5 ln 2) * 0.5 = 1.0
+    #           -> x 0.25..1.25, y 0.40..0.90 (unclipped)                               score 0.7
+    # anchor 2 fails 0.4 > 0.5. IoU(0, 1) = 0.05*0.5 / (0.25+0.25-0.025) = 0.0526: both kept;
+    # IoU(3, 1) = 0.5*0.1 / (0.5+0.25-0.05) = 0.0714: kept.
+    assert det.anchors.tolist() == [0, 1, 3]
+    expected = np.array([[0.05, 0.0, 0.55, 0.5], [0.5, 0.0, 1.0, 0.5], [0.25, 0.4, 1.25, 0.9]])
+    assert np.abs(det.boxes - expected).max() < 2**-19
+    assert np.abs(det.scores - [0.9, 0.8, 0.7]).max() < 1e-7
+    assert np.array_equal(det.to_pixels(32, 32), det.boxes * 32)
+
+
+@pytest.mark.parametrize("backend", ["c", "golden"])
+def test_known_answer_nms_six_boxes(backend):
+    """Six decoded boxes (corners): overlapping pairs, a tie broken by index, eps and an inverted box."""
+    pp = ultrapost.Ultraface((32, 32), score_threshold=0.5, iou_threshold=0.5, min_boxes=((16,),), strides=(8,))
+    assert pp.num_anchors == 16
+    scores = np.zeros((16, 2), np.float32)
+    boxes = np.zeros((16, 4), np.float32)
+    rows = {
+        0: (0.9, [0.0, 0.0, 0.4, 0.4]),  # kept first
+        1: (0.8, [0.0, 0.05, 0.4, 0.45]),  # IoU with 0 = 0.35*0.4/(0.16+0.16-0.14) = 0.778 -> suppressed
+        2: (0.75, [0.6, 0.6, 0.9, 0.9]),  # tie with 5: lower index first -> kept
+        5: (0.75, [0.6, 0.6, 0.9, 0.9]),  # same box as 2 -> IoU 1 -> suppressed
+        7: (0.7, [0.5, 0.0, 0.7, 0.2]),  # disjoint -> kept
+        9: (0.6, [0.3, 0.3, 0.1, 0.1]),  # inverted: area 0, IoU 0 -> kept
+        11: (0.4, [0.0, 0.0, 1.0, 1.0]),  # below threshold
+    }
+    for i, (p, b) in rows.items():
+        scores[i] = [1 - p, p]
+        boxes[i] = b
+    det = pp.postprocess(scores, boxes, decoded=True, backend=backend)
+    assert det.anchors.tolist() == [0, 2, 7, 9]
+    ref = pp.reference(scores, boxes, decoded=True)
+    assert ref.anchors.tolist() == [0, 2, 7, 9]
+
+
+# --- fixed-point helpers ------------------------------------------------------------------------------------------
+
+def edge_int32():
+    base = [0, 1, -1, 2**31 - 1, -(2**31), 2**30, -(2**30)]
+    pows = [s * (2**k + d) for k in range(0, 31) for d in (-1, 0, 1) for s in (1, -1)]
+    rng = np.random.default_rng(1)
+    rnd = rng.integers(-(2**31), 2**31, 20000)
+    near = rng.integers(-16 * 2**20, 8 * 2**20, 20000)  # where exp is neither 0 nor saturated
+    return np.clip(np.array(base + pows + list(rnd) + list(near), dtype=np.int64), -(2**31), 2**31 - 1).astype(np.int32)
+
+
+def test_exp_q20_c_equals_golden_and_error_bound():
+    x = edge_int32()
+    c = _core.exp_q20(x)
+    g = golden.exp_q20(x).astype(np.int32)
+    assert np.array_equal(c, g)
+    # accuracy: documented as 0.5 LSB + 2^-28 relative, below saturation
+    xs = x[(x > -15 * 2**20) & (x < int(7.6 * 2**20))]
+    exact = np.exp(xs / 2**20) * 2**20
+    err = np.abs(_core.exp_q20(xs) - exact)
+    assert (err <= 0.5 + exact * 2**-28 + 1e-9).all(), err.max()
+    assert _core.exp_q20(np.array([8 * 2**20], np.int32))[0] == 2**31 - 1
+    assert _core.exp_q20(np.array([-20 * 2**20], np.int32))[0] == 0
+
+
+def test_sigmoid_q30_c_equals_golden_and_error_bound():
+    x = edge_int32()
+    assert np.array_equal(_core.sigmoid_q30(x), golden.sigmoid_q30(x).astype(np.int32))
+    exact = sigmoid(x.astype(np.float64) / 2**20)
+    # documented: half a Q20 LSB of exp (slope <= 1) plus the division's rounding
+    assert np.abs(_core.sigmoid_q30(x) / 2**30 - exact).max() <= 2**-21 + 2**-30
+
+
+def test_f32_boundary_c_equals_golden():
+    rng = np.random.default_rng(2)
+    special = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 2**-21, -(2**-21), 3 * 2**-21, 1e-45, -1e-45, 1e-38,
+                        3.4e38, -3.4e38, 1023.9999, 1024.0, -1024.0, 0.7, 0.3, 1 - 2**-24], np.float32)
+    x = np.concatenate([special, rng.normal(0, 3, 50000).astype(np.float32),
+                        (rng.integers(-(2**24), 2**24, 20000) * 2.0**-21).astype(np.float32)])
+    for q, lo, hi in ((20, -(2**30), 2**30), (30, 0, 2**30)):
+        assert np.array_equal(_core.f32_to_fixed(x, q, lo, hi), golden.f32_to_fixed(x, q, lo, hi).astype(np.int32))
+    # halves round up, also for negatives
+    h = np.array([0.5, -0.5, 1.5, -1.5], np.float32) * 2.0**-20
+    assert _core.f32_to_fixed(h, 20, -(2**30), 2**30).tolist() == [1, 0, 2, -1]
+
+
+def test_float_probability_test_is_exact_at_the_threshold():
+    """p > t is decided exactly for float32 p: no near-threshold exception at all."""
+    pp = tiny()
+    t32 = np.float32(0.5)
+    below, above = np.nextafter(t32, np.float32(0)), np.nextafter(t32, np.float32(1))
+    scores = np.array([[0.5, t32], [0.5, below], [0.5, above], [0, 0]], np.float32)
+    boxes = np.array([[0, 0, 0.1, 0.1], [0.3, 0.3, 0.4, 0.4], [0.6, 0.6, 0.7, 0.7], [0, 0, 1, 1]], np.float32)
+    for backend in ("c", "golden"):
+        assert pp.postprocess(scores, boxes, decoded=True, backend=backend).anchors.tolist() == [2]
+    assert pp.reference(scores, boxes, decoded=True).anchors.tolist() == [2]
+
+
+def test_int8_threshold_on_a_quantization_level_is_strict():
+    pp = ultrapost.Ultraface((32, 32), score_threshold=200 / 256, min_boxes=((16,),), strides=(16,))
+    q = ((1 / 256, -128), (1 / 128, 0))
+    scores = np.array([[0, 200 - 128], [0, 201 - 128], [0, 199 - 128], [0, 127]], np.int8)
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50], [60, 60, 70, 70]], np.int8)
+    for backend in ("c", "golden"):
+        det = pp.postprocess(scores, boxes, decoded=True, quantization=q, backend=backend)
+        assert det.anchors.tolist() == [3, 1]  # 200/256 is not > 200/256
+    assert pp.reference(scores, boxes, decoded=True, quantization=q).anchors.tolist() == [3, 1]

@@ -1,0 +1,145 @@
+"""Bad input gets a clear exception naming the problem, from every backend; never a crash."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import ultrapost
+from ultrapost import _core, models
+from ultrapost.cases import make_case
+
+BACKENDS = ["c", "golden"]
+
+
+@pytest.fixture(scope="module")
+def case():
+    pp, s, b, _ = make_case(3, (320, 240), "f32", "random")
+    return pp, s, b
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "mutate, exc, words",
+    [
+        (lambda s, b: (s.astype(np.float64), b), TypeError, "float32, int8 or int32"),
+        (lambda s, b: (s, b.astype(np.float16)), TypeError, "boxes must be float32"),
+        (lambda s, b: (s.tolist(), b), TypeError, "numpy array"),
+        (lambda s, b: (s[None, None], b), ValueError, "shape"),
+        (lambda s, b: (s[:, :1], b), ValueError, "2 columns"),
+        (lambda s, b: (s, b[:, :3]), ValueError, "4 columns"),
+        (lambda s, b: (s[:-1], b[:-1]), ValueError, "4419 rows"),
+        (lambda s, b: (np.stack([s, s]), b), ValueError, "batch of 2"),
+        (lambda s, b: (s, b.astype(np.int8)), TypeError, "same dtype"),
+        (lambda s, b: (s.astype(np.int8), b.astype(np.int8)), ValueError, "quantization"),
+    ],
+)
+def test_bad_inputs(case, backend, mutate, exc, words):
+    pp, s, b = case
+    s2, b2 = mutate(s, b)
+    with pytest.raises(exc, match=words):
+        pp.postprocess(s2, b2, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("where", ["scores", "boxes"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_are_named(case, backend, where, bad):
+    pp, s, b = case
+    s, b = s.copy(), b.copy()
+    (s if where == "scores" else b)[1234, 1] = bad
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        pp.postprocess(s, b, backend=backend)
+    with pytest.raises(ValueError, match=f"NaN or Inf in {where}"):
+        pp.reference(s, b)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_non_contiguous_and_wrong_endian_are_converted(case, backend):
+    pp, s, b = case
+    expected = pp.postprocess(s, b, backend=backend)
+    wide = np.zeros((s.shape[0], 7), np.float32)
+    wide[:, 1:3] = s
+    fortran = np.asfortranarray(b)
+    swapped = b.astype(b.dtype.newbyteorder(">"))
+    reversed_rows = b[::-1][::-1]
+    for s2, b2 in ((wide[:, 1:3], fortran), (s, swapped), (s[None], reversed_rows[None]), (s, b[:, ::-1][:, ::-1])):
+        got = pp.postprocess(s2, b2, backend=backend)
+        assert np.array_equal(got.fixed["boxes"], expected.fixed["boxes"])
+        assert np.array_equal(got.anchors, expected.anchors)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        ({"score_threshold": 0.0}, ValueError, "score_threshold must be in"),
+        ({"score_threshold": 1.0}, ValueError, "score_threshold must be in"),
+        ({"score_threshold": float("nan")}, ValueError, "score_threshold must be in"),
+        ({"iou_threshold": -0.1}, ValueError, "iou_threshold must be in"),
+        ({"iou_threshold": 1.5}, ValueError, "iou_threshold must be in"),
+        ({"score_threshold": "high"}, TypeError, "score_threshold must be a number"),
+        ({"candidate_limit": 0}, ValueError, "candidate_limit"),
+        ({"max_detections": 0}, ValueError, "max_detections"),
+        ({"priors": "ncnn"}, ValueError, "priors must be one of"),
+        ({"input_size": (0, 240)}, ValueError, "positive"),
+        ({"input_size": "big"}, TypeError, "input_size"),
+        ({"drop_finest_level": True, "min_boxes": ((10,),), "strides": (8,)}, ValueError, "no level"),
+    ],
+)
+def test_bad_configs(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        ultrapost.Ultraface(**kwargs)
+
+
+def test_bad_quantization():
+    pp = ultrapost.Ultraface((128, 96))
+    s = np.zeros((708, 2), np.int8)
+    b = np.zeros((708, 4), np.int8)
+    for q, words in [((1.0, 0), "must be"), (((0, 0), (1, 0)), "scale must be a positive"),
+                     (((1, 300), (1, 0)), "zero point"), (((1, 0), None), "pair")]:
+        with pytest.raises((TypeError, ValueError), match=words):
+            pp.postprocess(s, b, quantization=q)
+    with pytest.raises(ValueError, match="only for int8"):
+        pp.postprocess(s.astype(np.float32), b.astype(np.float32), quantization=((1, 0), (1, 0)))
+    with pytest.raises(ValueError, match="decoded=True"):
+        ultrapost.Ultraface(128, drop_finest_level=True).postprocess(np.zeros((172, 6), np.int8), None,
+                                                                      quantization=(1 / 255, -128))
+    with pytest.raises(ValueError, match="backend"):
+        pp.postprocess(s, b, quantization=((1, 0), (1, 0)), backend="numpy")
+
+
+def test_zero_anchors_and_inconsistent_configs_are_refused_by_c():
+    fc, _ = ultrapost.Ultraface((64, 48)).config("f32", decoded=False)
+    with pytest.raises(ValueError, match="zero anchors"):
+        models.prepare(num_anchors=0, priors=None, input_kind="f32", decoded=True, logits=False,
+                       score_threshold=0.5, iou_threshold=0.5, candidate_limit=10, max_detections=None)
+    for change, words in [({"num_anchors": 0}, "zero anchors"), ({"candidate_limit": fc.num_anchors + 1}, "inconsistent"),
+                          ({"max_detections": fc.candidate_limit + 1}, "inconsistent"), ({"iou_q16": 1 << 16}, "inconsistent"),
+                          ({"class_index": 2}, "inconsistent"), ({"var_size_q30": 0}, "inconsistent")]:
+        bad = dataclasses.replace(fc, **change)
+        with pytest.raises(ValueError, match=words):
+            _core.Core(bad)
+    with pytest.raises(ValueError, match="priors must be"):
+        _core.Core(dataclasses.replace(fc, priors=fc.priors[:-1].copy()))
+    with pytest.raises(TypeError, match="int32"):
+        _core.Core(dataclasses.replace(fc, priors=fc.priors.astype(np.int64)))
+
+
+def test_scratch_and_output_too_small_come_back_as_status(case):
+    pp, s, b = case
+    fc, core = pp.config("f32", decoded=False)
+    assert _core.run_raw(core, s, b, core.scratch_bytes, fc.max_detections) == 0
+    assert _core.run_raw(core, s, b, core.scratch_bytes - 1, fc.max_detections) == -3
+    assert _core.run_raw(core, s, b, 0, fc.max_detections) == -3
+    assert _core.run_raw(core, s, b, core.scratch_bytes, fc.max_detections - 1) == -4
+    q8 = ((1 / 256, -128), (0.05, 0))
+    fc8, core8 = pp.config("s8", decoded=False, quantization=q8)
+    s8, b8 = s.astype(np.int8), b.astype(np.int8)
+    assert core8.scratch_bytes == 4 * fc8.candidate_limit
+    assert _core.run_raw(core8, s8, b8, core8.scratch_bytes - 4, fc8.max_detections) == -3
+    with pytest.raises(TypeError, match="int8"):
+        core8.run(s, b)
+    with pytest.raises(ValueError, match="rows"):
+        core8.run(s8[:10], b8[:10])
