@@ -1,0 +1,223 @@
+"""Float64 reference semantics of Ultraface post-processing.
+
+Plain numpy, no fixed point: what the fixed-point core is measured against. Each rule follows the reference
+implementations (see REFERENCE.md section 1):
+
+- decode: variance decode of the Ultraface repository's ``box_utils`` (centre variance 0.1, size variance 0.2),
+  corners not clipped; ``clip=True`` clips them to [0, 1] as the ncnn / MNN C++ ports do.
+- score: the Python ``predict()`` test ``p > t`` (strict) on the face column. Two-class logits give
+  ``p = sigmoid(l_face - l_other)``, the same number as the softmax the ONNX graphs apply.
+- NMS: the Python ``hard_nms``: the best ``candidate_limit`` candidates (200 in ``predict()``), greedy, suppress when
+  ``IoU > t``; IoU without the +1 pixel term, widths and heights clipped at 0, ``+ eps`` (1e-5) in the denominator.
+- order: score descending, then anchor index ascending. ``predict()`` orders with an unstable ``np.argsort``, so on
+  exact ties it has no defined order; this is the order ultrapost defines (TFLite Micro's rule too).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["decode_deltas", "dequantize", "face_probability", "hard_nms", "iou_matrix", "ultraface"]
+
+
+def _float_array(value, name: str, *, ndim: int, cols: int | None = None) -> np.ndarray:
+    """A finite float64 copy of a float array of the given rank (a leading batch axis of 1 is dropped)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float array, got dtype {arr.dtype} (dequantize integer tensors first)")
+    if arr.ndim == ndim + 1 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != ndim or (cols is not None and arr.shape[-1] != cols):
+        want = "[N]" if ndim == 1 else f"[N, {cols if cols is not None else 'C'}]"
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or Inf")
+    return arr
+
+
+def _real(value, name: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
+    return value
+
+
+def _count(value, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int or None, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def decode_deltas(deltas, priors, center_variance: float = 0.1, size_variance: float = 0.2) -> np.ndarray:
+    """Raw deltas [N, 4] (dx, dy, dw, dh) + priors [N, 4] (cx, cy, w, h) -> corners [N, 4] float64, not clipped.
+
+    ``cx = dx * cv * pw + pcx``, ``w = exp(dw * sv) * pw``, corners ``cx -+ w / 2`` (the repository's
+    ``convert_locations_to_boxes`` then ``center_form_to_corner_form``, in float64).
+    """
+    d = _float_array(deltas, "deltas", ndim=2, cols=4)
+    p = _float_array(priors, "priors", ndim=2, cols=4)
+    if d.shape != p.shape:
+        raise ValueError(f"deltas {d.shape} and priors {p.shape} must have the same shape")
+    cv = _real(center_variance, "center_variance", 0.0, np.inf)
+    sv = _real(size_variance, "size_variance", 0.0, np.inf)
+    center = d[:, :2] * cv * p[:, 2:] + p[:, :2]
+    with np.errstate(over="ignore"):  # a huge dw gives an infinite width, as the float reference does
+        size = np.exp(d[:, 2:] * sv) * p[:, 2:]
+    return np.concatenate([center - size / 2, center + size / 2], axis=1)
+
+
+def face_probability(scores, *, logits: bool = False, class_index: int = 1) -> np.ndarray:
+    """Face probability [N] float64 from scores [N, C].
+
+    Probabilities (the ONNX and TFLite outputs): the ``class_index`` column. Two-class logits:
+    ``1 / (1 + exp(-(l[c] - l[1 - c])))``, equal to the softmax; ``exp`` overflows to inf for very negative
+    differences, which gives exactly 0.
+    """
+    s = _float_array(scores, "scores", ndim=2)
+    if isinstance(class_index, bool) or not isinstance(class_index, numbers.Integral):
+        raise TypeError(f"class_index must be an int, got {class_index!r}")
+    if logits:
+        if s.shape[1] != 2:
+            raise ValueError(f"logits=True needs two score columns, got {s.shape[1]}")
+        if class_index not in (0, 1):
+            raise ValueError(f"class_index must be 0 or 1 for two-class logits, got {class_index}")
+        diff = s[:, class_index] - s[:, 1 - class_index]
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-diff))
+    if not 0 <= class_index < s.shape[1]:
+        raise ValueError(f"class_index {class_index} out of range for {s.shape[1]} score columns")
+    return s[:, class_index].copy()
+
+
+def iou_matrix(boxes_a, boxes_b, *, eps: float = 1e-5) -> np.ndarray:
+    """IoU [A, B] float64 of corner boxes: ``inter / (area_a + area_b - inter + eps)``, 0 where that is 0/0.
+
+    Widths and heights are clipped at 0, so an inverted box has area 0 and overlaps nothing.
+    """
+    a = _float_array(boxes_a, "boxes_a", ndim=2, cols=4)
+    b = _float_array(boxes_b, "boxes_b", ndim=2, cols=4)
+    eps = _real(eps, "eps", 0.0, np.inf)
+    return _iou(a[:, None, :], b[None, :, :], eps)
+
+
+def _area(lo, hi):
+    wh = np.clip(hi - lo, 0.0, None)
+    return wh[..., 0] * wh[..., 1]
+
+
+def _iou(a, b, eps: float):
+    inter = _area(np.maximum(a[..., :2], b[..., :2]), np.minimum(a[..., 2:], b[..., 2:]))
+    denom = _area(a[..., :2], a[..., 2:]) + _area(b[..., :2], b[..., 2:]) - inter + eps
+    # denom >= eps; it is 0 only with eps == 0 and two empty boxes, whose IoU is 0 (they never suppress).
+    safe = np.where(denom > 0, denom, 1.0)
+    return np.where(denom > 0, inter / safe, 0.0)
+
+
+def _order(scores: np.ndarray) -> np.ndarray:
+    """Indices by score descending, then index ascending."""
+    return np.lexsort((np.arange(scores.shape[0]), -scores))
+
+
+def hard_nms(
+    boxes,
+    scores,
+    iou_threshold: float,
+    *,
+    eps: float = 1e-5,
+    max_detections: int | None = None,
+    candidate_limit: int | None = None,
+) -> np.ndarray:
+    """Greedy hard NMS on corner boxes [N, 4]; returns the kept indices (int64) in the order they were kept.
+
+    Candidates are the ``candidate_limit`` best (all if None) by score descending, then index ascending. A candidate
+    is suppressed when its IoU (see :func:`iou_matrix`) with a box already kept is ``> iou_threshold``. At most
+    ``max_detections`` are kept. Rules of the Python ``hard_nms`` (``candidate_size``, ``top_k``), except the tie
+    order, which it leaves to an unstable sort.
+    """
+    b = _float_array(boxes, "boxes", ndim=2, cols=4)
+    s = _float_array(scores, "scores", ndim=1)
+    if s.shape[0] != b.shape[0]:
+        raise ValueError(f"boxes ({b.shape[0]}) and scores ({s.shape[0]}) must have the same length")
+    t = _real(iou_threshold, "iou_threshold", 0.0, 1.0)
+    eps = _real(eps, "eps", 0.0, np.inf)
+    max_detections = _count(max_detections, "max_detections")
+    candidate_limit = _count(candidate_limit, "candidate_limit")
+    remaining = _order(s)[:candidate_limit]
+    keep: list[int] = []
+    while remaining.size and (max_detections is None or len(keep) < max_detections):
+        best, remaining = remaining[0], remaining[1:]
+        keep.append(int(best))
+        remaining = remaining[_iou(b[remaining], b[best], eps) <= t]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def ultraface(
+    scores,
+    boxes,
+    priors=None,
+    *,
+    decoded: bool,
+    score_threshold: float,
+    iou_threshold: float,
+    candidate_limit: int | None = 200,
+    max_detections: int | None = None,
+    logits: bool = False,
+    clip: bool = False,
+    eps: float = 1e-5,
+    center_variance: float = 0.1,
+    size_variance: float = 0.2,
+    class_index: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ultraface post-processing in float64: score test, decode, hard NMS.
+
+    scores [N, C] (probabilities, or two-class logits with ``logits=True``); boxes [N, 4], decoded corners
+    (``decoded=True``) or raw deltas decoded against ``priors`` [N, 4]. A leading batch axis of 1 is accepted.
+    Anchors pass when ``p > score_threshold`` (strict, as ``predict()``). ``clip=True`` clips corners to [0, 1]
+    before NMS (the C++ ports). Returns boxes [K, 4] float64 (x1, y1, x2, y2, normalized), scores [K] float64 and
+    anchors [K] int64, in the order NMS kept them.
+    """
+    p = face_probability(scores, logits=logits, class_index=class_index)
+    if decoded:
+        corners = _float_array(boxes, "boxes", ndim=2, cols=4)
+    else:
+        if priors is None:
+            raise ValueError("decoded=False needs priors [N, 4]")
+        corners = decode_deltas(boxes, priors, center_variance, size_variance)
+    if corners.shape[0] != p.shape[0]:
+        raise ValueError(f"scores ({p.shape[0]} rows) and boxes ({corners.shape[0]} rows) must have the same length")
+    t = _real(score_threshold, "score_threshold", -np.inf, np.inf)
+    if clip:
+        corners = np.clip(corners, 0.0, 1.0)
+    passed = np.flatnonzero(p > t)
+    kept = hard_nms(
+        corners[passed],
+        p[passed],
+        iou_threshold,
+        eps=eps,
+        max_detections=max_detections,
+        candidate_limit=candidate_limit,
+    )
+    anchors = passed[kept].astype(np.int64)
+    return corners[anchors], p[anchors], anchors
+
+
+def dequantize(q, scale: float, zero_point: int) -> np.ndarray:
+    """``scale * (q - zero_point)`` in float64 for an integer tensor (TFLite's affine quantization)."""
+    arr = np.asarray(q)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"q must be an integer array, got dtype {arr.dtype}")
+    if isinstance(zero_point, bool) or not isinstance(zero_point, numbers.Integral):
+        raise TypeError(f"zero_point must be an int, got {zero_point!r}")
+    scale = _real(scale, "scale", 0.0, np.inf)
+    if not 0.0 < scale < np.inf:
+        raise ValueError(f"scale must be positive and finite, got {scale}")
+    return scale * (arr.astype(np.float64) - float(zero_point))
