@@ -20,13 +20,119 @@ int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
     return (int32_t)t;
 }
 
-static inline bool up_finite(float x)
+/* Host builds on x86-64 Linux get an AVX2 clone of the scanning loops, chosen at load time. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define UP_HOST_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define UP_HOST_CLONES
+#endif
+
+static inline uint32_t up_bits(float x)
 {
     union {
         float f;
         uint32_t u;
-    } bits = {x};
-    return (bits.u & 0x7f800000u) != 0x7f800000u;
+    } v = {x};
+    return v.u;
+}
+
+/* Non-zero if any of n contiguous floats is NaN or Inf (exponent all ones);
+ * an unsigned max reduction, which vectorizes. */
+UP_HOST_CLONES static uint32_t up_any_nonfinite(const float *x, size_t n)
+{
+    uint32_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = up_bits(x[i]) & 0x7f800000u;
+        m = e > m ? e : m;
+    }
+    return m == 0x7f800000u;
+}
+
+/* Non-zero if any of the first cols elements of n rows (stride apart) is NaN or Inf. */
+static uint32_t up_rows_nonfinite(const float *x, int32_t n, int32_t cols, int32_t stride)
+{
+    if (stride == cols) {
+        return up_any_nonfinite(x, (size_t)n * (size_t)cols);
+    }
+    uint32_t acc = 0;
+    for (int32_t a = 0; a < n; a++) {
+        acc |= up_any_nonfinite(x + (size_t)a * (size_t)stride, (size_t)cols);
+    }
+    return acc;
+}
+
+/* Smallest float >= thr (thr > 0): p >= thr in double  <=>  p >= this in float. */
+static float up_float_ceil(double thr)
+{
+    float f = (float)thr;
+    if ((double)f < thr) {
+        union {
+            float f;
+            uint32_t u;
+        } v = {f};
+        v.u += 1u; /* next float up (positive, finite) */
+        f = v.f;
+    }
+    return f;
+}
+
+/* Exact test and push of anchors [a, end): conv(p) > bound, keys kept for the heap. */
+static void up_scan_range(const up_source_t *src, up_candidates_t *cand, const float *p,
+                          int32_t stride, float thr, int32_t *keys, int32_t a, int32_t end)
+{
+    int32_t bound = src->cfg->score_bound;
+    for (int32_t j = a; j < end; j++) {
+        float v = p[(size_t)j * (size_t)stride];
+        if (v >= thr) {
+            int32_t key = up_f32_to_fixed(v, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
+            if (key > bound) {
+                keys[j] = key;
+                up_candidates_push(src, cand, j);
+            }
+        }
+    }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+
+/* Two-column rows ([N, 2] scores): 8 anchors per step are prefiltered with
+ * one AVX2 compare per 8 floats; only blocks with a possible pass are
+ * examined exactly, so the result is that of up_scan_range over all rows. */
+__attribute__((target("avx2"))) static void up_scan_pairs_avx2(const up_source_t *src,
+                                                                 up_candidates_t *cand,
+                                                                 const float *rows, int32_t c,
+                                                                 float thr, int32_t *keys)
+{
+    int32_t n = src->cfg->num_anchors;
+    unsigned column = c ? 0xAAAAu : 0x5555u;
+    __m256 t = _mm256_set1_ps(thr);
+    int32_t a = 0;
+    for (; a + 8 <= n; a += 8) {
+        const float *r = rows + (size_t)a * 2u;
+        unsigned m0 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(r), t, _CMP_GE_OQ));
+        unsigned m1 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(r + 8), t, _CMP_GE_OQ));
+        if ((m0 | (m1 << 8)) & column) {
+            up_scan_range(src, cand, rows + c, 2, thr, keys, a, a + 8);
+        }
+    }
+    up_scan_range(src, cand, rows + c, 2, thr, keys, a, n);
+}
+#define UP_HAVE_AVX2_SCAN 1
+#endif
+
+/* Pushes every anchor whose probability conv(p) > bound, in anchor order. */
+static void up_scan_prob(const up_source_t *src, up_candidates_t *cand, const float *scores,
+                         int32_t stride, float thr, int32_t *keys)
+{
+    int32_t c = src->cfg->class_index;
+#ifdef UP_HAVE_AVX2_SCAN
+    if (stride == 2 && __builtin_cpu_supports("avx2")) {
+        up_scan_pairs_avx2(src, cand, scores, c, thr, keys);
+        return;
+    }
+#endif
+    up_scan_range(src, cand, scores + c, stride, thr, keys, 0, src->cfg->num_anchors);
 }
 
 static void up_fetch_f32(const up_source_t *src, int32_t anchor, int32_t raw[4])
@@ -61,51 +167,43 @@ int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_st
     if (cfg->input_kind != UP_INPUT_F32) {
         return UP_ERR_CONFIG;
     }
-    if (!scores || !boxes || !scratch) {
+    if (!scores || !boxes) {
         return UP_ERR_NULL;
     }
-    if (scratch_size < up_scratch_size_f32(cfg) || ((uintptr_t)scratch & 7u)) {
-        return UP_ERR_SCRATCH;
-    }
-    if (score_stride < cfg->num_classes || box_stride < 4) {
-        return UP_ERR_STRIDE;
+    status = up_check_run(cfg, score_stride, box_stride, scratch_size, up_scratch_size_f32(cfg),
+                          scratch, out);
+    if (status != UP_OK) {
+        return status;
     }
     int32_t n = cfg->num_anchors;
-    int32_t nc = cfg->num_classes;
     int32_t c = cfg->class_index;
-    int32_t bound = cfg->score_bound;
     int32_t *keys = (int32_t *)((char *)scratch + up_keys_offset(cfg));
-    bool finite = true;
-    for (int32_t a = 0; a < n; a++) {
-        const float *s = scores + (size_t)a * (size_t)score_stride;
-        const float *b = boxes + (size_t)a * (size_t)box_stride;
-        for (int32_t k = 0; k < nc; k++) {
-            finite &= up_finite(s[k]);
-        }
-        finite &= up_finite(b[0]) & up_finite(b[1]) & up_finite(b[2]) & up_finite(b[3]);
-    }
-    if (!finite) {
+    if (up_rows_nonfinite(scores, n, cfg->num_classes, score_stride) |
+        up_rows_nonfinite(boxes, n, 4, box_stride)) {
         return UP_ERR_NONFINITE;
     }
-    if (cfg->score_kind == UP_SCORE_PROB) {
-        /* conv(p) > bound  <=>  p >= (bound + 0.5) / 2^30, exactly, for bound >= 0 */
-        double thr = bound >= 0 ? ((double)bound + 0.5) / (double)((int64_t)1 << UP_F32_PROB_Q) : -1e300;
-        for (int32_t a = 0; a < n; a++) {
-            float p = scores[(size_t)a * (size_t)score_stride + (size_t)c];
-            int32_t key = INT32_MIN;
-            if ((double)p >= thr) {
-                key = up_f32_to_fixed(p, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
-            }
-            keys[a] = key > bound ? key : INT32_MIN;
-        }
+    up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keys, up_fetch_f32};
+    up_candidates_t cand = {(int32_t *)scratch, 0, cfg->candidate_limit};
+    if (cfg->score_kind == UP_SCORE_PROB && cfg->score_bound >= 0) {
+        /* conv(p) > bound  <=>  p >= (bound + 0.5) / 2^30, exactly (then rechecked on the key) */
+        double thr = ((double)cfg->score_bound + 0.5) / (double)((int64_t)1 << UP_F32_PROB_Q);
+        up_scan_prob(&src, &cand, scores, score_stride, up_float_ceil(thr), keys);
     } else {
         for (int32_t a = 0; a < n; a++) {
             const float *s = scores + (size_t)a * (size_t)score_stride;
-            int32_t l1 = up_f32_to_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-            int32_t l0 = up_f32_to_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-            keys[a] = up_sat32((int64_t)l1 - l0);
+            int32_t key;
+            if (cfg->score_kind == UP_SCORE_PROB) {
+                key = up_f32_to_fixed(s[c], UP_F32_PROB_Q, 0, UP_ONE_SCORE);
+            } else {
+                int32_t l1 = up_f32_to_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+                int32_t l0 = up_f32_to_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+                key = up_sat32((int64_t)l1 - l0);
+            }
+            if (key > cfg->score_bound) {
+                keys[a] = key;
+                up_candidates_push(&src, &cand, a);
+            }
         }
     }
-    up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keys, up_fetch_f32};
-    return up_run_source(&src, scratch, scratch_size, out);
+    return up_finish(&src, &cand, out);
 }

@@ -16,9 +16,8 @@ typedef struct up_source {
     int32_t score_stride;
     const void *boxes;
     int32_t box_stride;
-    /* Host float path only: a key per anchor, already converted (anchors
-     * that fail the score test may hold INT32_MIN), and a fetch that converts
-     * one box row. */
+    /* Host float path only: keys already converted (valid for every anchor
+     * that passed the score test) and a fetch that converts one box row. */
     const int32_t *keys;
     void (*fetch_box)(const struct up_source *src, int32_t anchor, int32_t raw[4]);
 } up_source_t;
@@ -61,7 +60,11 @@ void up_raw_box(const up_source_t *src, int32_t anchor, int32_t raw[4]);
 void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4]);
 /* NMS over sorted candidates into out. */
 int32_t up_nms(const up_source_t *src, const up_candidates_t *cand, up_output_t *out);
-/* Checks, selects, sorts and runs NMS for a prepared source. */
-int32_t up_run_source(const up_source_t *src, void *scratch, size_t scratch_size, up_output_t *out);
+/* Checks the per-run arguments of a checked config. */
+int32_t up_check_run(const up_config_t *cfg, int32_t score_stride, int32_t box_stride,
+                     size_t scratch_size, size_t scratch_needed, const void *scratch,
+                     const up_output_t *out);
+/* Sorts the selected candidates and runs NMS into out. */
+int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_output_t *out);
 
 #endif /* UP_INTERNAL_H */

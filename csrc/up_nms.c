@@ -25,10 +25,13 @@ static inline int64_t up_min64(int64_t a, int64_t b)
  */
 static bool up_iou_exceeds(const up_config_t *cfg, const int32_t *a, const int32_t *b)
 {
+    int64_t iw = up_min64(a[2], b[2]) - up_max64(a[0], b[0]);
+    int64_t ih = up_min64(a[3], b[3]) - up_max64(a[1], b[1]);
+    if (iw <= 0 || ih <= 0) {
+        return false; /* no overlap: inter = 0 never exceeds t * union >= 0 */
+    }
     int64_t area_a = up_max64((int64_t)a[2] - a[0], 0) * up_max64((int64_t)a[3] - a[1], 0);
     int64_t area_b = up_max64((int64_t)b[2] - b[0], 0) * up_max64((int64_t)b[3] - b[1], 0);
-    int64_t iw = up_max64(up_min64(a[2], b[2]) - up_max64(a[0], b[0]), 0);
-    int64_t ih = up_max64(up_min64(a[3], b[3]) - up_max64(a[1], b[1]), 0);
     int64_t inter = iw * ih;
     int64_t uni = area_a + area_b - inter + cfg->iou_eps_q40;
     return inter * 65536 > (int64_t)cfg->iou_q16 * uni;

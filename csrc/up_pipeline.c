@@ -56,26 +56,29 @@ size_t up_scratch_size(const up_config_t *cfg)
     return (size_t)cfg->candidate_limit * sizeof(int32_t);
 }
 
-int32_t up_run_source(const up_source_t *src, void *scratch, size_t scratch_size, up_output_t *out)
+int32_t up_check_run(const up_config_t *cfg, int32_t score_stride, int32_t box_stride,
+                     size_t scratch_size, size_t scratch_needed, const void *scratch,
+                     const up_output_t *out)
 {
-    const up_config_t *cfg = src->cfg;
-    if (!out || !out->boxes || !out->scores || !out->anchors || !scratch || !src->scores ||
-        !src->boxes) {
+    if (!out || !out->boxes || !out->scores || !out->anchors || !scratch) {
         return UP_ERR_NULL;
     }
     if (out->capacity < cfg->max_detections) {
         return UP_ERR_OUTPUT;
     }
-    if (scratch_size < (size_t)cfg->candidate_limit * sizeof(int32_t) || ((uintptr_t)scratch & 3u)) {
+    if (scratch_size < scratch_needed || ((uintptr_t)scratch & 3u)) {
         return UP_ERR_SCRATCH;
     }
-    if (src->score_stride < cfg->num_classes || src->box_stride < 4) {
+    if (score_stride < cfg->num_classes || box_stride < 4) {
         return UP_ERR_STRIDE;
     }
-    up_candidates_t cand = {(int32_t *)scratch, 0, cfg->candidate_limit};
-    up_select(src, &cand);
-    up_candidates_sort(src, &cand);
-    return up_nms(src, &cand, out);
+    return UP_OK;
+}
+
+int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_output_t *out)
+{
+    up_candidates_sort(src, cand);
+    return up_nms(src, cand, out);
 }
 
 int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
@@ -89,6 +92,15 @@ int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
     if (cfg->input_kind == UP_INPUT_F32) {
         return UP_ERR_CONFIG; /* float inputs go through up_run_f32 on the host */
     }
+    if (!scores || !boxes) {
+        return UP_ERR_NULL;
+    }
+    status = up_check_run(cfg, score_stride, box_stride, scratch_size, up_scratch_size(cfg), scratch, out);
+    if (status != UP_OK) {
+        return status;
+    }
     up_source_t src = {cfg, scores, score_stride, boxes, box_stride, 0, 0};
-    return up_run_source(&src, scratch, scratch_size, out);
+    up_candidates_t cand = {(int32_t *)scratch, 0, cfg->candidate_limit};
+    up_select(&src, &cand);
+    return up_finish(&src, &cand, out);
 }

@@ -3,6 +3,7 @@
 codes into exceptions."""
 
 cimport numpy as cnp
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from ultrapost._capi cimport *
 
@@ -40,6 +41,7 @@ cdef class Core:
     cdef object _tables
     cdef readonly object fixed_config
     cdef readonly object dtype
+    cdef object _proto
     cdef readonly size_t scratch_bytes
 
     def __init__(self, fixed_config):
@@ -80,6 +82,7 @@ cdef class Core:
         else:
             self.scratch_bytes = up_scratch_size(&self.cfg)
         self.dtype = _DTYPES[fc.input_kind]
+        self._proto = np.empty(0, dtype=self.dtype)
 
     cdef int32_t _stride(self, cnp.ndarray a, int cols, str name) except -1:
         cdef Py_ssize_t item = a.itemsize
@@ -101,26 +104,51 @@ cdef class Core:
             raise ValueError(f"{name} row stride too large")
         return <int32_t>(a.strides[0] // item)
 
+    cdef inline bint _plain(self, object x, int cols):
+        """x is an aligned, native, C-contiguous [N, cols] or [1, N, cols] array of this config's dtype."""
+        cdef cnp.ndarray a
+        if type(x) is not np.ndarray:
+            return False
+        a = <cnp.ndarray>x
+        if cnp.PyArray_DESCR(a) is not cnp.PyArray_DESCR(self._proto) and a.dtype != self.dtype:
+            return False
+        if not cnp.PyArray_ISCARRAY_RO(a):
+            return False
+        if a.ndim == 3:
+            return a.shape[0] == 1 and a.shape[1] == self.cfg.num_anchors and a.shape[2] == cols
+        return a.ndim == 2 and a.shape[0] == self.cfg.num_anchors and a.shape[1] == cols
+
+    def run_plain(self, scores, boxes):
+        """The fast path for tensors exactly as models return them ([1, N, C] or [N, C], C-contiguous, native);
+        returns None when the inputs need the general path (conversion or a precise error)."""
+        if not (self._plain(scores, self.cfg.num_classes) and self._plain(boxes, 4)):
+            return None
+        cdef cnp.ndarray s = <cnp.ndarray>scores
+        cdef cnp.ndarray b = <cnp.ndarray>boxes
+        return self._run(cnp.PyArray_DATA(s), self.cfg.num_classes, cnp.PyArray_DATA(b), 4)
+
     def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
         """Runs one image: scores [N, C], boxes [N, 4] (views with a row stride are fine).
 
         Returns (boxes int32 [K, 4] Q20, scores int32 [K] Q30, anchors int32 [K])."""
         cdef int32_t ss = self._stride(scores, self.cfg.num_classes, "scores")
         cdef int32_t bs = self._stride(boxes, 4, "boxes")
+        return self._run(cnp.PyArray_DATA(scores), ss, cnp.PyArray_DATA(boxes), bs)
+
+    cdef object _run(self, const void *sp, int32_t ss, const void *bp, int32_t bs):
         cdef int m = self.cfg.max_detections
-        cdef cnp.ndarray out_boxes = np.empty((m, 4), dtype=np.int32)
-        cdef cnp.ndarray out_scores = np.empty(m, dtype=np.int32)
-        cdef cnp.ndarray out_anchors = np.empty(m, dtype=np.int32)
-        cdef cnp.ndarray scratch = np.empty((self.scratch_bytes + 7) // 8, dtype=np.int64)
+        # One allocation for all outputs: boxes [m, 4], then scores [m], then anchors [m].
+        cdef cnp.ndarray flat = np.empty(6 * m, dtype=np.int32)
+        cdef int32_t *fp = <int32_t *>cnp.PyArray_DATA(flat)
         cdef up_output_t out
         cdef int32_t status
-        cdef const void *sp = cnp.PyArray_DATA(scores)
-        cdef const void *bp = cnp.PyArray_DATA(boxes)
-        cdef void *scr = cnp.PyArray_DATA(scratch)
         cdef size_t scr_size = self.scratch_bytes
-        out.boxes = <int32_t *>cnp.PyArray_DATA(out_boxes)
-        out.scores = <int32_t *>cnp.PyArray_DATA(out_scores)
-        out.anchors = <int32_t *>cnp.PyArray_DATA(out_anchors)
+        cdef void *scr = PyMem_Malloc(scr_size + 8)
+        if scr == NULL:
+            raise MemoryError("scratch")
+        out.boxes = fp
+        out.scores = fp + 4 * m
+        out.anchors = fp + 5 * m
         out.capacity = m
         out.count = 0
         if self.cfg.input_kind == INPUT_F32:
@@ -130,11 +158,12 @@ cdef class Core:
         else:
             with nogil:
                 status = up_run(&self.cfg, sp, ss, bp, bs, scr, scr_size, &out)
+        PyMem_Free(scr)
         if status == -6:
             raise ValueError("NaN or Inf in the float inputs")
         check_status(status, "postprocess")
         k = out.count
-        return out_boxes[:k], out_scores[:k], out_anchors[:k]
+        return flat[:4 * k].reshape(k, 4), flat[4 * m:4 * m + k], flat[5 * m:5 * m + k]
 
 
 def run_raw(Core core, cnp.ndarray scores, cnp.ndarray boxes, size_t scratch_bytes, int capacity):

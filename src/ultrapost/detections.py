@@ -15,34 +15,50 @@ class Detections:
     reference result; ``landmarks`` float64 [K, P, 2] or None.
     """
 
-    __slots__ = ("fixed", "boxes", "scores", "anchors", "landmarks", "labels")
+    __slots__ = ("fixed", "_boxes", "_scores", "_anchors", "landmarks", "labels")
 
     def __init__(self, boxes, scores, anchors, *, fixed=None, landmarks=None, labels=None):
-        self.boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        self.scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-        self.anchors = np.asarray(anchors, dtype=np.int64).reshape(-1)
+        self._boxes = None if boxes is None else np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        self._scores = None if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
+        self._anchors = None if anchors is None else np.asarray(anchors, dtype=np.int64).reshape(-1)
         self.fixed = fixed
         self.landmarks = landmarks
         self.labels = labels
 
     @classmethod
     def from_fixed(cls, fixed: dict[str, np.ndarray]) -> Detections:
-        """From the C or golden integer outputs: boxes Q20, scores Q30."""
+        """From the C or golden integer outputs (boxes Q20, scores Q30); float views are made on first access."""
+        det = cls.__new__(cls)
+        det.fixed = fixed
+        det._boxes = det._scores = det._anchors = det.landmarks = det.labels = None
         landmarks = fixed.get("landmarks")
         if landmarks is not None:
-            landmarks = landmarks.astype(np.float64).reshape(len(landmarks), -1, 2) / ONE_BOX
+            det.landmarks = landmarks.astype(np.float64).reshape(len(landmarks), -1, 2) / ONE_BOX
         labels = fixed.get("labels")
-        return cls(
-            fixed["boxes"] / ONE_BOX,
-            fixed["scores"] / ONE_SCORE,
-            fixed["anchors"],
-            fixed=fixed,
-            landmarks=landmarks,
-            labels=None if labels is None else labels.astype(np.int64),
-        )
+        if labels is not None:
+            det.labels = labels.astype(np.int64)
+        return det
+
+    @property
+    def boxes(self) -> np.ndarray:
+        if self._boxes is None:
+            self._boxes = self.fixed["boxes"] * (1.0 / ONE_BOX)
+        return self._boxes
+
+    @property
+    def scores(self) -> np.ndarray:
+        if self._scores is None:
+            self._scores = self.fixed["scores"] * (1.0 / ONE_SCORE)
+        return self._scores
+
+    @property
+    def anchors(self) -> np.ndarray:
+        if self._anchors is None:
+            self._anchors = self.fixed["anchors"].astype(np.int64)
+        return self._anchors
 
     def __len__(self) -> int:
-        return len(self.anchors)
+        return len(self.fixed["anchors"]) if self._anchors is None else len(self._anchors)
 
     def to_pixels(self, width: float, height: float) -> np.ndarray:
         """Boxes in pixels of an image of this size (float64, not clipped)."""

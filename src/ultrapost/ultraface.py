@@ -84,6 +84,7 @@ class Ultraface:
         self.center_variance = float(center_variance)
         self.size_variance = float(size_variance)
         self._configs: dict = {}
+        self._plain: dict = {}
         self._lock = threading.Lock()
         self.config("f32", decoded=False)  # validates every parameter now, not at the first call
 
@@ -119,6 +120,8 @@ class Ultraface:
         core = _core().Core(fc)
         with self._lock:
             self._configs[key] = (fc, core)
+            if quantization is None:  # float32 / int32 tensors as models return them take the fast path
+                self._plain[(core.dtype, bool(decoded))] = core
         return fc, core
 
     def _inputs(self, scores, boxes, decoded, quantization):
@@ -150,6 +153,12 @@ class Ultraface:
         or int32 fixed point (probabilities Q30, logits and boxes Q20). The NXP ultraslim tensor:
         ``postprocess(t172x6, None, decoded=True, quantization=(scale, zero_point))``.
         """
+        if backend == "c" and quantization is None:
+            core = self._plain.get((getattr(scores, "dtype", None), decoded))
+            if core is not None:
+                out = core.run_plain(scores, boxes)
+                if out is not None:
+                    return Detections.from_fixed({"boxes": out[0], "scores": out[1], "anchors": out[2]})
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         s, b, kind, quant = self._inputs(scores, boxes, decoded, quantization)
