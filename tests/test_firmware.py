@@ -1,0 +1,380 @@
+"""The C core on emulated Cortex-M boards: bring-up, byte-identical results, footprint, stack, instruction counts.
+
+Every qemu run is bounded by a timeout. Without arm-none-eabi-gcc or qemu-system-arm these tests skip (and fail
+under ULTRAPOST_REQUIRE_DATA=1).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require_tool
+
+from ultrapost import firmware as fw
+
+BOARDS = ["an386", "an505", "m0plus"]
+
+
+def need_toolchain():
+    require_tool(fw.toolchain_available(), "arm-none-eabi-gcc with newlib (gcc-arm-none-eabi, libnewlib-arm-none-eabi)")
+
+
+def need_qemu():
+    need_toolchain()
+    require_tool(fw.qemu_available(), "qemu-system-arm")
+
+
+@pytest.fixture(scope="module")
+def hello_images(tmp_path_factory):
+    need_toolchain()
+    root = tmp_path_factory.mktemp("hello")
+    return {b: fw.build_hello(b, root / b) for b in BOARDS}
+
+
+# -- bring-up: startup, semihosting file I/O, exit statuses -----------------------------------------------------
+
+
+def _hello_expected(payload: bytes) -> tuple[bytes, int]:
+    h = 2166136261
+    for byte in payload:
+        h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+    body = bytes(b ^ 0x5A for b in payload)
+    return b"UPHELLO1" + struct.pack("<I", len(payload)) + body + struct.pack("<II", h, 0x1234ABCD), h
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_hello_reads_and_writes_host_files(board, hello_images, tmp_path):
+    need_qemu()
+    payload = bytes(range(256)) + b"ultrapost\n"
+    (tmp_path / "in.bin").write_bytes(payload)
+    result = fw.run_image(hello_images[board], ["in.bin", "out.bin"], cwd=tmp_path, timeout=30)
+    assert result.returncode == 0 and "hello: ok" in result.console
+    out = (tmp_path / "out.bin").read_bytes()
+    expected, _ = _hello_expected(payload)
+    assert out[:-4] == expected  # .data copied, .bss cleared, both file directions byte-exact
+    stack_used = struct.unpack("<I", out[-4:])[0]
+    assert 0 < stack_used < 2048
+
+
+@pytest.mark.parametrize("board", ["an386", "an505"])
+def test_hello_hard_float_abi(board, tmp_path):
+    """The harness builds soft-float (the core has no float); hard-float images work too (startup enables CP10/11)."""
+    need_qemu()
+    image = fw.build_hello(board, tmp_path / "hf", float_abi="hard")
+    (tmp_path / "in.bin").write_bytes(b"hard float")
+    fw.run_image(image, ["in.bin", "out.bin"], cwd=tmp_path, timeout=30)
+    assert (tmp_path / "out.bin").read_bytes()[:-4] == _hello_expected(b"hard float")[0]
+
+
+def test_m0plus_has_no_hard_float_build():
+    with pytest.raises(ValueError, match="no FPU"):
+        fw.BOARDS["m0plus"].cflags("hard")
+    with pytest.raises(ValueError, match="unknown board"):
+        fw.get_board("stm32")
+
+
+@pytest.mark.parametrize(
+    "board, mode, status",
+    [
+        ("an386", "fault", 8),
+        ("an505", "fault", 8),
+        ("m0plus", "fault", 8),
+        ("an386", "overflow", 8),
+        ("an505", "overflow", 9),
+        ("m0plus", "overflow", 8),
+        ("an386", "usage", 2),
+    ],
+)
+def test_crashes_end_with_a_status(board, mode, status, hello_images, tmp_path):
+    """A fault or a stack overflow ends the run with its exit status (MSPLIM on the M33), never a hang."""
+    need_qemu()
+    result = fw.run_image(hello_images[board], [mode], cwd=tmp_path, timeout=30, check=False)
+    assert result.returncode == status, result.console
+    with pytest.raises(fw.FirmwareError, match=f"exited {status}"):
+        fw.run_image(hello_images[board], [mode], cwd=tmp_path, timeout=30)
+
+
+def test_a_hung_image_is_killed_at_the_timeout(hello_images, tmp_path):
+    need_qemu()
+    with pytest.raises(fw.FirmwareError, match="did not finish within 2 s"):
+        fw.run_image(hello_images["an505"], ["hang"], cwd=tmp_path, timeout=2)
+
+
+def test_semihosting_arguments_are_checked(hello_images):
+    with pytest.raises(ValueError, match="whitespace"):
+        fw.qemu_command(hello_images["an386"], ["a file.bin"])
+
+
+def test_exit_codes_match_the_firmware_header():
+    text = (fw.firmware_dir() / "src" / "semihost.h").read_text()
+    codes = {int(v) for v in re.findall(r"#define FW_EXIT_\w+ (\d+)", text)}
+    assert codes == set(fw.EXIT_CODES) - {1}
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_instruction_count_is_exact(board, hello_images, tmp_path):
+    """probe(n) runs exactly 2n + 1 instructions; the trace counter must say so on every core."""
+    need_qemu()
+    payload = b"x" * 300
+    (tmp_path / "in.bin").write_bytes(payload)
+    result = fw.run_image(hello_images[board], ["in.bin", "out.bin"], cwd=tmp_path, timeout=30, count_calls_to="probe")
+    n = len(payload) + 1
+    assert result.instructions == [2 * n + 1]
+
+
+# -- the core on the boards ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checks(tmp_path_factory):
+    need_qemu()
+    root = tmp_path_factory.mktemp("check")
+    return {b: fw.check_board(b, root / b, count_instructions=True, timeout=120) for b in BOARDS}
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_board_outputs_identical_to_host(board, checks):
+    report = checks[board]
+    assert report.mismatches == []
+    statuses = [o.status for o in report.run.outputs]
+    assert statuses.count(0) >= 6 and {-3, -4, -5} <= set(statuses)
+    assert sum(len(o) for o in report.run.outputs) > 50
+    # The outputs file holds exactly what the host produced, byte for byte.
+    host_file = report.image.elf.parent / "host_outputs.bin"
+    fw.write_outputs(host_file, [c.host for c in report.cases])
+    assert host_file.read_bytes() == (report.image.elf.parent.parent / "run" / "outputs.bin").read_bytes()
+
+
+def test_boards_agree_on_shared_cases(checks):
+    a, b = checks["an386"], checks["an505"]
+    assert [c.name for c in a.cases] == [c.name for c in b.cases]
+    for x, y in zip(a.run.outputs, b.run.outputs, strict=True):
+        assert x.equals(y)
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_instruction_counts_and_stack(board, checks, tmp_path):
+    report = checks[board]
+    counts = report.run.instructions
+    assert len(counts) == len(report.cases) and all(c > 0 for c in counts)
+    by_name = dict(zip([c.name for c in report.cases], counts, strict=True))
+    # An argument error returns before any scan; a run over every anchor costs far more.
+    assert by_name["error_stride"] < 300 < min(v for k, v in by_name.items() if not k.startswith("error"))
+    # The measured stack of every up_run call stays within the static bound from gcc's call graph.
+    static = fw.stack_usage(fw.ci_files(report.image), "up_run", report.image)
+    assert static.unbounded == []
+    assert max(s.stack_bytes for s in report.run.stats) <= static.bytes
+    assert all(s.scratch_bytes >= 0 for s in report.run.stats)
+
+
+# -- no-FPU image, footprint ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def minimal_images(tmp_path_factory):
+    need_toolchain()
+    root = tmp_path_factory.mktemp("minimal")
+    return {b: fw.build_minimal(b, root / b) for b in BOARDS}
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_minimal_image_links_no_float_and_no_heap(board, minimal_images):
+    image = minimal_images[board]
+    symbols = fw.linked_symbols(image)
+    assert "up_run" in symbols and "up_sigmoid_q30" in symbols
+    assert fw.forbidden_symbols(image) == []
+
+
+def test_float_detector_finds_float_helpers(tmp_path):
+    """The no-float check can fail: an image that divides floats on the M0+ links __aeabi_fdiv."""
+    need_toolchain()
+    src = tmp_path / "floaty.c"
+    src.write_text("volatile float a = 3.0f, b = 7.0f;\nint main(void) { return (int)(a / b * 100.0f); }\n")
+    objs = fw.compile_sources("m0plus", [src, *fw._runtime_sources()], tmp_path / "o")
+    elf = tmp_path / "floaty.elf"
+    image = fw.Image(fw.BOARDS["m0plus"], elf, fw.link("m0plus", objs, elf))
+    assert "__aeabi_fdiv" in fw.forbidden_symbols(image)
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_minimal_image_runs_the_null_paths(board, minimal_images, tmp_path):
+    need_qemu()
+    assert fw.run_image(minimal_images[board], [], cwd=tmp_path, timeout=30).returncode == 0
+
+
+def test_core_sources_include_only_freestanding_headers():
+    allowed = {"<stdint.h>", "<stddef.h>", "<stdbool.h>"}
+    local = {p.name for p in fw.csrc_dir().glob("*.h")}
+    seen = set()
+    for path in fw.core_sources():
+        for inc in re.findall(r"^\s*#\s*include\s+([<\"][^>\"]+[>\"])", path.read_text(), re.M):
+            name = inc.strip('"')
+            assert inc in allowed or (inc.startswith('"') and name in local and "host" not in name), (path, inc)
+            seen.add(inc)
+    assert seen
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_footprint(board, minimal_images):
+    image = minimal_images[board]
+    fp = fw.footprint(image)
+    assert {p.stem for p in image.objects["core"]} <= {Path(n).stem for n in fp.by_object}
+    assert 1000 < fp.text < 16384 and fp.data == 0 and fp.bss == 0  # no mutable globals
+    # The map's core sections plus everything else account for the image's .text/.rodata, up to alignment.
+    groups = sum(f.text + f.rodata for f in (fw.footprint(image, g) for g in ("core", "runtime", "program")))
+    libs = fw.footprint_of_members(image, _all_members(image))
+    sizes = _section_sizes(image)
+    total = sizes[".text"] + sizes[".rodata"]
+    assert 0 <= total - groups - libs.text - libs.rodata < 64
+    if board == "m0plus":  # ARMv6-M has no 32x32->64 multiply: libgcc's helper comes with the core
+        assert any("muldi3" in m for m in fp.library_members)
+
+
+def _all_members(image):
+    return sorted({origin for _n, _a, _s, origin in fw.map_sections(image.map_file) if origin.endswith(".o)")})
+
+
+def _section_sizes(image):
+    out = subprocess.run([fw._tool("size"), "-A", str(image.elf)], capture_output=True, text=True, check=True).stdout
+    sizes = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+def test_static_stack_sees_recursion(hello_images):
+    """hello's overflow mode recurses: the call-graph bound must refuse to give a number for it."""
+    image = hello_images["an386"]
+    report = fw.stack_usage(fw.ci_files(image, "program"), "main", image)
+    assert any(u.startswith("recursion through") and u.endswith(":recurse") for u in report.unbounded)
+
+
+# -- formats and generated headers ------------------------------------------------------------------------------
+
+
+def test_vector_and_output_files_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    s8 = rng.integers(-128, 128, (7, 2), dtype=np.int8)
+    b8 = rng.integers(-128, 128, (7, 4), dtype=np.int8)
+    t32 = rng.integers(-(2**31), 2**31, (5, 6), dtype=np.int64).astype(np.int32)
+    records = [
+        fw.VectorRecord.separate(0, s8, b8),
+        fw.VectorRecord.single_tensor(3, t32, capacity=2),
+        fw.VectorRecord(1, np.arange(3, dtype=np.int8), 0, 2, 1, 1, scratch_bytes=0),
+    ]
+    fw.write_vectors(tmp_path / "v.bin", records)
+    back = fw.read_vectors(tmp_path / "v.bin")
+    for a, b in zip(records, back, strict=True):
+        assert a.data.dtype == b.data.dtype and np.array_equal(a.data, b.data)
+        assert (
+            a.config_id,
+            a.score_offset,
+            a.score_stride,
+            a.box_offset,
+            a.box_stride,
+            a.capacity,
+            a.scratch_bytes,
+        ) == (b.config_id, b.score_offset, b.score_stride, b.box_offset, b.box_stride, b.capacity, b.scratch_bytes)
+    assert back[0].score_stride == 2 and back[0].box_offset == 14 and back[1].box_offset == 2
+    raw = (tmp_path / "v.bin").read_bytes()
+    assert raw[:8] == b"UPVEC001" and len(raw) % 4 == 0
+
+    outs = [fw.OutputRecord(0, [[1, 2, 3, 4]], [5], [6]), fw.OutputRecord(-4, [], [], [])]
+    fw.write_outputs(tmp_path / "o.bin", outs)
+    back = fw.read_outputs(tmp_path / "o.bin")
+    assert all(a.equals(b) for a, b in zip(outs, back, strict=True))
+    assert (tmp_path / "o.bin").read_bytes() == b"UPOUT001" + struct.pack("<II", 2, 0) + struct.pack(
+        "<8i", 0, 1, 1, 2, 3, 4, 5, 6
+    ) + struct.pack("<2i", -4, 0)
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda b: b[:10], "shorter than"),
+        (lambda b: b"XXVEC001" + b[8:], "magic"),
+        (lambda b: b[:-4], "truncated"),
+        (lambda b: b + b"\0\0\0\0", "trailing"),
+    ],
+)
+def test_malformed_vector_files_are_named(damage, words, tmp_path):
+    fw.write_vectors(
+        tmp_path / "v.bin", [fw.VectorRecord.separate(0, np.zeros((3, 2), np.int8), np.zeros((3, 4), np.int8))]
+    )
+    (tmp_path / "v.bin").write_bytes(damage((tmp_path / "v.bin").read_bytes()))
+    with pytest.raises(ValueError, match=words):
+        fw.read_vectors(tmp_path / "v.bin")
+
+
+def test_bad_records_are_refused():
+    with pytest.raises(TypeError, match="int8 or int32"):
+        fw.VectorRecord(0, np.zeros(4, np.float32), 0, 2, 0, 4)
+    with pytest.raises(ValueError, match="beyond"):
+        fw.VectorRecord(0, np.zeros(4, np.int8), 9, 2, 0, 4)
+    with pytest.raises(ValueError, match="capacity"):
+        fw.VectorRecord(0, np.zeros(4, np.int8), 0, 2, 0, 4, capacity=-2)
+    with pytest.raises(TypeError, match="share a dtype"):
+        fw.VectorRecord.separate(0, np.zeros((3, 2), np.int8), np.zeros((3, 4), np.int32))
+    with pytest.raises(ValueError, match="carries no detections"):
+        fw.OutputRecord(-3, [[0, 0, 1, 1]], [1], [0])
+
+
+def _tiny_config():
+    from ultrapost import Ultraface
+
+    pp = Ultraface((64, 48), score_threshold=0.6, candidate_limit=30, max_detections=10)
+    return pp.config("s8", False, ((1 / 256, -128), (0.04, 3)))[0]
+
+
+def test_config_header_matches_the_struct(tmp_path):
+    cfg = _tiny_config()
+    names = [n for _, n in fw.config_fields()]
+    assert names[0] == "num_anchors" and "priors" in names and "iou_eps_q40" in names
+    text = fw.config_header("tiny", cfg)
+    assert "static const up_config_t tiny_config = {" in text
+    assert f".num_anchors = {cfg.num_anchors}," in text
+    assert f"static const int32_t tiny_priors[{4 * cfg.num_anchors}]" in text
+    values = {n: getattr(cfg, n) for n in names}
+    with pytest.raises(ValueError, match="missing members"):
+        fw.config_header("tiny", {k: v for k, v in values.items() if k != "clip"})
+    with pytest.raises(ValueError, match="unknown members"):
+        fw.config_header("tiny", {**values, "extra": 1})
+    with pytest.raises(ValueError, match="the core reads 256"):
+        fw.config_header("tiny", {**values, "center_lut": values["center_lut"][:255]})
+    with pytest.raises(ValueError, match="does not fit int32_t"):
+        fw.config_header("tiny", {**values, "score_bound": 2**31})
+    with pytest.raises(ValueError, match="identifier"):
+        fw.config_header("Tiny-1", cfg)
+    with pytest.raises(ValueError, match="unique"):
+        fw.registry_header(["a", "a"])
+
+
+def test_generated_headers_compile_for_every_board(tmp_path):
+    """Config headers + configs.h + the harness compile against the real ultrapost.h (host gcc too)."""
+    need_toolchain()
+    cfg = _tiny_config()
+    d = fw.write_config_dir(tmp_path / "cfg", [("tiny", cfg), ("tiny_again", cfg)])
+    for board in BOARDS:
+        fw.compile_sources(
+            board,
+            [fw.firmware_dir() / "src" / "harness.c"],
+            tmp_path / board,
+            include_dirs=(d, fw.csrc_dir(), fw.firmware_dir() / "src"),
+            defines={"FW_IO_BYTES": 4096, "FW_ARENA_BYTES": 4096},
+        )
+    require_tool(shutil.which("gcc") is not None, "host gcc")
+    probe = tmp_path / "host.c"
+    probe.write_text('#include "configs.h"\nint main(void) { return up_check_config(up_fw_configs[1]); }\n')
+    subprocess.run(
+        ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", f"-I{d}", f"-I{fw.csrc_dir()}", str(probe)],
+        check=True,
+        timeout=60,
+    )
