@@ -378,3 +378,57 @@ def test_generated_headers_compile_for_every_board(tmp_path):
         check=True,
         timeout=60,
     )
+
+
+# -- host safety harnesses: ASan/UBSan, valgrind, libFuzzer on the same core ------------------------------------
+
+
+def test_sanitized_host_runner_matches_the_boards(checks, tmp_path):
+    """The board's vector file through the host twin under ASan+UBSan (exact-size buffers): same bytes out."""
+    require_tool(shutil.which("gcc") is not None, "host gcc with ASan/UBSan")
+    report = checks["an386"]
+    run_dir = report.image.elf.parent.parent / "run"
+    exe = fw.build_host_runner(tmp_path, report.image.elf.parent.parent / "configs")
+    proc = subprocess.run(
+        [str(exe), str(run_dir / "vectors.bin"), str(tmp_path / "out.bin")], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out.bin").read_bytes() == (run_dir / "outputs.bin").read_bytes()
+
+
+def test_host_runner_under_valgrind(checks, tmp_path):
+    require_tool(shutil.which("valgrind") is not None and shutil.which("gcc") is not None, "valgrind")
+    report = checks["an505"]
+    run_dir = report.image.elf.parent.parent / "run"
+    exe = fw.build_host_runner(tmp_path, report.image.elf.parent.parent / "configs", sanitize=False)
+    proc = subprocess.run(
+        [
+            "valgrind",
+            "-q",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            str(exe),
+            str(run_dir / "vectors.bin"),
+            str(tmp_path / "out.bin"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out.bin").read_bytes() == (run_dir / "outputs.bin").read_bytes()
+
+
+def test_fuzzer_bounded_run(tmp_path):
+    """libFuzzer + ASan + UBSan over configs, strides, capacities, scratch sizes and inputs, for a fixed time."""
+    require_tool(shutil.which("clang") is not None, "clang with libFuzzer")
+    exe = fw.build_fuzzer(tmp_path)
+    proc = subprocess.run(
+        [str(exe), "-seed=1", "-max_total_time=8", "-rss_limit_mb=1024"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert re.search(r"Done \d+ runs", proc.stderr)

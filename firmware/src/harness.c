@@ -332,7 +332,7 @@ int main(void)
         /* The core gets exactly what was asked for, not the 8-byte rounding. */
         scratch.bytes = (uint32_t)scratch_need;
 
-        up_output_t out;
+        up_output_t out = {0}; /* members this harness does not know stay NULL / 0 */
         out.boxes = (int32_t *)(void *)boxes.data;
         out.scores = (int32_t *)(void *)scores.data;
         out.anchors = (int32_t *)(void *)anchors.data;

@@ -23,7 +23,7 @@ static volatile int32_t sink;
 int main(void)
 {
     static uint32_t scratch[16];
-    up_output_t out = {0, 0, 0, 0, 0};
+    up_output_t out = {0};
     const int8_t *t = tensor_in;
     int32_t check = up_check_config(config_in);
     size_t need = up_scratch_size(config_in);

@@ -1239,6 +1239,55 @@ def ci_files(image: Image, group: str = "core") -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Host safety harnesses (firmware/host): the same core under ASan/UBSan, valgrind and libFuzzer
+
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+
+
+def build_host_runner(
+    out_dir: Path, config_dir: Path, *, sanitize: bool = True, csrc: Path | None = None, compiler: str = "gcc"
+) -> Path:
+    """firmware/host/vector_runner.c with the core and config_dir/configs.h, for the host (ASan+UBSan unless
+    sanitize=False, e.g. for valgrind). Reads and writes the same files as the firmware harness."""
+    if shutil.which(compiler) is None:
+        raise FileNotFoundError(f"{compiler} not found on PATH")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exe = out_dir / ("vector_runner_asan" if sanitize else "vector_runner")
+    cmd = [compiler, "-std=c99", "-g", "-O1", *WARNINGS, "-Werror", f"-I{config_dir}", f"-I{csrc or csrc_dir()}"]
+    cmd += SANITIZE if sanitize else []
+    cmd += [str(firmware_dir() / "host" / "vector_runner.c"), *map(str, core_sources(csrc)), "-o", str(exe)]
+    _run_tool(cmd, "building the host vector runner")
+    return exe
+
+
+def build_fuzzer(out_dir: Path, *, csrc: Path | None = None) -> Path:
+    """firmware/host/fuzz_up_run.c as a libFuzzer binary with ASan and UBSan (needs clang)."""
+    if shutil.which("clang") is None:
+        raise FileNotFoundError("clang not found on PATH (libFuzzer comes with clang)")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exe = out_dir / "fuzz_up_run"
+    cmd = [
+        "clang",
+        "-std=c99",
+        "-g",
+        "-O1",
+        "-fsanitize=fuzzer",
+        *SANITIZE,
+        *WARNINGS,
+        "-Werror",
+        f"-I{csrc or csrc_dir()}",
+        str(firmware_dir() / "host" / "fuzz_up_run.c"),
+        *map(str, core_sources(csrc)),
+        "-o",
+        str(exe),
+    ]
+    _run_tool(cmd, "building the fuzzer")
+    return exe
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # End to end: generated cases on a board against the host C and the golden model
 
 

@@ -1,0 +1,146 @@
+/*
+ * Host twin of firmware/src/harness.c for the sanitizers: reads the same
+ * vector file, runs up_run with the compiled-in configs (configs.h) and writes
+ * the same outputs file, so its results compare byte for byte with the
+ * boards'. Built with -fsanitize=address,undefined (or run under valgrind).
+ *
+ * Unlike the firmware, every buffer is its own heap block of exactly the size
+ * the core is promised, so ASan / valgrind catch a read or write one byte past
+ * the input rows, the scratch or the outputs.
+ *
+ * usage: vector_runner VECTORS OUTPUTS
+ * exit: 0 ok, 2 usage, 3 I/O, 4 malformed vectors, 7 input modified
+ * (the firmware's FW_EXIT_* values).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "configs.h"
+#include "ultrapost.h"
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static void put_i32(FILE *f, int32_t v)
+{
+    uint32_t u = (uint32_t)v;
+    uint8_t b[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+    fwrite(b, 1, 4, f);
+}
+
+static int fail(int code, const char *what, uint32_t record)
+{
+    fprintf(stderr, "vector_runner: %s, record %u\n", what, (unsigned)record);
+    return code;
+}
+
+/* Exact-size copy: an empty request still gets a distinct (1-byte) block. */
+static void *exact(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "vector_runner: out of memory\n");
+        exit(3);
+    }
+    return p;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: vector_runner VECTORS OUTPUTS\n");
+        return 2;
+    }
+    for (int c = 0; c < UP_FW_NUM_CONFIGS; c++) {
+        if (up_check_config(up_fw_configs[c]) != UP_OK) {
+            fprintf(stderr, "vector_runner: config %s rejected\n", up_fw_config_names[c]);
+            return 6;
+        }
+    }
+    FILE *in = fopen(argv[1], "rb");
+    FILE *out = fopen(argv[2], "wb");
+    if (!in || !out) {
+        return fail(3, "cannot open the files", 0);
+    }
+    uint8_t header[16];
+    if (fread(header, 1, 16, in) != 16 || memcmp(header, "UPVEC001", 8) != 0 || get_u32(header + 12) != 0) {
+        return fail(4, "not a vector file", 0);
+    }
+    uint32_t n = get_u32(header + 8);
+    fwrite("UPOUT001", 1, 8, out);
+    put_i32(out, (int32_t)n);
+    put_i32(out, 0);
+
+    for (uint32_t r = 0; r < n; r++) {
+        uint8_t rh[40];
+        if (fread(rh, 1, 40, in) != 40) {
+            return fail(4, "truncated record header", r);
+        }
+        uint32_t cid = get_u32(rh), esize = get_u32(rh + 4), count = get_u32(rh + 8);
+        uint32_t soff = get_u32(rh + 12), boff = get_u32(rh + 20);
+        int32_t sstride = (int32_t)get_u32(rh + 16), bstride = (int32_t)get_u32(rh + 24);
+        int32_t cap = (int32_t)get_u32(rh + 28), scr = (int32_t)get_u32(rh + 32);
+        if (cid >= (uint32_t)UP_FW_NUM_CONFIGS || (esize != 1 && esize != 4) || soff > count || boff > count
+            || cap < -1 || scr < -1 || count > (1u << 28)) {
+            return fail(4, "bad record header", r);
+        }
+        const up_config_t *cfg = up_fw_configs[cid];
+        size_t bytes = (size_t)count * esize, padded = (bytes + 3u) & ~(size_t)3u;
+        uint8_t *data = exact(bytes);
+        uint8_t pad[4];
+        if (fread(data, 1, bytes, in) != bytes || fread(pad, 1, padded - bytes, in) != padded - bytes) {
+            return fail(4, "truncated record data", r);
+        }
+        uint8_t *before = exact(bytes);
+        memcpy(before, data, bytes);
+        int32_t capacity = cap < 0 ? cfg->max_detections : cap;
+        size_t scratch_bytes = scr < 0 ? up_scratch_size(cfg) : (size_t)scr;
+        int32_t *boxes = exact((size_t)capacity * 16u);
+        int32_t *scores = exact((size_t)capacity * 4u);
+        int32_t *anchors = exact((size_t)capacity * 4u);
+        /* malloc's 16-byte alignment passes the core's 4-byte check. */
+        void *scratch = exact(scratch_bytes);
+        memset(scratch, 0xA5, scratch_bytes);
+        up_output_t o = {0};
+        o.boxes = boxes;
+        o.scores = scores;
+        o.anchors = anchors;
+        o.capacity = capacity;
+        o.count = -1;
+        int32_t status = up_run(cfg, data + (size_t)soff * esize, sstride, data + (size_t)boff * esize, bstride,
+                                scratch, scratch_bytes, &o);
+        if (memcmp(before, data, bytes) != 0) {
+            return fail(7, "up_run modified its const input", r);
+        }
+        int32_t k = status == UP_OK ? o.count : 0;
+        if (k < 0 || k > capacity) {
+            return fail(4, "count outside [0, capacity]", r);
+        }
+        put_i32(out, status);
+        put_i32(out, k);
+        for (int32_t i = 0; i < 4 * k; i++) {
+            put_i32(out, boxes[i]);
+        }
+        for (int32_t i = 0; i < k; i++) {
+            put_i32(out, scores[i]);
+        }
+        for (int32_t i = 0; i < k; i++) {
+            put_i32(out, anchors[i]);
+        }
+        free(data);
+        free(before);
+        free(boxes);
+        free(scores);
+        free(anchors);
+        free(scratch);
+    }
+    if (fgetc(in) != EOF) {
+        return fail(4, "trailing bytes after the last record", n);
+    }
+    fclose(in);
+    return fclose(out) == 0 ? 0 : 3;
+}
