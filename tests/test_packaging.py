@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import require_tool
+from conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 CSRC = ROOT / "csrc"

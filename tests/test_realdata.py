@@ -16,7 +16,7 @@ from ultrapost.families import detect_family
 from ultrapost.preprocess import prepare
 from ultrapost.runners import load_model
 
-from .conftest import require
+from conftest import require
 
 FLOAT_MODELS = [
     "ultraface/version-RFB-320.onnx",
