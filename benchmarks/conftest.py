@@ -1,0 +1,79 @@
+"""Benchmarks of ultrapost against its peers on real model outputs (run: ``pytest benchmarks/``).
+
+Not part of the default ``pytest`` run (pyproject's testpaths is tests/). Each benchmark records its median and p90
+here; at the end of the run a table of ratios against the targets is printed. Targets are reported, not asserted:
+speed is measured, never a pass/fail unit test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ultrapost.data import data_dir
+
+REQUIRE_DATA = os.environ.get("ULTRAPOST_REQUIRE_DATA") == "1"
+
+# (what, numerator method, denominator method, target, how the target reads)
+TARGETS = (
+    ("numpy predict() / ultrapost", "numpy_predict", "ultrapost", 100.0, ">="),
+    ("OpenCV path / ultrapost", "opencv_nms", "ultrapost", 45.0, ">="),
+    ("ultrapost / numpy copy of inputs", "ultrapost", "numpy_copy", 2.0, "<="),
+)
+
+# workload name -> method -> (median us, p90 us)
+RESULTS: dict[str, dict[str, tuple[float, float]]] = {}
+
+
+def shared(path_in_data: str) -> Path:
+    """A file of the shared data; skips when absent, fails under ULTRAPOST_REQUIRE_DATA=1."""
+    root = data_dir()
+    path = root / path_in_data if root else None
+    if path is None or not path.exists():
+        msg = f"shared data file {path_in_data!r} not found (set ULTRAPOST_TEST_DATA or place ../shared/data)"
+        if REQUIRE_DATA:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+def record(workload: str, method: str, benchmark) -> None:
+    """Keep a finished benchmark's median and p90 (per call, microseconds) for the summary."""
+    stats = getattr(benchmark, "stats", None)
+    if stats is None:  # --benchmark-disable: the function ran once, untimed
+        return
+    data = np.asarray(stats.stats.data, dtype=np.float64)
+    RESULTS.setdefault(workload, {})[method] = (float(np.median(data)) * 1e6, float(np.percentile(data, 90)) * 1e6)
+
+
+def _pair(value) -> str:
+    return "-" if value is None else f"{value[0]:.1f} / {value[1]:.1f}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not RESULTS:
+        return
+    tr = terminalreporter
+    tr.section("ultrapost ratios (medians of this run; targets are reported, not asserted)")
+    methods = ("ultrapost", "numpy_predict", "opencv_nms", "onnxruntime_nms", "numpy_copy")
+    w = max(len(name) for name in RESULTS) + 2
+    tr.write_line("median / p90 us per call")
+    tr.write_line(f"{'workload':<{w}}" + "".join(f"{m:>18}" for m in methods))
+    for name, res in RESULTS.items():
+        cells = "".join(f"{_pair(res.get(m)):>18}" for m in methods)
+        tr.write_line(f"{name:<{w}}{cells}")
+    tr.write_line("")
+    tr.write_line(f"{'workload':<{w}}" + "".join(f"{t[0]:>34}" for t in TARGETS))
+    for name, res in RESULTS.items():
+        cells = []
+        for _what, num, den, target, sense in TARGETS:
+            if num in res and den in res:
+                ratio = res[num][0] / res[den][0]
+                met = ratio >= target if sense == ">=" else ratio <= target
+                cells.append(f"{ratio:.1f}x ({sense} {target:g}: {'met' if met else 'NOT met'})")
+            else:
+                cells.append("-")
+        tr.write_line(f"{name:<{w}}" + "".join(f"{c:>34}" for c in cells))

@@ -1,0 +1,219 @@
+"""``ultrapost verify``: the compiled C core against the numpy golden model on generated cases, bit for bit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+DESCRIPTION = """\
+Check that the compiled C core and the numpy golden model (ultrapost.golden) give the same integers on generated
+post-processing cases, for every model family and input kind:
+
+  ultraface  f32, s8 (int8 with scale and zero point), i32 (Q30 probabilities / Q20 logits and boxes)
+             every Ultraface input size and some odd ones, raw or decoded boxes, probabilities or logits, both prior
+             conventions, clipping, candidate limits and output caps, and hard modes (ties, all or none above the
+             threshold, extreme deltas, degenerate boxes, thresholds exactly on an int8 level)
+  ultraslim  f32, s8: NXP's single [172, 6] tensor
+
+Cases come from ultrapost.cases: case i of a family and kind is a pure function of (--seed, family, kind, i), so any
+mismatch reported here can be rebuilt and debugged. "Same" means np.array_equal and equal dtypes on every output
+array (boxes Q20, scores Q30, anchor indices), never a tolerance.
+
+Exit status: 0 when every case matches, 1 on any mismatch (each is listed with how to rebuild it).
+"""
+
+EPILOG = """\
+examples:
+  ultrapost verify                 # 100 cases per family and input kind
+  ultrapost verify --cases 2000 --seed 7
+  ultrapost verify --json > verify.json
+"""
+
+# family -> input kinds it is checked with
+GROUPS = {"ultraface": ("f32", "s8", "i32"), "ultraslim": ("f32", "s8")}
+_LIMITS = (200, 1, 7, None)
+_MAX_DETECTIONS = (None, 1, 5)
+
+
+@dataclass
+class Case:
+    family: str
+    kind: str
+    index: int
+    params: dict
+    pp: object
+    args: tuple
+    kwargs: dict
+
+    def rebuild(self) -> str:
+        p = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        fn = "make_case" if self.family == "ultraface" else "ultraslim_case"
+        return f"ultrapost.cases.{fn}({p})"
+
+
+def make(family: str, kind: str, index: int, seed: int = 0) -> Case:
+    """Case ``index`` of a family and input kind, drawn from ``ultrapost.cases``."""
+    from ultrapost import cases
+
+    families = list(GROUPS)
+    if family not in GROUPS or kind not in GROUPS[family]:
+        raise ValueError(f"unknown family/kind {family}/{kind}; known: {GROUPS}")
+    rng = np.random.default_rng([seed, families.index(family), cases.KINDS.index(kind), index])
+    case_seed = int(rng.integers(0, 2**32))
+    if family == "ultraface":
+        logits = bool(rng.integers(2))
+        decoded = bool(rng.integers(2)) and not logits
+        params = dict(
+            seed=case_seed,
+            size=tuple(int(v) for v in cases.SIZES[rng.integers(len(cases.SIZES))]),
+            kind=kind,
+            mode=str(rng.choice(cases.MODES)),
+            decoded=decoded,
+            logits=logits,
+            convention=str(rng.choice(["trained", "stride"])),
+            clip=bool(rng.integers(2)),
+            candidate_limit=_LIMITS[rng.integers(len(_LIMITS))],
+            max_detections=_MAX_DETECTIONS[rng.integers(len(_MAX_DETECTIONS))],
+        )
+        pp, s, b, q = cases.make_case(**params)
+        return Case(family, kind, index, params, pp, (s, b), dict(decoded=decoded, quantization=q))
+    params = dict(
+        seed=case_seed,
+        kind=kind,
+        mode=str(rng.choice(["random", "ties", "none_pass"])),
+        score_threshold=float(rng.choice([0.3, 0.5, 0.7])),
+    )
+    pp, tensor, q = cases.ultraslim_case(**params)
+    return Case(family, kind, index, params, pp, (tensor, None), dict(decoded=True, quantization=q))
+
+
+def differences(c, g) -> list[str]:
+    """Names of the output arrays that differ between two results (values, dtype or presence)."""
+    out = []
+    for name in sorted(set(c.fixed) | set(g.fixed)):
+        a, b = c.fixed.get(name), g.fixed.get(name)
+        if a is None or b is None:
+            out.append(f"{name} (only in {'C' if b is None else 'golden'})")
+        elif a.dtype != b.dtype:
+            out.append(f"{name} (dtype {a.dtype} vs {b.dtype})")
+        elif not np.array_equal(a, b):
+            out.append(f"{name} ({len(a)} vs {len(b)} rows)" if a.shape != b.shape else name)
+    return out
+
+
+def check(case: Case) -> str | None:
+    """None when C and golden agree on the case, else what differs (an error in one only is a difference too)."""
+    results = {}
+    for backend in ("c", "golden"):
+        try:
+            results[backend] = case.pp.postprocess(*case.args, **case.kwargs, backend=backend)
+        except (ValueError, TypeError, OverflowError) as exc:
+            results[backend] = exc
+    c, g = results["c"], results["golden"]
+    if isinstance(c, Exception) or isinstance(g, Exception):
+        if type(c) is type(g) and str(c) == str(g):
+            return None  # both reject the case with the same error
+        return f"C: {c!r:.120}; golden: {g!r:.120}"
+    diff = differences(c, g)
+    return ", ".join(diff) + " differ" if diff else None
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn in place on a terminal, silent otherwise."""
+
+    def __init__(self, total: int, stream=None, width: int = 30):
+        self.total, self.width, self.done = total, width, 0
+        self.stream = sys.stderr if stream is None else stream
+        self.live = self.stream.isatty()
+        self.start = time.perf_counter()
+        self._last = 0.0
+
+    def update(self, label: str, mismatches: int) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if not self.live or (now - self._last < 0.05 and self.done < self.total):
+            return
+        self._last = now
+        filled = self.width * self.done // max(self.total, 1)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(
+            f"\r[{bar}] {self.done}/{self.total} {label:<14} mismatches {mismatches}  {now - self.start:5.1f}s"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "verify",
+        help="check the C core against the numpy golden model, bit for bit",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--cases", type=int, default=100, metavar="N", help="cases per family and input kind (100)")
+    p.add_argument("--seed", type=int, default=0, help="which set of cases (0); any non-negative integer")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    if args.cases < 1:
+        raise ValueError(f"--cases must be at least 1, got {args.cases}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be non-negative, got {args.seed}")
+    groups = [(f, k) for f, kinds in GROUPS.items() for k in kinds]
+    progress = Progress(len(groups) * args.cases)
+    summary, mismatches = [], []
+    start = time.perf_counter()
+    try:
+        for family, kind in groups:
+            bad = 0
+            for i in range(args.cases):
+                case = make(family, kind, i, args.seed)
+                what = check(case)
+                if what is not None:
+                    bad += 1
+                    mismatches.append(
+                        {"family": family, "kind": kind, "index": i, "differs": what, "rebuild": case.rebuild()}
+                    )
+                progress.update(f"{family} {kind}", len(mismatches))
+            summary.append({"family": family, "kind": kind, "cases": args.cases, "mismatches": bad})
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - start
+    total = sum(g["cases"] for g in summary)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "seed": args.seed,
+                    "cases": total,
+                    "seconds": round(seconds, 2),
+                    "groups": summary,
+                    "mismatches": mismatches,
+                    "ok": not mismatches,
+                }
+            )
+        )
+    else:
+        print(f"{'family':<10} {'kind':<5} {'cases':>6} {'mismatches':>11}")
+        for g in summary:
+            print(f"{g['family']:<10} {g['kind']:<5} {g['cases']:>6} {g['mismatches']:>11}")
+        for m in mismatches[:20]:
+            print(f"MISMATCH {m['family']} {m['kind']} case {m['index']}: {m['differs']}; rebuild: {m['rebuild']}")
+        if len(mismatches) > 20:
+            print(f"... and {len(mismatches) - 20} more (--json lists them all)")
+        verdict = "C == golden on every case" if not mismatches else f"{len(mismatches)} MISMATCHES"
+        print(f"{total} cases in {seconds:.1f} s (seed {args.seed}): {verdict}")
+    return 1 if mismatches else 0
