@@ -313,7 +313,9 @@ def freestanding_flags() -> list[str]:
     return ["-nostdinc", "-isystem", inc]
 
 
-def _compile_core(board: Board, out_dir: Path, csrc: Path | None, float_abi: str, opt: str) -> list[Path]:
+def _compile_core(
+    board: Board, out_dir: Path, csrc: Path | None, float_abi: str, opt: str, defines: dict | None = None
+) -> list[Path]:
     sources = core_sources(csrc)
     if not sources:
         raise FileNotFoundError(f"no core sources (csrc/*.c) in {csrc or csrc_dir()}")
@@ -322,6 +324,7 @@ def _compile_core(board: Board, out_dir: Path, csrc: Path | None, float_abi: str
         sources,
         out_dir / "core",
         include_dirs=(Path(csrc or csrc_dir()),),
+        defines=defines,
         float_abi=float_abi,
         opt=opt,
         extra=tuple(freestanding_flags()),
@@ -358,12 +361,24 @@ def build_harness(
     return Image(board, elf, map_file, {"core": core, "runtime": runtime, "program": program}, float_abi)
 
 
-def build_minimal(board: Board | str, out_dir: Path, *, csrc: Path | None = None, opt: str = "-Os") -> Image:
+# The core's compile-time switches (csrc/ultrapost.h) that leave out everything but Ultraface + hard NMS.
+MINIMAL_FEATURES = {"UP_NO_SOFT_NMS": None, "UP_NO_MERGE_NMS": None, "UP_NO_KEYPOINTS": None, "UP_NO_LABELS": None}
+
+
+def build_minimal(
+    board: Board | str,
+    out_dir: Path,
+    *,
+    csrc: Path | None = None,
+    opt: str = "-Os",
+    defines: dict | None = None,
+) -> Image:
     """The smallest image that keeps every public core function (firmware/src/minimal.c); used for footprint
-    and for the check that no float helper or heap function is linked."""
+    and for the check that no float helper or heap function is linked. defines: core compile-time switches
+    (e.g. MINIMAL_FEATURES)."""
     board = get_board(board)
     out_dir = Path(out_dir)
-    core = _compile_core(board, out_dir, csrc, "soft", opt)
+    core = _compile_core(board, out_dir, csrc, "soft", opt, defines)
     runtime = compile_sources(board, _runtime_sources(), out_dir / "runtime")
     program = compile_sources(
         board,
@@ -852,11 +867,14 @@ def _table_length(name: str, values: dict) -> int | None:
     return None
 
 
-def config_header(prefix: str, config, *, comment: str = "", header: Path | None = None) -> str:
+def config_header(
+    prefix: str, config, *, comment: str = "", header: Path | None = None, defines: dict[str, int] | None = None
+) -> str:
     """C source of one config: `static const up_config_t <prefix>_config` and its const tables.
 
     config: an ultrapost.config.FixedConfig, or a dict with every up_config_t member by name (as in
-    csrc/ultrapost.h); table members are int32 arrays or None.
+    csrc/ultrapost.h); table members are int32 arrays or None. defines: integer macros written before the
+    config, named <PREFIX>_<KEY> (e.g. SCRATCH_BYTES, to size a static buffer).
     """
     if not _PREFIX_RE.match(prefix):
         raise ValueError(f"config prefix must be a lower-case C identifier, got {prefix!r}")
@@ -872,6 +890,12 @@ def config_header(prefix: str, config, *, comment: str = "", header: Path | None
     if comment:
         lines.append("/* " + comment.replace("*/", "* /") + " */")
     lines += [f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "", '#include "ultrapost.h"', ""]
+    for key, value in (defines or {}).items():
+        if not re.match(r"^[A-Z][A-Z0-9_]*$", key) or isinstance(value, bool) or int(value) != value:
+            raise ValueError(f"config {prefix!r}: define {key}={value!r} is not an upper-case name and an integer")
+        lines.append(f"#define {prefix.upper()}_{key} {int(value)}")
+    if defines:
+        lines.append("")
     init = []
     for ctype, name in fields:
         v = values[name]

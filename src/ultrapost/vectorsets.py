@@ -1,0 +1,526 @@
+"""Model configurations as firmware data, and exported test-vector sets that run on a board.
+
+A :class:`ModelSpec` is one post-processing configuration (family, input size, thresholds, input kind and int8
+quantization, raw or decoded boxes...), the same arguments as :class:`ultrapost.Ultraface`. It gives the prepared
+:class:`~ultrapost.config.FixedConfig` a firmware compiles in (``ultrapost codegen``) and generated inputs with the
+golden model's outputs (``ultrapost vectors``).
+
+float32 inputs never reach a firmware: the host converts them at the boundary (``golden.convert_f32``: probabilities
+Q30, logits and boxes Q20, rounded half up and clamped) and the board runs the int32 fixed-point tensors with the
+I32 config of the same model. The export checks that the golden model gives the same outputs both ways.
+
+A vector set is a directory::
+
+    configs.h, cfg_<name>.h   the configs (ultrapost.firmware.write_config_dir); config id = order in configs.h
+    vectors.bin               inputs, UPVEC001 (firmware/README.md)
+    expected.bin              the golden model's outputs, UPOUT001 (error records: the core's status)
+    vectors.h                 the same inputs and outputs as const C arrays, for a self-test on a real board
+    manifest.json             what each config and record is
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ultrapost import firmware as fw
+
+FAMILIES = ("ultraface", "ultraslim")
+INPUT_KINDS = ("s8", "i32", "f32")
+ULTRASLIM_QUANT = (1 / 255, -128)  # NXP ultraslim int8 output: one scale and zero point for all six columns
+UP_ERR_SCRATCH, UP_ERR_OUTPUT, UP_ERR_STRIDE = -3, -4, -5
+SET_FILES = ("configs.h", "vectors.bin", "expected.bin", "vectors.h", "manifest.json")
+_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model configuration, as ultrapost.Ultraface's arguments plus the input kind and its quantization.
+
+    family "ultraslim" is NXP's int8 ultraslim: 128x128, finest level dropped, decoded corners clipped to [0, 1],
+    one [172, 6] tensor (scores in columns 0-1, corners in 2-5) with a single scale and zero point.
+    """
+
+    name: str = "ultraface"
+    family: str = "ultraface"
+    input_size: tuple[int, int] = (320, 240)
+    input_kind: str = "s8"
+    score_threshold: float = 0.7
+    iou_threshold: float = 0.3
+    candidate_limit: int | None = 200
+    max_detections: int | None = None
+    priors: str = "trained"
+    drop_finest_level: bool = False
+    logits: bool = False
+    decoded: bool = False
+    clip: bool = False
+    score_quant: tuple[float, int] | None = (1 / 256, -128)
+    box_quant: tuple[float, int] | None = (0.04, 0)
+
+    def __post_init__(self):
+        if not _NAME_RE.match(self.name):
+            raise ValueError(f"name must be a lower-case C identifier (it prefixes the C names), got {self.name!r}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"input kind must be one of {INPUT_KINDS}, got {self.input_kind!r}")
+        if self.family == "ultraslim" and (self.logits or not self.decoded):
+            raise ValueError("ultraslim holds probabilities and decoded corners: no --logits, and --decoded is implied")
+        if self.logits and self.decoded:
+            raise ValueError("logits with decoded boxes is not an Ultraface head: choose --logits or --decoded")
+        if self.input_kind == "s8" and (self.score_quant is None or self.box_quant is None):
+            raise ValueError("int8 inputs need the score and box quantization (scale and zero point)")
+        if self.single_tensor and self.input_kind == "s8" and tuple(self.score_quant) != tuple(self.box_quant):
+            raise ValueError("ultraslim is one int8 tensor: its scores and boxes share one scale and zero point")
+
+    @classmethod
+    def ultraslim(cls, name: str = "ultraslim", **overrides) -> ModelSpec:
+        """NXP's ultraslim with its NXP example's threshold (p_face > 0.5)."""
+        base = dict(
+            name=name,
+            family="ultraslim",
+            input_size=(128, 128),
+            input_kind="s8",
+            score_threshold=0.5,
+            drop_finest_level=True,
+            decoded=True,
+            clip=True,
+            score_quant=ULTRASLIM_QUANT,
+            box_quant=ULTRASLIM_QUANT,
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    @property
+    def single_tensor(self) -> bool:
+        return self.family == "ultraslim"
+
+    def ultraface(self):
+        from ultrapost import Ultraface
+
+        return Ultraface(
+            self.input_size,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+            candidate_limit=self.candidate_limit,
+            max_detections=self.max_detections,
+            priors=self.priors,
+            drop_finest_level=self.drop_finest_level,
+            logits=self.logits,
+            clip=self.clip,
+        )
+
+    def quantization(self):
+        return (tuple(self.score_quant), tuple(self.box_quant)) if self.input_kind == "s8" else None
+
+    def host_config(self, pp=None):
+        """(FixedConfig, Core) for the spec's own input kind (F32 for float inputs)."""
+        pp = pp or self.ultraface()
+        return pp.config(self.input_kind, self.decoded, self.quantization())
+
+    def firmware_config(self, pp=None):
+        """(FixedConfig, Core) a firmware runs: the spec's, with I32 in place of F32 (converted on the host)."""
+        pp = pp or self.ultraface()
+        kind = "i32" if self.input_kind == "f32" else self.input_kind
+        return pp.config(kind, self.decoded, self.quantization() if kind == "s8" else None)
+
+    def describe(self) -> str:
+        w, h = self.input_size
+        parts = [
+            f"{self.family} {w}x{h}",
+            f"input {self.input_kind}" + (" (host-converted to i32)" if self.input_kind == "f32" else ""),
+            "decoded corners" if self.decoded else f"raw deltas, {self.priors} priors",
+            "logits" if self.logits else "probabilities",
+            f"score > {self.score_threshold}",
+            f"IoU > {self.iou_threshold}",
+            f"candidates {self.candidate_limit}",
+            f"max detections {self.max_detections}",
+        ]
+        if self.drop_finest_level:
+            parts.append("finest level dropped")
+        if self.clip:
+            parts.append("clip [0, 1]")
+        if self.input_kind == "s8":
+            parts.append(f"score scale/zp {self.score_quant[0]!r}/{self.score_quant[1]}")
+            parts.append(f"box scale/zp {self.box_quant[0]!r}/{self.box_quant[1]}")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Inputs for a spec
+
+
+def _quantize(x, quant) -> np.ndarray:
+    scale, zp = quant
+    return np.clip(np.round(np.asarray(x, np.float64) / scale) + zp, -128, 127).astype(np.int8)
+
+
+def _fixed(x, q: int) -> np.ndarray:
+    return np.clip(np.floor(np.asarray(x, np.float64) * 2.0**q + 0.5), -(2**31), 2**31 - 1).astype(np.int32)
+
+
+def float_inputs(spec: ModelSpec, seed: int, mode: str = "random"):
+    """Generated float inputs for the spec (ultrapost.cases): scores [N, 2] and boxes [N, 4], float64."""
+    from ultrapost import cases
+
+    if spec.single_tensor:
+        _, t, _ = cases.ultraslim_case(seed, "f32", mode if mode in ("random", "ties", "none_pass") else "random")
+        t = t.astype(np.float64)
+        return t[:, :2], t[:, 2:]
+    _, s, b, _ = cases.make_case(
+        seed,
+        spec.input_size,
+        "f32",
+        mode,
+        decoded=spec.decoded,
+        logits=spec.logits,
+        convention=spec.priors,
+        drop_finest=spec.drop_finest_level,
+        clip=spec.clip,
+    )
+    return s.astype(np.float64), b.astype(np.float64)
+
+
+def ultraslim_frame(seed: int, faces: int = 3, neighbours: int = 3):
+    """Float scores [172, 2] and corners [172, 4] shaped like a camera frame: background anchors well below 0.5 and
+    `faces` faces, each seen by 1 + neighbours anchors with jittered, overlapping boxes (as real ultraslim outputs)."""
+    rng = np.random.default_rng(seed)
+    n = 172
+    p = rng.random(n) * 0.3
+    cx, cy, w, h = rng.random(n), rng.random(n), rng.uniform(0.05, 0.6, n), rng.uniform(0.05, 0.6, n)
+    picked = rng.choice(n, faces * (1 + neighbours), replace=False).reshape(faces, 1 + neighbours)
+    for group in picked:
+        fx, fy, fs = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.4)
+        p[group] = rng.uniform(0.55, 0.99, len(group))
+        cx[group] = fx + rng.normal(0, 0.02, len(group))
+        cy[group] = fy + rng.normal(0, 0.02, len(group))
+        w[group] = fs * rng.uniform(0.9, 1.1, len(group))
+        h[group] = fs * 1.2 * rng.uniform(0.9, 1.1, len(group))
+    box = np.clip(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1), 0, 1)
+    return np.stack([1 - p, p], 1), box
+
+
+def spec_inputs(spec: ModelSpec, scores, boxes):
+    """Float scores/boxes as the spec's input kind: int8 (quantized), int32 (Q30 / Q20) or float32."""
+    if spec.input_kind == "s8":
+        return _quantize(scores, spec.score_quant), _quantize(boxes, spec.box_quant)
+    if spec.input_kind == "i32":
+        return _fixed(scores, 20 if spec.logits else 30), _fixed(boxes, 20)
+    return np.asarray(scores, np.float32), np.asarray(boxes, np.float32)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass
+class Record:
+    """One vector: the firmware's input record and the expected output, with a name for reports."""
+
+    name: str
+    config: str
+    vector: fw.VectorRecord
+    expected: fw.OutputRecord
+
+    def info(self) -> dict:
+        v = self.vector
+        return {
+            "name": self.name,
+            "config": self.config,
+            "config_id": v.config_id,
+            "element_size": v.element_size,
+            "elements": int(v.data.size),
+            "capacity": v.capacity,
+            "scratch_bytes": v.scratch_bytes,
+            "expected_status": self.expected.status,
+            "expected_detections": len(self.expected),
+        }
+
+
+def _golden_output(fc, scores, boxes) -> fw.OutputRecord:
+    from ultrapost import golden
+
+    g = golden.run(fc, scores, boxes)
+    return fw.OutputRecord(0, g["boxes"], g["scores"], g["anchors"])
+
+
+def records_for(spec: ModelSpec, config_id: int, inputs, *, error_records: bool = True) -> list[Record]:
+    """Records for each (label, scores, boxes) in inputs (the spec's input kind), expected from the golden model.
+
+    f32 inputs become the int32 tensors of the host boundary conversion; the expected output is the golden
+    model's on the float inputs, checked equal to its output on the converted ones. error_records adds records
+    the core must refuse with its documented status: one output row short, 4 bytes of scratch short, and a score
+    row stride below the row width.
+    """
+    from ultrapost import golden
+    from ultrapost._core import run_raw
+
+    pp = spec.ultraface()
+    fc_host, _ = spec.host_config(pp)
+    fc_fw, core_fw = spec.firmware_config(pp)
+    out = []
+    first = None
+    for label, scores, boxes in inputs:
+        expected = _golden_output(fc_host, scores, boxes)
+        if spec.input_kind == "f32":
+            scores, boxes = (np.asarray(a, np.int32) for a in golden.convert_f32(fc_host, scores, boxes)[:2])
+            if not _golden_output(fc_fw, scores, boxes).equals(expected):
+                raise RuntimeError(f"{spec.name}/{label}: the golden model differs on the converted float inputs")
+        scores, boxes = np.asarray(scores), np.asarray(boxes)
+        if spec.single_tensor:
+            vec = fw.VectorRecord.single_tensor(config_id, np.concatenate([scores, boxes], axis=1))
+        else:
+            vec = fw.VectorRecord.separate(config_id, scores, boxes)
+        out.append(Record(f"{spec.name}/{label}", spec.name, vec, expected))
+        if first is None:
+            first = (vec, scores, boxes)
+    if error_records and first is not None:
+        vec, scores, boxes = first
+        cases = (
+            ("error_capacity", fc_fw.max_detections - 1, -1),
+            ("error_scratch", -1, int(core_fw.scratch_bytes) - 4),
+        )
+        for label, cap, scratch in cases:
+            status = int(
+                run_raw(
+                    core_fw,
+                    scores,
+                    boxes,
+                    core_fw.scratch_bytes if scratch < 0 else scratch,
+                    fc_fw.max_detections if cap < 0 else cap,
+                )
+            )
+            bad = dataclasses.replace(vec, capacity=cap, scratch_bytes=scratch)
+            out.append(Record(f"{spec.name}/{label}", spec.name, bad, fw.OutputRecord(status, [], [], [])))
+        bad = dataclasses.replace(vec, score_stride=fc_fw.num_classes - 1)
+        out.append(Record(f"{spec.name}/error_stride", spec.name, bad, fw.OutputRecord(UP_ERR_STRIDE, [], [], [])))
+    return out
+
+
+MODES = ("random", "ties", "all_pass", "none_pass", "extreme", "degenerate", "on_level")
+
+
+def generated_records(spec: ModelSpec, config_id: int, cases: int, seed: int = 0, *, error_records=True):
+    """`cases` generated inputs cycling through the case modes (ultrapost.cases), case i from (seed, i)."""
+    if cases < 1:
+        raise ValueError(f"cases must be >= 1, got {cases}")
+    modes = ("random", "ties", "none_pass") if spec.single_tensor else MODES
+    inputs = []
+    for i in range(cases):
+        mode = modes[i % len(modes)]
+        s, b = float_inputs(spec, int(np.random.default_rng([seed, i]).integers(2**31)), mode)
+        inputs.append((f"{i}_{mode}", *spec_inputs(spec, s, b)))
+    return records_for(spec, config_id, inputs, error_records=error_records)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Writing and reading a set
+
+
+def _c_array(ctype: str, name: str, values) -> list[str]:
+    flat = np.asarray(values).reshape(-1)
+    if flat.size == 0:
+        return []
+    lines = [f"static const {ctype} {name}[{flat.size}] = {{"]
+    per = 16 if ctype == "int8_t" else 8
+    for start in range(0, flat.size, per):
+        lines.append(
+            "    "
+            + ", ".join(("INT32_MIN" if int(v) == -(2**31) else str(int(v))) for v in flat[start : start + per])
+            + ","
+        )
+    return [*lines, "};"]
+
+
+def vectors_header(records: list[Record]) -> str:
+    """C source of vectors.h: every record's input and expected output as const arrays, and a table of them."""
+    if not records:
+        raise ValueError("a vector set needs at least one record")
+    lines = [
+        "/* Generated by ultrapost vectors; do not edit. Inputs and the golden model's outputs, for a self-test:",
+        " * for each up_vectors[i], call up_run(up_fw_configs[v->config_id], ...) with the input's tensors, strides,",
+        " * capacity (-1: the config's max_detections) and scratch (-1: up_scratch_size) and compare status, count,",
+        " * boxes (Q20), scores (Q30) and anchors with the expected arrays. */",
+        "#ifndef UP_VECTORS_H",
+        "#define UP_VECTORS_H",
+        "",
+        "#include <stddef.h>",
+        "#include <stdint.h>",
+        "",
+        '#include "configs.h"',
+        "",
+        "typedef struct {",
+        "    const char *name;",
+        "    uint32_t config_id;       /* index into up_fw_configs */",
+        "    uint32_t element_size;    /* 1: data is int8_t, 4: int32_t */",
+        "    const void *data;         /* the input tensors, element_count elements */",
+        "    uint32_t element_count;",
+        "    uint32_t score_offset;    /* scores = data + score_offset elements */",
+        "    int32_t score_stride;     /* elements between score rows */",
+        "    uint32_t box_offset;",
+        "    int32_t box_stride;",
+        "    int32_t capacity;         /* output rows to give up_run; -1: max_detections */",
+        "    int32_t scratch_bytes;    /* scratch to give up_run; -1: up_scratch_size(cfg) */",
+        "    int32_t status;           /* expected up_run status */",
+        "    int32_t count;            /* expected detections */",
+        "    const int32_t *boxes;     /* [count][4] Q20 x1, y1, x2, y2 (NULL if count is 0) */",
+        "    const int32_t *scores;    /* [count] Q30 */",
+        "    const int32_t *anchors;   /* [count] */",
+        "} up_vector_t;",
+        "",
+    ]
+    table = []
+    for i, r in enumerate(records):
+        v, e = r.vector, r.expected
+        ctype = "int8_t" if v.element_size == 1 else "int32_t"
+        lines += _c_array(ctype, f"up_vec{i}_data", v.data)
+        arrays = {}
+        for part in ("boxes", "scores", "anchors"):
+            arr = getattr(e, part)
+            if arr.size:
+                lines += _c_array("int32_t", f"up_vec{i}_{part}", arr)
+                arrays[part] = f"up_vec{i}_{part}"
+            else:
+                arrays[part] = "NULL"
+        lines.append("")
+        name = r.name.replace("\\", "/").replace('"', "'")
+        table.append(
+            f'    {{"{name}", {v.config_id}u, {v.element_size}u, up_vec{i}_data, {v.data.size}u, {v.score_offset}u, '
+            f"{v.score_stride}, {v.box_offset}u, {v.box_stride}, {v.capacity}, {v.scratch_bytes}, {e.status}, "
+            f"{len(e)}, {arrays['boxes']}, {arrays['scores']}, {arrays['anchors']}}},"
+        )
+    lines += [f"#define UP_NUM_VECTORS {len(records)}", "", "static const up_vector_t up_vectors[UP_NUM_VECTORS] = {"]
+    lines += table
+    lines += ["};", "", "#endif /* UP_VECTORS_H */", ""]
+    return "\n".join(lines)
+
+
+def write_set(out_dir, groups: list[tuple[ModelSpec, list[Record]]]) -> Path:
+    """Writes a vector set: groups of (spec, its records); config ids must follow the group order."""
+    out_dir = Path(out_dir)
+    if not groups:
+        raise ValueError("a vector set needs at least one model configuration")
+    names = [spec.name for spec, _ in groups]
+    if len(set(names)) != len(names):
+        raise ValueError(f"model configuration names must be unique in a set: {names}")
+    records, configs, info = [], [], []
+    for cid, (spec, recs) in enumerate(groups):
+        if any(r.vector.config_id != cid for r in recs):
+            raise ValueError(f"records of {spec.name} must use config id {cid}")
+        fc, core = spec.firmware_config()
+        configs.append((spec.name, fc))
+        info.append(
+            {
+                "name": spec.name,
+                "config_id": cid,
+                "spec": spec.to_json(),
+                "description": spec.describe(),
+                "num_anchors": int(fc.num_anchors),
+                "max_detections": int(fc.max_detections),
+                "scratch_bytes": int(core.scratch_bytes),
+            }
+        )
+        records += recs
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fw.write_config_dir(out_dir, configs)
+    fw.write_vectors(out_dir / "vectors.bin", [r.vector for r in records])
+    fw.write_outputs(out_dir / "expected.bin", [r.expected for r in records])
+    (out_dir / "vectors.h").write_text(vectors_header(records))
+    manifest = {"format": "ultrapost-vectors-1", "configs": info, "records": [r.info() for r in records]}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return out_dir
+
+
+@dataclass
+class VectorSet:
+    path: Path
+    manifest: dict
+    vectors: list[fw.VectorRecord]
+    expected: list[fw.OutputRecord]
+
+    @property
+    def names(self) -> list[str]:
+        return [r["name"] for r in self.manifest["records"]]
+
+
+def read_set(path) -> VectorSet:
+    """Reads a vector set directory; ValueError names a missing file or records that do not line up."""
+    path = Path(path)
+    missing = [f for f in SET_FILES if not (path / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{path}: not a vector set, missing {missing} (write one with `ultrapost vectors`)")
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path / 'manifest.json'}: {exc}") from None
+    vectors = fw.read_vectors(path / "vectors.bin")
+    expected = fw.read_outputs(path / "expected.bin")
+    n = len(manifest.get("records", []))
+    if not (len(vectors) == len(expected) == n):
+        raise ValueError(
+            f"{path}: {len(vectors)} vectors, {len(expected)} expected outputs, {n} records in manifest.json"
+        )
+    ids = {c["config_id"] for c in manifest["configs"]}
+    bad = sorted({v.config_id for v in vectors} - ids)
+    if bad:
+        raise ValueError(f"{path}: vectors use config ids {bad} that configs.h does not have")
+    return VectorSet(path, manifest, vectors, expected)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The built-in suite: every input kind and model configuration the core's Ultraface path supports
+
+
+def suite_specs() -> list[ModelSpec]:
+    """Model configurations firmware-check runs by default: each input kind with probabilities and logits, raw and
+    decoded boxes, both prior conventions, clipping, a dropped finest level, limits, and NXP's ultraslim."""
+    q = {"score_quant": (1 / 256, -128), "box_quant": (0.04, 3)}
+    ql = {"score_quant": (0.0625, 4), "box_quant": (0.04, 3)}
+    qd = {"score_quant": (1 / 255, -128), "box_quant": (1 / 128, 0)}
+    return [
+        ModelSpec.ultraslim("ultraslim_s8"),
+        ModelSpec.ultraslim("ultraslim_f32", input_kind="f32"),
+        ModelSpec("uf320_s8", input_size=(320, 240), input_kind="s8", **q),
+        ModelSpec("uf128_i32", input_size=(128, 96), input_kind="i32", iou_threshold=0.45),
+        ModelSpec("uf128_f32", input_size=(128, 96), input_kind="f32", score_threshold=0.6),
+        ModelSpec("uf160_s8_logits", input_size=(160, 120), input_kind="s8", logits=True, **ql),
+        ModelSpec(
+            "uf96_i32_logits_stride_clip",
+            input_size=(96, 128),
+            input_kind="i32",
+            logits=True,
+            priors="stride",
+            clip=True,
+        ),
+        ModelSpec("uf200_f32_logits", input_size=(200, 150), input_kind="f32", logits=True, max_detections=15),
+        ModelSpec("uf128_s8_corners", input_size=(128, 96), input_kind="s8", decoded=True, **qd),
+        ModelSpec("uf160_i32_corners_clip", input_size=(160, 120), input_kind="i32", decoded=True, clip=True),
+        ModelSpec("uf128_f32_corners", input_size=(128, 96), input_kind="f32", decoded=True, candidate_limit=40),
+        ModelSpec(
+            "uf333_s8_drop_finest",
+            input_size=(333, 111),
+            input_kind="s8",
+            drop_finest_level=True,
+            candidate_limit=50,
+            max_detections=10,
+            **q,
+        ),
+        ModelSpec("uf64_s8_limit1", input_size=(64, 48), input_kind="s8", candidate_limit=1, **q),
+    ]
+
+
+def write_suite(out_dir, cases: int = 3, seed: int = 0) -> Path:
+    """Writes the built-in suite as one vector set (cases generated inputs per configuration + error records)."""
+    groups = []
+    for cid, spec in enumerate(suite_specs()):
+        groups.append((spec, generated_records(spec, cid, cases, seed)))
+    return write_set(out_dir, groups)

@@ -1,0 +1,439 @@
+"""`ultrapost codegen`, `vectors` and `firmware-check`: generated C compiles for the host and the boards and holds
+exactly the Python config; vector sets round-trip and self-check in C; firmware-check passes and catches a bad byte.
+
+Toolchain-dependent tests skip without gcc / arm-none-eabi-gcc / qemu (and fail under ULTRAPOST_REQUIRE_DATA=1).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import require_tool
+
+from ultrapost import cli, golden
+from ultrapost import firmware as fw
+from ultrapost import vectorsets as vs
+from ultrapost.commands import codegen
+
+SPEC_ARGS = {
+    "ultraslim": ["--family", "ultraslim"],
+    "uf_s8": [
+        "--input-size",
+        "128x96",
+        "--score-scale",
+        "0.00390625",
+        "--score-zero-point",
+        "-128",
+        "--box-scale",
+        "0.05",
+        "--box-zero-point",
+        "3",
+        "--name",
+        "uf_s8",
+    ],
+    "uf_f32_logits": [
+        "--input-size",
+        "160x120",
+        "--input-kind",
+        "f32",
+        "--logits",
+        "--priors",
+        "stride",
+        "--clip",
+        "--max-detections",
+        "9",
+        "--name",
+        "uf_f32_logits",
+    ],
+    "uf_i32_corners": [
+        "--input-size",
+        "64x48",
+        "--input-kind",
+        "i32",
+        "--decoded",
+        "--candidate-limit",
+        "none",
+        "--name",
+        "uf_i32_corners",
+    ],
+}
+
+
+def need_host_gcc():
+    require_tool(shutil.which("gcc") is not None, "host gcc")
+
+
+def need_arm():
+    require_tool(fw.toolchain_available(), "arm-none-eabi-gcc with newlib")
+
+
+def spec_of(args):
+    return cli.build_parser().parse_args(["codegen", *args])
+
+
+def _host_run(sources, include_dirs, exe, tmp_path):
+    cmd = ["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", *(f"-I{d}" for d in include_dirs)]
+    cmd += [*map(str, sources), *map(str, fw.core_sources()), "-o", str(exe)]
+    subprocess.run(cmd, check=True, timeout=120, capture_output=True)
+    return subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+def _printer(prefix: str) -> str:
+    """A C program printing every up_config_t member of <prefix>_config, tables entry by entry."""
+    lines = [
+        "#include <stdio.h>",
+        f'#include "cfg_{prefix}.h"',
+        "int main(void) {",
+        f"    const up_config_t *c = &{prefix}_config;",
+        "    int32_t i;",
+    ]
+    for ctype, name in fw.config_fields():
+        if ctype.endswith("*"):
+            lines += [
+                f'    printf("{name}");',
+                f'    if (c->{name}) for (i = 0; i < {name.upper()}_N; i++) printf(" %ld", (long)c->{name}[i]);',
+                '    printf("\\n");',
+            ]
+        else:
+            lines.append(f'    printf("{name} %lld\\n", (long long)c->{name});')
+    lines += [
+        f'    printf("check %ld %lu %d\\n", (long)up_check_config(c), '
+        f"(unsigned long)up_scratch_size(c), {prefix.upper()}_SCRATCH_BYTES);",
+        "    return 0;",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("which", sorted(SPEC_ARGS))
+def test_codegen_header_is_the_python_config(which, tmp_path):
+    need_host_gcc()
+    args = SPEC_ARGS[which]
+    spec = _spec(args)
+    header = tmp_path / f"cfg_{spec.name}.h"
+    assert cli.main(["codegen", *args, "-o", str(header)]) == 0
+    fc, core = spec.firmware_config()
+    text = header.read_text()
+    assert f"static const up_config_t {spec.name}_config" in text
+    tables = fc.tables()
+    pointers = [n for c, n in fw.config_fields() if c.endswith("*")]
+    defines = "".join(f"#define {n.upper()}_N {tables[n].size if n in tables else 0}\n" for n in pointers)
+    (tmp_path / "probe.c").write_text(defines + _printer(spec.name))
+    proc = _host_run([tmp_path / "probe.c"], [tmp_path, fw.csrc_dir()], tmp_path / "probe", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    got = {}
+    for line in proc.stdout.splitlines():
+        name, *vals = line.split()
+        got[name] = [int(v) for v in vals]
+    for name, value in fc.scalars().items():
+        assert got[name] == [value], name
+    for _ctype, name in fw.config_fields():
+        if _ctype.endswith("*"):
+            want = fc.tables()[name].reshape(-1).tolist() if name in fc.tables() else []
+            assert got[name] == want, name
+    check, scratch, macro = got["check"][0], got["check"][1], got["check"][2]
+    assert check == 0 and scratch == macro == int(core.scratch_bytes) > 0
+    if spec.input_kind == "f32":
+        assert fc.input_kind == 1 and "converted on the host" in text  # the firmware reads the int32 boundary
+
+
+def _spec(args):
+    from ultrapost.commands._model_options import spec_from_args
+
+    return spec_from_args(spec_of(args))
+
+
+@pytest.mark.parametrize("board", ["an386", "an505", "m0plus"])
+def test_codegen_header_compiles_for_the_boards_with_the_core(board, tmp_path):
+    need_arm()
+    assert cli.main(["codegen", "--family", "ultraslim", "-o", str(tmp_path / "cfg_ultraslim.h")]) == 0
+    src = tmp_path / "app.c"
+    src.write_text(
+        '#include "ultrapost.h"\n#include "cfg_ultraslim.h"\n'
+        "static uint32_t scratch[(ULTRASLIM_SCRATCH_BYTES + 3) / 4];\n"
+        "static int32_t boxes[ULTRASLIM_MAX_DETECTIONS][4], scores[ULTRASLIM_MAX_DETECTIONS], "
+        "anchors[ULTRASLIM_MAX_DETECTIONS];\n"
+        "int32_t app_run(const int8_t *t);\n"
+        "int32_t app_run(const int8_t *t) {\n"
+        "    up_output_t out = {0};\n"
+        "    if (up_check_config(&ultraslim_config) != UP_OK) return -100;\n"
+        "    out.boxes = &boxes[0][0]; out.scores = scores; out.anchors = anchors;\n"
+        "    out.capacity = ULTRASLIM_MAX_DETECTIONS;\n"
+        "    return up_run(&ultraslim_config, t, ULTRASLIM_SCORE_STRIDE, t + ULTRASLIM_BOX_OFFSET,"
+        " ULTRASLIM_BOX_STRIDE, scratch, sizeof scratch, &out);\n}\n"
+    )
+    objs = fw.compile_sources(
+        board,
+        [src, *fw.core_sources()],
+        tmp_path / "o",
+        include_dirs=(tmp_path, fw.csrc_dir()),
+        extra=tuple(fw.freestanding_flags()),
+    )
+    assert len(objs) == 1 + len(fw.core_sources())
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--family", "ultraslim", "--logits"], "no --logits"),
+        (["--logits", "--decoded"], "choose --logits or --decoded"),
+        (["--family", "ultraslim", "--score-scale", "0.01", "--box-scale", "0.02"], "share one scale"),
+        (["--name", "Bad-Name"], "C identifier"),
+        (["--score-threshold", "1.5"], "score_threshold"),
+    ],
+)
+def test_codegen_refuses_contradictions(args, words, tmp_path, capsys):
+    assert cli.main(["codegen", *args, "-o", str(tmp_path / "x.h")]) == 1
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "x.h").exists()
+
+
+def test_help_teaches_the_options(capsys):
+    for cmd in ("codegen", "vectors", "firmware-check"):
+        with pytest.raises(SystemExit):
+            cli.main([cmd, "--help"])
+        out = capsys.readouterr().out
+        assert "examples:" in out
+        if cmd != "firmware-check":
+            assert "--input-kind" in out and "ultraslim" in out and "Q20" in out
+
+
+# -- vectors ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", sorted(SPEC_ARGS))
+def test_vectors_round_trip(which, tmp_path):
+    out = tmp_path / "set"
+    assert cli.main(["vectors", *SPEC_ARGS[which], "-o", str(out), "--cases", "4", "--seed", "3"]) == 0
+    spec = _spec(SPEC_ARGS[which])
+    vset = vs.read_set(out)
+    assert len(vset.vectors) == 4 + 3 and vset.manifest["configs"][0]["spec"] == spec.to_json()
+    want = vs.generated_records(spec, 0, 4, 3)
+    fc_host, _ = spec.host_config()
+    fc_fw, _ = spec.firmware_config()
+    for r, v, e in zip(want, vset.vectors, vset.expected, strict=True):
+        assert v.data.dtype == r.vector.data.dtype and np.array_equal(v.data, r.vector.data)
+        assert (v.score_offset, v.score_stride, v.box_offset, v.box_stride, v.capacity, v.scratch_bytes) == (
+            r.vector.score_offset,
+            r.vector.score_stride,
+            r.vector.box_offset,
+            r.vector.box_stride,
+            r.vector.capacity,
+            r.vector.scratch_bytes,
+        )
+        assert e.equals(r.expected)
+    # The expected outputs are the golden model's on the record's own tensors.
+    for v, e in zip(vset.vectors[:4], vset.expected[:4], strict=True):
+        rows = v.data.reshape(-1, v.box_stride) if spec.single_tensor else None
+        if rows is not None:
+            s, b = rows[:, :2], rows[:, 2:]
+        else:
+            n = fc_fw.num_anchors
+            s, b = v.data[: 2 * n].reshape(n, 2), v.data[2 * n :].reshape(n, 4)
+        g = golden.run(fc_fw, s, b)
+        assert e.equals(fw.OutputRecord(0, g["boxes"], g["scores"], g["anchors"]))
+    assert (fc_fw.input_kind == 1) == (spec.input_kind in ("i32", "f32")) and fc_host.input_kind == {
+        "s8": 0,
+        "i32": 1,
+        "f32": 2,
+    }[spec.input_kind]
+    assert [e.status for e in vset.expected[4:]] == [-4, -3, -5]
+    assert sum(len(e) for e in vset.expected) > 0
+
+
+def test_vectors_from_npz(tmp_path):
+    spec = vs.ModelSpec.ultraslim()
+    frames = {f"f{i}": vs.spec_inputs(spec, *vs.ultraslim_frame(i)) for i in range(2)}
+    np.savez(tmp_path / "in.npz", **{k: np.concatenate(v, axis=1)[None] for k, v in frames.items()})
+    assert (
+        cli.main(
+            [
+                "vectors",
+                "--family",
+                "ultraslim",
+                "--inputs",
+                str(tmp_path / "in.npz"),
+                "--no-errors",
+                "-o",
+                str(tmp_path / "set"),
+            ]
+        )
+        == 0
+    )
+    vset = vs.read_set(tmp_path / "set")
+    assert vset.names == ["ultraslim/f0", "ultraslim/f1"]
+    assert np.array_equal(vset.vectors[1].data.reshape(172, 6), np.concatenate(frames["f1"], axis=1))
+    assert all(len(e) == 3 for e in vset.expected)  # three faces in each frame
+    np.savez(tmp_path / "bad.npz", f0=np.zeros((172, 6), np.float32))
+    assert (
+        cli.main(
+            ["vectors", "--family", "ultraslim", "--inputs", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "bad")]
+        )
+        == 1
+    )
+
+
+SELFTEST = r"""
+#include <stdio.h>
+#include <string.h>
+#include "vectors.h"
+
+/* What a board's self-test does with vectors.h: every record through up_run, compared with the golden outputs. */
+int main(void)
+{
+    static int32_t boxes[8192][4], scores[8192], anchors[8192];
+    static uint32_t scratch[1 << 14];
+    int bad = 0;
+    for (int i = 0; i < UP_NUM_VECTORS; i++) {
+        const up_vector_t *v = &up_vectors[i];
+        const up_config_t *cfg = up_fw_configs[v->config_id];
+        const char *d = (const char *)v->data;
+        up_output_t out = {0};
+        out.boxes = &boxes[0][0];
+        out.scores = scores;
+        out.anchors = anchors;
+        out.capacity = v->capacity < 0 ? cfg->max_detections : v->capacity;
+        size_t sb = v->scratch_bytes < 0 ? up_scratch_size(cfg) : (size_t)v->scratch_bytes;
+        if (up_check_config(cfg) != UP_OK || sb > sizeof scratch) return 2;
+        int32_t st = up_run(cfg, d + v->score_offset * v->element_size, v->score_stride,
+                            d + v->box_offset * v->element_size, v->box_stride, scratch, sb, &out);
+        size_t k = (size_t)v->count;
+        if (st != v->status || (st == UP_OK && (out.count != v->count ||
+            (k && (memcmp(boxes, v->boxes, 16 * k) || memcmp(scores, v->scores, 4 * k) ||
+                   memcmp(anchors, v->anchors, 4 * k)))))) {
+            printf("%s: differs\n", v->name);
+            bad++;
+        }
+    }
+    printf("%d of %d identical\n", UP_NUM_VECTORS - bad, UP_NUM_VECTORS);
+    return bad != 0;
+}
+"""
+
+
+def test_vectors_header_self_test_in_c(tmp_path):
+    """vectors.h + configs.h compiled with the core: every record comes out as expected.bin says; a changed
+    expected byte in the header is caught."""
+    need_host_gcc()
+    out = tmp_path / "set"
+    assert cli.main(["vectors", "--family", "ultraslim", "--input-kind", "f32", "-o", str(out)]) == 0
+    (tmp_path / "selftest.c").write_text(SELFTEST)
+    proc = _host_run([tmp_path / "selftest.c"], [out, fw.csrc_dir()], tmp_path / "selftest", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "10 of 10 identical" in proc.stdout
+    text = (out / "vectors.h").read_text()
+    first = text.index("static const int32_t up_vec0_scores[")
+    head, rest = text[:first], text[first:]
+    value = rest.split("{\n    ", 1)[1].split(",", 1)[0]
+    (out / "vectors.h").write_text(head + rest.replace(value, str(int(value) + 1), 1))
+    proc = _host_run([tmp_path / "selftest.c"], [out, fw.csrc_dir()], tmp_path / "selftest2", tmp_path)
+    assert proc.returncode == 1 and "ultraslim/0_random: differs" in proc.stdout
+
+
+def test_vectors_header_compiles_for_a_board(tmp_path):
+    need_arm()
+    out = tmp_path / "set"
+    assert cli.main(["vectors", "--family", "ultraslim", "--cases", "2", "-o", str(out)]) == 0
+    src = tmp_path / "use.c"
+    src.write_text(
+        '#include "vectors.h"\nint32_t first_status(void);\n'
+        "int32_t first_status(void) { return up_vectors[0].status + up_check_config(up_fw_configs[0]); }\n"
+    )
+    fw.compile_sources(
+        "an505", [src], tmp_path / "o", include_dirs=(out, fw.csrc_dir()), extra=tuple(fw.freestanding_flags())
+    )
+
+
+def test_read_set_names_what_is_wrong(tmp_path):
+    assert cli.main(["vectors", "--family", "ultraslim", "--cases", "1", "--no-errors", "-o", str(tmp_path)]) == 0
+    (tmp_path / "expected.bin").write_bytes((tmp_path / "expected.bin").read_bytes()[:-4])
+    with pytest.raises(ValueError, match="truncated"):
+        vs.read_set(tmp_path)
+    (tmp_path / "vectors.h").unlink()
+    with pytest.raises(FileNotFoundError, match="vectors.h"):
+        vs.read_set(tmp_path)
+
+
+# -- firmware-check ----------------------------------------------------------------------------------------------
+
+
+def need_boards():
+    need_arm()
+    require_tool(fw.qemu_available(), "qemu-system-arm")
+
+
+def test_firmware_check_all_boards_json(tmp_path, capsys):
+    need_boards()
+    code = cli.main(["firmware-check", "--board", "all", "--json", "--work-dir", str(tmp_path)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ok"] is True
+    assert set(report["boards"]) == {"an386", "an505"}
+    kinds = {c["spec"]["input_kind"] for c in vs.read_set(tmp_path / "suite").manifest["configs"]}
+    assert kinds == {"s8", "i32", "f32"}
+    for board, b in report["boards"].items():
+        assert b["records"] == b["identical"] >= 100 and b["mismatches"] == 0, board
+        assert all(s["guards_intact"] and s["error"] is None for s in b["sets"])
+        for build in ("full", "minimal"):
+            f = b["footprint"][build]
+            assert f["text"] > 1000 and f["rodata"] >= 0 and f["stack_static"] > 0
+            assert f["float_or_heap_symbols"] == [] and f["stack_unbounded"] == []
+        assert b["footprint"]["minimal"]["text"] <= b["footprint"]["full"]["text"]
+        slim = b["ultraslim"]
+        assert slim["identical"] and slim["frame"] > 0
+        assert slim["records"]["frame_3_faces"]["detections"] == 3
+        # The measured high-water mark stays within the static bound of the full build.
+        assert max(s["max_stack"] for s in b["sets"]) <= b["footprint"]["full"]["stack_static"]
+        assert set(b["targets_met"]) >= {"core_text", "ultraslim_scratch", "stack", "ultraslim_instructions"}
+    assert report["scratch_bytes"]["ultraslim_s8"] > 0
+    # Both boards count the same number of instructions to within the ISA differences, and deterministically.
+    assert (
+        report["boards"]["an386"]["ultraslim"]["records"].keys()
+        == report["boards"]["an505"]["ultraslim"]["records"].keys()
+    )
+
+
+def test_firmware_check_fails_on_a_corrupted_expected_file(tmp_path, capsys):
+    need_boards()
+    out = tmp_path / "set"
+    assert cli.main(["vectors", "--family", "ultraslim", "--cases", "2", "-o", str(out)]) == 0
+    args = [
+        "firmware-check",
+        "--board",
+        "an505",
+        "--vectors",
+        str(out),
+        "--no-suite",
+        "--no-footprint",
+        "--work-dir",
+        str(tmp_path / "w"),
+    ]
+    assert cli.main(args) == 0
+    capsys.readouterr()
+    raw = bytearray((out / "expected.bin").read_bytes())
+    status, count = struct.unpack_from("<ii", raw, 16)
+    assert status == 0 and count > 0
+    pos = 16 + 8 + 16 * count  # the first record's first score
+    raw[pos] ^= 1
+    (out / "expected.bin").write_bytes(bytes(raw))
+    assert cli.main([*args, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    s = report["boards"]["an505"]["sets"][0]
+    assert report["ok"] is False and s["identical"] == s["records"] - 1
+    assert s["mismatches"] == ["ultraslim/0_random: scores differ"]
+
+
+def test_firmware_check_needs_something_to_run(tmp_path, capsys):
+    need_boards()
+    assert cli.main(["firmware-check", "--no-suite", "--work-dir", str(tmp_path)]) == 1
+    assert "--no-suite needs" in capsys.readouterr().err
+
+
+def test_codegen_module_header_text_matches_the_command(tmp_path):
+    spec = vs.ModelSpec.ultraslim()
+    assert cli.main(["codegen", "--family", "ultraslim", "-o", str(tmp_path / "h.h")]) == 0
+    assert (tmp_path / "h.h").read_text() == codegen.header_text(spec)
