@@ -275,6 +275,10 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         ultrapost.detect(require(NASA), model=bad)
     with pytest.raises(ValueError, match="score_threshold"):
         ultrapost.detect(require(NASA), model=model, score_threshold=1.5)
+    with pytest.raises(ValueError, match="backend must be 'c' or 'golden'"):
+        FaceDetector(model, backend="numpy")
+    with pytest.raises(ValueError, match="interpolation must be one of"):
+        FaceDetector(model, interpolation="cubic")
     with pytest.raises(TypeError, match="spec must be a ModelSpec"):
         FaceDetector(model, spec="ultraface")
     with pytest.raises(TypeError, match="unexpected keyword"):

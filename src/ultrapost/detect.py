@@ -179,6 +179,12 @@ class FaceDetector:
         interpolation: str = "pil",
         clip: bool = True,
     ):
+        from ultrapost.preprocess import INTERPOLATIONS
+
+        if backend not in ("c", "golden"):
+            raise ValueError(f"backend must be 'c' or 'golden', got {backend!r}")
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
         self.runner = (
             model if isinstance(model, Runner) else load_model(model, op_resolver=op_resolver, num_threads=num_threads)
         )
