@@ -207,3 +207,11 @@ def test_prepare_errors():
         prepare(image, FLOAT_320, interpolation="nearest")
     with pytest.raises(ValueError, match="pad_value"):
         prepare(image, FLOAT_320, resize="letterbox", pad_value=300)
+
+
+
+def test_empty_detections_map_back_to_empty_arrays():
+    _, t = prepare(np.zeros((300, 500, 3), np.uint8), FLOAT_320)
+    assert t.boxes_to_image(np.zeros((0, 4))).shape == (0, 4)
+    assert t.points_to_image(np.zeros((0, 12))).shape == (0, 12)
+    assert t.boxes_from_image(np.zeros((0, 4))).shape == (0, 4)

@@ -90,7 +90,7 @@ class Transform:
         p = np.asarray(points, dtype=np.float64)
         if p.ndim == 0 or p.shape[-1] % 2:
             raise ValueError(f"points must have an even last axis (x, y pairs), got shape {list(p.shape)}")
-        xy = p.reshape(*p.shape[:-1], -1, 2)
+        xy = p.reshape(*p.shape[:-1], p.shape[-1] // 2, 2)  # explicit: -1 is ambiguous for empty arrays
         out = np.empty_like(xy)
         for axis in (0, 1):
             out[..., axis] = (xy[..., axis] * self.input_size[axis] - self.offset[axis]) / self.scale[axis]
@@ -108,7 +108,7 @@ class Transform:
         p = np.asarray(points, dtype=np.float64)
         if p.ndim == 0 or p.shape[-1] % 2:
             raise ValueError(f"points must have an even last axis (x, y pairs), got shape {list(p.shape)}")
-        xy = p.reshape(*p.shape[:-1], -1, 2)
+        xy = p.reshape(*p.shape[:-1], p.shape[-1] // 2, 2)  # explicit: -1 is ambiguous for empty arrays
         out = np.empty_like(xy)
         for axis in (0, 1):
             out[..., axis] = (xy[..., axis] * self.scale[axis] + self.offset[axis]) / self.input_size[axis]
