@@ -6,12 +6,28 @@
  * heap, no recursion, no mutable globals. Floats become fixed point on the
  * host, once, when a config is prepared (see src/ultrapost/models.py).
  *
- * Pipeline (up_run):
+ * Pipeline (up_run), once per class (one class unless num_labels > 0):
  *   score test in the input's integer domain (key > score_bound)
  *   -> the candidate_limit best candidates (key descending, anchor ascending)
- *   -> decode of those candidates only
- *   -> greedy NMS, IoU tested without division
- *   -> at most max_detections outputs in the order they were kept.
+ *   -> decode of those candidates only (boxes; keypoints of outputs only)
+ *   -> NMS (nms_kind: hard, blending, weighted or soft), IoU tested without
+ *      division where only a comparison is needed
+ *   -> at most max_detections outputs per class, in the order they were kept.
+ *
+ * Families, all as data in the config:
+ *   Ultraface ......... PROB or LOGIT2 scores, DELTAS (variance + exp) or CORNERS
+ *   RetinaFace heads .. PROB scores, DELTAS boxes, keypoints (num_keypoints = 5)
+ *   BlazeFace ......... LOGIT1 scores (clipped logit, sigmoid), LINEAR boxes,
+ *                       keypoints (num_keypoints = 6) in the same rows as boxes
+ *   multi-class ....... num_labels classes, per-class bounds, a label per output
+ *
+ * Compile-time switches (define to leave a feature out of a firmware build;
+ * configs that need it are then refused by up_check_config with UP_ERR_CONFIG):
+ *   UP_NO_SOFT_NMS .... soft-NMS, linear and Gaussian
+ *   UP_NO_MERGE_NMS ... blending and weighted NMS
+ *   UP_NO_KEYPOINTS ... keypoint / landmark decode
+ *   UP_NO_LABELS ...... multi-class runs (num_labels > 0)
+ * A minimal build (Ultraface + hard NMS) defines all four.
  *
  * Q formats (value = integer / 2^n):
  *   priors, boxes, deltas, logits .... Q20 int32 (1.0 = 1 << 20)
@@ -21,9 +37,15 @@
  *   variances ....................... Q30 int32, in (0, 1]
  *   IoU threshold ................... Q16 int32, in [0, 1 << 16)
  *   IoU epsilon ..................... Q40 int64 area units
+ *   IoU area pads (+1 pixel) ........ Q20 int32, in [0, 1] (1 pixel = 1 / W)
+ *   keypoints ....................... Q20 int32 x, y, saturated like boxes
+ *   merge weights ................... Q16 (score, or exp(score) for blending)
+ *   soft-NMS IoU value, 1 / sigma ... Q16
  *
  * Rounding: every right shift rounds half up ("add half, then arithmetic
  * shift"). Signed right shifts are assumed arithmetic (checked at compile time).
+ * The few divisions (soft-NMS IoU values, merged means) are shift-and-subtract
+ * on magnitudes, rounded half away from zero; no 64-bit division helper.
  *
  * Determinism: every ordering is score key descending, then anchor index
  * ascending. Equal keys never depend on the sort algorithm.
@@ -40,7 +62,7 @@ extern "C" {
 #endif
 
 #define UP_VERSION_MAJOR 0
-#define UP_VERSION_MINOR 1
+#define UP_VERSION_MINOR 2
 
 /* Status codes: 0 ok, negative errors. */
 #define UP_OK 0
@@ -60,6 +82,9 @@ extern "C" {
 #define UP_ONE_SCORE ((int32_t)1 << UP_Q_SCORE)
 #define UP_BOX_LIMIT ((int32_t)4 << UP_Q_BOX) /* box corners saturate to +-4.0 */
 #define UP_MAX_ANCHORS (1 << 22)
+#define UP_MAX_KEYPOINTS 8                 /* keypoints per detection at most */
+#define UP_MAX_MERGE_CANDIDATES (1 << 15)  /* candidate_limit cap of the merging NMS kinds */
+#define UP_MAX_INV_SIGMA_Q16 (1 << 24)     /* Gaussian soft-NMS: sigma >= 1/256 */
 
 /* Element type of the input tensors. */
 typedef enum {
@@ -71,18 +96,47 @@ typedef enum {
 /* What the score columns hold. */
 typedef enum {
     UP_SCORE_PROB = 0,  /* probabilities; key = value of column class_index */
-    UP_SCORE_LOGIT2 = 1 /* two-class logits; key = l[class_index] - l[1 - class_index] */
+    UP_SCORE_LOGIT2 = 1, /* two-class logits; key = l[class_index] - l[1 - class_index] */
+    UP_SCORE_LOGIT1 = 2  /* one logit per class, sigmoid (BlazeFace); key = l[class_index],
+                            clamped to +-logit_clip_q20 when that is > 0 (MediaPipe: 100) */
 } up_score_kind_t;
 
 /* What the box columns hold. */
 typedef enum {
     UP_BOX_DELTAS = 0, /* dx, dy, dw, dh against priors (variance decode with exp) */
-    UP_BOX_CORNERS = 1 /* already decoded x1, y1, x2, y2, normalized */
+    UP_BOX_CORNERS = 1, /* already decoded x1, y1, x2, y2, normalized */
+    UP_BOX_LINEAR = 2   /* dx, dy, w, h scaled linearly (BlazeFace): cx = pcx + dx * var_center * pw,
+                           w = dw * var_size * pw; var_* = 1 / input size (x_scale of MediaPipe) */
 } up_box_kind_t;
 
-/* NMS variant. */
+/*
+ * NMS variant. Every kind visits candidates best first (key descending, anchor
+ * ascending) and uses the same IoU (areas with the pads, + iou_eps).
+ *   HARD ........... keep unless IoU > iou_threshold with a kept box.
+ *   BLEND .......... (ncnn / MNN C++) the top remaining candidate and every
+ *                    remaining one with IoU > t against it form a cluster; the
+ *                    output box, keypoints AND score are means weighted by
+ *                    exp(score). Weights Q16 = exp_q20(score >> 10) >> 4.
+ *   WEIGHTED ....... (MediaPipe) the same clusters; box and keypoints weighted
+ *                    by score (Q16 = round(score / 2^14)), score = the top's.
+ *                    A cluster whose weights sum to 0 outputs the top as is.
+ *   SOFT_LINEAR .... (Bodla et al.) repeatedly output the best remaining score,
+ *                    then decay every remaining score with IoU > t by
+ *                    (1 - IoU); stop when the best score <= soft_min_q30.
+ *   SOFT_GAUSSIAN .. as SOFT_LINEAR, decay by exp(-IoU^2 / sigma) for every
+ *                    remaining box (soft_inv_sigma_q16 = 1 / sigma).
+ * Soft-NMS IoU value: round(inter * 2^16 / union) (Q16); decayed scores are
+ * rounded half up and ties broken by anchor index ascending.
+ * Merged means: round(sum(w * v) / sum(w)) half away from zero; the output
+ * anchor is the top's. The cluster always holds its top, even a zero-area one.
+ * Merging reads scores clamped to [0, 1] (an I32 input may hold any int32).
+ */
 typedef enum {
-    UP_NMS_HARD = 0 /* suppress when IoU > iou_threshold */
+    UP_NMS_HARD = 0,
+    UP_NMS_BLEND = 1,
+    UP_NMS_WEIGHTED = 2,
+    UP_NMS_SOFT_LINEAR = 3,
+    UP_NMS_SOFT_GAUSSIAN = 4
 } up_nms_kind_t;
 
 /*
@@ -91,8 +145,10 @@ typedef enum {
  *
  * Score keys and bounds, by input kind:
  *   S8 PROB ..... key = q (int8)              score = score_lut[q + 128] (Q30)
+ *   S8 LOGIT1 ... key = q (int8)              score = score_lut[q + 128] (Q30)
  *   S8 LOGIT2 ... key = q1 - q0 in [-255,255] score = score_lut[key + 255] (Q30)
  *   I32 PROB .... key = p (Q30)               score = key
+ *   I32 LOGIT1 .. key = clamp(l) (Q20)        score = up_sigmoid_q30(key)
  *   I32 LOGIT2 .. key = l1 - l0 (Q20)         score = up_sigmoid_q30(key)
  * A candidate passes when key > score_bound: the host turns the float
  * threshold into this exact integer bound (">= t" is "> bound - 1").
@@ -100,7 +156,24 @@ typedef enum {
  * Box tables, S8 only, indexed by q + 128:
  *   DELTAS:  center_lut = var_center * s * (q - zp)        Q20
  *            size_lut   = exp(var_size * s * (q - zp))     Q20, saturated
+ *   LINEAR:  center_lut = var_center * s * (q - zp)        Q20
+ *            size_lut   = var_size * s * (q - zp)          Q20
  *   CORNERS: box_lut    = s * (q - zp)                     Q20
+ *   keypoints: keypoint_lut = var_center * s_k * (q - zp_k) Q20
+ *
+ * Keypoints (num_keypoints = P > 0, DELTAS or LINEAR boxes): rows of 2P values
+ * (x0, y0, x1, y1, ...), each decoded as p_xy + c * p_wh with c as the box
+ * center (RetinaFace: pre * 0.1 * p_wh; BlazeFace: r / 128 * p_wh). up_run
+ * reads them from the box rows after the 4 box values; up_run_keypoints from
+ * a tensor of their own.
+ *
+ * Multi-class (num_labels = L > 0): classes class_index .. class_index + L - 1
+ * are each selected with their own bound label_bounds[l] (score_bound is then
+ * unused) and suppressed separately; outputs come class by class, at most
+ * max_detections each, with the class column in out->labels.
+ *
+ * Every field added after box_lut defaults to 0 (or NULL), meaning the
+ * version 0.1 behaviour.
  */
 typedef struct {
     int32_t num_anchors;   /* N: rows of the score and box tensors */
@@ -123,21 +196,35 @@ typedef struct {
     const int32_t *center_lut; /* S8 DELTAS: 256 entries, Q20 */
     const int32_t *size_lut;   /* S8 DELTAS: 256 entries, Q20 */
     const int32_t *box_lut;    /* S8 CORNERS: 256 entries, Q20 */
+    int32_t pad_x_q20;         /* added to every width in IoU: 1 / W for "+1 pixel" areas, else 0 */
+    int32_t pad_y_q20;         /* added to every height in IoU: 1 / H, else 0 */
+    int32_t logit_clip_q20;    /* LOGIT1: clamp logits to +-this (0: no clamp) */
+    int32_t soft_min_q30;      /* soft-NMS: stop when the best decayed score <= this */
+    int32_t soft_inv_sigma_q16; /* SOFT_GAUSSIAN: 1 / sigma, in (0, UP_MAX_INV_SIGMA_Q16] */
+    int32_t num_keypoints;     /* P keypoints per anchor, 0..UP_MAX_KEYPOINTS */
+    int32_t num_labels;        /* L classes with labels (0: one class, no labels) */
+    const int32_t *keypoint_lut; /* S8 keypoints: 256 entries, Q20 */
+    const int32_t *label_bounds; /* [L] score bounds per class when L > 0 */
 } up_config_t;
 
-/* Where results go: arrays of at least max_detections rows, owned by the caller. */
+/* Where results go: arrays of at least max_detections rows (times num_labels
+ * when that is > 0), owned by the caller. */
 typedef struct {
     int32_t *boxes;   /* [capacity][4] Q20 x1, y1, x2, y2 */
     int32_t *scores;  /* [capacity] Q30 */
     int32_t *anchors; /* [capacity] source anchor index */
     int32_t capacity;
     int32_t count;    /* written by up_run */
+    int32_t *keypoints; /* [capacity][2P] Q20; read only when the config has keypoints (else may be unset) */
+    int32_t *labels;    /* [capacity] class column; read only when num_labels > 0 (else may be unset) */
 } up_output_t;
 
 /* Checks a config once; returns UP_OK or UP_ERR_CONFIG / UP_ERR_NULL / UP_ERR_NUM_ANCHORS. */
 int32_t up_check_config(const up_config_t *cfg);
 
-/* Bytes of scratch up_run needs for this config (0 if the config is invalid). */
+/* Bytes of scratch up_run needs for this config (0 if the config is invalid):
+ * per candidate, 4 (hard NMS), 20 (blending, weighted: index + box) or 24
+ * (soft-NMS: index + box + decayed score). */
 size_t up_scratch_size(const up_config_t *cfg);
 
 /*
@@ -150,6 +237,13 @@ size_t up_scratch_size(const up_config_t *cfg);
 int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
                const void *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
                up_output_t *out);
+
+/* As up_run, with the keypoints in a tensor of their own: rows of 2P elements
+ * (same element type), keypoint_stride elements apart. */
+int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t score_stride,
+                         const void *boxes, int32_t box_stride, const void *keypoints,
+                         int32_t keypoint_stride, void *scratch, size_t scratch_size,
+                         up_output_t *out);
 
 /* Fixed-point helpers, exposed so the golden model and the tests can check them. */
 int32_t up_exp_q20(int32_t x_q20);      /* exp(x), Q20 in and out, saturated to INT32_MAX */

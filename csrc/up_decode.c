@@ -1,32 +1,44 @@
 /*
- * Box decode of one candidate: variance decode against its prior (deltas) or
- * dequantization (corners), in Q20, saturated to +-4.0 (or clipped to [0, 1]).
+ * Decode of one candidate: variance decode against its prior (deltas), linear
+ * decode (BlazeFace) or dequantization (corners), in Q20, saturated to +-4.0
+ * (or clipped to [0, 1]); keypoints the same way as box centers.
  */
 #include "up_internal.h"
 
-void up_raw_box(const up_source_t *src, int32_t anchor, int32_t raw[4])
+void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
+                 int32_t *raw)
 {
-    if (src->fetch_box) {
-        src->fetch_box(src, anchor, raw);
+    if (src->fetch) {
+        src->fetch(src, base, stride, anchor, n, raw);
     } else if (src->cfg->input_kind == UP_INPUT_S8) {
-        const int8_t *row = (const int8_t *)src->boxes + (size_t)anchor * (size_t)src->box_stride;
-        for (int k = 0; k < 4; k++) {
+        const int8_t *row = (const int8_t *)base + (size_t)anchor * (size_t)stride;
+        for (int32_t k = 0; k < n; k++) {
             raw[k] = row[k];
         }
     } else {
-        const int32_t *row = (const int32_t *)src->boxes + (size_t)anchor * (size_t)src->box_stride;
-        for (int k = 0; k < 4; k++) {
+        const int32_t *row = (const int32_t *)base + (size_t)anchor * (size_t)stride;
+        for (int32_t k = 0; k < n; k++) {
             raw[k] = row[k];
         }
     }
 }
 
+/* Center factor c of one raw value: var_center * d in Q20 (int8: the host's table). */
+static int32_t up_center_factor(const up_config_t *cfg, const int32_t *lut, int32_t raw)
+{
+    if (cfg->input_kind == UP_INPUT_S8) {
+        return lut[raw + 128];
+    }
+    return up_sat32(up_rshift_round((int64_t)raw * cfg->var_center_q30, 30));
+}
+
 /*
- * Scaling and overflow (deltas): the center factor c = var_center * d and the
- * size factor e = exp(var_size * d) are Q20 (int8: host tables; fixed point:
- * d * var in Q20 x Q30 -> Q20, then up_exp_q20). cx = pcx + c * pw and
- * w = e * pw are Q20 x Q20 products in int64 (operands below 2^31), rounded
- * half up; corners cx -+ round(w / 2) are saturated to the box limit.
+ * Scaling and overflow (deltas, linear): the center factor c = var_center * d
+ * and the size factor e = exp(var_size * d) (deltas) or var_size * d (linear)
+ * are Q20 (int8: host tables; fixed point: d * var in Q20 x Q30 -> Q20, then
+ * up_exp_q20 for deltas). cx = pcx + c * pw and w = e * pw are Q20 x Q20
+ * products in int64 (operands below 2^31), rounded half up; corners
+ * cx -+ round(w / 2) are saturated to the box limit.
  * Error against float64: at most about 2 LSB (2e-6) for |d| < 7 and
  * realistic priors, dominated by the rounding of priors and tables.
  */
@@ -45,14 +57,15 @@ void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int
     int64_t center[2];
     int64_t size[2];
     for (int k = 0; k < 2; k++) {
-        int32_t c_q20;
+        int32_t c_q20 = up_center_factor(cfg, cfg->center_lut, raw[k]);
         int32_t e_q20;
         if (cfg->input_kind == UP_INPUT_S8) {
-            c_q20 = cfg->center_lut[raw[k] + 128];
             e_q20 = cfg->size_lut[raw[k + 2] + 128];
         } else {
-            c_q20 = up_sat32(up_rshift_round((int64_t)raw[k] * cfg->var_center_q30, 30));
-            e_q20 = up_exp_q20(up_sat32(up_rshift_round((int64_t)raw[k + 2] * cfg->var_size_q30, 30)));
+            e_q20 = up_sat32(up_rshift_round((int64_t)raw[k + 2] * cfg->var_size_q30, 30));
+            if (cfg->box_kind == UP_BOX_DELTAS) {
+                e_q20 = up_exp_q20(e_q20);
+            }
         }
         center[k] = prior[k] + up_rshift_round((int64_t)c_q20 * prior[k + 2], 20);
         size[k] = up_rshift_round((int64_t)e_q20 * prior[k + 2], 20);
@@ -62,4 +75,45 @@ void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int
         box[k] = up_clamp32(center[k] - half, lo, hi);
         box[k + 2] = up_clamp32(center[k] + half, lo, hi);
     }
+}
+
+void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4])
+{
+    int32_t raw[4];
+    up_read_row(src, src->boxes, src->box_stride, anchor, 4, raw);
+    up_decode(src->cfg, anchor, raw, box);
+}
+
+#ifndef UP_NO_KEYPOINTS
+/* Keypoint k of 2P values: p_xy + c * p_wh with c the center factor (keypoint_lut for int8). */
+void up_keypoints_of(const up_source_t *src, int32_t anchor, int32_t *kp)
+{
+    const up_config_t *cfg = src->cfg;
+    int32_t n = 2 * cfg->num_keypoints;
+    int32_t lo = cfg->clip ? 0 : -UP_BOX_LIMIT;
+    int32_t hi = cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT;
+    const int32_t *prior = cfg->priors + (size_t)anchor * 4u;
+    up_read_row(src, src->keypoints, src->keypoint_stride, anchor, n, kp);
+    for (int32_t k = 0; k < n; k++) {
+        int32_t c_q20 = up_center_factor(cfg, cfg->keypoint_lut, kp[k]);
+        kp[k] = up_clamp32(prior[k & 1] + up_rshift_round((int64_t)c_q20 * prior[2 + (k & 1)], 20), lo, hi);
+    }
+}
+#endif
+
+void up_emit(const up_source_t *src, up_output_t *out, int32_t k, int32_t anchor, const int32_t box[4],
+             int32_t score)
+{
+    for (int j = 0; j < 4; j++) {
+        out->boxes[(size_t)k * 4u + (size_t)j] = box[j];
+    }
+    out->scores[k] = score;
+    out->anchors[k] = anchor;
+#ifndef UP_NO_KEYPOINTS
+    if (src->cfg->num_keypoints > 0) {
+        up_keypoints_of(src, anchor, out->keypoints + (size_t)k * 2u * (size_t)src->cfg->num_keypoints);
+    }
+#else
+    (void)src;
+#endif
 }

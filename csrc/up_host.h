@@ -28,10 +28,17 @@ int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi);
 size_t up_scratch_size_f32(const up_config_t *cfg);
 
 /* As up_run, for a config with input_kind UP_INPUT_F32. Returns
- * UP_ERR_NONFINITE if any score or box element read by rows is NaN or Inf. */
+ * UP_ERR_NONFINITE if any score, box or keypoint element read by rows is NaN
+ * or Inf. Keypoints, if the config has them, follow the 4 box values in each box row. */
 int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_stride,
                    const float *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
                    up_output_t *out);
+
+/* As up_run_keypoints, for float32 tensors. */
+int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_t score_stride,
+                             const float *boxes, int32_t box_stride, const float *keypoints,
+                             int32_t keypoint_stride, void *scratch, size_t scratch_size,
+                             up_output_t *out);
 
 #ifdef __cplusplus
 }

@@ -80,7 +80,7 @@ static float up_float_ceil(double thr)
 static void up_scan_range(const up_source_t *src, up_candidates_t *cand, const float *p,
                           int32_t stride, float thr, int32_t *keys, int32_t a, int32_t end)
 {
-    int32_t bound = src->cfg->score_bound;
+    int32_t bound = src->bound;
     for (int32_t j = a; j < end; j++) {
         float v = p[(size_t)j * (size_t)stride];
         if (v >= thr) {
@@ -125,7 +125,7 @@ __attribute__((target("avx2"))) static void up_scan_pairs_avx2(const up_source_t
 static void up_scan_prob(const up_source_t *src, up_candidates_t *cand, const float *scores,
                          int32_t stride, float thr, int32_t *keys)
 {
-    int32_t c = src->cfg->class_index;
+    int32_t c = src->column;
 #ifdef UP_HAVE_AVX2_SCAN
     if (stride == 2 && __builtin_cpu_supports("avx2")) {
         up_scan_pairs_avx2(src, cand, scores, c, thr, keys);
@@ -135,17 +135,19 @@ static void up_scan_prob(const up_source_t *src, up_candidates_t *cand, const fl
     up_scan_range(src, cand, scores + c, stride, thr, keys, 0, src->cfg->num_anchors);
 }
 
-static void up_fetch_f32(const up_source_t *src, int32_t anchor, int32_t raw[4])
+static void up_fetch_f32(const up_source_t *src, const void *base, int32_t stride, int32_t anchor,
+                         int32_t n, int32_t *raw)
 {
-    const float *row = (const float *)src->boxes + (size_t)anchor * (size_t)src->box_stride;
-    for (int k = 0; k < 4; k++) {
+    (void)src;
+    const float *row = (const float *)base + (size_t)anchor * (size_t)stride;
+    for (int32_t k = 0; k < n; k++) {
         raw[k] = up_f32_to_fixed(row[k], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
     }
 }
 
 static size_t up_keys_offset(const up_config_t *cfg)
 {
-    return ((size_t)cfg->candidate_limit * sizeof(int32_t) + 7u) & ~(size_t)7u;
+    return (up_scratch_size(cfg) + 7u) & ~(size_t)7u;
 }
 
 size_t up_scratch_size_f32(const up_config_t *cfg)
@@ -156,9 +158,46 @@ size_t up_scratch_size_f32(const up_config_t *cfg)
     return up_keys_offset(cfg) + (size_t)cfg->num_anchors * sizeof(int32_t);
 }
 
-int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_stride,
-                   const float *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
-                   up_output_t *out)
+/* Converts the keys of column src->column and pushes the anchors passing src->bound. */
+static void up_select_f32(const up_source_t *src, up_candidates_t *cand)
+{
+    const up_config_t *cfg = src->cfg;
+    const float *scores = (const float *)src->scores;
+    int32_t score_stride = src->score_stride;
+    int32_t n = cfg->num_anchors;
+    int32_t c = src->column;
+    int32_t *keys = src->keys;
+    if (cfg->score_kind == UP_SCORE_PROB && src->bound >= 0) {
+        /* conv(p) > bound  <=>  p >= (bound + 0.5) / 2^30, exactly (then rechecked on the key) */
+        double thr = ((double)src->bound + 0.5) / (double)((int64_t)1 << UP_F32_PROB_Q);
+        up_scan_prob(src, cand, scores, score_stride, up_float_ceil(thr), keys);
+        return;
+    }
+    for (int32_t a = 0; a < n; a++) {
+        const float *s = scores + (size_t)a * (size_t)score_stride;
+        int32_t key;
+        if (cfg->score_kind == UP_SCORE_PROB) {
+            key = up_f32_to_fixed(s[c], UP_F32_PROB_Q, 0, UP_ONE_SCORE);
+        } else {
+            int32_t l1 = up_f32_to_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+            if (cfg->score_kind == UP_SCORE_LOGIT1) {
+                key = up_clip_logit(cfg, l1);
+            } else {
+                int32_t l0 = up_f32_to_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+                key = up_sat32((int64_t)l1 - l0);
+            }
+        }
+        if (key > src->bound) {
+            keys[a] = key;
+            up_candidates_push(src, cand, a);
+        }
+    }
+}
+
+int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_t score_stride,
+                             const float *boxes, int32_t box_stride, const float *keypoints,
+                             int32_t keypoint_stride, void *scratch, size_t scratch_size,
+                             up_output_t *out)
 {
     int32_t status = up_check_config(cfg);
     if (status != UP_OK) {
@@ -167,43 +206,37 @@ int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_st
     if (cfg->input_kind != UP_INPUT_F32) {
         return UP_ERR_CONFIG;
     }
-    if (!scores || !boxes) {
+    if (!scores || !boxes || (cfg->num_keypoints > 0 && !keypoints)) {
         return UP_ERR_NULL;
     }
-    status = up_check_run(cfg, score_stride, box_stride, scratch_size, up_scratch_size_f32(cfg),
-                          scratch, out);
+    status = up_check_run(cfg, score_stride, box_stride, keypoint_stride, scratch_size,
+                          up_scratch_size_f32(cfg), scratch, out);
     if (status != UP_OK) {
         return status;
     }
     int32_t n = cfg->num_anchors;
-    int32_t c = cfg->class_index;
     int32_t *keys = (int32_t *)((char *)scratch + up_keys_offset(cfg));
     if (up_rows_nonfinite(scores, n, cfg->num_classes, score_stride) |
-        up_rows_nonfinite(boxes, n, 4, box_stride)) {
+        up_rows_nonfinite(boxes, n, 4, box_stride) |
+        (cfg->num_keypoints > 0 ? up_rows_nonfinite(keypoints, n, 2 * cfg->num_keypoints, keypoint_stride) : 0u)) {
         return UP_ERR_NONFINITE;
     }
-    up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keys, up_fetch_f32};
-    up_candidates_t cand = {(int32_t *)scratch, 0, cfg->candidate_limit};
-    if (cfg->score_kind == UP_SCORE_PROB && cfg->score_bound >= 0) {
-        /* conv(p) > bound  <=>  p >= (bound + 0.5) / 2^30, exactly (then rechecked on the key) */
-        double thr = ((double)cfg->score_bound + 0.5) / (double)((int64_t)1 << UP_F32_PROB_Q);
-        up_scan_prob(&src, &cand, scores, score_stride, up_float_ceil(thr), keys);
-    } else {
-        for (int32_t a = 0; a < n; a++) {
-            const float *s = scores + (size_t)a * (size_t)score_stride;
-            int32_t key;
-            if (cfg->score_kind == UP_SCORE_PROB) {
-                key = up_f32_to_fixed(s[c], UP_F32_PROB_Q, 0, UP_ONE_SCORE);
-            } else {
-                int32_t l1 = up_f32_to_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-                int32_t l0 = up_f32_to_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-                key = up_sat32((int64_t)l1 - l0);
-            }
-            if (key > cfg->score_bound) {
-                keys[a] = key;
-                up_candidates_push(&src, &cand, a);
-            }
+    up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride,
+                       0, 0, keys, up_fetch_f32, up_select_f32};
+    return up_run_source(&src, scratch, out);
+}
+
+int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_stride,
+                   const float *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
+                   up_output_t *out)
+{
+    const float *kp = 0;
+    if (cfg && boxes && cfg->num_keypoints > 0) {
+        if (box_stride < 4 + 2 * cfg->num_keypoints) {
+            return UP_ERR_STRIDE;
         }
+        kp = boxes + 4;
     }
-    return up_finish(&src, &cand, out);
+    return up_run_f32_keypoints(cfg, scores, score_stride, boxes, box_stride, kp, box_stride, scratch,
+                                scratch_size, out);
 }

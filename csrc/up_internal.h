@@ -9,6 +9,13 @@
 #include "ultrapost.h"
 #include "up_fixed.h"
 
+/* Candidates: appends to the bounded heap in scratch; call in ascending anchor order. */
+typedef struct {
+    int32_t *idx;   /* scratch: candidate_limit anchor indices */
+    int32_t count;
+    int32_t limit;
+} up_candidates_t;
+
 /* Where a run reads its inputs from. */
 typedef struct up_source {
     const up_config_t *cfg;
@@ -16,35 +23,46 @@ typedef struct up_source {
     int32_t score_stride;
     const void *boxes;
     int32_t box_stride;
+    const void *keypoints;   /* rows of 2P elements, or NULL */
+    int32_t keypoint_stride;
+    int32_t column;          /* score column of the class being selected */
+    int32_t bound;           /* its score bound: pass when key > bound */
     /* Host float path only: keys already converted (valid for every anchor
-     * that passed the score test) and a fetch that converts one box row. */
-    const int32_t *keys;
-    void (*fetch_box)(const struct up_source *src, int32_t anchor, int32_t raw[4]);
+     * that passed the score test), a fetch that converts n elements of one
+     * row, and the selection that fills the keys. */
+    int32_t *keys;
+    void (*fetch)(const struct up_source *src, const void *base, int32_t stride, int32_t anchor,
+                  int32_t n, int32_t *raw);
+    void (*select)(const struct up_source *src, up_candidates_t *cand);
 } up_source_t;
+
+/* LOGIT1 keys are clamped logits (MediaPipe's score clipping). */
+static inline int32_t up_clip_logit(const up_config_t *cfg, int32_t v)
+{
+    int32_t c = cfg->logit_clip_q20;
+    return c > 0 ? up_clamp32(v, -c, c) : v;
+}
 
 /* Score key of one anchor (see ultrapost.h for its meaning per input kind). */
 static inline int32_t up_key(const up_source_t *src, int32_t a)
 {
     const up_config_t *cfg = src->cfg;
-    int32_t c = cfg->class_index;
+    int32_t c = src->column;
     if (src->keys) {
         return src->keys[a];
     }
     if (cfg->input_kind == UP_INPUT_S8) {
         const int8_t *row = (const int8_t *)src->scores + (size_t)a * (size_t)src->score_stride;
-        return cfg->score_kind == UP_SCORE_PROB ? row[c] : (int32_t)row[c] - row[1 - c];
+        return cfg->score_kind == UP_SCORE_LOGIT2 ? (int32_t)row[c] - row[1 - c] : row[c];
     } else {
         const int32_t *row = (const int32_t *)src->scores + (size_t)a * (size_t)src->score_stride;
-        return cfg->score_kind == UP_SCORE_PROB ? row[c] : up_sat32((int64_t)row[c] - row[1 - c]);
+        if (cfg->score_kind == UP_SCORE_PROB) {
+            return row[c];
+        }
+        return cfg->score_kind == UP_SCORE_LOGIT2 ? up_sat32((int64_t)row[c] - row[1 - c])
+                                                  : up_clip_logit(cfg, row[c]);
     }
 }
-
-/* Candidates: appends to the bounded heap in scratch; call in ascending anchor order. */
-typedef struct {
-    int32_t *idx;   /* scratch: candidate_limit anchor indices */
-    int32_t count;
-    int32_t limit;
-} up_candidates_t;
 
 void up_candidates_push(const up_source_t *src, up_candidates_t *cand, int32_t anchor);
 /* Sorts the held candidates best first (key descending, anchor ascending). */
@@ -54,17 +72,35 @@ void up_select(const up_source_t *src, up_candidates_t *cand);
 
 /* Q30 output score of a key. */
 int32_t up_score_of_key(const up_config_t *cfg, int32_t key);
-/* Reads the raw box row of an anchor as int32 (S8 values, I32 values, or fetch_box). */
-void up_raw_box(const up_source_t *src, int32_t anchor, int32_t raw[4]);
+/* Reads n elements of row `anchor` of a tensor as int32 (S8 values, I32 values, or src->fetch). */
+void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
+                 int32_t *raw);
+/* Reads and decodes the box of an anchor into Q20 corners. */
+void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4]);
 /* Decodes one raw box row of an anchor into Q20 corners. */
 void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4]);
-/* NMS over sorted candidates into out. */
-int32_t up_nms(const up_source_t *src, const up_candidates_t *cand, up_output_t *out);
+/* Reads and decodes the 2P keypoint values of an anchor (Q20). */
+void up_keypoints_of(const up_source_t *src, int32_t anchor, int32_t *kp);
+/* IoU(a, b) > iou_threshold, without division. */
+bool up_iou_exceeds(const up_config_t *cfg, const int32_t *a, const int32_t *b);
+/* Intersection and union (Q40, with pads and eps) of two boxes; inter 0 if they do not overlap. */
+void up_overlap(const up_config_t *cfg, const int32_t *a, const int32_t *b, int64_t *inter, int64_t *uni);
+/* round(n / d) half up for d > 0, n + d / 2 < 2^64, by shift-and-subtract. */
+uint64_t up_udiv_round(uint64_t n, uint64_t d);
+/* Writes output row k: box, score, anchor, and keypoints when the config has them. */
+void up_emit(const up_source_t *src, up_output_t *out, int32_t k, int32_t anchor, const int32_t box[4],
+             int32_t score);
+
+/* NMS variants over sorted candidates into out; work: the scratch after the candidate indices. */
+int32_t up_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out);
+int32_t up_nms_merge(const up_source_t *src, up_candidates_t *cand, int32_t *work, up_output_t *out);
+int32_t up_nms_soft(const up_source_t *src, up_candidates_t *cand, int32_t *work, up_output_t *out);
+
 /* Checks the per-run arguments of a checked config. */
 int32_t up_check_run(const up_config_t *cfg, int32_t score_stride, int32_t box_stride,
-                     size_t scratch_size, size_t scratch_needed, const void *scratch,
-                     const up_output_t *out);
-/* Sorts the selected candidates and runs NMS into out. */
-int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_output_t *out);
+                     int32_t keypoint_stride, size_t scratch_size, size_t scratch_needed,
+                     const void *scratch, const up_output_t *out);
+/* Selects, sorts and suppresses each class of src into out (src->select or up_select). */
+int32_t up_run_source(up_source_t *src, void *scratch, up_output_t *out);
 
 #endif /* UP_INTERNAL_H */

@@ -1,8 +1,9 @@
 /*
- * Greedy hard NMS over candidates sorted best first. Each candidate is decoded
- * only when reached and compared with the boxes already kept (held in the
- * caller's output), which gives the same decisions as suppressing every
- * remaining box against each kept one.
+ * NMS variants over candidates sorted best first (see up_nms_kind_t in
+ * ultrapost.h). Hard NMS decodes each candidate only when reached and compares
+ * it with the boxes already kept (held in the caller's output), which gives the
+ * same decisions as suppressing every remaining box against each kept one; the
+ * merging and soft kinds decode every candidate box once into scratch.
  */
 #include "up_internal.h"
 
@@ -17,49 +18,243 @@ static inline int64_t up_min64(int64_t a, int64_t b)
 }
 
 /*
- * IoU(a, b) > t, tested without division as inter * 2^16 > t_q16 * union.
- * Scaling and overflow: corners are Q20 within +-4.0 (2^22), so widths are
- * below 2^23, areas (Q40) below 2^46, the union below 2^47 + eps; both sides
- * stay below 2^63 in int64. Widths and heights are clipped at 0, so an
- * inverted box has area 0; a zero union with eps 0 never suppresses.
+ * Scaling and overflow: corners are Q20 within +-4.0 (2^22) and pads at most
+ * 1.0, so padded widths are below 2^23 + 2^20 and, for two overlapping boxes,
+ * the union (inside their padded bounding square) below 2^46.4 + eps (eps <=
+ * 2^40): inter * 2^16 and t_q16 * union stay below 2^63 in int64. Widths and
+ * heights are clipped at 0, so an inverted box has area 0; boxes that do not
+ * overlap (padded intersection <= 0 on an axis) get inter = 0.
  */
-static bool up_iou_exceeds(const up_config_t *cfg, const int32_t *a, const int32_t *b)
+void up_overlap(const up_config_t *cfg, const int32_t *a, const int32_t *b, int64_t *inter, int64_t *uni)
 {
-    int64_t iw = up_min64(a[2], b[2]) - up_max64(a[0], b[0]);
-    int64_t ih = up_min64(a[3], b[3]) - up_max64(a[1], b[1]);
-    if (iw <= 0 || ih <= 0) {
-        return false; /* no overlap: inter = 0 never exceeds t * union >= 0 */
-    }
-    int64_t area_a = up_max64((int64_t)a[2] - a[0], 0) * up_max64((int64_t)a[3] - a[1], 0);
-    int64_t area_b = up_max64((int64_t)b[2] - b[0], 0) * up_max64((int64_t)b[3] - b[1], 0);
-    int64_t inter = iw * ih;
-    int64_t uni = area_a + area_b - inter + cfg->iou_eps_q40;
-    return inter * 65536 > (int64_t)cfg->iou_q16 * uni;
+    int64_t px = cfg->pad_x_q20;
+    int64_t py = cfg->pad_y_q20;
+    int64_t iw = up_min64(a[2], b[2]) - up_max64(a[0], b[0]) + px;
+    int64_t ih = up_min64(a[3], b[3]) - up_max64(a[1], b[1]) + py;
+    int64_t area_a = up_max64((int64_t)a[2] - a[0] + px, 0) * up_max64((int64_t)a[3] - a[1] + py, 0);
+    int64_t area_b = up_max64((int64_t)b[2] - b[0] + px, 0) * up_max64((int64_t)b[3] - b[1] + py, 0);
+    int64_t in = (iw > 0 && ih > 0) ? iw * ih : 0;
+    *inter = in;
+    *uni = area_a + area_b - in + cfg->iou_eps_q40;
 }
 
-int32_t up_nms(const up_source_t *src, const up_candidates_t *cand, up_output_t *out)
+/* IoU(a, b) > t as inter * 2^16 > t_q16 * union; no overlap never exceeds (a zero union with eps 0
+ * has no overlap either). */
+bool up_iou_exceeds(const up_config_t *cfg, const int32_t *a, const int32_t *b)
+{
+    int64_t inter;
+    int64_t uni;
+    up_overlap(cfg, a, b, &inter, &uni);
+    return inter > 0 && inter * 65536 > (int64_t)cfg->iou_q16 * uni;
+}
+
+uint64_t up_udiv_round(uint64_t n, uint64_t d)
+{
+    uint64_t num = n + (d >> 1);
+    uint64_t q = 0;
+    uint64_t r = 0;
+    for (int bit = 63; bit >= 0; bit--) {
+        r = (r << 1) | ((num >> bit) & 1u); /* r < d < 2^63: no overflow */
+        if (r >= d) {
+            r -= d;
+            q |= (uint64_t)1 << bit;
+        }
+    }
+    return q;
+}
+
+int32_t up_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out)
 {
     const up_config_t *cfg = src->cfg;
     int32_t kept = 0;
     for (int32_t i = 0; i < cand->count && kept < cfg->max_detections; i++) {
         int32_t anchor = cand->idx[i];
-        int32_t raw[4];
         int32_t box[4];
-        up_raw_box(src, anchor, raw);
-        up_decode(cfg, anchor, raw, box);
+        up_box_of(src, anchor, box);
         bool suppressed = false;
         for (int32_t j = 0; j < kept && !suppressed; j++) {
             suppressed = up_iou_exceeds(cfg, box, out->boxes + (size_t)j * 4u);
         }
         if (!suppressed) {
-            for (int k = 0; k < 4; k++) {
-                out->boxes[(size_t)kept * 4u + (size_t)k] = box[k];
-            }
-            out->scores[kept] = up_score_of_key(cfg, up_key(src, anchor));
-            out->anchors[kept] = anchor;
+            up_emit(src, out, kept, anchor, box, up_score_of_key(cfg, up_key(src, anchor)));
             kept++;
         }
     }
     out->count = kept;
     return UP_OK;
 }
+
+#if !defined(UP_NO_MERGE_NMS) || !defined(UP_NO_SOFT_NMS)
+/* Decodes every candidate's box into work ([count][4]). */
+static void up_decode_all(const up_source_t *src, const up_candidates_t *cand, int32_t *work)
+{
+    for (int32_t i = 0; i < cand->count; i++) {
+        up_box_of(src, cand->idx[i], work + (size_t)i * 4u);
+    }
+}
+#endif
+
+#ifndef UP_NO_MERGE_NMS
+/* round(n / d) half away from zero, d > 0. */
+static int32_t up_mean(int64_t n, int64_t d)
+{
+    uint64_t q = up_udiv_round(n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n, (uint64_t)d);
+    return n < 0 ? -(int32_t)q : (int32_t)q;
+}
+
+/*
+ * Blending (ncnn) and weighted (MediaPipe) NMS: clusters of the top remaining
+ * candidate and every remaining one with IoU > t against it (removed ones have
+ * index -1 in cand->idx). Means are convex combinations, so they stay
+ * within the range of their terms.
+ * Scaling and overflow: weights are Q16 below 2^17.5 (exp(1) * 2^16), box
+ * corners and keypoints Q20 within +-2^22, scores clamped to [0, 2^30]: terms are
+ * below 2^47.5 and at most UP_MAX_MERGE_CANDIDATES (2^15) of them sum below
+ * 2^62.5 in int64.
+ */
+int32_t up_nms_merge(const up_source_t *src, up_candidates_t *cand, int32_t *work, up_output_t *out)
+{
+    const up_config_t *cfg = src->cfg;
+    int32_t nkp = 0;
+#ifndef UP_NO_KEYPOINTS
+    nkp = 2 * cfg->num_keypoints;
+#endif
+    bool blend = cfg->nms_kind == UP_NMS_BLEND;
+    int32_t kept = 0;
+    up_decode_all(src, cand, work);
+    for (int32_t i = 0; i < cand->count && kept < cfg->max_detections; i++) {
+        int32_t top = cand->idx[i];
+        if (top < 0) {
+            continue;
+        }
+        const int32_t *top_box = work + (size_t)i * 4u;
+        int32_t top_score = up_score_of_key(cfg, up_key(src, top));
+        int64_t sw = 0;
+        int64_t ss = 0;
+        int64_t sb[4] = {0, 0, 0, 0};
+        int64_t sk[2 * UP_MAX_KEYPOINTS];
+        int32_t kp[2 * UP_MAX_KEYPOINTS];
+        for (int32_t k = 0; k < nkp; k++) {
+            sk[k] = 0;
+        }
+        for (int32_t j = i; j < cand->count; j++) {
+            int32_t a = cand->idx[j];
+            const int32_t *b = work + (size_t)j * 4u;
+            if (a < 0 || (j != i && !up_iou_exceeds(cfg, top_box, b))) {
+                continue;
+            }
+            cand->idx[j] = -1;
+            /* fixed-point inputs may hold any int32 "probability": weights and means use it clamped to [0, 1] */
+            int32_t s = up_clamp32(j == i ? top_score : up_score_of_key(cfg, up_key(src, a)), 0, UP_ONE_SCORE);
+            int64_t w = blend ? up_rshift_round(up_exp_q20((int32_t)up_rshift_round(s, 10)), 4)
+                              : up_rshift_round(s, 14);
+            sw += w;
+            ss += w * s;
+            for (int k = 0; k < 4; k++) {
+                sb[k] += w * b[k];
+            }
+#ifndef UP_NO_KEYPOINTS
+            if (nkp > 0) {
+                up_keypoints_of(src, a, kp);
+                for (int32_t k = 0; k < nkp; k++) {
+                    sk[k] += w * kp[k];
+                }
+            }
+#endif
+        }
+        int32_t box[4];
+        int32_t *okp = nkp > 0 ? out->keypoints + (size_t)kept * (size_t)nkp : kp;
+        if (sw > 0) {
+            for (int k = 0; k < 4; k++) {
+                box[k] = up_mean(sb[k], sw);
+            }
+            for (int32_t k = 0; k < nkp; k++) {
+                okp[k] = up_mean(sk[k], sw);
+            }
+        } else { /* every weight rounded to 0 (WEIGHTED, scores below 2^-17): the top as is */
+            for (int k = 0; k < 4; k++) {
+                box[k] = top_box[k];
+            }
+#ifndef UP_NO_KEYPOINTS
+            if (nkp > 0) {
+                up_keypoints_of(src, top, okp);
+            }
+#endif
+        }
+        for (int k = 0; k < 4; k++) {
+            out->boxes[(size_t)kept * 4u + (size_t)k] = box[k];
+        }
+        out->scores[kept] = (blend && sw > 0) ? up_mean(ss, sw) : top_score;
+        out->anchors[kept] = top;
+        kept++;
+    }
+    out->count = kept;
+    return UP_OK;
+}
+#endif
+
+#ifndef UP_NO_SOFT_NMS
+/*
+ * Soft-NMS. work holds the decoded boxes ([count][4]) then the decayed Q30
+ * scores ([count]). Scaling: the IoU value r (Q16, <= 2^16) comes from
+ * round(inter * 2^16 / union), inter * 2^16 < 2^63; linear decay
+ * s * (2^16 - r) >> 16; Gaussian: x = r^2 (Q32 -> Q16) * inv_sigma (Q16,
+ * <= 2^24) -> Q20, below 2^37 before saturation, then s * exp_q20(-x) >> 20.
+ */
+int32_t up_nms_soft(const up_source_t *src, up_candidates_t *cand, int32_t *work, up_output_t *out)
+{
+    const up_config_t *cfg = src->cfg;
+    int32_t n = cand->count;
+    int32_t *score = work + (size_t)n * 4u;
+    bool gaussian = cfg->nms_kind == UP_NMS_SOFT_GAUSSIAN;
+    int32_t kept = 0;
+    up_decode_all(src, cand, work);
+    for (int32_t i = 0; i < n; i++) {
+        score[i] = up_score_of_key(cfg, up_key(src, cand->idx[i]));
+    }
+    while (kept < cfg->max_detections) {
+        int32_t best = -1;
+        for (int32_t i = 0; i < n; i++) {
+            int32_t a = cand->idx[i];
+            if (a >= 0 && (best < 0 || score[i] > score[best] ||
+                           (score[i] == score[best] && a < cand->idx[best]))) {
+                best = i;
+            }
+        }
+        if (best < 0 || score[best] <= cfg->soft_min_q30) {
+            break;
+        }
+        const int32_t *bb = work + (size_t)best * 4u;
+        up_emit(src, out, kept, cand->idx[best], bb, score[best]);
+        kept++;
+        cand->idx[best] = -1;
+        for (int32_t i = 0; i < n; i++) {
+            if (cand->idx[i] < 0) {
+                continue;
+            }
+            const int32_t *b = work + (size_t)i * 4u;
+            int64_t inter;
+            int64_t uni;
+            if (!gaussian && !up_iou_exceeds(cfg, bb, b)) {
+                continue;
+            }
+            up_overlap(cfg, bb, b, &inter, &uni);
+            if (inter <= 0) {
+                continue;
+            }
+            int64_t r = (int64_t)up_udiv_round((uint64_t)inter << 16, (uint64_t)uni);
+            int64_t f;
+            if (gaussian) {
+                int64_t x = up_rshift_round(up_rshift_round(r * r, 16) * cfg->soft_inv_sigma_q16, 12);
+                f = up_exp_q20(-up_sat32(x));
+                score[i] = (int32_t)up_rshift_round((int64_t)score[i] * f, 20);
+            } else {
+                f = 65536 - r;
+                score[i] = (int32_t)up_rshift_round((int64_t)score[i] * f, 16);
+            }
+        }
+    }
+    out->count = kept;
+    return UP_OK;
+}
+#endif

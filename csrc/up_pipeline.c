@@ -1,5 +1,70 @@
-/* Config check, scratch size and the pipeline entry point. */
+/* Config check, scratch size and the pipeline entry points. */
 #include "up_internal.h"
+
+static bool up_nms_kind_supported(uint8_t kind)
+{
+    switch (kind) {
+    case UP_NMS_HARD:
+        return true;
+#ifndef UP_NO_MERGE_NMS
+    case UP_NMS_BLEND:
+    case UP_NMS_WEIGHTED:
+        return true;
+#endif
+#ifndef UP_NO_SOFT_NMS
+    case UP_NMS_SOFT_LINEAR:
+    case UP_NMS_SOFT_GAUSSIAN:
+        return true;
+#endif
+    default:
+        return false;
+    }
+}
+
+/* The fields added in version 0.2 (all 0 = the 0.1 behaviour). */
+static int32_t up_check_extensions(const up_config_t *cfg)
+{
+    if (cfg->pad_x_q20 < 0 || cfg->pad_x_q20 > UP_ONE_BOX || cfg->pad_y_q20 < 0 ||
+        cfg->pad_y_q20 > UP_ONE_BOX || cfg->logit_clip_q20 < 0 || cfg->soft_min_q30 < 0 ||
+        cfg->soft_min_q30 > UP_ONE_SCORE || cfg->soft_inv_sigma_q16 < 0 ||
+        cfg->soft_inv_sigma_q16 > UP_MAX_INV_SIGMA_Q16) {
+        return UP_ERR_CONFIG;
+    }
+    if (cfg->nms_kind == UP_NMS_SOFT_GAUSSIAN && cfg->soft_inv_sigma_q16 == 0) {
+        return UP_ERR_CONFIG;
+    }
+    if ((cfg->nms_kind == UP_NMS_BLEND || cfg->nms_kind == UP_NMS_WEIGHTED) &&
+        cfg->candidate_limit > UP_MAX_MERGE_CANDIDATES) {
+        return UP_ERR_CONFIG;
+    }
+    if (cfg->num_keypoints < 0 || cfg->num_keypoints > UP_MAX_KEYPOINTS || cfg->num_labels < 0) {
+        return UP_ERR_CONFIG;
+    }
+    if (cfg->num_keypoints > 0) {
+#ifdef UP_NO_KEYPOINTS
+        return UP_ERR_CONFIG;
+#endif
+        if (cfg->box_kind == UP_BOX_CORNERS) {
+            return UP_ERR_CONFIG; /* keypoints are decoded against priors */
+        }
+        if (cfg->input_kind == UP_INPUT_S8 && !cfg->keypoint_lut) {
+            return UP_ERR_NULL;
+        }
+    }
+    if (cfg->num_labels > 0) {
+#ifdef UP_NO_LABELS
+        return UP_ERR_CONFIG;
+#endif
+        if (cfg->class_index + cfg->num_labels > cfg->num_classes ||
+            (cfg->score_kind == UP_SCORE_LOGIT2 && cfg->num_labels > 1)) {
+            return UP_ERR_CONFIG;
+        }
+        if (!cfg->label_bounds) {
+            return UP_ERR_NULL;
+        }
+    }
+    return UP_OK;
+}
 
 int32_t up_check_config(const up_config_t *cfg)
 {
@@ -9,11 +74,11 @@ int32_t up_check_config(const up_config_t *cfg)
     if (cfg->num_anchors <= 0 || cfg->num_anchors > UP_MAX_ANCHORS) {
         return UP_ERR_NUM_ANCHORS;
     }
-    if (cfg->input_kind > UP_INPUT_F32 || cfg->score_kind > UP_SCORE_LOGIT2 ||
-        cfg->box_kind > UP_BOX_CORNERS || cfg->nms_kind > UP_NMS_HARD) {
+    if (cfg->input_kind > UP_INPUT_F32 || cfg->score_kind > UP_SCORE_LOGIT1 ||
+        cfg->box_kind > UP_BOX_LINEAR || !up_nms_kind_supported(cfg->nms_kind)) {
         return UP_ERR_CONFIG;
     }
-    if (cfg->num_classes < 2 || cfg->class_index < 0 || cfg->class_index >= cfg->num_classes) {
+    if (cfg->num_classes < 1 || cfg->class_index < 0 || cfg->class_index >= cfg->num_classes) {
         return UP_ERR_CONFIG;
     }
     if (cfg->score_kind == UP_SCORE_LOGIT2 && (cfg->num_classes != 2)) {
@@ -27,15 +92,19 @@ int32_t up_check_config(const up_config_t *cfg)
         cfg->iou_eps_q40 > ((int64_t)1 << 40)) {
         return UP_ERR_CONFIG;
     }
+    int32_t status = up_check_extensions(cfg);
+    if (status != UP_OK) {
+        return status;
+    }
     if (cfg->input_kind == UP_INPUT_S8) {
         if (!cfg->score_lut) {
             return UP_ERR_NULL;
         }
-        if (cfg->box_kind == UP_BOX_DELTAS ? (!cfg->center_lut || !cfg->size_lut) : !cfg->box_lut) {
+        if (cfg->box_kind != UP_BOX_CORNERS ? (!cfg->center_lut || !cfg->size_lut) : !cfg->box_lut) {
             return UP_ERR_NULL;
         }
     }
-    if (cfg->box_kind == UP_BOX_DELTAS) {
+    if (cfg->box_kind != UP_BOX_CORNERS) {
         if (!cfg->priors) {
             return UP_ERR_NULL;
         }
@@ -48,42 +117,121 @@ int32_t up_check_config(const up_config_t *cfg)
     return UP_OK;
 }
 
+/* Scratch bytes of a checked config. */
+static size_t up_scratch_bytes(const up_config_t *cfg)
+{
+    size_t per = sizeof(int32_t); /* candidate index */
+    if (cfg->nms_kind != UP_NMS_HARD) {
+        per += 4u * sizeof(int32_t); /* decoded box */
+    }
+    if (cfg->nms_kind >= UP_NMS_SOFT_LINEAR) {
+        per += sizeof(int32_t); /* decayed score */
+    }
+    return (size_t)cfg->candidate_limit * per;
+}
+
 size_t up_scratch_size(const up_config_t *cfg)
 {
-    if (up_check_config(cfg) != UP_OK) {
-        return 0;
-    }
-    return (size_t)cfg->candidate_limit * sizeof(int32_t);
+    return up_check_config(cfg) == UP_OK ? up_scratch_bytes(cfg) : 0;
 }
 
 int32_t up_check_run(const up_config_t *cfg, int32_t score_stride, int32_t box_stride,
-                     size_t scratch_size, size_t scratch_needed, const void *scratch,
-                     const up_output_t *out)
+                     int32_t keypoint_stride, size_t scratch_size, size_t scratch_needed,
+                     const void *scratch, const up_output_t *out)
 {
     if (!out || !out->boxes || !out->scores || !out->anchors || !scratch) {
         return UP_ERR_NULL;
     }
-    if (out->capacity < cfg->max_detections) {
+    if ((cfg->num_keypoints > 0 && !out->keypoints) || (cfg->num_labels > 0 && !out->labels)) {
+        return UP_ERR_NULL;
+    }
+    int32_t per_class = cfg->max_detections;
+    if ((int64_t)out->capacity < (int64_t)per_class * (cfg->num_labels > 0 ? cfg->num_labels : 1)) {
         return UP_ERR_OUTPUT;
     }
     if (scratch_size < scratch_needed || ((uintptr_t)scratch & 3u)) {
         return UP_ERR_SCRATCH;
     }
-    if (score_stride < cfg->num_classes || box_stride < 4) {
+    if (score_stride < cfg->num_classes || box_stride < 4 ||
+        (cfg->num_keypoints > 0 && keypoint_stride < 2 * cfg->num_keypoints)) {
         return UP_ERR_STRIDE;
     }
     return UP_OK;
 }
 
-int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_output_t *out)
+/* Sorts the selected candidates and runs the config's NMS into out. */
+static int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_output_t *out)
 {
     up_candidates_sort(src, cand);
-    return up_nms(src, cand, out);
+    int32_t *work = cand->idx + cand->limit;
+    switch (src->cfg->nms_kind) {
+#ifndef UP_NO_MERGE_NMS
+    case UP_NMS_BLEND:
+    case UP_NMS_WEIGHTED:
+        return up_nms_merge(src, cand, work, out);
+#endif
+#ifndef UP_NO_SOFT_NMS
+    case UP_NMS_SOFT_LINEAR:
+    case UP_NMS_SOFT_GAUSSIAN:
+        return up_nms_soft(src, cand, work, out);
+#endif
+    default:
+        (void)work;
+        return up_nms_hard(src, cand, out);
+    }
 }
 
-int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
-               const void *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
-               up_output_t *out)
+int32_t up_run_source(up_source_t *src, void *scratch, up_output_t *out)
+{
+    const up_config_t *cfg = src->cfg;
+    up_candidates_t cand = {(int32_t *)scratch, 0, cfg->candidate_limit};
+    src->column = cfg->class_index;
+    src->bound = cfg->score_bound;
+#ifndef UP_NO_LABELS
+    if (cfg->num_labels > 0) {
+        int32_t total = 0;
+        for (int32_t l = 0; l < cfg->num_labels; l++) {
+            /* a view of out after the rows already written */
+            up_output_t view = *out;
+            view.boxes += (size_t)total * 4u;
+            view.scores += total;
+            view.anchors += total;
+            if (cfg->num_keypoints > 0) {
+                view.keypoints += (size_t)total * 2u * (size_t)cfg->num_keypoints;
+            }
+            src->column = cfg->class_index + l;
+            src->bound = cfg->label_bounds[l];
+            cand.count = 0;
+            if (src->select) {
+                src->select(src, &cand);
+            } else {
+                up_select(src, &cand);
+            }
+            int32_t status = up_finish(src, &cand, &view);
+            if (status != UP_OK) {
+                return status;
+            }
+            for (int32_t k = 0; k < view.count; k++) {
+                out->labels[total + k] = src->column;
+            }
+            total += view.count;
+        }
+        out->count = total;
+        return UP_OK;
+    }
+#endif
+    if (src->select) {
+        src->select(src, &cand);
+    } else {
+        up_select(src, &cand);
+    }
+    return up_finish(src, &cand, out);
+}
+
+int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t score_stride,
+                         const void *boxes, int32_t box_stride, const void *keypoints,
+                         int32_t keypoint_stride, void *scratch, size_t scratch_size,
+                         up_output_t *out)
 {
     int32_t status = up_check_config(cfg);
     if (status != UP_OK) {
@@ -92,15 +240,32 @@ int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
     if (cfg->input_kind == UP_INPUT_F32) {
         return UP_ERR_CONFIG; /* float inputs go through up_run_f32 on the host */
     }
-    if (!scores || !boxes) {
+    if (!scores || !boxes || (cfg->num_keypoints > 0 && !keypoints)) {
         return UP_ERR_NULL;
     }
-    status = up_check_run(cfg, score_stride, box_stride, scratch_size, up_scratch_size(cfg), scratch, out);
+    status = up_check_run(cfg, score_stride, box_stride, keypoint_stride, scratch_size,
+                          up_scratch_bytes(cfg), scratch, out);
     if (status != UP_OK) {
         return status;
     }
-    up_source_t src = {cfg, scores, score_stride, boxes, box_stride, 0, 0};
-    up_candidates_t cand = {(int32_t *)scratch, 0, cfg->candidate_limit};
-    up_select(&src, &cand);
-    return up_finish(&src, &cand, out);
+    up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride,
+                       0, 0, 0, 0, 0};
+    return up_run_source(&src, scratch, out);
+}
+
+int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
+               const void *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
+               up_output_t *out)
+{
+    const void *kp = 0;
+    if (cfg && boxes && cfg->num_keypoints > 0) {
+        /* keypoints follow the 4 box values in each box row */
+        if (box_stride < 4 + 2 * cfg->num_keypoints) {
+            return UP_ERR_STRIDE;
+        }
+        kp = cfg->input_kind == UP_INPUT_S8 ? (const void *)((const int8_t *)boxes + 4)
+                                            : (const void *)((const int32_t *)boxes + 4);
+    }
+    return up_run_keypoints(cfg, scores, score_stride, boxes, box_stride, kp, box_stride, scratch,
+                            scratch_size, out);
 }

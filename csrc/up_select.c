@@ -78,8 +78,8 @@ void up_select(const up_source_t *src, up_candidates_t *cand)
 {
     const up_config_t *cfg = src->cfg;
     int32_t n = cfg->num_anchors;
-    int32_t bound = cfg->score_bound;
-    int32_t c = cfg->class_index;
+    int32_t bound = src->bound;
+    int32_t c = src->column;
     int32_t stride = src->score_stride;
     /* Specialised loops for the common kinds; the generic key otherwise. */
     if (src->keys) {
@@ -88,7 +88,7 @@ void up_select(const up_source_t *src, up_candidates_t *cand)
                 up_candidates_push(src, cand, a);
             }
         }
-    } else if (cfg->input_kind == UP_INPUT_S8 && cfg->score_kind == UP_SCORE_PROB) {
+    } else if (cfg->input_kind == UP_INPUT_S8 && cfg->score_kind != UP_SCORE_LOGIT2) {
         const int8_t *s = (const int8_t *)src->scores + c;
         for (int32_t a = 0; a < n; a++) {
             if (s[(size_t)a * (size_t)stride] > bound) {
@@ -114,7 +114,7 @@ void up_select(const up_source_t *src, up_candidates_t *cand)
 int32_t up_score_of_key(const up_config_t *cfg, int32_t key)
 {
     if (cfg->input_kind == UP_INPUT_S8) {
-        return cfg->score_kind == UP_SCORE_PROB ? cfg->score_lut[key + 128] : cfg->score_lut[key + 255];
+        return cfg->score_kind == UP_SCORE_LOGIT2 ? cfg->score_lut[key + 255] : cfg->score_lut[key + 128];
     }
     return cfg->score_kind == UP_SCORE_PROB ? key : up_sigmoid_q30(key);
 }

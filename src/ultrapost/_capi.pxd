@@ -28,6 +28,15 @@ cdef extern from "ultrapost.h" nogil:
         const int32_t *center_lut
         const int32_t *size_lut
         const int32_t *box_lut
+        int32_t pad_x_q20
+        int32_t pad_y_q20
+        int32_t logit_clip_q20
+        int32_t soft_min_q30
+        int32_t soft_inv_sigma_q16
+        int32_t num_keypoints
+        int32_t num_labels
+        const int32_t *keypoint_lut
+        const int32_t *label_bounds
 
     ctypedef struct up_output_t:
         int32_t *boxes
@@ -35,12 +44,18 @@ cdef extern from "ultrapost.h" nogil:
         int32_t *anchors
         int32_t capacity
         int32_t count
+        int32_t *keypoints
+        int32_t *labels
 
     int32_t up_check_config(const up_config_t *cfg)
     size_t up_scratch_size(const up_config_t *cfg)
     int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
                    const void *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
                    up_output_t *out)
+    int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t score_stride,
+                             const void *boxes, int32_t box_stride, const void *keypoints,
+                             int32_t keypoint_stride, void *scratch, size_t scratch_size,
+                             up_output_t *out)
     int32_t up_exp_q20(int32_t x_q20)
     int32_t up_sigmoid_q30(int32_t x_q20)
 
@@ -51,3 +66,7 @@ cdef extern from "up_host.h" nogil:
     int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_stride,
                        const float *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
                        up_output_t *out)
+    int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_t score_stride,
+                                 const float *boxes, int32_t box_stride, const float *keypoints,
+                                 int32_t keypoint_stride, void *scratch, size_t scratch_size,
+                                 up_output_t *out)

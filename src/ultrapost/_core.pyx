@@ -47,7 +47,8 @@ cdef class Core:
     def __init__(self, fixed_config):
         fc = fixed_config
         self.fixed_config = fc
-        self._tables = (fc.priors, fc.score_lut, fc.center_lut, fc.size_lut, fc.box_lut)
+        self._tables = (fc.priors, fc.score_lut, fc.center_lut, fc.size_lut, fc.box_lut, fc.keypoint_lut,
+                        fc.label_bounds)
         self.cfg.num_anchors = fc.num_anchors
         self.cfg.num_classes = fc.num_classes
         self.cfg.class_index = fc.class_index
@@ -68,12 +69,22 @@ cdef class Core:
         self.cfg.center_lut = _table(fc.center_lut)
         self.cfg.size_lut = _table(fc.size_lut)
         self.cfg.box_lut = _table(fc.box_lut)
+        self.cfg.pad_x_q20 = fc.pad_x_q20
+        self.cfg.pad_y_q20 = fc.pad_y_q20
+        self.cfg.logit_clip_q20 = fc.logit_clip_q20
+        self.cfg.soft_min_q30 = fc.soft_min_q30
+        self.cfg.soft_inv_sigma_q16 = fc.soft_inv_sigma_q16
+        self.cfg.num_keypoints = fc.num_keypoints
+        self.cfg.num_labels = fc.num_labels
+        self.cfg.keypoint_lut = _table(fc.keypoint_lut)
+        self.cfg.label_bounds = _table(fc.label_bounds)
         check_status(up_check_config(&self.cfg), "config")
         # The C trusts table sizes; check them here, where the arrays' lengths are known.
         if fc.priors is not None and fc.priors.shape != (fc.num_anchors, 4):
             raise ValueError("priors must be [num_anchors, 4]")
-        for name, n in (("score_lut", 256 if fc.score_kind == 0 else 511), ("center_lut", 256),
-                        ("size_lut", 256), ("box_lut", 256)):
+        for name, n in (("score_lut", 511 if fc.score_kind == 1 else 256), ("center_lut", 256),
+                        ("size_lut", 256), ("box_lut", 256), ("keypoint_lut", 256),
+                        ("label_bounds", fc.num_labels)):
             t = getattr(fc, name)
             if t is not None and t.shape != (n,):
                 raise ValueError(f"{name} must have {n} entries")
@@ -88,21 +99,26 @@ cdef class Core:
         cdef Py_ssize_t item = a.itemsize
         if a.ndim != 2:
             raise ValueError(f"{name} must be 2-D rows, got {a.ndim}-D")
+        return self._row_stride(a, cols, name, 0)
+
+    cdef int32_t _row_stride(self, cnp.ndarray a, int cols, str name, int axis) except -1:
+        """Element stride between rows of a (rows on `axis`, elements on axis + 1), after checking the layout."""
+        cdef Py_ssize_t item = a.itemsize
         if a.dtype != self.dtype:
             raise TypeError(f"{name} must be {self.dtype}, got {a.dtype}")
-        if a.shape[0] != self.cfg.num_anchors:
-            raise ValueError(f"{name} has {a.shape[0]} rows, the config has {self.cfg.num_anchors} anchors")
-        if a.shape[1] < cols:
-            raise ValueError(f"{name} needs at least {cols} columns, got {a.shape[1]}")
+        if a.shape[axis] != self.cfg.num_anchors:
+            raise ValueError(f"{name} has {a.shape[axis]} rows, the config has {self.cfg.num_anchors} anchors")
+        if a.shape[axis + 1] < cols:
+            raise ValueError(f"{name} needs at least {cols} columns, got {a.shape[axis + 1]}")
         if not a.dtype.isnative:
             raise ValueError(f"{name} must be in native byte order")
-        if a.strides[1] != item or a.strides[0] % item or a.strides[0] < cols * item:
+        if a.strides[axis + 1] != item or a.strides[axis] % item or a.strides[axis] < cols * item:
             raise ValueError(f"{name} rows must be contiguous and laid out in increasing memory order")
         if not a.flags.aligned:
             raise ValueError(f"{name} must be aligned")
-        if a.strides[0] // item > 2147483647:
+        if a.strides[axis] // item > 2147483647:
             raise ValueError(f"{name} row stride too large")
-        return <int32_t>(a.strides[0] // item)
+        return <int32_t>(a.strides[axis] // item)
 
     cdef inline bint _plain(self, object x, int cols):
         """x is an aligned, native, C-contiguous [N, cols] or [1, N, cols] array of this config's dtype."""
@@ -121,49 +137,124 @@ cdef class Core:
     def run_plain(self, scores, boxes):
         """The fast path for tensors exactly as models return them ([1, N, C] or [N, C], C-contiguous, native);
         returns None when the inputs need the general path (conversion or a precise error)."""
+        if self.cfg.num_keypoints > 0 or self.cfg.num_labels > 0:
+            return None
         if not (self._plain(scores, self.cfg.num_classes) and self._plain(boxes, 4)):
             return None
         cdef cnp.ndarray s = <cnp.ndarray>scores
         cdef cnp.ndarray b = <cnp.ndarray>boxes
-        return self._run(cnp.PyArray_DATA(s), self.cfg.num_classes, cnp.PyArray_DATA(b), 4)
+        out = self._run_batch(1, cnp.PyArray_DATA(s), 0, self.cfg.num_classes, cnp.PyArray_DATA(b), 0, 4,
+                              NULL, 0, 0)[0]
+        return out["boxes"], out["scores"], out["anchors"]
 
     def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
         """Runs one image: scores [N, C], boxes [N, 4] (views with a row stride are fine).
 
         Returns (boxes int32 [K, 4] Q20, scores int32 [K] Q30, anchors int32 [K])."""
-        cdef int32_t ss = self._stride(scores, self.cfg.num_classes, "scores")
-        cdef int32_t bs = self._stride(boxes, 4, "boxes")
-        return self._run(cnp.PyArray_DATA(scores), ss, cnp.PyArray_DATA(boxes), bs)
+        out = self.run_full(scores, boxes)
+        return out["boxes"], out["scores"], out["anchors"]
 
-    cdef object _run(self, const void *sp, int32_t ss, const void *bp, int32_t bs):
-        cdef int m = self.cfg.max_detections
-        # One allocation for all outputs: boxes [m, 4], then scores [m], then anchors [m].
-        cdef cnp.ndarray flat = np.empty(6 * m, dtype=np.int32)
+    def run_full(self, cnp.ndarray scores not None, cnp.ndarray boxes not None, keypoints=None):
+        """Runs one image (2-D rows) and returns the dict of outputs: boxes, scores, anchors, and keypoints
+        [K, 2P] and labels [K] when the config has them. Keypoints come from `keypoints` rows of 2P values,
+        or (None) from the box rows after the 4 box values."""
+        return self.run_batch(scores[None], boxes[None], None if keypoints is None else keypoints[None])[0]
+
+    def run_batch(self, cnp.ndarray scores not None, cnp.ndarray boxes not None, keypoints=None):
+        """Runs a batch, [B, N, C] scores and [B, N, 4 (+2P)] boxes, in one call without the GIL; returns a list
+        of B output dicts (see run_full)."""
+        cdef int nkp = 2 * self.cfg.num_keypoints
+        cdef cnp.ndarray k
+        cdef int32_t ss, bs, ks = 0
+        cdef Py_ssize_t sb, bb, kb = 0
+        cdef const char *kp = NULL
+        if scores.ndim != 3 or boxes.ndim != 3:
+            raise ValueError("batched scores and boxes must be 3-D [B, N, C]")
+        if scores.shape[0] != boxes.shape[0]:
+            raise ValueError(f"scores ({scores.shape[0]}) and boxes ({boxes.shape[0]}) have different batch sizes")
+        ss = self._row_stride(scores, self.cfg.num_classes, "scores", 1)
+        if keypoints is None:
+            bs = self._row_stride(boxes, 4 + nkp, "boxes", 1)
+            if nkp:
+                kp = <const char *>cnp.PyArray_DATA(boxes) + 4 * cnp.PyArray_ITEMSIZE(boxes)
+                ks = bs
+                kb = boxes.strides[0]
+        else:
+            if not nkp:
+                raise ValueError("keypoints were given but the config has none")
+            k = <cnp.ndarray?>keypoints
+            if k.ndim != 3 or k.shape[0] != scores.shape[0]:
+                raise ValueError("batched keypoints must be 3-D [B, N, 2P] with the batch of the scores")
+            bs = self._row_stride(boxes, 4, "boxes", 1)
+            ks = self._row_stride(k, nkp, "keypoints", 1)
+            kp = <const char *>cnp.PyArray_DATA(k)
+            kb = k.strides[0]
+        for arr, name in ((scores, "scores"), (boxes, "boxes")):
+            if arr.strides[0] < 0 or (arr.shape[0] > 1 and arr.strides[0] % arr.itemsize):
+                raise ValueError(f"{name} batch items must be laid out in increasing memory order")
+        if kb < 0:
+            raise ValueError("keypoints batch items must be laid out in increasing memory order")
+        return self._run_batch(scores.shape[0], cnp.PyArray_DATA(scores), scores.strides[0], ss,
+                               cnp.PyArray_DATA(boxes), boxes.strides[0], bs, kp, kb, ks)
+
+    cdef object _run_batch(self, Py_ssize_t nb, const void *sp, Py_ssize_t sb, int32_t ss, const void *bp,
+                           Py_ssize_t bb, int32_t bs, const void *kp, Py_ssize_t kb, int32_t ks):
+        cdef int m = self.cfg.max_detections * (self.cfg.num_labels if self.cfg.num_labels > 0 else 1)
+        cdef int nkp = 2 * self.cfg.num_keypoints
+        cdef int per = m * (6 + nkp + (1 if self.cfg.num_labels > 0 else 0))
+        # One allocation for all outputs; per image: boxes [m, 4], scores [m], anchors [m], keypoints [m, 2P],
+        # labels [m].
+        cdef cnp.ndarray flat = np.empty(max(nb, 1) * per, dtype=np.int32)
+        cdef cnp.ndarray counts = np.zeros(max(nb, 1), dtype=np.int32)
         cdef int32_t *fp = <int32_t *>cnp.PyArray_DATA(flat)
+        cdef int32_t *cp = <int32_t *>cnp.PyArray_DATA(counts)
         cdef up_output_t out
-        cdef int32_t status
+        cdef int32_t status = 0
+        cdef Py_ssize_t i
         cdef size_t scr_size = self.scratch_bytes
         cdef void *scr = PyMem_Malloc(scr_size + 8)
+        cdef bint is_f32 = self.cfg.input_kind == INPUT_F32
         if scr == NULL:
             raise MemoryError("scratch")
-        out.boxes = fp
-        out.scores = fp + 4 * m
-        out.anchors = fp + 5 * m
-        out.capacity = m
-        out.count = 0
-        if self.cfg.input_kind == INPUT_F32:
-            with nogil:
-                status = up_run_f32(&self.cfg, <const float *>sp, ss, <const float *>bp, bs,
-                                    scr, scr_size, &out)
-        else:
-            with nogil:
-                status = up_run(&self.cfg, sp, ss, bp, bs, scr, scr_size, &out)
+        with nogil:
+            for i in range(nb):
+                out.boxes = fp + i * per
+                out.scores = out.boxes + 4 * m
+                out.anchors = out.scores + m
+                out.keypoints = out.anchors + m if nkp else NULL
+                out.labels = out.anchors + m + nkp * m if self.cfg.num_labels > 0 else NULL
+                out.capacity = m
+                out.count = 0
+                if is_f32:
+                    status = up_run_f32_keypoints(&self.cfg, <const float *>(<const char *>sp + i * sb), ss,
+                                                  <const float *>(<const char *>bp + i * bb), bs,
+                                                  <const float *>(<const char *>kp + i * kb) if kp != NULL else NULL,
+                                                  ks, scr, scr_size, &out)
+                else:
+                    status = up_run_keypoints(&self.cfg, <const char *>sp + i * sb, ss,
+                                              <const char *>bp + i * bb, bs,
+                                              <const char *>kp + i * kb if kp != NULL else NULL,
+                                              ks, scr, scr_size, &out)
+                if status != 0:
+                    break
+                cp[i] = out.count
         PyMem_Free(scr)
         if status == -6:
             raise ValueError("NaN or Inf in the float inputs")
         check_status(status, "postprocess")
-        k = out.count
-        return flat[:4 * k].reshape(k, 4), flat[4 * m:4 * m + k], flat[5 * m:5 * m + k]
+        results = []
+        for i in range(nb):
+            k = counts[i]
+            o = i * per
+            r = {"boxes": flat[o:o + 4 * k].reshape(k, 4), "scores": flat[o + 4 * m:o + 4 * m + k],
+                 "anchors": flat[o + 5 * m:o + 5 * m + k]}
+            if nkp:
+                r["keypoints"] = flat[o + 6 * m:o + 6 * m + nkp * k].reshape(k, nkp)
+            if self.cfg.num_labels > 0:
+                lo = o + (6 + nkp) * m
+                r["labels"] = flat[lo:lo + k]
+            results.append(r)
+        return results
 
 
 def run_raw(Core core, cnp.ndarray scores, cnp.ndarray boxes, size_t scratch_bytes, int capacity):
@@ -181,6 +272,8 @@ def run_raw(Core core, cnp.ndarray scores, cnp.ndarray boxes, size_t scratch_byt
     out.anchors = <int32_t *>cnp.PyArray_DATA(a)
     out.capacity = capacity
     out.count = 0
+    out.keypoints = NULL
+    out.labels = NULL
     if core.cfg.input_kind == INPUT_F32:
         return up_run_f32(&core.cfg, <const float *>cnp.PyArray_DATA(scores), ss,
                           <const float *>cnp.PyArray_DATA(boxes), bs,

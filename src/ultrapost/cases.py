@@ -16,15 +16,16 @@ KINDS = ("f32", "s8", "i32")
 
 
 def make_case(seed: int, size, kind: str, mode: str, *, decoded=False, logits=False, convention="trained",
-              drop_finest=False, clip=False, candidate_limit=200, max_detections=None):
-    """(Ultraface, scores, boxes, quantization) for one generated case."""
+              drop_finest=False, clip=False, candidate_limit=200, max_detections=None, **options):
+    """(Ultraface, scores, boxes, quantization) for one generated case; ``options`` (nms, pixel_size,
+    score_test, soft_sigma...) go to the Ultraface."""
     rng = np.random.default_rng(seed)
     if logits and decoded:
         decoded = False
     t = float(rng.choice([0.3, 0.5, 0.6, 0.7, 0.9]))
     pp = ultrapost.Ultraface(size, score_threshold=t, iou_threshold=float(rng.choice([0.1, 0.3, 0.45, 0.7])),
                              candidate_limit=candidate_limit, max_detections=max_detections, priors=convention,
-                             drop_finest_level=drop_finest, logits=logits, clip=clip)
+                             drop_finest_level=drop_finest, logits=logits, clip=clip, **options)
     n = pp.num_anchors
     # face probability / logit difference
     if mode == "ties":
@@ -73,7 +74,7 @@ def make_case(seed: int, size, kind: str, mode: str, *, decoded=False, logits=Fa
         s_scale, s_zp = 1 / 256, -128
         pp = ultrapost.Ultraface(size, score_threshold=(int(rng.integers(140, 250)) - 128) / 256 * 1 + 0.0,
                                  candidate_limit=candidate_limit, priors=convention, drop_finest_level=drop_finest,
-                                 clip=clip)
+                                 clip=clip, **options)
     else:
         s_scale, s_zp = float(rng.choice([1 / 256, 1 / 255, 0.0039])), -128
     b_scale = float(rng.choice([0.01, 0.04, 0.08])) if not decoded else 1 / 128

@@ -24,9 +24,14 @@ F32_VALUE_Q = 20
 F32_VALUE_LIMIT = 1 << 30
 
 INPUT_S8, INPUT_I32, INPUT_F32 = 0, 1, 2
-SCORE_PROB, SCORE_LOGIT2 = 0, 1
-BOX_DELTAS, BOX_CORNERS = 0, 1
-NMS_HARD = 0
+SCORE_PROB, SCORE_LOGIT2, SCORE_LOGIT1 = 0, 1, 2
+BOX_DELTAS, BOX_CORNERS, BOX_LINEAR = 0, 1, 2
+NMS_HARD, NMS_BLEND, NMS_WEIGHTED, NMS_SOFT_LINEAR, NMS_SOFT_GAUSSIAN = 0, 1, 2, 3, 4
+NMS_KINDS = {"hard": NMS_HARD, "blend": NMS_BLEND, "weighted": NMS_WEIGHTED, "soft-linear": NMS_SOFT_LINEAR,
+             "soft-gaussian": NMS_SOFT_GAUSSIAN}
+MAX_KEYPOINTS = 8
+MAX_MERGE_CANDIDATES = 1 << 15
+MAX_INV_SIGMA_Q16 = 1 << 24
 
 INPUT_KINDS = {"s8": INPUT_S8, "i32": INPUT_I32, "f32": INPUT_F32}
 
@@ -67,9 +72,23 @@ class FixedConfig:
     center_lut: np.ndarray | None = field(default=None, repr=False)
     size_lut: np.ndarray | None = field(default=None, repr=False)
     box_lut: np.ndarray | None = field(default=None, repr=False)
+    # Added in core 0.2: 0 / None means the 0.1 behaviour.
+    pad_x_q20: int = 0
+    pad_y_q20: int = 0
+    logit_clip_q20: int = 0
+    soft_min_q30: int = 0
+    soft_inv_sigma_q16: int = 0
+    num_keypoints: int = 0
+    num_labels: int = 0
+    keypoint_lut: np.ndarray | None = field(default=None, repr=False)
+    label_bounds: np.ndarray | None = field(default=None, repr=False)
 
     def scalars(self) -> dict[str, int]:
-        return {f.name: int(getattr(self, f.name)) for f in fields(self) if not isinstance(getattr(self, f.name), (np.ndarray, type(None)))}
+        return {
+            f.name: int(getattr(self, f.name))
+            for f in fields(self)
+            if not isinstance(getattr(self, f.name), (np.ndarray, type(None)))
+        }
 
     def tables(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray)}

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from ultrapost import golden, models
+from ultrapost.config import NMS_KINDS
 from ultrapost.detections import Detections
 from ultrapost.priors import ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, ultraface_priors
 
@@ -20,35 +21,69 @@ def _core():
     return _core
 
 
-def as_rows(x, name: str, n: int, cols: int) -> np.ndarray:
-    """A [N, cols] view of x ([N, cols] or [1, N, cols]) that the C can read, converting only when it must."""
+def as_rows(x, name: str, n: int, cols: int, batch: bool = False) -> np.ndarray:
+    """A [N, cols] view of x ([N, cols] or [1, N, cols]) that the C can read, converting only when it must;
+    with ``batch``, a [B, N, cols] view of a 3-D x."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
-    if x.ndim == 3:
+    if x.ndim == 3 and not batch:
         if x.shape[0] != 1:
             raise ValueError(f"{name} has a batch of {x.shape[0]}; pass one image at a time")
         x = x[0]
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be [N, {cols}] or [1, N, {cols}], got shape {x.shape}")
-    if x.shape[0] != n:
-        raise ValueError(f"{name} has {x.shape[0]} rows but the config has {n} anchors")
-    if x.shape[1] != cols:
-        raise ValueError(f"{name} must have {cols} columns, got {x.shape[1]}")
+    want = 3 if batch else 2
+    if x.ndim != want:
+        shape = f"[B, N, {cols}]" if batch else f"[N, {cols}] or [1, N, {cols}]"
+        raise ValueError(f"{name} must be {shape}, got shape {x.shape}")
+    if x.shape[-2] != n:
+        raise ValueError(f"{name} has {x.shape[-2]} rows but the config has {n} anchors")
+    if x.shape[-1] != cols:
+        raise ValueError(f"{name} must have {cols} columns, got {x.shape[-1]}")
     if x.dtype not in _KIND_OF_DTYPE and x.dtype.newbyteorder("=") in _KIND_OF_DTYPE:
         x = x.astype(x.dtype.newbyteorder("="))  # wrong-endian: convert
     if x.dtype not in _KIND_OF_DTYPE:
         raise TypeError(f"{name} must be float32, int8 or int32 (fixed point), got {x.dtype}")
     item = x.itemsize
-    if x.strides[1] != item or x.strides[0] < cols * item or x.strides[0] % item or not x.flags.aligned:
+    if (x.strides[-1] != item or x.strides[-2] < cols * item or x.strides[-2] % item or not x.flags.aligned
+            or (batch and (x.strides[0] < 0 or x.strides[0] % item))):
         x = np.ascontiguousarray(x)
     return x
 
 
+def batch_size(*arrays) -> int:
+    """B when any array is 3-D with a leading batch of B > 1 (all 3-D arrays must agree), else 0."""
+    sizes = {a.shape[0] for a in arrays if isinstance(a, np.ndarray) and a.ndim == 3}
+    big = {b for b in sizes if b != 1}
+    if not big:
+        return 0
+    if len(sizes) > 1 or any(isinstance(a, np.ndarray) and a.ndim != 3 for a in arrays if a is not None):
+        names = ", ".join(str(a.shape) for a in arrays if isinstance(a, np.ndarray))
+        raise ValueError(f"inputs with a batch of {max(big)} must all be [B, N, C] with the same B, got {names}")
+    return big.pop()
+
+
+def check_nms(nms: str) -> str:
+    if nms not in NMS_KINDS:
+        raise ValueError(f"nms must be one of {tuple(NMS_KINDS)}, got {nms!r}")
+    return nms
+
+
+def check_score_test(score_test: str) -> bool:
+    if score_test not in (">", ">="):
+        raise ValueError(f"score_test must be '>' or '>=', got {score_test!r}")
+    return score_test == ">="
+
+
 class Ultraface:
-    """Post-processing for Ultraface heads: score test, top candidates, decode, hard NMS, in fixed point.
+    """Post-processing for Ultraface heads: score test, top candidates, decode, NMS, in fixed point.
 
     Defaults reproduce the decisions of the Python ``predict()`` of the Ultraface repository: ``p > t``, the 200
     best candidates, suppress when IoU > t with ``eps = 1e-5`` in the denominator, unclipped boxes.
+    ``nms``: "hard", "blend" (ncnn), "weighted" (MediaPipe), "soft-linear", "soft-gaussian" (``soft_sigma``;
+    soft-NMS drops boxes whose decayed score is <= ``soft_threshold``, the score threshold by default).
+    ``pixel_size`` (W, H): IoU with "+1 pixel" areas on that grid (the C++ ports and RetinaFace). ``score_test``
+    ">" or ">=". ``Ultraface.preset(name, ...)`` reproduces a reference post-processor (ultrapost.presets).
+    Scores with more than two columns (the masked-face model) take ``class_thresholds``: one threshold per class
+    column from 1 on, each class suppressed on its own, and the class column in ``det.labels``.
     """
 
     def __init__(
@@ -68,6 +103,12 @@ class Ultraface:
         size_variance: float = 0.2,
         min_boxes=ULTRAFACE_MIN_BOXES,
         strides=ULTRAFACE_STRIDES,
+        nms: str = "hard",
+        pixel_size=None,
+        score_test: str = ">",
+        soft_sigma: float = 0.5,
+        soft_threshold: float | None = None,
+        class_thresholds=None,
     ):
         self.priors = ultraface_priors(
             input_size, convention=priors, drop_finest_level=drop_finest_level, min_boxes=min_boxes, strides=strides
@@ -83,6 +124,16 @@ class Ultraface:
         self.eps = float(eps)
         self.center_variance = float(center_variance)
         self.size_variance = float(size_variance)
+        self.nms = check_nms(nms)
+        self.pixel_size = None if pixel_size is None else tuple(pixel_size)
+        self.score_test = score_test
+        self.inclusive = check_score_test(score_test)
+        self.soft_sigma = soft_sigma
+        self.soft_threshold = soft_threshold
+        self.class_thresholds = None if class_thresholds is None else tuple(float(t) for t in class_thresholds)
+        self.num_classes = 2 if self.class_thresholds is None else 1 + len(self.class_thresholds)
+        if self.class_thresholds is not None and self.logits:
+            raise ValueError("class_thresholds need probability scores (logits=False)")
         self._configs: dict = {}
         self._plain: dict = {}
         self._lock = threading.Lock()
@@ -116,6 +167,13 @@ class Ultraface:
             eps=self.eps,
             center_variance=self.center_variance,
             size_variance=self.size_variance,
+            nms=self.nms,
+            inclusive=self.inclusive,
+            pixel_size=self.pixel_size,
+            soft_sigma=self.soft_sigma,
+            soft_threshold=self.soft_threshold,
+            num_classes=self.num_classes,
+            labels=self.class_thresholds,
         )
         core = _core().Core(fc)
         with self._lock:
@@ -124,17 +182,28 @@ class Ultraface:
                 self._plain[(core.dtype, bool(decoded))] = core
         return fc, core
 
-    def _inputs(self, scores, boxes, decoded, quantization):
+    @classmethod
+    def preset(cls, name: str, input_size=(320, 240), **overrides) -> Ultraface:
+        """An Ultraface that reproduces the decisions of one reference post-processor (see ultrapost.presets);
+        keyword arguments override the preset's values."""
+        from ultrapost.presets import preset_options
+
+        opts = preset_options(name, input_size)
+        opts.update(overrides)
+        return cls(input_size, **opts)
+
+    def _inputs(self, scores, boxes, decoded, quantization, batch=False):
+        nc = self.num_classes
         if boxes is None:  # one tensor [N, 2 + 4] (NXP ultraslim): scores then corners
             if not decoded:
                 raise ValueError("a single [N, 6] tensor holds decoded boxes: pass decoded=True")
-            t = as_rows(scores, "detections", self.num_anchors, 6)
-            s, b = t[:, :2], t[:, 2:]
+            t = as_rows(scores, "detections", self.num_anchors, nc + 4, batch)
+            s, b = t[..., :nc], t[..., nc:]
             if quantization is not None and t.dtype == np.int8:
                 quantization = (_pair(quantization), _pair(quantization))
         else:
-            s = as_rows(scores, "scores", self.num_anchors, 2)
-            b = as_rows(boxes, "boxes", self.num_anchors, 4)
+            s = as_rows(scores, "scores", self.num_anchors, nc, batch)
+            b = as_rows(boxes, "boxes", self.num_anchors, 4, batch)
             if s.dtype != b.dtype:
                 raise TypeError(f"scores and boxes must have the same dtype, got {s.dtype} and {b.dtype}")
             if quantization is not None and s.dtype == np.int8:
@@ -145,7 +214,25 @@ class Ultraface:
         return s, b, kind, quantization
 
     # -- running -------------------------------------------------------------------------------------------------
-    def postprocess(self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c") -> Detections:
+    def postprocess_batch(self, scores, boxes, decoded: bool = False, quantization=None,
+                          backend: str = "c") -> list[Detections]:
+        """Detections of each image of a batch: scores [B, N, C], boxes [B, N, 4] (or the [B, N, 6] ultraslim
+        tensor with boxes None). The C backend runs the whole batch in one call without the GIL."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        s, b, kind, quant = self._inputs(scores, boxes, decoded, quantization, batch=True)
+        fc, core = self.config(kind, decoded, quant)
+        if backend == "golden":
+            return [Detections.from_fixed(golden.run(fc, s[i], b[i])) for i in range(s.shape[0])]
+        return [Detections.from_fixed(o) for o in _run_batch(core, s, b)]
+
+    def postprocess(self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c"):
+        """Detections of one image (a list of them for inputs with a leading batch axis B > 1)."""
+        if batch_size(scores, boxes):
+            return self.postprocess_batch(scores, boxes, decoded, quantization, backend)
+        return self._postprocess(scores, boxes, decoded, quantization, backend)
+
+    def _postprocess(self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c") -> Detections:
         """Detections of one image.
 
         scores: [N, 2] or [1, N, 2] probabilities (or logits if ``logits=True``); boxes: [N, 4] raw deltas, or
@@ -165,14 +252,7 @@ class Ultraface:
         fc, core = self.config(kind, decoded, quant)
         if backend == "golden":
             return Detections.from_fixed(golden.run(fc, s, b))
-        try:
-            out_boxes, out_scores, out_anchors = core.run(s, b)
-        except ValueError as exc:
-            if "NaN" in str(exc):
-                bad = "scores" if not np.isfinite(s).all() else "boxes"
-                raise ValueError(f"NaN or Inf in {bad}") from None
-            raise
-        return Detections.from_fixed({"boxes": out_boxes, "scores": out_scores, "anchors": out_anchors})
+        return Detections.from_fixed(_run_batch(core, s[None], b[None])[0])
 
     def reference(self, scores, boxes, decoded: bool = False, quantization=None) -> Detections:
         """The float64 reference (ultrapost.reference) on the same inputs, int8 dequantized first."""
@@ -188,6 +268,8 @@ class Ultraface:
         for name, arr in (("scores", s), ("boxes", b)):
             if not np.isfinite(arr).all():
                 raise ValueError(f"NaN or Inf in {name}")
+        if self.class_thresholds is not None:
+            return self._reference_multiclass(s, b, decoded)
         boxes_out, scores_out, anchors = reference.ultraface(
             s,
             b,
@@ -202,12 +284,48 @@ class Ultraface:
             eps=self.eps,
             center_variance=self.center_variance,
             size_variance=self.size_variance,
+            nms_kind=self.nms,
+            inclusive=self.inclusive,
+            pad=self._pad(),
+            sigma=self.soft_sigma,
+            soft_threshold=self.soft_threshold,
         )
         return Detections(boxes_out, scores_out, anchors)
+
+    def _pad(self):
+        return (0.0, 0.0) if self.pixel_size is None else (1.0 / self.pixel_size[0], 1.0 / self.pixel_size[1])
+
+    def _reference_multiclass(self, s, b, decoded):
+        from ultrapost import reference
+
+        parts = []
+        for i, t in enumerate(self.class_thresholds):
+            out = reference.ultraface(
+                s, b, self.priors, decoded=decoded, score_threshold=t, iou_threshold=self.iou_threshold,
+                candidate_limit=self.num_anchors if self.candidate_limit is None else self.candidate_limit,
+                max_detections=self.max_detections, clip=self.clip, eps=self.eps,
+                center_variance=self.center_variance, size_variance=self.size_variance, class_index=1 + i,
+                nms_kind=self.nms, inclusive=self.inclusive, pad=self._pad(), sigma=self.soft_sigma,
+                soft_threshold=self.soft_threshold)
+            parts.append((*out, np.full(len(out[2]), 1 + i, dtype=np.int64)))
+        cat = [np.concatenate([p[k] for p in parts]) for k in range(4)]
+        return Detections(cat[0], cat[1], cat[2], labels=cat[3])
 
     def __repr__(self) -> str:
         w, h = self.input_size
         return f"Ultraface({w}x{h}, {self.num_anchors} anchors, t={self.score_threshold}, iou={self.iou_threshold})"
+
+
+def _run_batch(core, s, b, k=None) -> list[dict]:
+    """core.run_batch with a NaN / Inf status named after the tensor that holds it."""
+    try:
+        return core.run_batch(s, b, k)
+    except ValueError as exc:
+        if "NaN" in str(exc):
+            for name, arr in (("scores", s), ("boxes", b), ("keypoints", k)):
+                if arr is not None and not np.isfinite(arr).all():
+                    raise ValueError(f"NaN or Inf in {name}") from None
+        raise
 
 
 def _pair(q):
