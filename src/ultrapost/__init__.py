@@ -4,10 +4,11 @@ Anchor decode, score threshold and NMS in portable fixed-point C (csrc/), bit-ex
 (ultrapost.golden), with a float64 reference of each reference implementation's decisions (ultrapost.reference).
 """
 
+from ultrapost.blazeface import BlazeFace
 from ultrapost.detect import FaceDetector, detect
 from ultrapost.detections import Detections
 from ultrapost.priors import ultraface_priors
 from ultrapost.ultraface import Ultraface
 
 __version__ = "0.1.0"
-__all__ = ["Detections", "FaceDetector", "Ultraface", "detect", "ultraface_priors", "__version__"]
+__all__ = ["BlazeFace", "Detections", "FaceDetector", "Ultraface", "detect", "ultraface_priors", "__version__"]

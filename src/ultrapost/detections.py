@@ -31,9 +31,9 @@ class Detections:
         det = cls.__new__(cls)
         det.fixed = fixed
         det._boxes = det._scores = det._anchors = det.landmarks = det.labels = None
-        landmarks = fixed.get("landmarks")
+        landmarks = fixed.get("keypoints", fixed.get("landmarks"))
         if landmarks is not None:
-            det.landmarks = landmarks.astype(np.float64).reshape(len(landmarks), -1, 2) / ONE_BOX
+            det.landmarks = landmarks.astype(np.float64).reshape(len(landmarks), landmarks.shape[-1] // 2, 2) / ONE_BOX
         labels = fixed.get("labels")
         if labels is not None:
             det.labels = labels.astype(np.int64)

@@ -157,7 +157,7 @@ def decode(cfg: FixedConfig, anchors: np.ndarray, raw: np.ndarray):
 
 def keypoints_of(cfg: FixedConfig, anchors: np.ndarray, raw: np.ndarray):
     """up_keypoints_of for rows ``raw`` [K, 2P] of anchors [K] -> Q20 int64 [K, 2P]."""
-    raw = np.asarray(raw, dtype=np.int64).reshape(len(anchors), -1)
+    raw = np.asarray(raw, dtype=np.int64).reshape(len(anchors), 2 * cfg.num_keypoints)
     lo, hi = (0, ONE_BOX) if cfg.clip else (-BOX_LIMIT, BOX_LIMIT)
     prior = cfg.priors[anchors].astype(np.int64)
     n = raw.shape[1]
@@ -221,7 +221,7 @@ def _result(cfg, rows: _Rows, boxes, scores, anchors, keypoints=None):
     }
     if cfg.num_keypoints > 0:
         kp = rows.keypoints(anchors) if keypoints is None else keypoints
-        out["keypoints"] = np.asarray(kp, dtype=np.int64).reshape(len(anchors), -1).astype(np.int32)
+        out["keypoints"] = np.asarray(kp, dtype=np.int64).reshape(len(anchors), 2 * cfg.num_keypoints).astype(np.int32)
     return out
 
 
@@ -275,7 +275,7 @@ def nms_merge(cfg: FixedConfig, candidates: np.ndarray, boxes: np.ndarray, rows:
                 out_k.append(kp[0])
             out_s.append(int(top_scores[i]))
         out_a.append(int(candidates[i]))
-    k = np.asarray(out_k).reshape(len(out_a), -1) if cfg.num_keypoints > 0 else None
+    k = np.asarray(out_k).reshape(len(out_a), 2 * cfg.num_keypoints) if cfg.num_keypoints > 0 else None
     return _result(cfg, rows, np.asarray(out_b).reshape(-1, 4), out_s, out_a, k)
 
 

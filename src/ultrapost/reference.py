@@ -171,6 +171,12 @@ def hard_nms(
     return np.asarray(keep, dtype=np.int64)
 
 
+def _flat_rows(x, n: int) -> np.ndarray:
+    """x [n, ...] as float64 [n, prod(...)] (also for n = 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    return x.reshape(n, int(np.prod(x.shape[1:])))
+
+
 NMS_KINDS = ("hard", "blend", "weighted", "soft-linear", "soft-gaussian")
 
 
@@ -201,7 +207,7 @@ def nms(
         raise ValueError(f"nms kind must be one of {NMS_KINDS}, got {kind!r}")
     b = _float_array(boxes, "boxes", ndim=2, cols=4)
     s = _float_array(scores, "scores", ndim=1)
-    kp = None if keypoints is None else np.asarray(keypoints, dtype=np.float64).reshape(len(s), -1)
+    kp = None if keypoints is None else _flat_rows(keypoints, len(s))
     max_detections = _count(max_detections, "max_detections") or len(s)
     order = _order(s)[: _count(candidate_limit, "candidate_limit")]
     out_b, out_s, out_i, out_k = [], [], [], []
@@ -241,7 +247,7 @@ def nms(
             out_s.append(w @ s[cluster] if kind == "blend" else s[top])
             if kp is not None:
                 out_k.append(w @ kp[cluster])
-    k = None if kp is None else np.asarray(out_k, dtype=np.float64).reshape(len(out_i), -1, 2)
+    k = None if kp is None else np.asarray(out_k, dtype=np.float64).reshape(len(out_i), kp.shape[1] // 2, 2)
     return (np.asarray(out_b, dtype=np.float64).reshape(-1, 4), np.asarray(out_s, dtype=np.float64),
             np.asarray(out_i, dtype=np.int64), k)
 
@@ -291,7 +297,7 @@ def mediapipe_weighted_nms(boxes, scores, keypoints, iou_threshold: float, *, ma
     candidates, the score is the top's. Returns (boxes, scores, keypoints or None, top indices)."""
     b = np.asarray(boxes, dtype=np.float64)
     sc = np.asarray(scores, dtype=np.float64)
-    kp = None if keypoints is None else np.asarray(keypoints, dtype=np.float64).reshape(len(sc), -1)
+    kp = None if keypoints is None else _flat_rows(keypoints, len(sc))
     remained = list(np.argsort(-sc, kind="stable"))
     out_b, out_s, out_k, out_i = [], [], [], []
     while remained and (max_detections is None or len(out_i) < max_detections):
@@ -313,7 +319,7 @@ def mediapipe_weighted_nms(boxes, scores, keypoints, iou_threshold: float, *, ma
         out_i.append(top)
         if kp is not None:
             out_k.append(w @ kp[candidates])
-    k = None if kp is None else np.asarray(out_k).reshape(len(out_i), -1, 2)
+    k = None if kp is None else np.asarray(out_k).reshape(len(out_i), kp.shape[1] // 2, 2)
     return np.asarray(out_b).reshape(-1, 4), np.asarray(out_s), k, np.asarray(out_i, dtype=np.int64)
 
 
@@ -397,6 +403,37 @@ def ultraface(
         corners[passed], p[passed], iou_threshold, kind=nms_kind, eps=eps, pad=pad, max_detections=max_detections,
         candidate_limit=candidate_limit, sigma=sigma, soft_threshold=t if soft_threshold is None else soft_threshold)
     return out_b, out_s, passed[idx].astype(np.int64)
+
+
+def blazeface(classificators, regressors, anchors, *, scale, score_threshold: float = 0.5,
+              iou_threshold: float = 0.3, inclusive: bool = True, nms_kind: str = "weighted",
+              max_detections: int | None = None, logit_clip: float = 100.0, sigma: float = 0.5,
+              soft_threshold: float | None = None):
+    """MediaPipe face detection post-processing in float64: logits clipped to +-``logit_clip``, sigmoid,
+    ``score >= t`` (``>`` unless inclusive), linear decode ``cx = r0 / scale_x * aw + ax``, ``w = r2 / scale_x * aw``,
+    keypoints ``r[4 + 2k] / scale_x * aw + ax``; weighted NMS (:func:`mediapipe_weighted_nms`) or any kind of
+    :func:`nms`. Returns (boxes [K, 4] corners, scores [K], keypoints [K, P, 2], anchors [K])."""
+    s = _float_array(classificators, "classificators", ndim=2)[:, 0]
+    r = _float_array(regressors, "regressors", ndim=2)
+    a = np.asarray(anchors, dtype=np.float64)
+    sx, sy = (scale, scale) if np.isscalar(scale) else scale
+    p = 1.0 / (1.0 + np.exp(-np.clip(s, -logit_clip, logit_clip)))
+    cx = r[:, 0] / sx * a[:, 2] + a[:, 0]
+    cy = r[:, 1] / sy * a[:, 3] + a[:, 1]
+    w = r[:, 2] / sx * a[:, 2]
+    h = r[:, 3] / sy * a[:, 3]
+    corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
+    kp = r[:, 4:].reshape(len(r), -1, 2) / [sx, sy] * a[:, None, 2:] + a[:, None, :2]
+    passed = np.flatnonzero(p >= score_threshold if inclusive else p > score_threshold)
+    if nms_kind == "weighted":
+        boxes, scores, kps, top = mediapipe_weighted_nms(corners[passed], p[passed], kp[passed], iou_threshold,
+                                                         max_detections=max_detections)
+    else:
+        boxes, scores, top, kps = nms(corners[passed], p[passed], iou_threshold, kind=nms_kind, eps=0.0,
+                                      max_detections=max_detections, sigma=sigma,
+                                      soft_threshold=score_threshold if soft_threshold is None else soft_threshold,
+                                      keypoints=kp[passed])
+    return boxes, scores, kps.reshape(len(top), kp.shape[1], 2), passed[top].astype(np.int64)
 
 
 def dequantize(q, scale: float, zero_point: int) -> np.ndarray:
