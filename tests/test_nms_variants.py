@@ -251,3 +251,30 @@ def test_threads_give_identical_results():
     for t in threads:
         t.join()
     assert failures == []
+
+
+# --- multi-class (background, face, masked face) ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("nms", ["hard", "blend", "soft-linear"])
+def test_multiclass_c_equals_golden_and_reference(kind, nms):
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        pp = ultrapost.Ultraface((160, 120), class_thresholds=(0.6, 0.5), nms=nms, max_detections=[None, 3][seed % 2])
+        n = pp.num_anchors
+        p = rng.dirichlet([4.0, 1.0, 1.0], n)
+        b = rng.normal(0, 1.5, (n, 4))
+        q = None
+        if kind == "f32":
+            s, bb = p.astype(np.float32), b.astype(np.float32)
+        elif kind == "i32":
+            s, bb = np.floor(p * 2**30 + 0.5).astype(np.int32), np.floor(b * 2**20 + 0.5).astype(np.int32)
+        else:
+            q = ((1 / 256, -128), (0.05, 0))
+            s = np.clip(np.round(p * 256) - 128, -128, 127).astype(np.int8)
+            bb = np.clip(np.round(b / 0.05), -128, 127).astype(np.int8)
+        c = assert_same(pp, s, bb, quantization=q)
+        assert set(c.labels.tolist()) <= {1, 2} and (np.diff(c.labels) >= 0).all()
+        if kind == "f32":
+            r = pp.reference(s, bb)
+            assert c.anchors.tolist() == r.anchors.tolist() and c.labels.tolist() == r.labels.tolist()

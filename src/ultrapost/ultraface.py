@@ -306,7 +306,8 @@ class Ultraface:
                 max_detections=self.max_detections, clip=self.clip, eps=self.eps,
                 center_variance=self.center_variance, size_variance=self.size_variance, class_index=1 + i,
                 nms_kind=self.nms, inclusive=self.inclusive, pad=self._pad(), sigma=self.soft_sigma,
-                soft_threshold=self.soft_threshold)
+                # one soft-NMS stop for every class, as the config has one
+                soft_threshold=self.score_threshold if self.soft_threshold is None else self.soft_threshold)
             parts.append((*out, np.full(len(out[2]), 1 + i, dtype=np.int64)))
         cat = [np.concatenate([p[k] for p in parts]) for k in range(4)]
         return Detections(cat[0], cat[1], cat[2], labels=cat[3])
