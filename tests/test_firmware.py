@@ -432,3 +432,50 @@ def test_fuzzer_bounded_run(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert re.search(r"Done \d+ runs", proc.stderr)
+
+
+LABEL_OVERFLOW = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include "ultrapost.h"
+
+/* A config whose only fault is num_labels: class_index + num_labels overflows int32. */
+int main(void)
+{
+    static const int32_t priors[4] = {1 << 19, 1 << 19, 1 << 18, 1 << 18};
+    static const int32_t bounds[1] = {0};
+    up_config_t c = {0};
+    c.num_anchors = 1;
+    c.num_classes = 2;
+    c.class_index = 1;
+    c.input_kind = UP_INPUT_I32;
+    c.score_kind = UP_SCORE_PROB;
+    c.box_kind = UP_BOX_DELTAS;
+    c.nms_kind = UP_NMS_HARD;
+    c.candidate_limit = 1;
+    c.max_detections = 1;
+    c.iou_q16 = 1 << 15;
+    c.var_center_q30 = 1 << 27;
+    c.var_size_q30 = 1 << 28;
+    c.priors = priors;
+    c.label_bounds = bounds;
+    c.num_labels = INT32_MAX;
+    printf("%ld\n", (long)up_check_config(&c));
+    return 0;
+}
+"""
+
+
+def test_check_config_refuses_num_labels_past_int32_without_overflow(tmp_path):
+    """up_check_config must refuse num_labels = INT32_MAX (only class_index + num_labels <= num_classes is
+    valid) without signed overflow: class_index + num_labels is int32 arithmetic in csrc/up_pipeline.c, which is
+    undefined behaviour and, wrapped, accepts the config (found by firmware/host/fuzz_up_run.c)."""
+    require_tool(shutil.which("gcc") is not None, "host gcc with UBSan")
+    src = tmp_path / "labels.c"
+    src.write_text(LABEL_OVERFLOW)
+    exe = tmp_path / "labels"
+    cmd = ["gcc", "-std=c99", "-O1", "-fsanitize=undefined", "-fno-sanitize-recover=all", f"-I{fw.csrc_dir()}"]
+    subprocess.run([*cmd, str(src), *map(str, fw.core_sources()), "-o", str(exe)], check=True, timeout=120)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=30)
+    assert "runtime error" not in proc.stderr, "signed overflow in up_check_config: " + proc.stderr.strip()
+    assert proc.returncode == 0 and proc.stdout.strip() == "-2", "num_labels = INT32_MAX must be UP_ERR_CONFIG"
