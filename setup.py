@@ -15,7 +15,8 @@ ext = Extension(
     "ultrapost._core",
     sources,
     include_dirs=["csrc", np.get_include()],
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    # UP_HOST_FLOAT: the host build, whose float32 boundary (up_host_float.c) joins the integer stages.
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"), ("UP_HOST_FLOAT", "1")],
     extra_compile_args=extra,
 )
 

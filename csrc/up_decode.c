@@ -8,9 +8,13 @@
 void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
                  int32_t *raw)
 {
-    if (src->fetch) {
-        src->fetch(src, base, stride, anchor, n, raw);
-    } else if (src->cfg->input_kind == UP_INPUT_S8) {
+#ifdef UP_HOST_FLOAT
+    if (src->keys) {
+        up_host_fetch(src, base, stride, anchor, n, raw);
+        return;
+    }
+#endif
+    if (src->cfg->input_kind == UP_INPUT_S8) {
         const int8_t *row = (const int8_t *)base + (size_t)anchor * (size_t)stride;
         for (int32_t k = 0; k < n; k++) {
             raw[k] = row[k];
@@ -42,7 +46,7 @@ static int32_t up_center_factor(const up_config_t *cfg, const int32_t *lut, int3
  * Error against float64: at most about 2 LSB (2e-6) for |d| < 7 and
  * realistic priors, dominated by the rounding of priors and tables.
  */
-void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4])
+static void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4])
 {
     int32_t lo = cfg->clip ? 0 : -UP_BOX_LIMIT;
     int32_t hi = cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT;
@@ -54,9 +58,7 @@ void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int
         return;
     }
     const int32_t *prior = cfg->priors + (size_t)anchor * 4u;
-    int64_t center[2];
-    int64_t size[2];
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 2; k++) { /* x, then y: the center and size of one axis stay in registers */
         int32_t c_q20 = up_center_factor(cfg, cfg->center_lut, raw[k]);
         int32_t e_q20;
         if (cfg->input_kind == UP_INPUT_S8) {
@@ -67,13 +69,10 @@ void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int
                 e_q20 = up_exp_q20(e_q20);
             }
         }
-        center[k] = prior[k] + up_rshift_round((int64_t)c_q20 * prior[k + 2], 20);
-        size[k] = up_rshift_round((int64_t)e_q20 * prior[k + 2], 20);
-    }
-    for (int k = 0; k < 2; k++) {
-        int64_t half = up_rshift_round(size[k], 1);
-        box[k] = up_clamp32(center[k] - half, lo, hi);
-        box[k + 2] = up_clamp32(center[k] + half, lo, hi);
+        int64_t center = prior[k] + up_rshift_round((int64_t)c_q20 * prior[k + 2], 20);
+        int64_t half = up_rshift_round(up_rshift_round((int64_t)e_q20 * prior[k + 2], 20), 1);
+        box[k] = up_clamp32(center - half, lo, hi);
+        box[k + 2] = up_clamp32(center + half, lo, hi);
     }
 }
 
@@ -85,19 +84,32 @@ void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4])
 }
 
 #ifndef UP_NO_KEYPOINTS
-/* Keypoint k of 2P values: p_xy + c * p_wh with c the center factor (keypoint_lut for int8). */
-void up_keypoints_of(const up_source_t *src, int32_t anchor, int32_t *kp)
+/* Keypoint value k (x for even k, y for odd) of raw r: p_xy + c * p_wh, c the center factor
+ * (keypoint_lut for int8), clamped like box corners. */
+static int32_t up_keypoint_decode(const up_config_t *cfg, int32_t anchor, int32_t k, int32_t r)
 {
-    const up_config_t *cfg = src->cfg;
-    int32_t n = 2 * cfg->num_keypoints;
     int32_t lo = cfg->clip ? 0 : -UP_BOX_LIMIT;
     int32_t hi = cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT;
     const int32_t *prior = cfg->priors + (size_t)anchor * 4u;
+    int32_t c_q20 = up_center_factor(cfg, cfg->keypoint_lut, r);
+    return up_clamp32(prior[k & 1] + up_rshift_round((int64_t)c_q20 * prior[2 + (k & 1)], 20), lo, hi);
+}
+
+void up_keypoints_of(const up_source_t *src, int32_t anchor, int32_t *kp)
+{
+    int32_t n = 2 * src->cfg->num_keypoints;
     up_read_row(src, src->keypoints, src->keypoint_stride, anchor, n, kp);
     for (int32_t k = 0; k < n; k++) {
-        int32_t c_q20 = up_center_factor(cfg, cfg->keypoint_lut, kp[k]);
-        kp[k] = up_clamp32(prior[k & 1] + up_rshift_round((int64_t)c_q20 * prior[2 + (k & 1)], 20), lo, hi);
+        kp[k] = up_keypoint_decode(src->cfg, anchor, k, kp[k]);
     }
+}
+
+int32_t up_keypoint_value(const up_source_t *src, int32_t anchor, int32_t k)
+{
+    int32_t r;
+    size_t elem = src->cfg->input_kind == UP_INPUT_S8 ? 1u : 4u; /* int8, or int32 / host float32 */
+    up_read_row(src, (const char *)src->keypoints + (size_t)k * elem, src->keypoint_stride, anchor, 1, &r);
+    return up_keypoint_decode(src->cfg, anchor, k, r);
 }
 #endif
 

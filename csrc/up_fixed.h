@@ -12,6 +12,13 @@
  * Arm and IAR compilers do); refuse to build where that does not hold. */
 typedef char up_arithmetic_shift_check[((-1) >> 1) == -1 ? 1 : -1];
 
+/* Keeps a function out of line where that keeps a large frame off the common call chain. */
+#if defined(__GNUC__)
+#define UP_NOINLINE __attribute__((noinline))
+#else
+#define UP_NOINLINE
+#endif
+
 /* x / 2^n rounded half up, n in 1..62. */
 static inline int64_t up_rshift_round(int64_t x, int n)
 {

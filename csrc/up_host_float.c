@@ -1,6 +1,10 @@
 /* Host-only float32 boundary: conversion to fixed point, then the integer core. */
 #include "up_host.h"
 
+#ifndef UP_HOST_FLOAT
+#error "up_host_float.c is host only: build it (and the core) with UP_HOST_FLOAT defined"
+#endif
+
 #include "up_internal.h"
 
 int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
@@ -135,7 +139,7 @@ static void up_scan_prob(const up_source_t *src, up_candidates_t *cand, const fl
     up_scan_range(src, cand, scores + c, stride, thr, keys, 0, src->cfg->num_anchors);
 }
 
-static void up_fetch_f32(const up_source_t *src, const void *base, int32_t stride, int32_t anchor,
+void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int32_t anchor,
                          int32_t n, int32_t *raw)
 {
     (void)src;
@@ -159,7 +163,7 @@ size_t up_scratch_size_f32(const up_config_t *cfg)
 }
 
 /* Converts the keys of column src->column and pushes the anchors passing src->bound. */
-static void up_select_f32(const up_source_t *src, up_candidates_t *cand)
+void up_host_select(const up_source_t *src, up_candidates_t *cand)
 {
     const up_config_t *cfg = src->cfg;
     const float *scores = (const float *)src->scores;
@@ -222,7 +226,7 @@ int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_
         return UP_ERR_NONFINITE;
     }
     up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride,
-                       0, 0, keys, up_fetch_f32, up_select_f32};
+                       0, 0, keys};
     return up_run_source(&src, scratch, out);
 }
 

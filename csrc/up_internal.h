@@ -27,13 +27,11 @@ typedef struct up_source {
     int32_t keypoint_stride;
     int32_t column;          /* score column of the class being selected */
     int32_t bound;           /* its score bound: pass when key > bound */
-    /* Host float path only: keys already converted (valid for every anchor
-     * that passed the score test), a fetch that converts n elements of one
-     * row, and the selection that fills the keys. */
+#ifdef UP_HOST_FLOAT
+    /* Host builds only (the float32 boundary, up_host_float.c): keys already
+     * converted for every anchor that passed the score test, or NULL. */
     int32_t *keys;
-    void (*fetch)(const struct up_source *src, const void *base, int32_t stride, int32_t anchor,
-                  int32_t n, int32_t *raw);
-    void (*select)(const struct up_source *src, up_candidates_t *cand);
+#endif
 } up_source_t;
 
 /* LOGIT1 keys are clamped logits (MediaPipe's score clipping). */
@@ -48,9 +46,11 @@ static inline int32_t up_key(const up_source_t *src, int32_t a)
 {
     const up_config_t *cfg = src->cfg;
     int32_t c = src->column;
+#ifdef UP_HOST_FLOAT
     if (src->keys) {
         return src->keys[a];
     }
+#endif
     if (cfg->input_kind == UP_INPUT_S8) {
         const int8_t *row = (const int8_t *)src->scores + (size_t)a * (size_t)src->score_stride;
         return cfg->score_kind == UP_SCORE_LOGIT2 ? (int32_t)row[c] - row[1 - c] : row[c];
@@ -72,19 +72,22 @@ void up_select(const up_source_t *src, up_candidates_t *cand);
 
 /* Q30 output score of a key. */
 int32_t up_score_of_key(const up_config_t *cfg, int32_t key);
-/* Reads n elements of row `anchor` of a tensor as int32 (S8 values, I32 values, or src->fetch). */
+#ifdef UP_HOST_FLOAT
+/* The float32 boundary (up_host_float.c): n converted elements of one row, and the selection of a class. */
+void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
+                   int32_t *raw);
+void up_host_select(const up_source_t *src, up_candidates_t *cand);
+#endif
+/* Reads n elements of row `anchor` of a tensor as int32 (S8 values, I32 values, or host floats). */
 void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
                  int32_t *raw);
 /* Reads and decodes the box of an anchor into Q20 corners. */
 void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4]);
-/* Decodes one raw box row of an anchor into Q20 corners. */
-void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4]);
-/* Reads and decodes the 2P keypoint values of an anchor (Q20). */
+/* Reads and decodes the 2P keypoint values of an anchor (Q20), or only value k. */
 void up_keypoints_of(const up_source_t *src, int32_t anchor, int32_t *kp);
+int32_t up_keypoint_value(const up_source_t *src, int32_t anchor, int32_t k);
 /* IoU(a, b) > iou_threshold, without division. */
 bool up_iou_exceeds(const up_config_t *cfg, const int32_t *a, const int32_t *b);
-/* Intersection and union (Q40, with pads and eps) of two boxes; inter 0 if they do not overlap. */
-void up_overlap(const up_config_t *cfg, const int32_t *a, const int32_t *b, int64_t *inter, int64_t *uni);
 /* round(n / d) half up for d > 0, n + d / 2 < 2^64, by shift-and-subtract. */
 uint64_t up_udiv_round(uint64_t n, uint64_t d);
 /* Writes output row k: box, score, anchor, and keypoints when the config has them. */
@@ -100,7 +103,7 @@ int32_t up_nms_soft(const up_source_t *src, up_candidates_t *cand, int32_t *work
 int32_t up_check_run(const up_config_t *cfg, int32_t score_stride, int32_t box_stride,
                      int32_t keypoint_stride, size_t scratch_size, size_t scratch_needed,
                      const void *scratch, const up_output_t *out);
-/* Selects, sorts and suppresses each class of src into out (src->select or up_select). */
+/* Selects, sorts and suppresses each class of src into out (a checked config and run). */
 int32_t up_run_source(up_source_t *src, void *scratch, up_output_t *out);
 
 #endif /* UP_INTERNAL_H */

@@ -7,45 +7,61 @@
  */
 #include "up_internal.h"
 
-static inline int64_t up_max64(int64_t a, int64_t b)
+static inline int32_t up_max32(int32_t a, int32_t b)
 {
     return a > b ? a : b;
 }
 
-static inline int64_t up_min64(int64_t a, int64_t b)
+static inline int32_t up_min32(int32_t a, int32_t b)
 {
     return a < b ? a : b;
 }
 
-/*
- * Scaling and overflow: corners are Q20 within +-4.0 (2^22) and pads at most
- * 1.0, so padded widths are below 2^23 + 2^20 and, for two overlapping boxes,
- * the union (inside their padded bounding square) below 2^46.4 + eps (eps <=
- * 2^40): inter * 2^16 and t_q16 * union stay below 2^63 in int64. Widths and
- * heights are clipped at 0, so an inverted box has area 0; boxes that do not
- * overlap (padded intersection <= 0 on an axis) get inter = 0.
- */
-void up_overlap(const up_config_t *cfg, const int32_t *a, const int32_t *b, int64_t *inter, int64_t *uni)
+/* Padded width of [lo, hi], clipped at 0: an inverted box has area 0. */
+static inline int32_t up_extent(int32_t lo, int32_t hi, int32_t pad)
 {
-    int64_t px = cfg->pad_x_q20;
-    int64_t py = cfg->pad_y_q20;
-    int64_t iw = up_min64(a[2], b[2]) - up_max64(a[0], b[0]) + px;
-    int64_t ih = up_min64(a[3], b[3]) - up_max64(a[1], b[1]) + py;
-    int64_t area_a = up_max64((int64_t)a[2] - a[0] + px, 0) * up_max64((int64_t)a[3] - a[1] + py, 0);
-    int64_t area_b = up_max64((int64_t)b[2] - b[0] + px, 0) * up_max64((int64_t)b[3] - b[1] + py, 0);
-    int64_t in = (iw > 0 && ih > 0) ? iw * ih : 0;
-    *inter = in;
-    *uni = area_a + area_b - in + cfg->iou_eps_q40;
+    return up_max32(hi - lo + pad, 0);
 }
 
-/* IoU(a, b) > t as inter * 2^16 > t_q16 * union; no overlap never exceeds (a zero union with eps 0
- * has no overlap either). */
+#ifndef UP_NO_SOFT_NMS
+/*
+ * Scaling and overflow: corners are Q20 within +-4.0 (2^22) and pads at most
+ * 1.0, so padded widths and intersections fit int32 (below 2^23 + 2^20); areas
+ * are int64 products and, for two overlapping boxes, the union (inside their
+ * padded bounding square) is below 2^46.4 + eps (eps <= 2^40): inter * 2^16 and
+ * t_q16 * union stay below 2^63. Boxes that do not overlap (padded
+ * intersection <= 0 on an axis) get inter = 0.
+ */
+static void up_overlap(const up_config_t *cfg, const int32_t *a, const int32_t *b, int64_t *inter,
+                       int64_t *uni)
+{
+    int32_t px = cfg->pad_x_q20;
+    int32_t py = cfg->pad_y_q20;
+    int32_t iw = up_min32(a[2], b[2]) - up_max32(a[0], b[0]) + px;
+    int32_t ih = up_min32(a[3], b[3]) - up_max32(a[1], b[1]) + py;
+    int64_t in = (iw > 0 && ih > 0) ? (int64_t)iw * ih : 0;
+    *inter = in;
+    *uni = (int64_t)up_extent(a[0], a[2], px) * up_extent(a[1], a[3], py) +
+           (int64_t)up_extent(b[0], b[2], px) * up_extent(b[1], b[3], py) - in + cfg->iou_eps_q40;
+}
+#endif
+
+/* IoU(a, b) > t as inter * 2^16 > t_q16 * union, deciding "no overlap" before any product (most pairs). */
 bool up_iou_exceeds(const up_config_t *cfg, const int32_t *a, const int32_t *b)
 {
-    int64_t inter;
-    int64_t uni;
-    up_overlap(cfg, a, b, &inter, &uni);
-    return inter > 0 && inter * 65536 > (int64_t)cfg->iou_q16 * uni;
+    int32_t iw = up_min32(a[2], b[2]) - up_max32(a[0], b[0]) + cfg->pad_x_q20;
+    if (iw <= 0) {
+        return false;
+    }
+    int32_t ih = up_min32(a[3], b[3]) - up_max32(a[1], b[1]) + cfg->pad_y_q20;
+    if (ih <= 0) {
+        return false;
+    }
+    int64_t inter = (int64_t)iw * ih;
+    int64_t uni = (int64_t)up_extent(a[0], a[2], cfg->pad_x_q20) * up_extent(a[1], a[3], cfg->pad_y_q20);
+    uni += (int64_t)up_extent(b[0], b[2], cfg->pad_x_q20) * up_extent(b[1], b[3], cfg->pad_y_q20);
+    uni += cfg->iou_eps_q40 - inter;
+    return inter * 65536 > (int64_t)cfg->iou_q16 * uni;
 }
 
 uint64_t up_udiv_round(uint64_t n, uint64_t d)
@@ -104,14 +120,53 @@ static int32_t up_mean(int64_t n, int64_t d)
 
 /*
  * Blending (ncnn) and weighted (MediaPipe) NMS: clusters of the top remaining
- * candidate and every remaining one with IoU > t against it (removed ones have
- * index -1 in cand->idx). Means are convex combinations, so they stay
+ * candidate and every remaining one with IoU > t against it. Removed
+ * candidates hold -1 in cand->idx; members of the cluster being merged hold
+ * -2 - anchor, so each mean is one pass with its sum in registers (no
+ * per-cluster arrays on the stack). Means are convex combinations, so they stay
  * within the range of their terms.
  * Scaling and overflow: weights are Q16 below 2^17.5 (exp(1) * 2^16), box
  * corners and keypoints Q20 within +-2^22, scores clamped to [0, 2^30]: terms are
  * below 2^47.5 and at most UP_MAX_MERGE_CANDIDATES (2^15) of them sum below
  * 2^62.5 in int64.
  */
+/* Merge weight (Q16) of a member's score clamped to [0, 1] (fixed-point inputs may hold any int32). */
+static int64_t up_merge_weight(const up_source_t *src, bool blend, int32_t anchor)
+{
+    int32_t s = up_clamp32(up_score_of_key(src->cfg, up_key(src, anchor)), 0, UP_ONE_SCORE);
+    return blend ? up_rshift_round(up_exp_q20((int32_t)up_rshift_round(s, 10)), 4) : up_rshift_round(s, 14);
+}
+
+/* Weighted sum over the marked cluster [i, count) of coordinate k: box k < 4 (from work), keypoint
+ * value k - 4, or the clamped score for k < 0. */
+static int64_t up_cluster_sum(const up_source_t *src, const up_candidates_t *cand, const int32_t *work,
+                              int32_t i, int32_t k, bool blend)
+{
+    int64_t sum = 0;
+    for (int32_t j = i; j < cand->count; j++) {
+        int32_t e = cand->idx[j];
+        if (e > -2) {
+            continue;
+        }
+        int32_t a = -2 - e;
+        int64_t w = up_merge_weight(src, blend, a);
+        int64_t v;
+        if (k < 0) {
+            v = up_clamp32(up_score_of_key(src->cfg, up_key(src, a)), 0, UP_ONE_SCORE);
+        } else if (k < 4) {
+            v = work[(size_t)j * 4u + (size_t)k];
+        } else {
+#ifndef UP_NO_KEYPOINTS
+            v = up_keypoint_value(src, a, k - 4);
+#else
+            v = 0;
+#endif
+        }
+        sum += w * v;
+    }
+    return sum;
+}
+
 int32_t up_nms_merge(const up_source_t *src, up_candidates_t *cand, int32_t *work, up_output_t *out)
 {
     const up_config_t *cfg = src->cfg;
@@ -128,65 +183,46 @@ int32_t up_nms_merge(const up_source_t *src, up_candidates_t *cand, int32_t *wor
             continue;
         }
         const int32_t *top_box = work + (size_t)i * 4u;
-        int32_t top_score = up_score_of_key(cfg, up_key(src, top));
         int64_t sw = 0;
-        int64_t ss = 0;
-        int64_t sb[4] = {0, 0, 0, 0};
-        int64_t sk[2 * UP_MAX_KEYPOINTS];
-        int32_t kp[2 * UP_MAX_KEYPOINTS];
-        for (int32_t k = 0; k < nkp; k++) {
-            sk[k] = 0;
-        }
-        for (int32_t j = i; j < cand->count; j++) {
+        for (int32_t j = i; j < cand->count; j++) { /* mark the cluster, sum its weights */
             int32_t a = cand->idx[j];
-            const int32_t *b = work + (size_t)j * 4u;
-            if (a < 0 || (j != i && !up_iou_exceeds(cfg, top_box, b))) {
+            if (a < 0 || (j != i && !up_iou_exceeds(cfg, top_box, work + (size_t)j * 4u))) {
                 continue;
             }
-            cand->idx[j] = -1;
-            /* fixed-point inputs may hold any int32 "probability": weights and means use it clamped to [0, 1] */
-            int32_t s = up_clamp32(j == i ? top_score : up_score_of_key(cfg, up_key(src, a)), 0, UP_ONE_SCORE);
-            int64_t w = blend ? up_rshift_round(up_exp_q20((int32_t)up_rshift_round(s, 10)), 4)
-                              : up_rshift_round(s, 14);
-            sw += w;
-            ss += w * s;
-            for (int k = 0; k < 4; k++) {
-                sb[k] += w * b[k];
-            }
+            cand->idx[j] = -2 - a;
+            sw += up_merge_weight(src, blend, a);
+        }
+        int32_t *obox = out->boxes + (size_t)kept * 4u;
+        int32_t *okp = nkp > 0 ? out->keypoints + (size_t)kept * (size_t)nkp : 0;
+        for (int32_t k = 0; k < 4 + nkp; k++) {
+            int32_t v;
+            if (sw > 0) {
+                v = up_mean(up_cluster_sum(src, cand, work, i, k, blend), sw);
+            } else if (k < 4) { /* every weight rounded to 0 (WEIGHTED, scores below 2^-17): the top as is */
+                v = top_box[k];
+            } else {
 #ifndef UP_NO_KEYPOINTS
-            if (nkp > 0) {
-                up_keypoints_of(src, a, kp);
-                for (int32_t k = 0; k < nkp; k++) {
-                    sk[k] += w * kp[k];
-                }
-            }
+                v = up_keypoint_value(src, top, k - 4);
+#else
+                v = 0;
 #endif
+            }
+            if (k < 4) {
+                obox[k] = v;
+            } else {
+                okp[k - 4] = v;
+            }
         }
-        int32_t box[4];
-        int32_t *okp = nkp > 0 ? out->keypoints + (size_t)kept * (size_t)nkp : kp;
-        if (sw > 0) {
-            for (int k = 0; k < 4; k++) {
-                box[k] = up_mean(sb[k], sw);
-            }
-            for (int32_t k = 0; k < nkp; k++) {
-                okp[k] = up_mean(sk[k], sw);
-            }
-        } else { /* every weight rounded to 0 (WEIGHTED, scores below 2^-17): the top as is */
-            for (int k = 0; k < 4; k++) {
-                box[k] = top_box[k];
-            }
-#ifndef UP_NO_KEYPOINTS
-            if (nkp > 0) {
-                up_keypoints_of(src, top, okp);
-            }
-#endif
-        }
-        for (int k = 0; k < 4; k++) {
-            out->boxes[(size_t)kept * 4u + (size_t)k] = box[k];
-        }
-        out->scores[kept] = (blend && sw > 0) ? up_mean(ss, sw) : top_score;
+        int32_t top_score = up_score_of_key(cfg, up_key(src, top));
+        out->scores[kept] = (blend && sw > 0) ? up_mean(up_cluster_sum(src, cand, work, i, -1, blend), sw)
+                                              : top_score;
         out->anchors[kept] = top;
         kept++;
+        for (int32_t j = i; j < cand->count; j++) { /* the cluster is removed */
+            if (cand->idx[j] <= -2) {
+                cand->idx[j] = -1;
+            }
+        }
     }
     out->count = kept;
     return UP_OK;

@@ -55,7 +55,7 @@ static int32_t up_check_extensions(const up_config_t *cfg)
 #ifdef UP_NO_LABELS
         return UP_ERR_CONFIG;
 #endif
-        if (cfg->class_index + cfg->num_labels > cfg->num_classes ||
+        if (cfg->num_labels > cfg->num_classes - cfg->class_index || /* no overflow: both sides >= 0 */
             (cfg->score_kind == UP_SCORE_LOGIT2 && cfg->num_labels > 1)) {
             return UP_ERR_CONFIG;
         }
@@ -181,6 +181,51 @@ static int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_outpu
     }
 }
 
+/* Selects the candidates of src->column (the host's float boundary in host builds). */
+static void up_select_class(const up_source_t *src, up_candidates_t *cand)
+{
+#ifdef UP_HOST_FLOAT
+    if (src->keys) {
+        up_host_select(src, cand);
+        return;
+    }
+#endif
+    up_select(src, cand);
+}
+
+#ifndef UP_NO_LABELS
+/* One selection and NMS per class column, each into the output rows after the previous ones. Kept out
+ * of up_run_source (and not inlined) so that its output view is not on the stack of one-class runs. */
+UP_NOINLINE static int32_t up_run_labels(up_source_t *src, up_candidates_t *cand, up_output_t *out)
+{
+    const up_config_t *cfg = src->cfg;
+    int32_t total = 0;
+    for (int32_t l = 0; l < cfg->num_labels; l++) {
+        up_output_t view = *out;
+        view.boxes += (size_t)total * 4u;
+        view.scores += total;
+        view.anchors += total;
+        if (cfg->num_keypoints > 0) {
+            view.keypoints += (size_t)total * 2u * (size_t)cfg->num_keypoints;
+        }
+        src->column = cfg->class_index + l;
+        src->bound = cfg->label_bounds[l];
+        cand->count = 0;
+        up_select_class(src, cand);
+        int32_t status = up_finish(src, cand, &view);
+        if (status != UP_OK) {
+            return status;
+        }
+        for (int32_t k = 0; k < view.count; k++) {
+            out->labels[total + k] = src->column;
+        }
+        total += view.count;
+    }
+    out->count = total;
+    return UP_OK;
+}
+#endif
+
 int32_t up_run_source(up_source_t *src, void *scratch, up_output_t *out)
 {
     const up_config_t *cfg = src->cfg;
@@ -189,50 +234,38 @@ int32_t up_run_source(up_source_t *src, void *scratch, up_output_t *out)
     src->bound = cfg->score_bound;
 #ifndef UP_NO_LABELS
     if (cfg->num_labels > 0) {
-        int32_t total = 0;
-        for (int32_t l = 0; l < cfg->num_labels; l++) {
-            /* a view of out after the rows already written */
-            up_output_t view = *out;
-            view.boxes += (size_t)total * 4u;
-            view.scores += total;
-            view.anchors += total;
-            if (cfg->num_keypoints > 0) {
-                view.keypoints += (size_t)total * 2u * (size_t)cfg->num_keypoints;
-            }
-            src->column = cfg->class_index + l;
-            src->bound = cfg->label_bounds[l];
-            cand.count = 0;
-            if (src->select) {
-                src->select(src, &cand);
-            } else {
-                up_select(src, &cand);
-            }
-            int32_t status = up_finish(src, &cand, &view);
-            if (status != UP_OK) {
-                return status;
-            }
-            for (int32_t k = 0; k < view.count; k++) {
-                out->labels[total + k] = src->column;
-            }
-            total += view.count;
-        }
-        out->count = total;
-        return UP_OK;
+        return up_run_labels(src, &cand, out);
     }
 #endif
-    if (src->select) {
-        src->select(src, &cand);
-    } else {
-        up_select(src, &cand);
-    }
+    up_select_class(src, &cand);
     return up_finish(src, &cand, out);
 }
 
-int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t score_stride,
-                         const void *boxes, int32_t box_stride, const void *keypoints,
-                         int32_t keypoint_stride, void *scratch, size_t scratch_size,
-                         up_output_t *out)
+/* Fills every field (an aggregate initializer would be zero-filled with a libc memset call). */
+static void up_source_set(up_source_t *src, const up_config_t *cfg, const void *scores,
+                          int32_t score_stride, const void *boxes, int32_t box_stride,
+                          const void *keypoints, int32_t keypoint_stride)
 {
+    src->cfg = cfg;
+    src->scores = scores;
+    src->score_stride = score_stride;
+    src->boxes = boxes;
+    src->box_stride = box_stride;
+    src->keypoints = keypoints;
+    src->keypoint_stride = keypoint_stride;
+    src->column = 0;
+    src->bound = 0;
+#ifdef UP_HOST_FLOAT
+    src->keys = 0;
+#endif
+}
+
+/* Checks a run's config and arguments before the pipeline is entered (so the
+ * checks' frames are not part of the pipeline's stack depth). */
+static int32_t up_check_source(const up_source_t *src, void *scratch, size_t scratch_size,
+                               const up_output_t *out)
+{
+    const up_config_t *cfg = src->cfg;
     int32_t status = up_check_config(cfg);
     if (status != UP_OK) {
         return status;
@@ -240,32 +273,38 @@ int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t sco
     if (cfg->input_kind == UP_INPUT_F32) {
         return UP_ERR_CONFIG; /* float inputs go through up_run_f32 on the host */
     }
-    if (!scores || !boxes || (cfg->num_keypoints > 0 && !keypoints)) {
+    if (!src->scores || !src->boxes || (cfg->num_keypoints > 0 && !src->keypoints)) {
         return UP_ERR_NULL;
     }
-    status = up_check_run(cfg, score_stride, box_stride, keypoint_stride, scratch_size,
-                          up_scratch_bytes(cfg), scratch, out);
-    if (status != UP_OK) {
-        return status;
-    }
-    up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride,
-                       0, 0, 0, 0, 0};
-    return up_run_source(&src, scratch, out);
+    return up_check_run(cfg, src->score_stride, src->box_stride, src->keypoint_stride, scratch_size,
+                        up_scratch_bytes(cfg), scratch, out);
+}
+
+int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t score_stride,
+                         const void *boxes, int32_t box_stride, const void *keypoints,
+                         int32_t keypoint_stride, void *scratch, size_t scratch_size,
+                         up_output_t *out)
+{
+    up_source_t src;
+    up_source_set(&src, cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride);
+    int32_t status = up_check_source(&src, scratch, scratch_size, out);
+    return status != UP_OK ? status : up_run_source(&src, scratch, out);
 }
 
 int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
                const void *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
                up_output_t *out)
 {
-    const void *kp = 0;
+    up_source_t src;
+    up_source_set(&src, cfg, scores, score_stride, boxes, box_stride, 0, box_stride);
     if (cfg && boxes && cfg->num_keypoints > 0) {
         /* keypoints follow the 4 box values in each box row */
         if (box_stride < 4 + 2 * cfg->num_keypoints) {
             return UP_ERR_STRIDE;
         }
-        kp = cfg->input_kind == UP_INPUT_S8 ? (const void *)((const int8_t *)boxes + 4)
-                                            : (const void *)((const int32_t *)boxes + 4);
+        src.keypoints = cfg->input_kind == UP_INPUT_S8 ? (const void *)((const int8_t *)boxes + 4)
+                                                       : (const void *)((const int32_t *)boxes + 4);
     }
-    return up_run_keypoints(cfg, scores, score_stride, boxes, box_stride, kp, box_stride, scratch,
-                            scratch_size, out);
+    int32_t status = up_check_source(&src, scratch, scratch_size, out);
+    return status != UP_OK ? status : up_run_source(&src, scratch, out);
 }

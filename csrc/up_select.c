@@ -82,13 +82,7 @@ void up_select(const up_source_t *src, up_candidates_t *cand)
     int32_t c = src->column;
     int32_t stride = src->score_stride;
     /* Specialised loops for the common kinds; the generic key otherwise. */
-    if (src->keys) {
-        for (int32_t a = 0; a < n; a++) {
-            if (src->keys[a] > bound) {
-                up_candidates_push(src, cand, a);
-            }
-        }
-    } else if (cfg->input_kind == UP_INPUT_S8 && cfg->score_kind != UP_SCORE_LOGIT2) {
+    if (cfg->input_kind == UP_INPUT_S8 && cfg->score_kind != UP_SCORE_LOGIT2) {
         const int8_t *s = (const int8_t *)src->scores + c;
         for (int32_t a = 0; a < n; a++) {
             if (s[(size_t)a * (size_t)stride] > bound) {
