@@ -7,8 +7,19 @@ Anchor decode, score threshold and NMS in portable fixed-point C (csrc/), bit-ex
 from ultrapost.blazeface import BlazeFace
 from ultrapost.detect import FaceDetector, detect
 from ultrapost.detections import Detections
-from ultrapost.priors import ultraface_priors
+from ultrapost.priors import retinaface_priors, ultraface_priors
+from ultrapost.retinaface import RetinaFace
 from ultrapost.ultraface import Ultraface
 
 __version__ = "0.1.0"
-__all__ = ["BlazeFace", "Detections", "FaceDetector", "Ultraface", "detect", "ultraface_priors", "__version__"]
+__all__ = [
+    "BlazeFace",
+    "Detections",
+    "FaceDetector",
+    "RetinaFace",
+    "Ultraface",
+    "detect",
+    "retinaface_priors",
+    "ultraface_priors",
+    "__version__",
+]

@@ -61,7 +61,7 @@ def ultraface_priors(
         raise ValueError("min_boxes and strides must be non-empty and of equal length")
     if any(s <= 0 for s in strides) or any(not level or min(level) <= 0 for level in min_boxes):
         raise ValueError("strides and min boxes must be positive")
-    levels = list(zip(strides, min_boxes))
+    levels = list(zip(strides, min_boxes, strict=True))
     if drop_finest_level:
         levels = levels[1:]
         if not levels:
@@ -85,3 +85,41 @@ def ultraface_priors(
         level[..., 3] = bh[None, None, :]
         out.append(level.reshape(-1, 4))
     return np.clip(np.concatenate(out), 0.0, 1.0)
+
+
+# RetinaFace-style heads (REFERENCE.md section 4). Face-Detector-1MB-with-landmark (slim, RFB, mobilenet) and the
+# zineos Blazeface configs.
+RETINAFACE_CONFIGS = {
+    "slim": {"min_sizes": ULTRAFACE_MIN_BOXES, "steps": ULTRAFACE_STRIDES},
+    "blazeface": {"min_sizes": ((8, 11), (14, 19, 26, 38, 64, 149)), "steps": (8, 16)},
+}
+
+
+def retinaface_priors(input_size=(320, 240), *, min_sizes=ULTRAFACE_MIN_BOXES, steps=ULTRAFACE_STRIDES) -> np.ndarray:
+    """Priors [N, 4] float64 (cx, cy, w, h) of RetinaFace's ``PriorBox``, NOT clamped.
+
+    Per level k: feature map ``ceil(H / step) x ceil(W / step)``; rows i, then columns j, then min sizes innermost;
+    ``cx = (j + 0.5) * step / W``, ``cy = (i + 0.5) * step / H``, ``w = min_size / W``, ``h = min_size / H``.
+    """
+    w, h = _size(input_size)
+    try:
+        steps = [int(s) for s in steps]
+        min_sizes = [tuple(float(m) for m in level) for level in min_sizes]
+    except (TypeError, ValueError):
+        raise TypeError("steps must be a sequence of ints and min_sizes a sequence of sequences of numbers") from None
+    if not steps:
+        raise ValueError("steps must not be empty")
+    if len(min_sizes) != len(steps):
+        raise ValueError(f"min_sizes has {len(min_sizes)} levels but steps has {len(steps)}; they must match")
+    if any(s <= 0 for s in steps) or any(not level or min(level) <= 0 for level in min_sizes):
+        raise ValueError("steps and min sizes must be positive (and no level empty)")
+    out = []
+    for step, sizes in zip(steps, min_sizes, strict=True):
+        fm_w, fm_h = math.ceil(w / step), math.ceil(h / step)
+        level = np.empty((fm_h, fm_w, len(sizes), 4))
+        level[..., 0] = ((np.arange(fm_w) + 0.5) * step / w)[None, :, None]
+        level[..., 1] = ((np.arange(fm_h) + 0.5) * step / h)[:, None, None]
+        level[..., 2] = (np.array(sizes) / w)[None, None, :]
+        level[..., 3] = (np.array(sizes) / h)[None, None, :]
+        out.append(level.reshape(-1, 4))
+    return np.concatenate(out)

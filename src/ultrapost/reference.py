@@ -29,6 +29,7 @@ __all__ = [
     "ncnn_nms",
     "nms",
     "py_cpu_nms",
+    "retinaface",
     "ultraface",
 ]
 
@@ -434,6 +435,41 @@ def blazeface(classificators, regressors, anchors, *, scale, score_threshold: fl
                                       soft_threshold=score_threshold if soft_threshold is None else soft_threshold,
                                       keypoints=kp[passed])
     return boxes, scores, kps.reshape(len(top), kp.shape[1], 2), passed[top].astype(np.int64)
+
+
+def decode_landmarks(landms, priors, center_variance: float = 0.1) -> np.ndarray:
+    """RetinaFace's ``decode_landm``: raw landmarks [N, 2P] + priors [N, 4] -> float64 [N, P, 2],
+    ``x = pcx + pre_x * cv * pw``, ``y = pcy + pre_y * cv * ph``."""
+    p = _float_array(priors, "priors", ndim=2, cols=4)
+    lm = _float_array(landms, "landms", ndim=2)
+    if lm.shape[0] != p.shape[0] or lm.shape[1] % 2:
+        raise ValueError(f"landms must be [N, 2P] with N = {p.shape[0]}, got {lm.shape}")
+    cv = _real(center_variance, "center_variance", 0.0, np.inf)
+    pts = lm.reshape(len(lm), -1, 2)
+    return p[:, None, :2] + pts * cv * p[:, None, 2:]
+
+
+def retinaface(conf, loc, landms, priors, *, score_threshold: float = 0.3, iou_threshold: float = 0.4,
+               candidate_limit: int | None = 2000, max_detections: int | None = 1000, logits: bool = False,
+               eps: float = 0.0, center_variance: float = 0.1, size_variance: float = 0.2, nms_kind: str = "hard",
+               inclusive: bool = False, pad=(0.0, 0.0), sigma: float = 0.5, soft_threshold: float | None = None):
+    """RetinaFace's test path in float64 (Face-Detector-1MB-with-landmark ``detect.py``): face probability
+    (softmax column 1, or two-class logits), ``p > t``, the ``candidate_limit`` best, variance decode of boxes
+    (:func:`decode_deltas`) and landmarks (:func:`decode_landmarks`), NMS (``py_cpu_nms`` is "hard" with
+    ``pad = (1 / W, 1 / H)`` and no eps), the ``max_detections`` first kept. Returns (boxes [K, 4] normalized
+    corners, scores [K], landmarks [K, P, 2] normalized, anchors [K])."""
+    p = face_probability(conf, logits=logits, class_index=1)
+    corners = decode_deltas(loc, priors, center_variance, size_variance)
+    points = decode_landmarks(landms, priors, center_variance)
+    if not (p.shape[0] == corners.shape[0] == points.shape[0]):
+        raise ValueError(f"conf ({p.shape[0]}), loc ({corners.shape[0]}) and landms ({points.shape[0]}) rows differ")
+    t = _real(score_threshold, "score_threshold", -np.inf, np.inf)
+    passed = np.flatnonzero(p >= t if inclusive else p > t)
+    out_b, out_s, idx, out_k = nms(
+        corners[passed], p[passed], iou_threshold, kind=nms_kind, eps=eps, pad=pad, max_detections=max_detections,
+        candidate_limit=candidate_limit, sigma=sigma, soft_threshold=t if soft_threshold is None else soft_threshold,
+        keypoints=points[passed])
+    return out_b, out_s, out_k.reshape(len(idx), points.shape[1], 2), passed[idx].astype(np.int64)
 
 
 def dequantize(q, scale: float, zero_point: int) -> np.ndarray:
