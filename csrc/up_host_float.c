@@ -45,6 +45,9 @@ static inline uint32_t up_bits(float x)
 UP_HOST_CLONES static uint32_t up_any_nonfinite(const float *x, size_t n)
 {
     uint32_t m = 0;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
     for (size_t i = 0; i < n; i++) {
         uint32_t e = up_bits(x[i]) & 0x7f800000u;
         m = e > m ? e : m;
@@ -149,9 +152,20 @@ void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int
     }
 }
 
+size_t up_host_soa_bytes(const up_config_t *cfg)
+{
+    return 4u * (size_t)cfg->max_detections * sizeof(int32_t);
+}
+
+size_t up_host_scratch_size(const up_config_t *cfg)
+{
+    return up_check_config(cfg) == UP_OK ? up_scratch_bytes(cfg) + up_host_soa_bytes(cfg) : 0;
+}
+
+/* F32 scratch: the core's, the kept boxes column-wise, then one key per anchor. */
 static size_t up_keys_offset(const up_config_t *cfg)
 {
-    return (up_scratch_size(cfg) + 7u) & ~(size_t)7u;
+    return (up_scratch_bytes(cfg) + up_host_soa_bytes(cfg) + 7u) & ~(size_t)7u;
 }
 
 size_t up_scratch_size_f32(const up_config_t *cfg)
@@ -160,6 +174,99 @@ size_t up_scratch_size_f32(const up_config_t *cfg)
         return 0;
     }
     return up_keys_offset(cfg) + (size_t)cfg->num_anchors * sizeof(int32_t);
+}
+
+/* Bit j set when kept box j of 8 (column-wise) and box b overlap after padding: the only pairs whose IoU
+ * can exceed t (up_iou_exceeds returns false for all others before any product). */
+static unsigned up_overlap_mask8_portable(const int32_t *x1, const int32_t *y1, const int32_t *x2,
+                                          const int32_t *y2, const int32_t *b, int32_t px, int32_t py)
+{
+    unsigned mask = 0;
+    for (int j = 0; j < 8; j++) {
+        int32_t iw = (x2[j] < b[2] ? x2[j] : b[2]) - (x1[j] > b[0] ? x1[j] : b[0]) + px;
+        int32_t ih = (y2[j] < b[3] ? y2[j] : b[3]) - (y1[j] > b[1] ? y1[j] : b[1]) + py;
+        mask |= (unsigned)(iw > 0 && ih > 0) << j;
+    }
+    return mask;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx2"))) static unsigned up_overlap_mask8_avx2(const int32_t *x1, const int32_t *y1,
+                                                                        const int32_t *x2, const int32_t *y2,
+                                                                        const int32_t *b, int32_t px, int32_t py)
+{
+    __m256i iw = _mm256_sub_epi32(_mm256_min_epi32(_mm256_loadu_si256((const __m256i *)x2), _mm256_set1_epi32(b[2])),
+                                  _mm256_max_epi32(_mm256_loadu_si256((const __m256i *)x1), _mm256_set1_epi32(b[0])));
+    __m256i ih = _mm256_sub_epi32(_mm256_min_epi32(_mm256_loadu_si256((const __m256i *)y2), _mm256_set1_epi32(b[3])),
+                                  _mm256_max_epi32(_mm256_loadu_si256((const __m256i *)y1), _mm256_set1_epi32(b[1])));
+    __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(iw, _mm256_set1_epi32(px)), _mm256_setzero_si256()),
+                                  _mm256_cmpgt_epi32(_mm256_add_epi32(ih, _mm256_set1_epi32(py)), _mm256_setzero_si256()));
+    return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(ok));
+}
+#endif
+
+static int32_t up_lowest_bit(unsigned mask)
+{
+#if defined(__GNUC__)
+    return __builtin_ctz(mask);
+#else
+    int32_t j = 0;
+    while (!(mask & 1u)) {
+        mask >>= 1;
+        j++;
+    }
+    return j;
+#endif
+}
+
+int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out)
+{
+    const up_config_t *cfg = src->cfg;
+    int32_t m = cfg->max_detections;
+    int32_t *x1 = src->kept_soa;
+    int32_t *y1 = x1 + m;
+    int32_t *x2 = y1 + m;
+    int32_t *y2 = x2 + m;
+    int32_t kept = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    bool avx2 = __builtin_cpu_supports("avx2");
+#endif
+    for (int32_t i = 0; i < cand->count && kept < m; i++) {
+        int32_t anchor = cand->idx[i];
+        int32_t box[4];
+        up_box_of(src, anchor, box);
+        bool suppressed = false;
+        int32_t j0 = 0;
+        for (; j0 + 8 <= kept && !suppressed; j0 += 8) {
+            unsigned mask;
+#if defined(__GNUC__) && defined(__x86_64__)
+            if (avx2) {
+                mask = up_overlap_mask8_avx2(x1 + j0, y1 + j0, x2 + j0, y2 + j0, box, cfg->pad_x_q20, cfg->pad_y_q20);
+            } else
+#endif
+            {
+                mask = up_overlap_mask8_portable(x1 + j0, y1 + j0, x2 + j0, y2 + j0, box, cfg->pad_x_q20,
+                                                 cfg->pad_y_q20);
+            }
+            for (; mask && !suppressed; mask &= mask - 1u) {
+                int32_t j = j0 + up_lowest_bit(mask);
+                suppressed = up_iou_exceeds(cfg, box, out->boxes + (size_t)j * 4u);
+            }
+        }
+        for (int32_t j = j0; j < kept && !suppressed; j++) {
+            suppressed = up_iou_exceeds(cfg, box, out->boxes + (size_t)j * 4u);
+        }
+        if (!suppressed) {
+            up_emit(src, out, kept, anchor, box, up_score_of_key(cfg, up_key(src, anchor)));
+            x1[kept] = box[0];
+            y1[kept] = box[1];
+            x2[kept] = box[2];
+            y2[kept] = box[3];
+            kept++;
+        }
+    }
+    out->count = kept;
+    return UP_OK;
 }
 
 /* Converts the keys of column src->column and pushes the anchors passing src->bound. */
@@ -226,7 +333,7 @@ int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_
         return UP_ERR_NONFINITE;
     }
     up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride,
-                       0, 0, keys};
+                       0, 0, keys, (int32_t *)((char *)scratch + up_scratch_bytes(cfg))};
     return up_run_source(&src, scratch, out);
 }
 

@@ -31,6 +31,8 @@ typedef struct up_source {
     /* Host builds only (the float32 boundary, up_host_float.c): keys already
      * converted for every anchor that passed the score test, or NULL. */
     int32_t *keys;
+    /* Host builds only: room for the kept boxes column-wise ([4][max_detections]), or NULL. */
+    int32_t *kept_soa;
 #endif
 } up_source_t;
 
@@ -77,6 +79,10 @@ int32_t up_score_of_key(const up_config_t *cfg, int32_t key);
 void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
                    int32_t *raw);
 void up_host_select(const up_source_t *src, up_candidates_t *cand);
+/* Hard NMS with the same decisions as up_nms_hard, using src->kept_soa to test 8 kept boxes at a time. */
+int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out);
+/* Bytes of src->kept_soa for a config. */
+size_t up_host_soa_bytes(const up_config_t *cfg);
 #endif
 /* Reads n elements of row `anchor` of a tensor as int32 (S8 values, I32 values, or host floats). */
 void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
@@ -99,6 +105,8 @@ int32_t up_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_outp
 int32_t up_nms_merge(const up_source_t *src, up_candidates_t *cand, int32_t *work, up_output_t *out);
 int32_t up_nms_soft(const up_source_t *src, up_candidates_t *cand, int32_t *work, up_output_t *out);
 
+/* Scratch bytes of a checked config (up_scratch_size without the check). */
+size_t up_scratch_bytes(const up_config_t *cfg);
 /* Checks the per-run arguments of a checked config. */
 int32_t up_check_run(const up_config_t *cfg, int32_t score_stride, int32_t box_stride,
                      int32_t keypoint_stride, size_t scratch_size, size_t scratch_needed,

@@ -117,8 +117,7 @@ int32_t up_check_config(const up_config_t *cfg)
     return UP_OK;
 }
 
-/* Scratch bytes of a checked config. */
-static size_t up_scratch_bytes(const up_config_t *cfg)
+size_t up_scratch_bytes(const up_config_t *cfg)
 {
     size_t per = sizeof(int32_t); /* candidate index */
     if (cfg->nms_kind != UP_NMS_HARD) {
@@ -177,6 +176,11 @@ static int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_outpu
 #endif
     default:
         (void)work;
+#ifdef UP_HOST_FLOAT
+        if (src->kept_soa) {
+            return up_host_nms_hard(src, cand, out);
+        }
+#endif
         return up_nms_hard(src, cand, out);
     }
 }
@@ -257,6 +261,7 @@ static void up_source_set(up_source_t *src, const up_config_t *cfg, const void *
     src->bound = 0;
 #ifdef UP_HOST_FLOAT
     src->keys = 0;
+    src->kept_soa = 0;
 #endif
 }
 
@@ -288,7 +293,15 @@ int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t sco
     up_source_t src;
     up_source_set(&src, cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride);
     int32_t status = up_check_source(&src, scratch, scratch_size, out);
-    return status != UP_OK ? status : up_run_source(&src, scratch, out);
+    if (status != UP_OK) {
+        return status;
+    }
+#ifdef UP_HOST_FLOAT
+    if (scratch_size >= up_scratch_bytes(cfg) + up_host_soa_bytes(cfg)) {
+        src.kept_soa = (int32_t *)((char *)scratch + up_scratch_bytes(cfg));
+    }
+#endif
+    return up_run_source(&src, scratch, out);
 }
 
 int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
@@ -306,5 +319,13 @@ int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
                                                        : (const void *)((const int32_t *)boxes + 4);
     }
     int32_t status = up_check_source(&src, scratch, scratch_size, out);
-    return status != UP_OK ? status : up_run_source(&src, scratch, out);
+    if (status != UP_OK) {
+        return status;
+    }
+#ifdef UP_HOST_FLOAT
+    if (scratch_size >= up_scratch_bytes(cfg) + up_host_soa_bytes(cfg)) {
+        src.kept_soa = (int32_t *)((char *)scratch + up_scratch_bytes(cfg));
+    }
+#endif
+    return up_run_source(&src, scratch, out);
 }

@@ -63,6 +63,7 @@ cdef extern from "ultrapost.h" nogil:
 cdef extern from "up_host.h" nogil:
     int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
     size_t up_scratch_size_f32(const up_config_t *cfg)
+    size_t up_host_scratch_size(const up_config_t *cfg)
     int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_stride,
                        const float *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
                        up_output_t *out)

@@ -91,7 +91,7 @@ cdef class Core:
         if fc.input_kind == INPUT_F32:
             self.scratch_bytes = up_scratch_size_f32(&self.cfg)
         else:
-            self.scratch_bytes = up_scratch_size(&self.cfg)
+            self.scratch_bytes = up_host_scratch_size(&self.cfg)  # the portable size plus room for column-wise kept boxes
         self.dtype = _DTYPES[fc.input_kind]
         self._proto = np.empty(0, dtype=self.dtype)
 
@@ -160,7 +160,15 @@ cdef class Core:
         or (None) from the box rows after the 4 box values."""
         return self.run_batch(scores[None], boxes[None], None if keypoints is None else keypoints[None])[0]
 
-    def run_batch(self, cnp.ndarray scores not None, cnp.ndarray boxes not None, keypoints=None):
+    def run_portable(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
+        """As run_full on int8 / int32 rows, with exactly the portable scratch size: the firmware's code path
+        (up_nms_hard without the host's column-wise kept boxes), to check that both decide alike."""
+        if self.cfg.input_kind == INPUT_F32:
+            raise ValueError("float32 runs always use the host scratch layout")
+        return self.run_batch(scores[None], boxes[None], portable=True)[0]
+
+    def run_batch(self, cnp.ndarray scores not None, cnp.ndarray boxes not None, keypoints=None,
+                  bint portable=False):
         """Runs a batch, [B, N, C] scores and [B, N, 4 (+2P)] boxes, in one call without the GIL; returns a list
         of B output dicts (see run_full)."""
         cdef int nkp = 2 * self.cfg.num_keypoints
@@ -195,10 +203,11 @@ cdef class Core:
         if kb < 0:
             raise ValueError("keypoints batch items must be laid out in increasing memory order")
         return self._run_batch(scores.shape[0], cnp.PyArray_DATA(scores), scores.strides[0], ss,
-                               cnp.PyArray_DATA(boxes), boxes.strides[0], bs, kp, kb, ks)
+                               cnp.PyArray_DATA(boxes), boxes.strides[0], bs, kp, kb, ks, portable)
 
     cdef object _run_batch(self, Py_ssize_t nb, const void *sp, Py_ssize_t sb, int32_t ss, const void *bp,
-                           Py_ssize_t bb, int32_t bs, const void *kp, Py_ssize_t kb, int32_t ks):
+                           Py_ssize_t bb, int32_t bs, const void *kp, Py_ssize_t kb, int32_t ks,
+                           bint portable=False):
         cdef int m = self.cfg.max_detections * (self.cfg.num_labels if self.cfg.num_labels > 0 else 1)
         cdef int nkp = 2 * self.cfg.num_keypoints
         cdef int per = m * (6 + nkp + (1 if self.cfg.num_labels > 0 else 0))
@@ -211,7 +220,7 @@ cdef class Core:
         cdef up_output_t out
         cdef int32_t status = 0
         cdef Py_ssize_t i
-        cdef size_t scr_size = self.scratch_bytes
+        cdef size_t scr_size = up_scratch_size(&self.cfg) if portable else self.scratch_bytes
         cdef void *scr = PyMem_Malloc(scr_size + 8)
         cdef bint is_f32 = self.cfg.input_kind == INPUT_F32
         if scr == NULL:
