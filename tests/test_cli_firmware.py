@@ -286,7 +286,7 @@ SELFTEST = r"""
 /* What a board's self-test does with vectors.h: every record through up_run, compared with the golden outputs. */
 int main(void)
 {
-    static int32_t boxes[8192][4], scores[8192], anchors[8192];
+    static int32_t boxes[8192][4], scores[8192], anchors[8192], keypoints[8192][2 * UP_MAX_KEYPOINTS], labels[8192];
     static uint32_t scratch[1 << 14];
     int bad = 0;
     for (int i = 0; i < UP_NUM_VECTORS; i++) {
@@ -297,7 +297,9 @@ int main(void)
         out.boxes = &boxes[0][0];
         out.scores = scores;
         out.anchors = anchors;
-        out.capacity = v->capacity < 0 ? cfg->max_detections : v->capacity;
+        out.keypoints = v->num_keypoints ? &keypoints[0][0] : NULL;
+        out.labels = cfg->num_labels ? labels : NULL;
+        out.capacity = v->capacity < 0 ? cfg->max_detections * (cfg->num_labels ? cfg->num_labels : 1) : v->capacity;
         size_t sb = v->scratch_bytes < 0 ? up_scratch_size(cfg) : (size_t)v->scratch_bytes;
         if (up_check_config(cfg) != UP_OK || sb > sizeof scratch) return 2;
         int32_t st = up_run(cfg, d + v->score_offset * v->element_size, v->score_stride,
@@ -305,7 +307,9 @@ int main(void)
         size_t k = (size_t)v->count;
         if (st != v->status || (st == UP_OK && (out.count != v->count ||
             (k && (memcmp(boxes, v->boxes, 16 * k) || memcmp(scores, v->scores, 4 * k) ||
-                   memcmp(anchors, v->anchors, 4 * k)))))) {
+                   memcmp(anchors, v->anchors, 4 * k) ||
+                   (v->num_keypoints && memcmp(keypoints, v->keypoints, 8 * k * v->num_keypoints)) ||
+                   (v->labels && memcmp(labels, v->labels, 4 * k))))))) {
             printf("%s: differs\n", v->name);
             bad++;
         }
@@ -333,6 +337,48 @@ def test_vectors_header_self_test_in_c(tmp_path):
     (out / "vectors.h").write_text(head + rest.replace(value, str(int(value) + 1), 1))
     proc = _host_run([tmp_path / "selftest.c"], [out, fw.csrc_dir()], tmp_path / "selftest2", tmp_path)
     assert proc.returncode == 1 and "ultraslim/0_random: differs" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--family", "blazeface", "--input-kind", "f32", "--nms", "blend", "--name", "bf"],
+        ["--family", "blazeface", "--input-size", "192", "--input-kind", "s8", "--name", "bf_full"],
+        ["--input-size", "128x96", "--class-thresholds", "0.6,0.7", "--nms", "soft-linear", "--name", "classes"],
+        [
+            "--input-size",
+            "96x72",
+            "--input-kind",
+            "i32",
+            "--nms",
+            "weighted",
+            "--score-test",
+            ">=",
+            "--pixel-size",
+            "96x72",
+            "--name",
+            "weighted_pad",
+        ],
+    ],
+)
+def test_vectors_header_self_test_keypoints_labels_nms(args, tmp_path):
+    """Sets with keypoints (BlazeFace), labels (multi-class) and the other NMS kinds pass the C self-test, whose
+    comparison covers keypoints and labels."""
+    need_host_gcc()
+    out = tmp_path / "set"
+    assert cli.main(["vectors", *args, "--cases", "3", "-o", str(out)]) == 0
+    vset = vs.read_set(out)
+    assert sum(len(e) for e in vset.expected) > 0
+    if "blazeface" in args:
+        assert all(e.num_keypoints == 6 for e in vset.expected)
+        n = 2304 if "192" in args else 896
+        assert vset.manifest["configs"][0]["num_anchors"] == n
+    if "--class-thresholds" in args:
+        assert {int(v) for e in vset.expected for v in e.labels} == {1, 2}
+    (tmp_path / "selftest.c").write_text(SELFTEST)
+    proc = _host_run([tmp_path / "selftest.c"], [out, fw.csrc_dir()], tmp_path / "selftest", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "6 of 6 identical" in proc.stdout
 
 
 def test_vectors_header_compiles_for_a_board(tmp_path):
@@ -373,8 +419,16 @@ def test_firmware_check_all_boards_json(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["ok"] is True
     assert set(report["boards"]) == {"an386", "an505"}
-    kinds = {c["spec"]["input_kind"] for c in vs.read_set(tmp_path / "suite").manifest["configs"]}
-    assert kinds == {"s8", "i32", "f32"}
+    configs = vs.read_set(tmp_path / "suite").manifest["configs"]
+    assert {c["spec"]["input_kind"] for c in configs} == {"s8", "i32", "f32"}
+    # Every kind of configuration the core supports: each NMS kind, BlazeFace short and full range with keypoints
+    # (int8, int32, float converted), multi-class labels, "+1 pixel" areas and ">=" score tests.
+    assert {c["spec"]["nms"] for c in configs} == set(vs.NMS_KINDS)
+    blaze = [c for c in configs if c["spec"]["family"] == "blazeface"]
+    assert {c["num_anchors"] for c in blaze} == {896, 2304} and all(c["num_keypoints"] == 6 for c in blaze)
+    assert {c["spec"]["input_kind"] for c in blaze} == {"s8", "i32", "f32"}
+    assert any(c["num_labels"] > 1 for c in configs)
+    assert any(c["spec"]["pixel_size"] for c in configs) and any(c["spec"]["score_test"] == ">=" for c in configs)
     for board, b in report["boards"].items():
         assert b["records"] == b["identical"] >= 100 and b["mismatches"] == 0, board
         assert all(s["guards_intact"] and s["error"] is None for s in b["sets"])
@@ -417,7 +471,7 @@ def test_firmware_check_fails_on_a_corrupted_expected_file(tmp_path, capsys):
     raw = bytearray((out / "expected.bin").read_bytes())
     status, count = struct.unpack_from("<ii", raw, 16)
     assert status == 0 and count > 0
-    pos = 16 + 8 + 16 * count  # the first record's first score
+    pos = 16 + 16 + 16 * count  # the first record's first score
     raw[pos] ^= 1
     (out / "expected.bin").write_bytes(bytes(raw))
     assert cli.main([*args, "--json"]) == 1

@@ -145,6 +145,12 @@ def test_board_outputs_identical_to_host(board, checks):
     statuses = [o.status for o in report.run.outputs]
     assert statuses.count(0) >= 6 and {-3, -4, -5} <= set(statuses)
     assert sum(len(o) for o in report.run.outputs) > 50
+    # Every NMS kind, keypoints and labels ran and came back with detections.
+    nms = [fc.nms_kind for _, fc in report.configs]
+    kinds = {nms[c.record.config_id] for c, o in zip(report.cases, report.run.outputs, strict=True) if len(o)}
+    assert kinds == {0, 1, 2, 3, 4}
+    assert any(o.num_keypoints == 6 and len(o) for o in report.run.outputs)
+    assert any(o.labels is not None and len(set(o.labels.tolist())) == 2 for o in report.run.outputs)
     # The outputs file holds exactly what the host produced, byte for byte.
     host_file = report.image.elf.parent / "host_outputs.bin"
     fw.write_outputs(host_file, [c.host for c in report.cases])
@@ -287,13 +293,24 @@ def test_vector_and_output_files_round_trip(tmp_path):
     raw = (tmp_path / "v.bin").read_bytes()
     assert raw[:8] == b"UPVEC001" and len(raw) % 4 == 0
 
-    outs = [fw.OutputRecord(0, [[1, 2, 3, 4]], [5], [6]), fw.OutputRecord(-4, [], [], [])]
+    outs = [
+        fw.OutputRecord(0, [[1, 2, 3, 4]], [5], [6]),
+        fw.OutputRecord.error(-4),
+        fw.OutputRecord(0, [[1, 2, 3, 4], [5, 6, 7, 8]], [9, 10], [11, 12], [[13, 14], [15, 16]], [1, 2]),
+        fw.OutputRecord.error(-3, num_keypoints=6, has_labels=True),
+    ]
     fw.write_outputs(tmp_path / "o.bin", outs)
     back = fw.read_outputs(tmp_path / "o.bin")
     assert all(a.equals(b) for a, b in zip(outs, back, strict=True))
-    assert (tmp_path / "o.bin").read_bytes() == b"UPOUT001" + struct.pack("<II", 2, 0) + struct.pack(
-        "<8i", 0, 1, 1, 2, 3, 4, 5, 6
-    ) + struct.pack("<2i", -4, 0)
+    assert back[2].num_keypoints == 1 and back[3].num_keypoints == 6 and back[3].labels.size == 0
+    assert (tmp_path / "o.bin").read_bytes() == b"UPOUT002" + struct.pack("<II", 4, 0) + struct.pack(
+        "<10i", 0, 1, 0, 0, 1, 2, 3, 4, 5, 6
+    ) + struct.pack("<4i", -4, 0, 0, 0) + struct.pack("<4i", 0, 2, 1, 1) + struct.pack(
+        "<18i", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1, 2
+    ) + struct.pack("<4i", -3, 0, 6, 1)
+    # Keypoints and labels are part of equality.
+    assert not back[2].equals(fw.OutputRecord(0, back[2].boxes, back[2].scores, back[2].anchors))
+    assert not back[2].equals(fw.OutputRecord(0, back[2].boxes, [9, 10], [11, 12], [[13, 14], [15, 17]], [1, 2]))
 
 
 @pytest.mark.parametrize(
@@ -325,6 +342,10 @@ def test_bad_records_are_refused():
         fw.VectorRecord.separate(0, np.zeros((3, 2), np.int8), np.zeros((3, 4), np.int32))
     with pytest.raises(ValueError, match="carries no detections"):
         fw.OutputRecord(-3, [[0, 0, 1, 1]], [1], [0])
+    with pytest.raises(ValueError, match="keypoints must be"):
+        fw.OutputRecord(0, [[0, 0, 1, 1]], [1], [0], [[1, 2, 3]])
+    with pytest.raises(ValueError, match="labels must be"):
+        fw.OutputRecord(0, [[0, 0, 1, 1]], [1], [0], None, [1, 2])
 
 
 def _tiny_config():

@@ -71,7 +71,7 @@ int main(int argc, char **argv)
         return fail(4, "not a vector file", 0);
     }
     uint32_t n = get_u32(header + 8);
-    fwrite("UPOUT001", 1, 8, out);
+    fwrite("UPOUT002", 1, 8, out);
     put_i32(out, (int32_t)n);
     put_i32(out, 0);
 
@@ -97,11 +97,16 @@ int main(int argc, char **argv)
         }
         uint8_t *before = exact(bytes);
         memcpy(before, data, bytes);
-        int32_t capacity = cap < 0 ? cfg->max_detections : cap;
+        int32_t nkp = cfg->num_keypoints > 0 ? 2 * cfg->num_keypoints : 0;
+        int labels = cfg->num_labels > 0;
+        int32_t capacity = cap < 0 ? cfg->max_detections * (labels ? cfg->num_labels : 1) : cap;
         size_t scratch_bytes = scr < 0 ? up_scratch_size(cfg) : (size_t)scr;
         int32_t *boxes = exact((size_t)capacity * 16u);
         int32_t *scores = exact((size_t)capacity * 4u);
         int32_t *anchors = exact((size_t)capacity * 4u);
+        /* Only for configs that have them: NULL otherwise, so a stray write faults. */
+        int32_t *keypoints = nkp > 0 ? exact((size_t)capacity * 4u * (size_t)nkp) : NULL;
+        int32_t *label_buf = labels ? exact((size_t)capacity * 4u) : NULL;
         /* malloc's 16-byte alignment passes the core's 4-byte check. */
         void *scratch = exact(scratch_bytes);
         memset(scratch, 0xA5, scratch_bytes);
@@ -109,6 +114,8 @@ int main(int argc, char **argv)
         o.boxes = boxes;
         o.scores = scores;
         o.anchors = anchors;
+        o.keypoints = keypoints;
+        o.labels = label_buf;
         o.capacity = capacity;
         o.count = -1;
         int32_t status = up_run(cfg, data + (size_t)soff * esize, sstride, data + (size_t)boff * esize, bstride,
@@ -122,6 +129,8 @@ int main(int argc, char **argv)
         }
         put_i32(out, status);
         put_i32(out, k);
+        put_i32(out, nkp / 2);
+        put_i32(out, labels);
         for (int32_t i = 0; i < 4 * k; i++) {
             put_i32(out, boxes[i]);
         }
@@ -131,11 +140,19 @@ int main(int argc, char **argv)
         for (int32_t i = 0; i < k; i++) {
             put_i32(out, anchors[i]);
         }
+        for (int32_t i = 0; i < k * nkp; i++) {
+            put_i32(out, keypoints[i]);
+        }
+        for (int32_t i = 0; labels && i < k; i++) {
+            put_i32(out, label_buf[i]);
+        }
         free(data);
         free(before);
         free(boxes);
         free(scores);
         free(anchors);
+        free(keypoints);
+        free(label_buf);
         free(scratch);
     }
     if (fgetc(in) != EOF) {

@@ -38,11 +38,13 @@
 #endif
 
 #define VEC_MAGIC "UPVEC001"
-#define OUT_MAGIC "UPOUT001"
+#define OUT_MAGIC "UPOUT002"
 #define STA_MAGIC "UPSTA001"
 #define FILE_HEADER_BYTES 16u
 #define RECORD_HEADER_WORDS 10u
 #define STATS_RECORD_WORDS 4u
+#define OUT_RECORD_WORDS 4u
+#define MAX_FENCES 6u
 #define GUARD_WORDS 8u /* 32 bytes before and after every buffer */
 #define GUARD_BASE 0x6A09E667u
 
@@ -57,7 +59,7 @@ typedef struct {
     int32_t score_stride;
     uint32_t box_offset;
     int32_t box_stride;
-    int32_t capacity;      /* -1: the config's max_detections */
+    int32_t capacity;      /* -1: the config's max_detections (times num_labels when > 0) */
     int32_t scratch_bytes; /* -1: up_scratch_size(cfg) */
     uint32_t reserved;
 } record_header_t;
@@ -229,11 +231,13 @@ static void check_record(const record_header_t *h, uint32_t record)
         /* Rows the core will read must lie inside the data. */
         uint64_t n = (uint64_t)(uint32_t)cfg->num_anchors - 1u;
         uint64_t score_end = h->score_offset + n * (uint32_t)h->score_stride + (uint32_t)cfg->num_classes;
-        uint64_t box_end = h->box_offset + n * (uint32_t)h->box_stride + 4u;
+        /* up_run reads the keypoints from the box rows, after the 4 box values. */
+        int32_t row = 4 + (cfg->num_keypoints > 0 ? 2 * cfg->num_keypoints : 0);
+        uint64_t box_end = h->box_offset + n * (uint32_t)h->box_stride + (uint32_t)row;
         if (h->score_stride >= cfg->num_classes && score_end > h->element_count) {
             fail(FW_EXIT_FORMAT, "score rows extend beyond the input data", record);
         }
-        if (h->box_stride >= 4 && box_end > h->element_count) {
+        if (h->box_stride >= row && box_end > h->element_count) {
             fail(FW_EXIT_FORMAT, "box rows extend beyond the input data", record);
         }
     }
@@ -312,23 +316,37 @@ int main(void)
             fail(FW_EXIT_FORMAT, "vector file truncated in record data", r);
         }
 
-        uint32_t capacity = h.capacity < 0 ? (uint32_t)cfg->max_detections : (uint32_t)h.capacity;
+        /* Keypoint and label buffers exist only for configs that have them; otherwise they stay NULL, so a
+         * core that wrote them anyway would fault. */
+        uint32_t nkp = cfg->num_keypoints > 0 ? 2u * (uint32_t)cfg->num_keypoints : 0u;
+        bool labels = cfg->num_labels > 0;
+        uint32_t rows = (uint32_t)cfg->max_detections * (labels ? (uint32_t)cfg->num_labels : 1u);
+        uint32_t capacity = h.capacity < 0 ? rows : (uint32_t)h.capacity;
         size_t scratch_need = h.scratch_bytes < 0 ? up_scratch_size(cfg) : (size_t)h.scratch_bytes;
-        fenced_t boxes, scores, anchors, scratch;
+        fenced_t boxes, scores, anchors, keypoints, label_buf, scratch;
+        const fenced_t *fences[MAX_FENCES] = {&boxes, &scores, &anchors, &scratch, 0, 0};
+        uint32_t num_fences = 4u;
         uint32_t offset = 0;
         bool ok = capacity <= FW_ARENA_BYTES / 16u && scratch_need <= FW_ARENA_BYTES
                   && carve(&boxes, &offset, capacity * 16u, "boxes")
                   && carve(&scores, &offset, capacity * 4u, "scores")
                   && carve(&anchors, &offset, capacity * 4u, "anchors")
                   && carve(&scratch, &offset, (uint32_t)scratch_need, "scratch");
+        if (ok && nkp > 0u) {
+            ok = carve(&keypoints, &offset, capacity * 4u * nkp, "keypoints");
+            fences[num_fences++] = &keypoints;
+        }
+        if (ok && labels) {
+            ok = carve(&label_buf, &offset, capacity * 4u, "labels");
+            fences[num_fences++] = &label_buf;
+        }
         if (!ok) {
             fail(FW_EXIT_MEMORY, "outputs and scratch larger than FW_ARENA_BYTES", r);
         }
         uint8_t fill = (uint8_t)(0x5Au + 37u * r);
-        fence_fill(&boxes, r, fill);
-        fence_fill(&scores, r, fill);
-        fence_fill(&anchors, r, fill);
-        fence_fill(&scratch, r, fill);
+        for (uint32_t k = 0; k < num_fences; k++) {
+            fence_fill(fences[k], r, fill);
+        }
         /* The core gets exactly what was asked for, not the 8-byte rounding. */
         scratch.bytes = (uint32_t)scratch_need;
 
@@ -336,6 +354,8 @@ int main(void)
         out.boxes = (int32_t *)(void *)boxes.data;
         out.scores = (int32_t *)(void *)scores.data;
         out.anchors = (int32_t *)(void *)anchors.data;
+        out.keypoints = nkp > 0u ? (int32_t *)(void *)keypoints.data : NULL;
+        out.labels = labels ? (int32_t *)(void *)label_buf.data : NULL;
         out.capacity = (int32_t)capacity;
         out.count = -1;
 
@@ -343,8 +363,7 @@ int main(void)
         uint32_t stack_bytes = 0;
         int32_t status = run_one(cfg, &h, &scratch, &out, &stack_bytes);
 
-        const fenced_t *fences[4] = {&boxes, &scores, &anchors, &scratch};
-        for (uint32_t k = 0; k < 4u; k++) {
+        for (uint32_t k = 0; k < num_fences; k++) {
             if (!fence_intact(fences[k], r)) {
                 sh_puts("harness: guard overwritten around ");
                 sh_puts(fences[k]->name);
@@ -360,14 +379,22 @@ int main(void)
             fail(FW_EXIT_FORMAT, "up_run returned a count outside [0, capacity]", r);
         }
 
-        uint8_t rec[8];
+        uint8_t rec[OUT_RECORD_WORDS * 4u];
         put_u32(rec, (uint32_t)status);
         put_u32(rec + 4, (uint32_t)count);
-        write_or_fail(vout, rec, 8u, r);
+        put_u32(rec + 8, nkp / 2u);
+        put_u32(rec + 12, labels ? 1u : 0u);
+        write_or_fail(vout, rec, sizeof(rec), r);
         /* int32 arrays are already little endian on these cores. */
         write_or_fail(vout, boxes.data, (uint32_t)count * 16u, r);
         write_or_fail(vout, scores.data, (uint32_t)count * 4u, r);
         write_or_fail(vout, anchors.data, (uint32_t)count * 4u, r);
+        if (nkp > 0u) {
+            write_or_fail(vout, keypoints.data, (uint32_t)count * 4u * nkp, r);
+        }
+        if (labels) {
+            write_or_fail(vout, label_buf.data, (uint32_t)count * 4u, r);
+        }
         if (argc == 4) {
             uint8_t st[STATS_RECORD_WORDS * 4u];
             put_u32(st, stack_bytes);

@@ -6,7 +6,8 @@ Cortex-M0, which executes the same instruction set). The firmware sources live i
 ``firmware/README.md`` specifies the binary formats implemented here:
 
 - vector files (``UPVEC001``): records of config id + int8 or int32 input tensors, written by :func:`write_vectors`;
-- output files (``UPOUT001``): status, count, boxes, scores, anchors per record, read by :func:`read_outputs`;
+- output files (``UPOUT002``): status, count, boxes, scores, anchors (keypoints, labels) per record, read by
+  :func:`read_outputs`;
 - stats files (``UPSTA001``): stack bytes used and scratch bytes per record, read by :func:`read_stats`;
 - config headers: :func:`config_header` and :func:`registry_header` turn fixed-point configs into the C the
   harness compiles in.
@@ -563,11 +564,12 @@ def run_image(
 # Binary formats (firmware/README.md)
 
 VEC_MAGIC = b"UPVEC001"
-OUT_MAGIC = b"UPOUT001"
+OUT_MAGIC = b"UPOUT002"
 STA_MAGIC = b"UPSTA001"
 _FILE_HEADER = struct.Struct("<8sII")
 _RECORD_HEADER = struct.Struct("<IIIIiIiiiI")
-_OUT_RECORD = struct.Struct("<ii")
+_OUT_RECORD = struct.Struct("<iiiI")
+MAX_KEYPOINTS = 8  # UP_MAX_KEYPOINTS
 _STA_RECORD = struct.Struct("<IIII")
 _ELEMENT_DTYPES = {1: np.dtype("<i1"), 4: np.dtype("<i4")}
 
@@ -615,14 +617,21 @@ class VectorRecord:
 
     @classmethod
     def separate(cls, config_id: int, scores, boxes, **kw) -> VectorRecord:
-        """Score rows [N, C] followed by box rows [N, 4], both of the same dtype (int8 or int32)."""
+        """Score rows [N, C] followed by box rows [N, 4] (or [N, 4 + 2P]: keypoints after the box), both of the
+        same dtype (int8 or int32)."""
         scores, boxes = np.asarray(scores), np.asarray(boxes)
-        if scores.ndim != 2 or boxes.ndim != 2 or boxes.shape[1] != 4 or scores.shape[0] != boxes.shape[0]:
-            raise ValueError(f"expected scores [N, C] and boxes [N, 4], got {scores.shape} and {boxes.shape}")
+        if (
+            scores.ndim != 2
+            or boxes.ndim != 2
+            or boxes.shape[1] < 4
+            or boxes.shape[1] % 2
+            or scores.shape[0] != boxes.shape[0]
+        ):
+            raise ValueError(f"expected scores [N, C] and boxes [N, 4 + 2P], got {scores.shape} and {boxes.shape}")
         if scores.dtype != boxes.dtype:
             raise TypeError(f"scores and boxes must share a dtype, got {scores.dtype} and {boxes.dtype}")
         data = np.concatenate([scores.reshape(-1), boxes.reshape(-1)])
-        return cls(config_id, data, 0, scores.shape[1], scores.size, 4, **kw)
+        return cls(config_id, data, 0, scores.shape[1], scores.size, boxes.shape[1], **kw)
 
     @classmethod
     def single_tensor(cls, config_id: int, tensor, *, score_column: int = 0, box_column: int = 2, **kw):
@@ -699,12 +708,15 @@ def read_vectors(path) -> list[VectorRecord]:
 
 @dataclass
 class OutputRecord:
-    """What up_run returned for one record: status, and the kept boxes (Q20), scores (Q30), anchors."""
+    """What up_run returned for one record: status, and the kept boxes (Q20), scores (Q30), anchors, plus the
+    keypoints (Q20, [K, 2P]) when the config has P > 0 keypoints and the labels when it has labels."""
 
     status: int
     boxes: np.ndarray  # int32 [K, 4]
     scores: np.ndarray  # int32 [K]
     anchors: np.ndarray  # int32 [K]
+    keypoints: np.ndarray | None = None  # int32 [K, 2P], None: the config has no keypoints
+    labels: np.ndarray | None = None  # int32 [K], None: the config has no labels
 
     def __post_init__(self):
         self.boxes = np.asarray(self.boxes, dtype=np.int32).reshape(-1, 4)
@@ -715,46 +727,93 @@ class OutputRecord:
             raise ValueError(
                 f"boxes, scores and anchors disagree on the count: {k}, {self.scores.size}, {self.anchors.size}"
             )
+        if self.keypoints is not None:
+            kp = np.asarray(self.keypoints, dtype=np.int32)
+            if kp.ndim != 2 or kp.shape[0] != k or kp.shape[1] % 2 or kp.shape[1] == 0:
+                raise ValueError(f"keypoints must be [{k}, 2P] with P > 0, got shape {kp.shape}")
+            self.keypoints = kp
+        if self.labels is not None:
+            self.labels = np.asarray(self.labels, dtype=np.int32).reshape(-1)
+            if self.labels.shape != (k,):
+                raise ValueError(f"labels must be [{k}], got {self.labels.size} values")
         if self.status != 0 and k != 0:
             raise ValueError(f"a failed record (status {self.status}) carries no detections, got {k}")
+
+    @classmethod
+    def of(cls, out: dict, num_keypoints: int = 0, has_labels: bool = False) -> OutputRecord:
+        """From an output dict (the golden model's or the binding's run_full): boxes, scores, anchors and, when
+        the config has them, keypoints and labels."""
+        k = len(out["anchors"])
+        kp = out.get("keypoints") if num_keypoints else None
+        if num_keypoints and kp is None:
+            kp = np.zeros((k, 2 * num_keypoints), np.int32)
+        lab = out.get("labels") if has_labels else None
+        return cls(0, out["boxes"], out["scores"], out["anchors"], kp, lab)
+
+    @classmethod
+    def error(cls, status: int, num_keypoints: int = 0, has_labels: bool = False) -> OutputRecord:
+        """A refused record of a config with (or without) keypoints and labels."""
+        kp = np.zeros((0, 2 * num_keypoints), np.int32) if num_keypoints else None
+        return cls(status, [], [], [], kp, np.zeros(0, np.int32) if has_labels else None)
+
+    @property
+    def num_keypoints(self) -> int:
+        return 0 if self.keypoints is None else self.keypoints.shape[1] // 2
 
     def __len__(self) -> int:
         return self.boxes.shape[0]
 
+    def parts(self) -> list[tuple[str, np.ndarray]]:
+        out = [("boxes", self.boxes), ("scores", self.scores), ("anchors", self.anchors)]
+        if self.keypoints is not None:
+            out.append(("keypoints", self.keypoints))
+        if self.labels is not None:
+            out.append(("labels", self.labels))
+        return out
+
     def equals(self, other: OutputRecord) -> bool:
-        """Bit-exact equality (status, values and dtypes)."""
-        return self.status == other.status and all(
-            a.dtype == b.dtype and np.array_equal(a, b)
-            for a, b in ((self.boxes, other.boxes), (self.scores, other.scores), (self.anchors, other.anchors))
+        """Bit-exact equality (status, values and dtypes, keypoints and labels included)."""
+        if self.status != other.status or self.num_keypoints != other.num_keypoints:
+            return False
+        if (self.labels is None) != (other.labels is None):
+            return False
+        return all(
+            a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+            for (_, a), (_, b) in zip(self.parts(), other.parts(), strict=True)
         )
 
 
 def write_outputs(path, records: list[OutputRecord]) -> None:
-    """Writes an output file (UPOUT001), e.g. the host's results to compare with the firmware's byte for byte."""
+    """Writes an output file (UPOUT002), e.g. the host's results to compare with the firmware's byte for byte."""
     parts = [_FILE_HEADER.pack(OUT_MAGIC, len(records), 0)]
     for r in records:
-        parts.append(_OUT_RECORD.pack(r.status, len(r)))
-        parts += [r.boxes.astype("<i4").tobytes(), r.scores.astype("<i4").tobytes(), r.anchors.astype("<i4").tobytes()]
+        parts.append(_OUT_RECORD.pack(r.status, len(r), r.num_keypoints, int(r.labels is not None)))
+        parts += [a.astype("<i4").tobytes() for _, a in r.parts()]
     Path(path).write_bytes(b"".join(parts))
 
 
 def read_outputs(path) -> list[OutputRecord]:
-    """Reads an output file (UPOUT001); ValueError names what is malformed."""
+    """Reads an output file (UPOUT002); ValueError names what is malformed."""
     buf = Path(path).read_bytes()
     count, pos = _header(buf, OUT_MAGIC, str(path))
     records = []
     for i in range(count):
         if pos + _OUT_RECORD.size > len(buf):
             raise ValueError(f"{path}: truncated in the header of record {i}")
-        status, k = _OUT_RECORD.unpack_from(buf, pos)
+        status, k, p, has_labels = _OUT_RECORD.unpack_from(buf, pos)
         pos += _OUT_RECORD.size
         if k < 0 or (status != 0 and k != 0):
             raise ValueError(f"{path}: record {i} has status {status} and count {k}")
-        if pos + 24 * k > len(buf):
+        if not 0 <= p <= MAX_KEYPOINTS or has_labels not in (0, 1):
+            raise ValueError(f"{path}: record {i} has {p} keypoints and labels flag {has_labels}")
+        words = k * (6 + 2 * p + has_labels)
+        if pos + 4 * words > len(buf):
             raise ValueError(f"{path}: truncated in the arrays of record {i}")
-        arr = np.frombuffer(buf, "<i4", 6 * k, pos).astype(np.int32)
-        pos += 24 * k
-        records.append(OutputRecord(status, arr[: 4 * k], arr[4 * k : 5 * k], arr[5 * k :]))
+        arr = np.frombuffer(buf, "<i4", words, pos).astype(np.int32)
+        pos += 4 * words
+        kp = arr[6 * k : (6 + 2 * p) * k].reshape(k, 2 * p) if p else None
+        lab = arr[(6 + 2 * p) * k :] if has_labels else None
+        records.append(OutputRecord(status, arr[: 4 * k], arr[4 * k : 5 * k], arr[5 * k : 6 * k], kp, lab))
     if pos != len(buf):
         raise ValueError(f"{path}: {len(buf) - pos} trailing bytes after record {count - 1}")
     return records
@@ -1329,6 +1388,7 @@ class CheckReport:
     image: Image
     cases: list[CheckCase]
     run: HarnessRun
+    configs: list[tuple[str, object]] = field(default_factory=list)  # (prefix, FixedConfig) by config id
 
     @property
     def mismatches(self) -> list[str]:
@@ -1352,8 +1412,9 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
 
     The same generator as the C == golden tests (ultrapost.cases): int8 and int32 inputs, raw deltas and decoded
     corners, probabilities and logits, ties, all/none passing, extreme and degenerate boxes, the NXP ultraslim
-    single tensor, and records that must come back as error statuses. The micro:bit (m0plus) has 16 KiB of RAM,
-    so it gets the smallest input size with fewer candidates.
+    single tensor, records that must come back as error statuses, and every NMS kind, "+1 pixel" areas, ">="
+    tests, multi-class labels and BlazeFace keypoints (_extra_specs). The micro:bit (m0plus) has 16 KiB of RAM,
+    so it gets the smallest input sizes with fewer candidates.
     """
     from ultrapost import cases, golden
     from ultrapost._core import run_raw
@@ -1425,6 +1486,24 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
         fc, core = pp.config("s8", True, (q, q))
     add("ultraslim_172x6_s8", fc, core, t[:, :2], t[:, 2:], lambda cid: VectorRecord.single_tensor(cid, t))
 
+    # Every NMS kind, "+1 pixel" areas, ">=" tests, multi-class labels and BlazeFace keypoints (ultrapost.vectorsets).
+    for spec, seed, mode in _extra_specs(small):
+        from ultrapost import vectorsets as vs
+
+        fc, core = spec.firmware_config()
+        sc, bx = vs.spec_inputs(spec, *vs.float_inputs(spec, seed, mode))
+        cid = len(configs)
+        configs.append((f"c{cid}_{spec.name}", fc))
+        nkp, labels = int(fc.num_keypoints), int(fc.num_labels) > 0
+        out.append(
+            CheckCase(
+                spec.name,
+                VectorRecord.separate(cid, sc, bx),
+                OutputRecord.of(core.run_full(sc, bx), nkp, labels),
+                OutputRecord.of(golden.run(fc, sc, bx), nkp, labels),
+            )
+        )
+
     # Error statuses: the same inputs with too few output rows, too little scratch, a too-small row stride.
     fc, core, sc, bx, cid = first
     for name, cap, scratch in (
@@ -1435,11 +1514,57 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
             core, sc, bx, core.scratch_bytes if scratch < 0 else scratch, fc.max_detections if cap < 0 else cap
         )
         rec = VectorRecord.separate(cid, sc, bx, capacity=cap, scratch_bytes=scratch)
-        out.append(CheckCase(name, rec, OutputRecord(int(status), [], [], []), None))
+        out.append(CheckCase(name, rec, OutputRecord.error(int(status)), None))
     rec = VectorRecord.separate(cid, sc, bx)
     rec.score_stride = fc.num_classes - 1  # the binding refuses such views; the contract is UP_ERR_STRIDE
-    out.append(CheckCase("error_stride", rec, OutputRecord(UP_ERR_STRIDE, [], [], []), None))
+    out.append(CheckCase("error_stride", rec, OutputRecord.error(UP_ERR_STRIDE), None))
     return configs, out
+
+
+def _extra_specs(small: bool):
+    """(ModelSpec, seed, mode) of check_cases' configurations beyond hard-NMS Ultraface: the micro:bit's fit its
+    8 KiB of input and 5 KiB of outputs and scratch (64x48 Ultraface, a 32x32 BlazeFace with 56 anchors)."""
+    from ultrapost.vectorsets import ModelSpec
+
+    q = {"score_quant": (1 / 256, -128), "box_quant": (0.04, 3)}
+    if small:
+        size, lim, bf = (64, 48), {"candidate_limit": 50, "max_detections": 20}, (32, 32)
+    else:
+        size, lim, bf = (128, 96), {}, (128, 128)
+    pad = {"pixel_size": size}
+    return [
+        (ModelSpec("blend_s8_pad_clip", input_size=size, nms="blend", clip=True, **pad, **q, **lim), 21, "random"),
+        (
+            ModelSpec("weighted_i32_ge", input_size=size, input_kind="i32", nms="weighted", score_test=">=", **lim),
+            22,
+            "ties",
+        ),
+        (ModelSpec("soft_linear_s8", input_size=size, nms="soft-linear", **q, **lim), 23, "random"),
+        (
+            ModelSpec("soft_gaussian_i32_pad", input_size=size, input_kind="i32", nms="soft-gaussian", **pad, **lim),
+            24,
+            "degenerate",
+        ),
+        (ModelSpec("classes_s8", input_size=size, class_thresholds=(0.6, 0.7), **q, **lim), 25, "random"),
+        (
+            ModelSpec(
+                "classes_i32_blend", input_size=size, input_kind="i32", class_thresholds=(0.5, 0.7), nms="blend", **lim
+            ),
+            26,
+            "ties",
+        ),
+        (ModelSpec.blazeface("blazeface_s8", input_size=bf, **lim), 27, "random"),
+        (
+            ModelSpec.blazeface("blazeface_i32_soft", input_size=bf, input_kind="i32", nms="soft-gaussian", **lim),
+            28,
+            "random",
+        ),
+        (
+            ModelSpec.blazeface("blazeface_i32_extreme", input_size=bf, input_kind="i32", nms="blend", **lim),
+            29,
+            "extreme",
+        ),
+    ]
 
 
 def check_board(
@@ -1454,7 +1579,7 @@ def check_board(
     run = run_vectors(
         image, [c.record for c in cases_], work_dir / "run", timeout=timeout, count_instructions=count_instructions
     )
-    return CheckReport(board, image, cases_, run)
+    return CheckReport(board, image, cases_, run, configs)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

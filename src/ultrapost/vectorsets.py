@@ -30,9 +30,11 @@ import numpy as np
 
 from ultrapost import firmware as fw
 
-FAMILIES = ("ultraface", "ultraslim")
+FAMILIES = ("ultraface", "ultraslim", "blazeface")
+NMS_KINDS = ("hard", "blend", "weighted", "soft-linear", "soft-gaussian")
 INPUT_KINDS = ("s8", "i32", "f32")
 ULTRASLIM_QUANT = (1 / 255, -128)  # NXP ultraslim int8 output: one scale and zero point for all six columns
+BLAZEFACE_QUANT = ((0.25, 0), (0.5, 0))  # int8 logits and regressors (pixels) of the generated BlazeFace heads
 UP_ERR_SCRATCH, UP_ERR_OUTPUT, UP_ERR_STRIDE = -3, -4, -5
 SET_FILES = ("configs.h", "vectors.bin", "expected.bin", "vectors.h", "manifest.json")
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -43,7 +45,12 @@ class ModelSpec:
     """One model configuration, as ultrapost.Ultraface's arguments plus the input kind and its quantization.
 
     family "ultraslim" is NXP's int8 ultraslim: 128x128, finest level dropped, decoded corners clipped to [0, 1],
-    one [172, 6] tensor (scores in columns 0-1, corners in 2-5) with a single scale and zero point.
+    one [172, 6] tensor (scores in columns 0-1, corners in 2-5) with a single scale and zero point. family
+    "blazeface" is MediaPipe's BlazeFace (ultrapost.BlazeFace): logits [N, 1] and regressors [N, 16] (box, then
+    6 keypoints), anchors of the MediaPipe model of this input size (128: short range, 896; 192: full range, 2304;
+    other sizes: the short-range strides). nms, score_test, pixel_size ("+1 pixel" IoU areas) and
+    class_thresholds (multi-class Ultraface: one threshold per class column from 1 on, labels out) are the
+    post-processors' arguments of the same names.
     """
 
     name: str = "ultraface"
@@ -61,6 +68,11 @@ class ModelSpec:
     clip: bool = False
     score_quant: tuple[float, int] | None = (1 / 256, -128)
     box_quant: tuple[float, int] | None = (0.04, 0)
+    nms: str = "hard"
+    score_test: str = ">"
+    pixel_size: tuple[int, int] | None = None
+    class_thresholds: tuple[float, ...] | None = None
+    soft_sigma: float = 0.5
 
     def __post_init__(self):
         if not _NAME_RE.match(self.name):
@@ -69,6 +81,14 @@ class ModelSpec:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         if self.input_kind not in INPUT_KINDS:
             raise ValueError(f"input kind must be one of {INPUT_KINDS}, got {self.input_kind!r}")
+        if self.nms not in NMS_KINDS:
+            raise ValueError(f"nms must be one of {NMS_KINDS}, got {self.nms!r}")
+        if self.score_test not in (">", ">="):
+            raise ValueError(f"score test must be '>' or '>=', got {self.score_test!r}")
+        if self.family == "blazeface" and (self.logits or self.decoded or self.class_thresholds or self.pixel_size):
+            raise ValueError("blazeface has its own score and box kinds: no --logits, --decoded, classes or pads")
+        if self.class_thresholds is not None and (self.logits or self.family != "ultraface"):
+            raise ValueError("class thresholds (multi-class) need an ultraface head with probabilities")
         if self.family == "ultraslim" and (self.logits or not self.decoded):
             raise ValueError("ultraslim holds probabilities and decoded corners: no --logits, and --decoded is implied")
         if self.logits and self.decoded:
@@ -96,13 +116,60 @@ class ModelSpec:
         base.update(overrides)
         return cls(**base)
 
+    @classmethod
+    def blazeface(cls, name: str = "blazeface", **overrides) -> ModelSpec:
+        """MediaPipe's BlazeFace short range (128x128, 896 anchors; 192x192: full range, 2304): weighted NMS at
+        0.3, score >= 0.5, the 200 best candidates; int8 logits scale 1/4 and regressors scale 1/2 (pixels)."""
+        base = dict(
+            name=name,
+            family="blazeface",
+            input_size=(128, 128),
+            input_kind="s8",
+            score_threshold=0.5,
+            nms="weighted",
+            score_test=">=",
+            score_quant=BLAZEFACE_QUANT[0],
+            box_quant=BLAZEFACE_QUANT[1],
+        )
+        base.update(overrides)
+        return cls(**base)
+
     @property
     def single_tensor(self) -> bool:
         return self.family == "ultraslim"
 
-    def ultraface(self):
+    @property
+    def num_classes(self) -> int:
+        """Score columns per row."""
+        if self.family == "blazeface":
+            return 1
+        return 2 if self.class_thresholds is None else 1 + len(self.class_thresholds)
+
+    @property
+    def num_keypoints(self) -> int:
+        return 6 if self.family == "blazeface" else 0
+
+    @property
+    def box_columns(self) -> int:
+        return 4 + 2 * self.num_keypoints
+
+    def processor(self):
+        """The post-processor this spec describes: an ultrapost.Ultraface or ultrapost.BlazeFace."""
         from ultrapost import Ultraface
 
+        if self.family == "blazeface":
+            from ultrapost.blazeface import BlazeFace
+
+            return BlazeFace(
+                self.input_size,
+                score_threshold=self.score_threshold,
+                iou_threshold=self.iou_threshold,
+                nms=self.nms,
+                score_test=self.score_test,
+                candidate_limit=self.candidate_limit,
+                max_detections=self.max_detections,
+                soft_sigma=self.soft_sigma,
+            )
         return Ultraface(
             self.input_size,
             score_threshold=self.score_threshold,
@@ -113,6 +180,11 @@ class ModelSpec:
             drop_finest_level=self.drop_finest_level,
             logits=self.logits,
             clip=self.clip,
+            nms=self.nms,
+            pixel_size=self.pixel_size,
+            score_test=self.score_test,
+            soft_sigma=self.soft_sigma,
+            class_thresholds=self.class_thresholds,
         )
 
     def quantization(self):
@@ -120,24 +192,39 @@ class ModelSpec:
 
     def host_config(self, pp=None):
         """(FixedConfig, Core) for the spec's own input kind (F32 for float inputs)."""
-        pp = pp or self.ultraface()
+        pp = pp or self.processor()
+        if self.family == "blazeface":
+            return pp.config(self.input_kind, self.quantization())
         return pp.config(self.input_kind, self.decoded, self.quantization())
 
     def firmware_config(self, pp=None):
         """(FixedConfig, Core) a firmware runs: the spec's, with I32 in place of F32 (converted on the host)."""
-        pp = pp or self.ultraface()
+        pp = pp or self.processor()
         kind = "i32" if self.input_kind == "f32" else self.input_kind
-        return pp.config(kind, self.decoded, self.quantization() if kind == "s8" else None)
+        quant = self.quantization() if kind == "s8" else None
+        if self.family == "blazeface":
+            return pp.config(kind, quant)
+        return pp.config(kind, self.decoded, quant)
 
     def describe(self) -> str:
         w, h = self.input_size
         parts = [
             f"{self.family} {w}x{h}",
             f"input {self.input_kind}" + (" (host-converted to i32)" if self.input_kind == "f32" else ""),
-            "decoded corners" if self.decoded else f"raw deltas, {self.priors} priors",
-            "logits" if self.logits else "probabilities",
-            f"score > {self.score_threshold}",
-            f"IoU > {self.iou_threshold}",
+        ]
+        if self.family == "blazeface":
+            parts += ["clipped logits, linear decode, 6 keypoints"]
+        else:
+            parts += [
+                "decoded corners" if self.decoded else f"raw deltas, {self.priors} priors",
+                "logits" if self.logits else "probabilities",
+            ]
+        if self.class_thresholds is not None:
+            parts.append("classes > " + "/".join(str(t) for t in self.class_thresholds) + " with labels")
+        else:
+            parts.append(f"score {self.score_test} {self.score_threshold}")
+        parts += [
+            f"{self.nms} NMS at IoU {self.iou_threshold}",
             f"candidates {self.candidate_limit}",
             f"max detections {self.max_detections}",
         ]
@@ -145,6 +232,8 @@ class ModelSpec:
             parts.append("finest level dropped")
         if self.clip:
             parts.append("clip [0, 1]")
+        if self.pixel_size is not None:
+            parts.append("+1 pixel areas on {}x{}".format(*self.pixel_size))
         if self.input_kind == "s8":
             parts.append(f"score scale/zp {self.score_quant[0]!r}/{self.score_quant[1]}")
             parts.append(f"box scale/zp {self.box_quant[0]!r}/{self.box_quant[1]}")
@@ -168,10 +257,71 @@ def _fixed(x, q: int) -> np.ndarray:
     return np.clip(np.floor(np.asarray(x, np.float64) * 2.0**q + 0.5), -(2**31), 2**31 - 1).astype(np.int32)
 
 
-def float_inputs(spec: ModelSpec, seed: int, mode: str = "random"):
-    """Generated float inputs for the spec (ultrapost.cases): scores [N, 2] and boxes [N, 4], float64."""
+def blazeface_inputs(anchors: np.ndarray, size: int, seed: int, mode: str = "random", faces: int = 3):
+    """Float BlazeFace head outputs: logits [N, 1] and regressors [N, 16] in input pixels (dx, dy, w, h, then 6
+    keypoints), with `faces` faces each seen by the nearest anchors (overlapping boxes, as real outputs).
+
+    modes: random, ties (logits on a 0.5 grid), none_pass (every logit far below 0), all_pass (every logit above
+    0), extreme (large regressors, logits beyond the clip of +-100)."""
+    rng = np.random.default_rng(seed)
+    n = len(anchors)
+    logit = rng.normal(-4.0, 2.0, n)
+    reg = np.empty((n, 16))
+    reg[:, :2] = rng.normal(0, 0.05 * size, (n, 2))
+    reg[:, 2:4] = rng.uniform(0.05, 0.5, (n, 2)) * size
+    reg[:, 4:] = rng.normal(0, 0.15 * size, (n, 12))
+    for _ in range(faces):
+        fx, fy, fs = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.4)
+        near = np.argsort(np.hypot(anchors[:, 0] - fx, anchors[:, 1] - fy))[: min(n, 5)]
+        logit[near] = rng.uniform(0.5, 6.0, len(near))
+        reg[near, 0] = (fx - anchors[near, 0]) * size + rng.normal(0, 0.01 * size, len(near))
+        reg[near, 1] = (fy - anchors[near, 1]) * size + rng.normal(0, 0.01 * size, len(near))
+        reg[near, 2:4] = fs * size * rng.uniform(0.9, 1.1, (len(near), 2))
+    if mode == "ties":
+        logit = np.round(logit * 2) / 2
+    elif mode == "none_pass":
+        logit = -8.0 - np.abs(logit)
+    elif mode == "all_pass":
+        logit = 0.5 + np.abs(logit)
+    elif mode == "extreme":
+        logit = logit * 40.0
+        reg = reg * rng.choice([1.0, 20.0], (n, 16))
+    return logit[:, None], reg
+
+
+def multiclass_inputs(spec: ModelSpec, seed: int, mode: str = "random"):
+    """Float probabilities [N, C] (background first, then each class) and the boxes of an Ultraface case."""
     from ultrapost import cases
 
+    _, _, b, _ = cases.make_case(
+        seed,
+        spec.input_size,
+        "f32",
+        "random",
+        decoded=spec.decoded,
+        convention=spec.priors,
+        drop_finest=spec.drop_finest_level,
+        clip=spec.clip,
+    )
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.full(spec.num_classes, 0.25), len(b))
+    if mode == "ties":
+        p = np.round(p * 8) / 8
+    elif mode == "none_pass":
+        p[:, 1:] *= 0.2
+    return p, b.astype(np.float64)
+
+
+def float_inputs(spec: ModelSpec, seed: int, mode: str = "random"):
+    """Generated float inputs for the spec (ultrapost.cases): scores [N, C] and boxes [N, 4] (BlazeFace:
+    [N, 16]), float64."""
+    from ultrapost import cases
+
+    if spec.family == "blazeface":
+        pp = spec.processor()
+        return blazeface_inputs(pp.anchors, pp.input_size[0], seed, mode)
+    if spec.class_thresholds is not None:
+        return multiclass_inputs(spec, seed, mode)
     if spec.single_tensor:
         _, t, _ = cases.ultraslim_case(seed, "f32", mode if mode in ("random", "ties", "none_pass") else "random")
         t = t.astype(np.float64)
@@ -214,7 +364,8 @@ def spec_inputs(spec: ModelSpec, scores, boxes):
     if spec.input_kind == "s8":
         return _quantize(scores, spec.score_quant), _quantize(boxes, spec.box_quant)
     if spec.input_kind == "i32":
-        return _fixed(scores, 20 if spec.logits else 30), _fixed(boxes, 20)
+        logits = spec.logits or spec.family == "blazeface"
+        return _fixed(scores, 20 if logits else 30), _fixed(boxes, 20)
     return np.asarray(scores, np.float32), np.asarray(boxes, np.float32)
 
 
@@ -250,7 +401,7 @@ def _golden_output(fc, scores, boxes) -> fw.OutputRecord:
     from ultrapost import golden
 
     g = golden.run(fc, scores, boxes)
-    return fw.OutputRecord(0, g["boxes"], g["scores"], g["anchors"])
+    return fw.OutputRecord.of(g, int(fc.num_keypoints), int(fc.num_labels) > 0)
 
 
 def records_for(spec: ModelSpec, config_id: int, inputs, *, error_records: bool = True) -> list[Record]:
@@ -259,20 +410,24 @@ def records_for(spec: ModelSpec, config_id: int, inputs, *, error_records: bool 
     f32 inputs become the int32 tensors of the host boundary conversion; the expected output is the golden
     model's on the float inputs, checked equal to its output on the converted ones. error_records adds records
     the core must refuse with its documented status: one output row short, 4 bytes of scratch short, and a score
-    row stride below the row width.
+    row stride below the row width. Keypoints (BlazeFace) stay in the box rows, after the 4 box values.
     """
     from ultrapost import golden
     from ultrapost._core import run_raw
 
-    pp = spec.ultraface()
+    pp = spec.processor()
     fc_host, _ = spec.host_config(pp)
     fc_fw, core_fw = spec.firmware_config(pp)
+    nkp, labels = int(fc_fw.num_keypoints), int(fc_fw.num_labels) > 0
     out = []
     first = None
     for label, scores, boxes in inputs:
         expected = _golden_output(fc_host, scores, boxes)
         if spec.input_kind == "f32":
-            scores, boxes = (np.asarray(a, np.int32) for a in golden.convert_f32(fc_host, scores, boxes)[:2])
+            boxes = np.asarray(boxes)
+            s, b, k = golden.convert_f32(fc_host, scores, boxes[:, :4], boxes[:, 4:] if nkp else None)
+            scores = np.asarray(s, np.int32)
+            boxes = np.asarray(b if k is None else np.concatenate([b, k], axis=1), np.int32)
             if not _golden_output(fc_fw, scores, boxes).equals(expected):
                 raise RuntimeError(f"{spec.name}/{label}: the golden model differs on the converted float inputs")
         scores, boxes = np.asarray(scores), np.asarray(boxes)
@@ -285,24 +440,28 @@ def records_for(spec: ModelSpec, config_id: int, inputs, *, error_records: bool 
             first = (vec, scores, boxes)
     if error_records and first is not None:
         vec, scores, boxes = first
+        rows = int(fc_fw.max_detections) * max(int(fc_fw.num_labels), 1)
         cases = (
-            ("error_capacity", fc_fw.max_detections - 1, -1),
-            ("error_scratch", -1, int(core_fw.scratch_bytes) - 4),
+            ("error_capacity", rows - 1, -1, UP_ERR_OUTPUT),
+            ("error_scratch", -1, int(core_fw.scratch_bytes) - 4, UP_ERR_SCRATCH),
         )
-        for label, cap, scratch in cases:
-            status = int(
-                run_raw(
-                    core_fw,
-                    scores,
-                    boxes,
-                    core_fw.scratch_bytes if scratch < 0 else scratch,
-                    fc_fw.max_detections if cap < 0 else cap,
+        for label, cap, scratch, documented in cases:
+            status = documented
+            if not nkp and not labels:  # the binding's raw call has no keypoint or label buffers
+                status = int(
+                    run_raw(
+                        core_fw,
+                        scores,
+                        boxes,
+                        core_fw.scratch_bytes if scratch < 0 else scratch,
+                        rows if cap < 0 else cap,
+                    )
                 )
-            )
             bad = dataclasses.replace(vec, capacity=cap, scratch_bytes=scratch)
-            out.append(Record(f"{spec.name}/{label}", spec.name, bad, fw.OutputRecord(status, [], [], [])))
+            out.append(Record(f"{spec.name}/{label}", spec.name, bad, fw.OutputRecord.error(status, nkp, labels)))
         bad = dataclasses.replace(vec, score_stride=fc_fw.num_classes - 1)
-        out.append(Record(f"{spec.name}/error_stride", spec.name, bad, fw.OutputRecord(UP_ERR_STRIDE, [], [], [])))
+        err = fw.OutputRecord.error(UP_ERR_STRIDE, nkp, labels)
+        out.append(Record(f"{spec.name}/error_stride", spec.name, bad, err))
     return out
 
 
@@ -313,7 +472,12 @@ def generated_records(spec: ModelSpec, config_id: int, cases: int, seed: int = 0
     """`cases` generated inputs cycling through the case modes (ultrapost.cases), case i from (seed, i)."""
     if cases < 1:
         raise ValueError(f"cases must be >= 1, got {cases}")
-    modes = ("random", "ties", "none_pass") if spec.single_tensor else MODES
+    if spec.single_tensor or spec.class_thresholds is not None:
+        modes = ("random", "ties", "none_pass")
+    elif spec.family == "blazeface":
+        modes = ("random", "ties", "none_pass", "all_pass", "extreme")
+    else:
+        modes = MODES
     inputs = []
     for i in range(cases):
         mode = modes[i % len(modes)]
@@ -349,7 +513,8 @@ def vectors_header(records: list[Record]) -> str:
         "/* Generated by ultrapost vectors; do not edit. Inputs and the golden model's outputs, for a self-test:",
         " * for each up_vectors[i], call up_run(up_fw_configs[v->config_id], ...) with the input's tensors, strides,",
         " * capacity (-1: the config's max_detections) and scratch (-1: up_scratch_size) and compare status, count,",
-        " * boxes (Q20), scores (Q30) and anchors with the expected arrays. */",
+        " * boxes (Q20), scores (Q30), anchors, keypoints (Q20, when num_keypoints > 0) and labels (when not NULL)",
+        " * with the expected arrays. Configs with keypoints or labels need output buffers for them too. */",
         "#ifndef UP_VECTORS_H",
         "#define UP_VECTORS_H",
         "",
@@ -375,6 +540,9 @@ def vectors_header(records: list[Record]) -> str:
         "    const int32_t *boxes;     /* [count][4] Q20 x1, y1, x2, y2 (NULL if count is 0) */",
         "    const int32_t *scores;    /* [count] Q30 */",
         "    const int32_t *anchors;   /* [count] */",
+        "    int32_t num_keypoints;    /* P: keypoints has [count][2P] Q20 values (0: none) */",
+        "    const int32_t *keypoints; /* [count][2P] x, y Q20 (NULL if count or P is 0) */",
+        "    const int32_t *labels;    /* [count] class column (NULL if count is 0 or the config has no labels) */",
         "} up_vector_t;",
         "",
     ]
@@ -384,9 +552,9 @@ def vectors_header(records: list[Record]) -> str:
         ctype = "int8_t" if v.element_size == 1 else "int32_t"
         lines += _c_array(ctype, f"up_vec{i}_data", v.data)
         arrays = {}
-        for part in ("boxes", "scores", "anchors"):
+        for part in ("boxes", "scores", "anchors", "keypoints", "labels"):
             arr = getattr(e, part)
-            if arr.size:
+            if arr is not None and arr.size:
                 lines += _c_array("int32_t", f"up_vec{i}_{part}", arr)
                 arrays[part] = f"up_vec{i}_{part}"
             else:
@@ -396,7 +564,8 @@ def vectors_header(records: list[Record]) -> str:
         table.append(
             f'    {{"{name}", {v.config_id}u, {v.element_size}u, up_vec{i}_data, {v.data.size}u, {v.score_offset}u, '
             f"{v.score_stride}, {v.box_offset}u, {v.box_stride}, {v.capacity}, {v.scratch_bytes}, {e.status}, "
-            f"{len(e)}, {arrays['boxes']}, {arrays['scores']}, {arrays['anchors']}}},"
+            f"{len(e)}, {arrays['boxes']}, {arrays['scores']}, {arrays['anchors']}, {e.num_keypoints}, "
+            f"{arrays['keypoints']}, {arrays['labels']}}},"
         )
     lines += [f"#define UP_NUM_VECTORS {len(records)}", "", "static const up_vector_t up_vectors[UP_NUM_VECTORS] = {"]
     lines += table
@@ -426,6 +595,8 @@ def write_set(out_dir, groups: list[tuple[ModelSpec, list[Record]]]) -> Path:
                 "description": spec.describe(),
                 "num_anchors": int(fc.num_anchors),
                 "max_detections": int(fc.max_detections),
+                "num_keypoints": int(fc.num_keypoints),
+                "num_labels": int(fc.num_labels),
                 "scratch_bytes": int(core.scratch_bytes),
             }
         )
@@ -482,7 +653,9 @@ def read_set(path) -> VectorSet:
 
 def suite_specs() -> list[ModelSpec]:
     """Model configurations firmware-check runs by default: each input kind with probabilities and logits, raw and
-    decoded boxes, both prior conventions, clipping, a dropped finest level, limits, and NXP's ultraslim."""
+    decoded boxes, both prior conventions, clipping, a dropped finest level, limits, NXP's ultraslim, every NMS
+    kind, "+1 pixel" areas, ">=" score tests, multi-class labels, and BlazeFace short and full range with
+    keypoints (int8, int32 and float converted to int32)."""
     q = {"score_quant": (1 / 256, -128), "box_quant": (0.04, 3)}
     ql = {"score_quant": (0.0625, 4), "box_quant": (0.04, 3)}
     qd = {"score_quant": (1 / 255, -128), "box_quant": (1 / 128, 0)}
@@ -515,6 +688,45 @@ def suite_specs() -> list[ModelSpec]:
             **q,
         ),
         ModelSpec("uf64_s8_limit1", input_size=(64, 48), input_kind="s8", candidate_limit=1, **q),
+        # NMS kinds, "+1 pixel" areas (pixel_size) and ">=" score tests
+        ModelSpec(
+            "uf128_s8_blend_pad_clip",
+            input_size=(128, 96),
+            input_kind="s8",
+            nms="blend",
+            priors="stride",
+            clip=True,
+            pixel_size=(128, 96),
+            **q,
+        ),
+        ModelSpec("uf128_i32_weighted_ge", input_size=(128, 96), input_kind="i32", nms="weighted", score_test=">="),
+        ModelSpec("uf160_s8_soft_linear", input_size=(160, 120), input_kind="s8", nms="soft-linear", **q),
+        ModelSpec(
+            "uf128_f32_soft_gaussian_pad",
+            input_size=(128, 96),
+            input_kind="f32",
+            nms="soft-gaussian",
+            soft_sigma=0.3,
+            pixel_size=(128, 96),
+            score_test=">=",
+        ),
+        ModelSpec("uf96_i32_logits_blend", input_size=(96, 128), input_kind="i32", logits=True, nms="blend"),
+        # multi-class: a threshold per class column, labels out
+        ModelSpec("uf128_s8_classes", input_size=(128, 96), input_kind="s8", class_thresholds=(0.6, 0.7), **q),
+        ModelSpec(
+            "uf96_i32_classes_weighted",
+            input_size=(96, 72),
+            input_kind="i32",
+            class_thresholds=(0.5, 0.65, 0.8),
+            nms="weighted",
+            max_detections=8,
+        ),
+        # BlazeFace: short range (896 anchors) and full range (2304), clipped logits, 6 keypoints
+        ModelSpec.blazeface("bf128_s8", input_kind="s8"),
+        ModelSpec.blazeface("bf128_f32_blend", input_kind="f32", nms="blend"),
+        ModelSpec.blazeface("bf192_full_i32", input_size=(192, 192), input_kind="i32"),
+        ModelSpec.blazeface("bf192_full_s8_hard", input_size=(192, 192), input_kind="s8", nms="hard"),
+        ModelSpec.blazeface("bf128_f32_soft_linear", input_kind="f32", nms="soft-linear", max_detections=10),
     ]
 
 

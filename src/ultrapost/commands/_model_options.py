@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ultrapost.vectorsets import ULTRASLIM_QUANT, ModelSpec
+from ultrapost.vectorsets import NMS_KINDS, ULTRASLIM_QUANT, ModelSpec
 
 MODEL_HELP = """\
 model configuration (the arguments of ultrapost.Ultraface, plus the input kind):
@@ -12,6 +12,11 @@ model configuration (the arguments of ultrapost.Ultraface, plus the input kind):
                           x1, y1, x2, y2) with decoded corners clipped to [0, 1], scale 1/255, zero point -128,
                           threshold 0.5; any other option overrides these
   --family ultraface      an Ultraface head (slim or RFB): scores [N, 2] and boxes [N, 4] as two tensors
+                          (--class-thresholds: scores [N, 1 + classes], a threshold per class, labels out)
+  --family blazeface      MediaPipe BlazeFace: logits [N, 1] and regressors [N, 16] (box, 6 keypoints, pixels);
+                          --input-size 128 short range (896 anchors), 192 full range (2304); weighted NMS,
+                          score >= 0.5, int8 scales 1/4 (logits) and 1/2 (regressors) unless given
+  --nms                   hard, blend (ncnn), weighted (MediaPipe), soft-linear, soft-gaussian (--soft-sigma)
   --input-kind s8         int8 tensors with a per-tensor scale and zero point (--score-scale ... --box-zero-point);
                i32        int32 fixed point: probabilities Q30 (1.0 = 2^30), logits and boxes Q20
                f32        float32 on the host: the firmware gets the int32 tensors of the host's boundary
@@ -32,6 +37,14 @@ def _size(text: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
+def _thresholds(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"class thresholds are comma-separated numbers, got {text!r}") from None
+    return values
+
+
 def _limit(text: str) -> int | None:
     if text.lower() in ("none", "all"):
         return None
@@ -43,9 +56,10 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
     g.add_argument(
         "--family",
         "--preset",
-        choices=("ultraface", "ultraslim"),
+        choices=("ultraface", "ultraslim", "blazeface"),
         default="ultraface",
-        help="model family; ultraslim presets NXP's int8 ultraslim (default: ultraface)",
+        help="model family; ultraslim presets NXP's int8 ultraslim, blazeface MediaPipe's BlazeFace "
+        "(default: ultraface)",
     )
     g.add_argument(
         "--name",
@@ -92,6 +106,21 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
         help="the box columns hold decoded corners x1, y1, x2, y2 (normalized), not raw deltas",
     )
     g.add_argument("--clip", action="store_true", default=None, help="clip output corners to [0, 1]")
+    g.add_argument("--nms", choices=NMS_KINDS, help="NMS kind (default: hard; blazeface: weighted)")
+    g.add_argument("--soft-sigma", type=float, default=0.5, help="soft-gaussian NMS sigma (default 0.5)")
+    g.add_argument("--score-test", choices=(">", ">="), help="score test (default >; blazeface >=)")
+    g.add_argument(
+        "--pixel-size",
+        type=_size,
+        metavar="WxH",
+        help='IoU with "+1 pixel" areas on this pixel grid (the C++ ports; default: none)',
+    )
+    g.add_argument(
+        "--class-thresholds",
+        type=_thresholds,
+        metavar="T1,T2,...",
+        help="multi-class: one score threshold per class column from 1 on; outputs carry labels",
+    )
     g.add_argument("--score-scale", type=float, help="int8 score tensor scale (default 1/256; ultraslim 1/255)")
     g.add_argument("--score-zero-point", type=int, help="int8 score tensor zero point (default -128)")
     g.add_argument("--box-scale", type=float, help="int8 box tensor scale (default 0.04; ultraslim 1/255)")
@@ -101,7 +130,7 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
 def spec_from_args(args) -> ModelSpec:
     """The ModelSpec the options describe; ValueError names a contradiction."""
     slim = args.family == "ultraslim"
-    base = ModelSpec.ultraslim() if slim else ModelSpec()
+    base = ModelSpec.ultraslim() if slim else ModelSpec.blazeface() if args.family == "blazeface" else ModelSpec()
     sq = (
         args.score_scale if args.score_scale is not None else base.score_quant[0],
         args.score_zero_point if args.score_zero_point is not None else base.score_quant[1],
@@ -132,4 +161,9 @@ def spec_from_args(args) -> ModelSpec:
         clip=pick(args.clip, base.clip),
         score_quant=(float(sq[0]), int(sq[1])),
         box_quant=(float(bq[0]), int(bq[1])),
+        nms=pick(args.nms, base.nms),
+        score_test=pick(args.score_test, base.score_test),
+        pixel_size=args.pixel_size,
+        class_thresholds=args.class_thresholds,
+        soft_sigma=args.soft_sigma,
     )

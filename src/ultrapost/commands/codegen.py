@@ -20,9 +20,11 @@ firmware runs the core (csrc/) without any float or any setup code:
   up_check_config(&ultraslim_config);  /* once, at start-up: UP_OK */
   up_run(&ultraslim_config, t, 6, t + 2, 6, scratch, sizeof scratch, &out);
 
-Macros <NAME>_NUM_ANCHORS, _MAX_DETECTIONS (rows the output arrays need), _SCRATCH_BYTES (= up_scratch_size),
-_ELEMENT_BYTES (1: int8_t, 4: int32_t tensors), _SCORE_STRIDE and _BOX_STRIDE (elements per row; ultraslim: 6, 6)
-and _BOX_OFFSET (where the boxes start relative to the scores for one tensor, else -1) come with it.
+Macros <NAME>_NUM_ANCHORS, _MAX_DETECTIONS (per class), _OUTPUT_ROWS (rows the output arrays need: max detections
+times the classes), _NUM_KEYPOINTS (P: keypoint output [rows][2P] needed when > 0), _NUM_LABELS (label output
+[rows] needed when > 0), _SCRATCH_BYTES (= up_scratch_size), _ELEMENT_BYTES (1: int8_t, 4: int32_t tensors),
+_SCORE_STRIDE and _BOX_STRIDE (elements per row; ultraslim: 6, 6; blazeface: 1, 16 with the keypoints after the
+box) and _BOX_OFFSET (where the boxes start relative to the scores for one tensor, else -1) come with it.
 
 The values are those the Python package uses (ultrapost.Ultraface(...).config), so the board's outputs are the
 golden model's bit for bit (`ultrapost vectors`, `ultrapost firmware-check`).
@@ -70,10 +72,13 @@ def header_text(spec) -> str:
     if spec.single_tensor:
         score_stride, box_stride, box_offset = 6, 6, 2
     else:
-        score_stride, box_stride, box_offset = int(fc.num_classes), 4, -1
+        score_stride, box_stride, box_offset = int(fc.num_classes), spec.box_columns, -1
     defines = {
         "NUM_ANCHORS": int(fc.num_anchors),
         "MAX_DETECTIONS": int(fc.max_detections),
+        "OUTPUT_ROWS": int(fc.max_detections) * max(int(fc.num_labels), 1),
+        "NUM_KEYPOINTS": int(fc.num_keypoints),
+        "NUM_LABELS": int(fc.num_labels),
         "SCRATCH_BYTES": int(core.scratch_bytes),
         "ELEMENT_BYTES": element,
         "SCORE_STRIDE": score_stride,

@@ -14,7 +14,10 @@ footprint. Exit status 0 only when every record of every set is identical on eve
 
 Vector sets: the built-in suite (written to WORK/suite: every input kind -- int8, int32 and float32 converted on the
 host -- with probabilities and logits, raw and decoded boxes, both prior conventions, clipping, a dropped finest
-level, candidate limits, NXP's ultraslim [172, 6] int8 and float, and records that must fail with a status), and
+level, candidate limits, NXP's ultraslim [172, 6] int8 and float, every NMS kind (hard, blend, weighted, soft
+linear and Gaussian), "+1 pixel" IoU areas, ">=" score tests, multi-class labels, BlazeFace short range (896
+anchors) and full range (2304) with 6 keypoints, and records that must fail with a status; outputs compared
+include keypoints and labels), and
 any set written by `ultrapost vectors` (--vectors DIR, repeatable; --no-suite to run only those).
 
 The harness fences every output and scratch buffer with guard bytes, pre-fills them, checksums the input and paints

@@ -15,7 +15,8 @@ model's outputs, as binary files and as a C header, so the same cases run on a r
 
   OUT/configs.h, cfg_<name>.h   the config as const data (config id 0), as `ultrapost codegen` writes it
   OUT/vectors.bin               the inputs (UPVEC001, firmware/README.md "Binary formats")
-  OUT/expected.bin              the golden model's outputs (UPOUT001): status, count, boxes Q20, scores Q30, anchors
+  OUT/expected.bin              the golden model's outputs (UPOUT002): status, count, boxes Q20, scores Q30, anchors,
+                                keypoints Q20 and labels when the config has them
   OUT/vectors.h                 the same inputs and outputs as const int8_t / int32_t arrays and a table up_vectors[]
   OUT/manifest.json             what each record is
 
@@ -39,8 +40,9 @@ examples:
   ultrapost vectors --input-size 128x96 --input-kind f32 --logits -o vectors/rfb128_f32
 
 --inputs: a .npz whose arrays are the tensors, each array one record in file order: for ultraslim [172, 6] (or
-[1, 172, 6]); for ultraface pairs NAME_scores [N, 2] and NAME_boxes [N, 4]. dtype: int8 (s8), int32 (i32) or float32
-(f32), as --input-kind says.
+[1, 172, 6]); for ultraface pairs NAME_scores [N, C] and NAME_boxes [N, 4]; for blazeface NAME_scores [N, 1] (logits)
+and NAME_boxes [N, 16] (regressors: box, then 6 keypoints). dtype: int8 (s8), int32 (i32) or float32 (f32), as
+--input-kind says.
 
 """
     + MODEL_HELP
@@ -71,7 +73,7 @@ _DTYPES = {"s8": np.int8, "i32": np.int32, "f32": np.float32}
 def npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(label, scores, boxes) per record of a .npz file (see the epilog); TypeError/ValueError name a bad array."""
     want = np.dtype(_DTYPES[spec.input_kind])
-    n = spec.ultraface().num_anchors
+    n = spec.processor().num_anchors
     out = []
     with np.load(path) as z:
         names = list(z.files)
@@ -100,7 +102,7 @@ def npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
             for stem in stems:
                 if f"{stem}_boxes" not in names:
                     raise ValueError(f"{path}: {stem}_scores has no {stem}_boxes")
-                out.append((stem, get(f"{stem}_scores", 2), get(f"{stem}_boxes", 4)))
+                out.append((stem, get(f"{stem}_scores", spec.num_classes), get(f"{stem}_boxes", spec.box_columns)))
     return out
 
 
