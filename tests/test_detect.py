@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from PIL import Image
 import ultrapost
 from ultrapost import baselines
 from ultrapost.detect import DEFAULTS, POSTPROCESSORS, FaceDetector, Faces
-from ultrapost.families import ModelSpec
 
 RFB = "ultraface/version-RFB-320.onnx"  # decoded boxes
 RFB_RAW = "ultraface/version-RFB-320_without_postprocessing.onnx"
@@ -142,15 +140,6 @@ def test_ultraslim_128_finds_the_large_faces(model, photo, count):
     assert np.all(iou(faces.boxes, rfb.boxes).max(axis=1) > 0.4)
 
 
-BLAZEFACE_MISSING = not hasattr(ultrapost, "BlazeFace")
-
-
-@pytest.mark.xfail(
-    BLAZEFACE_MISSING,
-    reason="BlazeFace post-processing (ultrapost.BlazeFace) is not in this version",
-    strict=True,
-    raises=ValueError,
-)
 @pytest.mark.parametrize(
     "model", ["blazeface/face_detection_short_range.tflite", "blazeface/face_detection_full_range.tflite"]
 )
@@ -165,36 +154,105 @@ def test_blazeface_finds_the_two_portrait_faces(model):
     # eyes, nose and mouth (the first four keypoints) lie inside their face's box
     for box, points in zip(faces.boxes, faces.landmarks[:, :4], strict=True):
         assert np.all((points >= box[:2]) & (points <= box[2:]))
+    assert isinstance(FaceDetector(require(model)).postprocessor, ultrapost.BlazeFace)
 
 
-MULTICLASS_MISSING = "num_classes" not in inspect.signature(ultrapost.Ultraface).parameters
-
-
-@pytest.mark.xfail(
-    MULTICLASS_MISSING,
-    reason="multi-class Ultraface post-processing (background, face, masked face) is not in this version",
-    strict=True,
-    raises=ValueError,
+@pytest.mark.parametrize(
+    "model", ["blazeface/face_detection_short_range.tflite", "blazeface/face_detection_full_range.tflite"]
 )
+def test_blazeface_keypoints_are_mapped_back_through_the_letterbox(model):
+    """The photo is letterboxed into the square input: keypoints and boxes in photo pixels are the post-processor's
+    normalized ones through the same Transform, and the eyes sit in the upper half of each face."""
+    detector = FaceDetector(require(model))
+    path = require("images/ultraface_13.jpg")
+    outputs, transform = detector.outputs(path)
+    assert transform.offset[1] > 0  # 450x344: padded above and below
+    det = detector.postprocessor.postprocess(outputs[detector.spec.scores], outputs[detector.spec.boxes])
+    faces = detector(path)
+    assert np.array_equal(faces.detections.fixed["keypoints"], det.fixed["keypoints"])
+    w, h = transform.input_size
+    for k in range(len(det)):
+        px = (det.landmarks[k] * [w, h] - transform.offset) / transform.scale
+        assert np.allclose(faces.landmarks[k], px, rtol=0, atol=1e-9)
+    centers_y = (faces.boxes[:, 1] + faces.boxes[:, 3]) / 2
+    assert np.all(faces.landmarks[:, :2, 1] < centers_y[:, None])  # both eyes above the box center
+    records = faces.to_records()
+    assert len(records[0]["landmarks"]) == 6
+
+
 def test_masked_face_model_finds_the_14_unmasked_faces(rfb_nasa):
     faces = ultrapost.detect(require(NASA), model=require("ultraface/RFB-640-masked_face-v2.onnx"))
     assert len(faces) >= 12
     assert_sane(faces, 640, 322, min_side=15)
     assert np.all(iou(faces.boxes, rfb_nasa.boxes).max(axis=1) > 0.5)
+    assert faces.labels is not None and set(faces.labels.tolist()) == {1}  # 1: face, 2: masked face
+    assert all(rec["label"] == 1 for rec in faces.to_records())
 
 
-def test_a_family_without_a_post_processor_is_a_clear_error():
-    runner = ultrapost.FaceDetector(require(RFB)).runner
-    spec = ModelSpec(family="retinaface", input_size=(320, 240), scores="scores", boxes="boxes")
-    with pytest.raises(ValueError, match="retinaface models are recognized but .* isn't available in this version"):
-        FaceDetector(runner, spec=spec)
-    assert "retinaface" not in POSTPROCESSORS and set(DEFAULTS) <= set(POSTPROCESSORS)
+def _retinaface_onnx(tmp_path, outputs: dict[str, np.ndarray], size=(320, 240)):
+    """A RetinaFace-shaped ONNX model whose heads are the given constants (plus 0 * the input's mean, so the input
+    is used): loc [1, N, 4], conf [1, N, 2], landms [1, N, 10]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w, h = size
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, h, w])
+    nodes = [helper.make_node("ReduceMean", ["input"], ["mean"], keepdims=0),
+             helper.make_node("Mul", ["mean", "zero"], ["nothing"])]
+    inits = [numpy_helper.from_array(np.zeros((), np.float32), "zero")]
+    outs = []
+    for name, value in outputs.items():
+        inits.append(numpy_helper.from_array(value.astype(np.float32), f"{name}_value"))
+        nodes.append(helper.make_node("Add", [f"{name}_value", "nothing"], [name]))
+        outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)))
+    graph = helper.make_graph(nodes, "retinaface_heads", [x], outs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "retinaface_heads.onnx"
+    onnx.save(model, path)
+    return path
 
 
-@pytest.mark.skipif(not BLAZEFACE_MISSING, reason="checks the message given while BlazeFace is missing")
-def test_blazeface_without_its_post_processor_says_so():
-    with pytest.raises(ValueError, match=r"blazeface models are recognized but BlazeFace post-processing isn't"):
-        FaceDetector(require("blazeface/face_detection_short_range.tflite"))
+@pytest.mark.parametrize("config, size", [("slim", (320, 240)), ("blazeface", (128, 128))])
+def test_retinaface_family_end_to_end(tmp_path, config, size):
+    """A RetinaFace-shaped model (synthetic heads in a real ONNX graph) is recognized, post-processed with the
+    prior config of its anchor count and RetinaFace's defaults, and its boxes and 5 landmarks come back in photo
+    pixels through the letterbox."""
+    from ultrapost.cases import retinaface_case
+
+    rf, conf, loc, landms, _ = retinaface_case(11, "f32", config=config, size=size)
+    model = _retinaface_onnx(tmp_path, {"loc": loc[None], "conf": conf[None], "landms": landms[None]}, size)
+    detector = FaceDetector(model, clip=False)
+    assert detector.spec.family == "retinaface" and detector.spec.keypoints == "landms"
+    pp = detector.postprocessor
+    assert isinstance(pp, ultrapost.RetinaFace) and pp.num_anchors == rf.num_anchors
+    assert pp.steps == rf.steps and (pp.score_threshold, pp.iou_threshold) == (0.3, 0.4)
+    photo = np.asarray(Image.open(require(NASA)).convert("RGB"))
+    faces = detector(photo)
+    want = ultrapost.RetinaFace.model(config, size).postprocess(conf, loc, landms)
+    assert len(faces) == len(want) > 0
+    for name in want.fixed:
+        assert np.array_equal(faces.detections.fixed[name], want.fixed[name])
+    t = faces.transform
+    assert np.allclose(faces.boxes, t.boxes_to_image(want.boxes))
+    assert np.allclose(faces.landmarks, t.points_to_image(want.landmarks.reshape(-1, 10)).reshape(-1, 5, 2))
+    assert faces.landmarks.shape == (len(faces), 5, 2)
+    golden = FaceDetector(model, backend="golden", score_threshold=0.6)(photo)
+    assert np.array_equal(golden.detections.anchors, want.anchors[want.scores > 0.6])
+
+
+def test_retinaface_with_an_unknown_prior_config_is_a_clear_error(tmp_path):
+    n = 1000  # no known prior config has 1000 anchors at 320x240
+    model = _retinaface_onnx(tmp_path, {"loc": np.zeros((1, n, 4)), "conf": np.zeros((1, n, 2)),
+                                        "landms": np.zeros((1, n, 10))})
+    with pytest.raises(ValueError, match="1000 anchors matches no known prior config .slim: 4420"):
+        FaceDetector(model)
+
+
+def test_every_recognized_family_has_a_post_processor():
+    from ultrapost.families import FAMILIES
+
+    assert set(FAMILIES) == set(POSTPROCESSORS) == set(DEFAULTS)
 
 
 # -- FaceDetector ----------------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ the post-processor. The post-processor runs on the model's outputs exactly as th
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,33 +32,33 @@ if TYPE_CHECKING:  # preprocess needs Pillow, an optional dependency: imported w
 __all__ = ["POSTPROCESSORS", "DEFAULTS", "Faces", "FaceDetector", "detect"]
 
 # Per family, the decisions of its reference pipeline (REFERENCE.md): Ultraface's predict() keeps p > 0.7 and
-# suppresses at IoU 0.3; NXP's ultraslim example keeps p > 0.5; MediaPipe keeps BlazeFace scores >= 0.5, IoU 0.3.
+# suppresses at IoU 0.3 (every class of a multi-class model alike); NXP's ultraslim example keeps p > 0.5; MediaPipe
+# keeps BlazeFace scores >= 0.5, weighted NMS at IoU 0.3; RetinaFace's test path keeps p > 0.3, the 2000 best,
+# py_cpu_nms at 0.4 with "+1 pixel" areas, at most 1000.
 DEFAULTS: dict[str, dict] = {
     "ultraface": dict(score_threshold=0.7, iou_threshold=0.3, candidate_limit=200),
     "ultraslim": dict(score_threshold=0.5, iou_threshold=0.3, candidate_limit=200),
     "blazeface": dict(score_threshold=0.5, iou_threshold=0.3),
+    "retinaface": dict(score_threshold=0.3, iou_threshold=0.4, candidate_limit=2000, max_detections=1000),
 }
 
 PostProcessor = Callable[[Mapping[str, np.ndarray]], Detections]
 
 
-def _unavailable(spec: ModelSpec, what: str) -> ValueError:
-    return ValueError(
-        f"{spec.family} models are recognized but {what} post-processing isn't available in this version of "
-        f"ultrapost ({ultrapost.__version__})"
-    )
-
-
-def _multiclass_available() -> bool:
-    return "num_classes" in inspect.signature(ultrapost.Ultraface).parameters
+def _quantization(spec: ModelSpec, *names: str):
+    """The (scale, zero_point) of each named output, or None when they are all float."""
+    qs = [spec.output_quantization.get(n) for n in names]
+    if all(q is None for q in qs):
+        return None
+    if any(q is None for q in qs):
+        raise ValueError(f"outputs {names} must be all quantized or all float, got {qs}")
+    return tuple(qs)
 
 
 def _ultraface(spec: ModelSpec, options: dict, backend: str) -> PostProcessor:
     kwargs = spec.ultraface_options()
-    if spec.num_classes != 2:
-        if not _multiclass_available():
-            raise _unavailable(spec, f"{spec.num_classes}-class (e.g. background, face, masked face)")
-        kwargs["num_classes"] = spec.num_classes
+    if spec.num_classes > 2:  # background + several classes: each class column from 1 on, one threshold for all
+        kwargs["class_thresholds"] = (options["score_threshold"],) * (spec.num_classes - 1)
     pp = ultrapost.Ultraface(**kwargs, **options)
 
     def run(outputs):
@@ -70,13 +69,38 @@ def _ultraface(spec: ModelSpec, options: dict, backend: str) -> PostProcessor:
 
 
 def _blazeface(spec: ModelSpec, options: dict, backend: str) -> PostProcessor:
-    cls = getattr(ultrapost, "BlazeFace", None)
-    if cls is None:
-        raise _unavailable(spec, "BlazeFace")
-    pp = cls(input_size=spec.input_size, **options)
+    pp = ultrapost.BlazeFace(input_size=spec.input_size, **options)
+    if pp.num_anchors != spec.num_anchors:
+        raise ValueError(f"BlazeFace at {spec.input_size} has {pp.num_anchors} anchors, the model {spec.num_anchors}")
+    quantization = _quantization(spec, spec.scores, spec.boxes)
 
     def run(outputs):
-        return pp.postprocess(outputs[spec.scores], outputs[spec.boxes], backend=backend)
+        return pp.postprocess(outputs[spec.scores], outputs[spec.boxes], quantization=quantization, backend=backend)
+
+    run.postprocessor = pp
+    return run
+
+
+def _retinaface(spec: ModelSpec, options: dict, backend: str) -> PostProcessor:
+    from ultrapost.priors import RETINAFACE_CONFIGS
+
+    # The prior config whose anchor count is the model's (Face-Detector-1MB's, then zineos Blazeface's).
+    pp = None
+    for name in RETINAFACE_CONFIGS:
+        candidate = ultrapost.RetinaFace.model(name, spec.input_size, **options)
+        if candidate.num_anchors == spec.num_anchors:
+            pp = candidate
+            break
+    if pp is None:
+        counts = ", ".join(f"{name}: {len(ultrapost.retinaface_priors(spec.input_size, **cfg))}"
+                           for name, cfg in RETINAFACE_CONFIGS.items())
+        raise ValueError(f"a RetinaFace-style model at {spec.input_size} with {spec.num_anchors} anchors matches no "
+                         f"known prior config ({counts}); use ultrapost.RetinaFace with its min_sizes and steps")
+    quantization = _quantization(spec, spec.scores, spec.boxes, spec.keypoints)
+
+    def run(outputs):
+        return pp.postprocess(outputs[spec.scores], outputs[spec.boxes], outputs[spec.keypoints],
+                              quantization=quantization, backend=backend)
 
     run.postprocessor = pp
     return run
@@ -87,6 +111,7 @@ POSTPROCESSORS: dict[str, Callable[[ModelSpec, dict, str], PostProcessor]] = {
     "ultraface": _ultraface,
     "ultraslim": _ultraface,
     "blazeface": _blazeface,
+    "retinaface": _retinaface,
 }
 
 
