@@ -141,11 +141,39 @@ cdef class Core:
             return None
         if not (self._plain(scores, self.cfg.num_classes) and self._plain(boxes, 4)):
             return None
-        cdef cnp.ndarray s = <cnp.ndarray>scores
-        cdef cnp.ndarray b = <cnp.ndarray>boxes
-        out = self._run_batch(1, cnp.PyArray_DATA(s), 0, self.cfg.num_classes, cnp.PyArray_DATA(b), 0, 4,
-                              NULL, 0, 0)[0]
-        return out["boxes"], out["scores"], out["anchors"]
+        # One image, one class, no keypoints: one allocation and three views, nothing else per call.
+        cdef const void *sp = cnp.PyArray_DATA(<cnp.ndarray>scores)
+        cdef const void *bp = cnp.PyArray_DATA(<cnp.ndarray>boxes)
+        cdef int32_t nc = self.cfg.num_classes
+        cdef int m = self.cfg.max_detections
+        cdef cnp.ndarray flat = cnp.PyArray_EMPTY(1, [6 * m], cnp.NPY_INT32, 0)
+        cdef int32_t *fp = <int32_t *>cnp.PyArray_DATA(flat)
+        cdef size_t scr_size = self.scratch_bytes
+        cdef up_output_t out
+        cdef int32_t status
+        cdef bint is_f32 = self.cfg.input_kind == INPUT_F32
+        cdef void *scr = PyMem_Malloc(scr_size + 8)
+        if scr == NULL:
+            raise MemoryError("scratch")
+        out.boxes = fp
+        out.scores = fp + 4 * m
+        out.anchors = fp + 5 * m
+        out.keypoints = NULL
+        out.labels = NULL
+        out.capacity = m
+        out.count = 0
+        with nogil:
+            if is_f32:
+                status = up_run_f32(&self.cfg, <const float *>sp, nc, <const float *>bp, 4, scr, scr_size, &out)
+            else:
+                status = up_run(&self.cfg, sp, nc, bp, 4, scr, scr_size, &out)
+        PyMem_Free(scr)
+        if status != 0:
+            if status == -6:
+                raise ValueError("NaN or Inf in the float inputs")
+            check_status(status, "postprocess")
+        k = out.count
+        return flat[:4 * k].reshape(k, 4), flat[4 * m:4 * m + k], flat[5 * m:5 * m + k]
 
     def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
         """Runs one image: scores [N, C], boxes [N, 4] (views with a row stride are fine).

@@ -228,6 +228,12 @@ class Ultraface:
 
     def postprocess(self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c"):
         """Detections of one image (a list of them for inputs with a leading batch axis B > 1)."""
+        if backend == "c" and quantization is None:  # tensors as models return them: straight to C
+            core = self._plain.get((getattr(scores, "dtype", None), decoded))
+            if core is not None:
+                out = core.run_plain(scores, boxes)
+                if out is not None:
+                    return Detections.from_fixed({"boxes": out[0], "scores": out[1], "anchors": out[2]})
         if batch_size(scores, boxes):
             return self.postprocess_batch(scores, boxes, decoded, quantization, backend)
         return self._postprocess(scores, boxes, decoded, quantization, backend)
@@ -240,12 +246,6 @@ class Ultraface:
         or int32 fixed point (probabilities Q30, logits and boxes Q20). The NXP ultraslim tensor:
         ``postprocess(t172x6, None, decoded=True, quantization=(scale, zero_point))``.
         """
-        if backend == "c" and quantization is None:
-            core = self._plain.get((getattr(scores, "dtype", None), decoded))
-            if core is not None:
-                out = core.run_plain(scores, boxes)
-                if out is not None:
-                    return Detections.from_fixed({"boxes": out[0], "scores": out[1], "anchors": out[2]})
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         s, b, kind, quant = self._inputs(scores, boxes, decoded, quantization)
