@@ -137,7 +137,7 @@ def test_codegen_header_is_the_python_config(which, tmp_path):
             want = fc.tables()[name].reshape(-1).tolist() if name in fc.tables() else []
             assert got[name] == want, name
     check, scratch, macro = got["check"][0], got["check"][1], got["check"][2]
-    assert check == 0 and scratch == macro == int(core.scratch_bytes) > 0
+    assert check == 0 and scratch == macro == fw.scratch_size(fc) > 0  # the C's up_scratch_size
     if spec.input_kind == "f32":
         assert fc.input_kind == 1 and "converted on the host" in text  # the firmware reads the int32 boundary
 

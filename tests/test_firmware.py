@@ -177,6 +177,9 @@ def test_instruction_counts_and_stack(board, checks, tmp_path):
     assert static.unbounded == []
     assert max(s.stack_bytes for s in report.run.stats) <= static.bytes
     assert all(s.scratch_bytes >= 0 for s in report.run.stats)
+    # The board's up_scratch_size is the documented size a firmware allocates (fw.scratch_size).
+    for case, st in zip(report.cases, report.run.stats, strict=True):
+        assert st.scratch_size == fw.scratch_size(report.configs[case.record.config_id][1]), case.name
 
 
 # -- no-FPU image, footprint ----------------------------------------------------------------------------------

@@ -1407,6 +1407,16 @@ class CheckReport:
 UP_ERR_SCRATCH, UP_ERR_OUTPUT, UP_ERR_STRIDE = -3, -4, -5
 
 
+def scratch_size(config) -> int:
+    """up_scratch_size of a valid config as csrc/ultrapost.h documents it: per candidate 4 bytes (hard NMS), 20
+    (blending, weighted) or 24 (soft-NMS). This is what a firmware allocates; the host binding's Core.scratch_bytes
+    may be larger (room for its faster hard NMS). The board harness reports the C's own value in the stats file,
+    and the board checks compare the two."""
+    nms = int(config.nms_kind)
+    per = 4 if nms == 0 else 20 if nms in (1, 2) else 24
+    return int(config.candidate_limit) * per
+
+
 def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[CheckCase]]:
     """Configs and vector cases for a board, with the host's and the golden model's answers.
 
@@ -1508,7 +1518,7 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
     fc, core, sc, bx, cid = first
     for name, cap, scratch in (
         ("error_capacity", fc.max_detections - 1, -1),
-        ("error_scratch", -1, int(core.scratch_bytes) - 4),
+        ("error_scratch", -1, scratch_size(fc) - 4),
     ):
         status = run_raw(
             core, sc, bx, core.scratch_bytes if scratch < 0 else scratch, fc.max_detections if cap < 0 else cap

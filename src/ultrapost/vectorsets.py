@@ -443,7 +443,7 @@ def records_for(spec: ModelSpec, config_id: int, inputs, *, error_records: bool 
         rows = int(fc_fw.max_detections) * max(int(fc_fw.num_labels), 1)
         cases = (
             ("error_capacity", rows - 1, -1, UP_ERR_OUTPUT),
-            ("error_scratch", -1, int(core_fw.scratch_bytes) - 4, UP_ERR_SCRATCH),
+            ("error_scratch", -1, fw.scratch_size(fc_fw) - 4, UP_ERR_SCRATCH),
         )
         for label, cap, scratch, documented in cases:
             status = documented
@@ -597,7 +597,7 @@ def write_set(out_dir, groups: list[tuple[ModelSpec, list[Record]]]) -> Path:
                 "max_detections": int(fc.max_detections),
                 "num_keypoints": int(fc.num_keypoints),
                 "num_labels": int(fc.num_labels),
-                "scratch_bytes": int(core.scratch_bytes),
+                "scratch_bytes": fw.scratch_size(fc),
             }
         )
         records += recs

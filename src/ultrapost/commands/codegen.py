@@ -79,7 +79,7 @@ def header_text(spec) -> str:
         "OUTPUT_ROWS": int(fc.max_detections) * max(int(fc.num_labels), 1),
         "NUM_KEYPOINTS": int(fc.num_keypoints),
         "NUM_LABELS": int(fc.num_labels),
-        "SCRATCH_BYTES": int(core.scratch_bytes),
+        "SCRATCH_BYTES": fw.scratch_size(fc),
         "ELEMENT_BYTES": element,
         "SCORE_STRIDE": score_stride,
         "BOX_STRIDE": box_stride,
