@@ -276,25 +276,36 @@ def test_bench_on_a_missing_model_is_one_line(capsys, tmp_path):
 
 
 def test_verify_text_summary(capsys):
-    code, out, err = run(capsys, "verify", "--cases", "4")
+    code, out, err = run(capsys, "verify", "--cases", "5")
     assert code == 0, out + err
     lines = out.splitlines()
-    assert lines[0].split() == ["family", "kind", "cases", "mismatches"]
-    assert [line.split()[:2] for line in lines[1:6]] == [
-        ["ultraface", "f32"],
-        ["ultraface", "s8"],
-        ["ultraface", "i32"],
-        ["ultraslim", "f32"],
-        ["ultraslim", "s8"],
-    ]
-    assert all(line.split()[2:] == ["4", "0"] for line in lines[1:6])
-    assert lines[-1].startswith("20 cases in ") and lines[-1].endswith("C == golden on every case")
+    assert lines[0].split() == ["family", "kind", "cases", "mismatches", *cases.NMS_KINDS]
+    rows = [(f, k) for f, kinds in verify_cmd.GROUPS.items() for k in kinds]
+    assert [tuple(line.split()[:2]) for line in lines[1 : 1 + len(rows)]] == rows
+    assert {f for f, _ in rows} == {"ultraface", "ultraslim", "blazeface", "retinaface", "multiclass"}
+    # 5 cases per family and kind: one per NMS kind
+    assert all(line.split()[2:] == ["5", "0"] + ["0/1"] * 5 for line in lines[1 : 1 + len(rows)])
+    assert lines[-1].startswith(f"{5 * len(rows)} cases in ") and lines[-1].endswith("C == golden on every case")
 
 
 def test_verify_json(capsys):
-    code, out, _ = run(capsys, "verify", "--cases", "3", "--seed", "5", "--json")
+    code, out, _ = run(capsys, "verify", "--cases", "3", "--seed", "5", "--json", "--family", "retinaface")
     doc = json.loads(out)
-    assert code == 0 and doc["ok"] is True and doc["cases"] == 15 and doc["seed"] == 5 and doc["mismatches"] == []
+    assert code == 0 and doc["ok"] is True and doc["cases"] == 9 and doc["seed"] == 5 and doc["mismatches"] == []
+    assert [(g["family"], g["kind"]) for g in doc["groups"]] == [("retinaface", k) for k in cases.KINDS]
+    assert doc["groups"][0]["nms"] == {n: {"cases": 1, "mismatches": 0} for n in cases.NMS_KINDS[:3]}
+
+
+def test_verify_exit_status_and_listing_on_a_mismatch(capsys, monkeypatch):
+    """Fault injection into the comparison: a case reported as differing gives exit status 1 and a rebuild line."""
+    real = verify_cmd.differences
+    monkeypatch.setattr(verify_cmd, "differences",
+                        lambda c, g: real(c, g) + (["scores"] if len(c) == len(g) and len(c) % 2 else []))
+    code, out, _ = run(capsys, "verify", "--cases", "5", "--family", "blazeface")
+    assert code == 1
+    listed = [line for line in out.splitlines() if line.startswith("MISMATCH blazeface")]
+    assert listed and all("scores differ; rebuild: ultrapost.cases.blazeface_case(seed=" in line for line in listed)
+    assert out.splitlines()[-1].endswith(f"{len(listed)} MISMATCHES")
 
 
 def test_verify_cases_are_reproducible_and_cover_the_space():
@@ -306,6 +317,18 @@ def test_verify_cases_are_reproducible_and_cover_the_space():
     assert {c.params["mode"] for c in made} == set(cases.MODES)
     assert {tuple(c.params["size"]) for c in made} == set(cases.SIZES)
     assert {c.params["decoded"] for c in made} == {True, False} and {c.params["logits"] for c in made} == {True, False}
+    assert {c.nms for c in made} == set(cases.NMS_KINDS)
+    for family, kinds in verify_cmd.GROUPS.items():
+        for kind in kinds:
+            case = verify_cmd.make(family, kind, 3)
+            assert case.nms == "soft-linear" and case.family == family
+            # the rebuild line is code that makes the same case
+            again = eval(case.rebuild(), {"ultrapost": __import__("ultrapost.cases")})  # noqa: S307
+            assert all(np.array_equal(x, y) for x, y in zip(case.args, again[1:], strict=False) if x is not None)
+    rf = [verify_cmd.make("retinaface", "s8", i) for i in range(40)]
+    assert {c.params["config"] for c in rf} == {"slim", "blazeface"}
+    with pytest.raises(ValueError, match="unknown family/kind"):
+        verify_cmd.make("ultraslim", "i32", 0)
 
 
 def test_verify_comparison_sees_a_one_unit_difference():
@@ -324,3 +347,5 @@ def test_verify_comparison_sees_a_one_unit_difference():
 def test_verify_argument_errors_are_one_line(capsys):
     code, _, err = run(capsys, "verify", "--cases", "0")
     assert code == 1 and "--cases must be at least 1" in one_error_line(err, "verify")
+    code, _, err = run(capsys, "verify", "--family", "yolo")
+    assert code == 1 and "unknown --family yolo" in one_error_line(err, "verify")

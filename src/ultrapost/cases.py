@@ -84,10 +84,11 @@ def make_case(seed: int, size, kind: str, mode: str, *, decoded=False, logits=Fa
     return pp, sq, bq, ((s_scale, s_zp), (b_scale, b_zp))
 
 
-def ultraslim_case(seed: int, kind: str = "s8", mode: str = "random", score_threshold: float = 0.5):
-    """(Ultraface, t172x6, quantization) shaped like NXP's ultraslim output."""
+def ultraslim_case(seed: int, kind: str = "s8", mode: str = "random", score_threshold: float = 0.5, **options):
+    """(Ultraface, t172x6, quantization) shaped like NXP's ultraslim output; ``options`` (nms...) go to the
+    Ultraface."""
     rng = np.random.default_rng(seed)
-    pp = ultrapost.Ultraface(128, score_threshold=score_threshold, drop_finest_level=True, clip=True)
+    pp = ultrapost.Ultraface(128, score_threshold=score_threshold, drop_finest_level=True, clip=True, **options)
     n = pp.num_anchors
     p = rng.random(n) ** (2 if mode != "none_pass" else 40)
     if mode == "ties":
