@@ -115,8 +115,10 @@ def test_zero_anchors_and_inconsistent_configs_are_refused_by_c():
     with pytest.raises(ValueError, match="zero anchors"):
         models.prepare(num_anchors=0, priors=None, input_kind="f32", decoded=True, logits=False,
                        score_threshold=0.5, iou_threshold=0.5, candidate_limit=10, max_detections=None)
-    for change, words in [({"num_anchors": 0}, "zero anchors"), ({"candidate_limit": fc.num_anchors + 1}, "inconsistent"),
-                          ({"max_detections": fc.candidate_limit + 1}, "inconsistent"), ({"iou_q16": 1 << 16}, "inconsistent"),
+    for change, words in [({"num_anchors": 0}, "zero anchors"),
+                          ({"candidate_limit": fc.num_anchors + 1}, "inconsistent"),
+                          ({"max_detections": fc.candidate_limit + 1}, "inconsistent"),
+                          ({"iou_q16": 1 << 16}, "inconsistent"),
                           ({"class_index": 2}, "inconsistent"), ({"var_size_q30": 0}, "inconsistent")]:
         bad = dataclasses.replace(fc, **change)
         with pytest.raises(ValueError, match=words):
@@ -145,3 +147,108 @@ def test_scratch_and_output_too_small_come_back_as_status(case):
         core8.run(s, b)
     with pytest.raises(ValueError, match="rows"):
         core8.run(s8[:10], b8[:10])
+
+
+# -- config checks of the 0.2 fields, at the Core (the C's up_check_config) --------------------------------------------
+
+
+def _configs():
+    """Checked configs to break: plain Ultraface, Gaussian soft-NMS, RetinaFace with landmarks (f32 and s8),
+    and a three-class one with labels."""
+    plain, _ = ultrapost.Ultraface((64, 48)).config("f32", decoded=False)
+    gauss, _ = ultrapost.Ultraface((64, 48), nms="soft-gaussian").config("f32", decoded=False)
+    rf = ultrapost.RetinaFace((64, 48))
+    kp, _ = rf.config("f32")
+    kp8, _ = rf.config("s8", ((1 / 256, -128), (0.05, 0), (0.05, 0)))
+    labels, _ = ultrapost.Ultraface((64, 48), class_thresholds=(0.5, 0.6)).config("f32", decoded=False)
+    return {"plain": plain, "gauss": gauss, "kp": kp, "kp8": kp8, "labels": labels}
+
+
+@pytest.mark.parametrize(
+    "which, change, words",
+    [
+        ("plain", {"pad_x_q20": -1}, "inconsistent"),
+        ("plain", {"pad_y_q20": (1 << 20) + 1}, "inconsistent"),
+        ("plain", {"logit_clip_q20": -1}, "inconsistent"),
+        ("plain", {"soft_min_q30": -1}, "inconsistent"),
+        ("plain", {"soft_min_q30": (1 << 30) + 1}, "inconsistent"),
+        ("plain", {"nms_kind": 5}, "inconsistent"),
+        ("plain", {"nms_kind": 255}, "inconsistent"),
+        ("plain", {"nms_kind": 1, "candidate_limit": (1 << 15) + 1, "num_anchors": 1 << 16,
+                   "priors": np.zeros((1 << 16, 4), np.int32)}, "inconsistent"),
+        ("gauss", {"soft_inv_sigma_q16": 0}, "inconsistent"),
+        ("gauss", {"soft_inv_sigma_q16": -5}, "inconsistent"),
+        ("gauss", {"soft_inv_sigma_q16": (1 << 24) + 1}, "inconsistent"),
+        ("kp", {"num_keypoints": 9}, "inconsistent"),
+        ("kp", {"num_keypoints": -1}, "inconsistent"),
+        ("kp", {"box_kind": 1}, "inconsistent"),  # keypoints need priors: not with decoded corners
+        ("kp8", {"keypoint_lut": None}, "NULL"),
+        ("labels", {"num_labels": 3}, "inconsistent"),  # classes 1..3 of 3 columns
+        ("labels", {"num_labels": -1}, "inconsistent"),
+        ("labels", {"num_labels": 2**31 - 1}, "inconsistent"),
+        ("labels", {"label_bounds": None}, "NULL"),
+        ("labels", {"class_index": 2}, "inconsistent"),
+    ],
+)
+def test_core_refuses_bad_extension_fields(which, change, words):
+    fc = _configs()[which]
+    with pytest.raises(ValueError, match=words):
+        _core.Core(dataclasses.replace(fc, **change))
+
+
+def test_core_checks_table_lengths_of_the_new_tables():
+    cfgs = _configs()
+    with pytest.raises(ValueError, match="keypoint_lut must have 256 entries"):
+        _core.Core(dataclasses.replace(cfgs["kp8"], keypoint_lut=cfgs["kp8"].keypoint_lut[:255].copy()))
+    with pytest.raises(ValueError, match="label_bounds must have 2 entries"):
+        _core.Core(dataclasses.replace(cfgs["labels"], label_bounds=np.zeros(1, np.int32)))
+    with pytest.raises(TypeError, match="int32"):
+        _core.Core(dataclasses.replace(cfgs["labels"], label_bounds=np.zeros(2, np.int64)))
+    # every config above is valid as made
+    for fc in cfgs.values():
+        _core.Core(fc)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        ({"nms": "fast"}, ValueError, "nms must be one of"),
+        ({"nms": "soft-gaussian", "soft_sigma": 0.0}, ValueError, "soft_sigma must be > 0"),
+        ({"nms": "soft-gaussian", "soft_sigma": 1e-4}, ValueError, r"soft_sigma must be in \[1/256"),
+        ({"nms": "soft-gaussian", "soft_sigma": "wide"}, TypeError, "soft_sigma must be a number"),
+        ({"nms": "soft-linear", "soft_threshold": 1.0}, ValueError, "soft_threshold must be in"),
+        ({"pixel_size": (0.5, 10)}, ValueError, "pixel_size must be at least 1 pixel"),
+        ({"score_test": "=="}, ValueError, "score_test must be"),
+        ({"class_thresholds": ()}, ValueError, "0 class thresholds do not fit"),
+        ({"class_thresholds": (0.5, 1.5)}, ValueError, "class score_threshold must be in"),
+        ({"class_thresholds": (0.5, 0.5), "logits": True}, ValueError, "class_thresholds need probability"),
+    ],
+)
+def test_bad_extension_options(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        ultrapost.Ultraface((64, 48), **kwargs)
+
+
+def test_unknown_presets_and_keypoint_limits():
+    with pytest.raises(ValueError, match="unknown preset 'tflite'; presets: predict, ncnn"):
+        ultrapost.Ultraface.preset("tflite")
+    with pytest.raises(ValueError, match="unknown preset"):
+        ultrapost.RetinaFace.preset("tflite")
+    base = dict(num_anchors=12, priors=np.full((12, 4), 0.5), input_kind="f32", decoded=False, logits=False,
+                score_threshold=0.5, iou_threshold=0.5, candidate_limit=None, max_detections=None)
+    with pytest.raises(ValueError, match=r"num_keypoints must be in \[0, 8\]"):
+        models.prepare(**base, num_keypoints=9)
+    with pytest.raises(ValueError, match="need raw .not decoded. boxes"):
+        models.prepare(**{**base, "decoded": True}, num_keypoints=5)
+    with pytest.raises(ValueError, match="3 class thresholds do not fit 3 score columns"):
+        models.prepare(**base, num_classes=3, labels=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="nms must be one of"):
+        models.prepare(**base, nms="greedy")
+    with pytest.raises(ValueError, match="logit_clip must be in"):
+        models.prepare(**base, logit_clip=-1.0)
+    with pytest.raises(ValueError, match=r"num_landmarks must be in \[1, 8\]"):
+        ultrapost.RetinaFace((64, 48), num_landmarks=0)
+    with pytest.raises(TypeError, match="pixel_size must be a .width, height. pair"):
+        ultrapost.RetinaFace((64, 48), pixel_size=320)
+    with pytest.raises(ValueError, match="pixel_size must be at least 1 pixel"):
+        ultrapost.RetinaFace((64, 48), pixel_size=(0, 48))

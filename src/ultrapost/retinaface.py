@@ -74,8 +74,14 @@ class RetinaFace:
         self.candidate_limit = candidate_limit
         self.max_detections = max_detections
         self.eps = float(eps)
-        if pixel_size is not None:
-            pixel_size = self.input_size if isinstance(pixel_size, str) and pixel_size == "input" else tuple(pixel_size)
+        if isinstance(pixel_size, str) and pixel_size == "input":
+            pixel_size = self.input_size
+        elif pixel_size is not None:
+            try:
+                pixel_size = tuple(pixel_size)
+            except TypeError:
+                msg = f"pixel_size must be a (width, height) pair, 'input' or None, got {pixel_size!r}"
+                raise TypeError(msg) from None
         self.pixel_size = pixel_size
         self.score_test = score_test
         self.inclusive = check_score_test(score_test)
