@@ -4,6 +4,7 @@ codes into exceptions."""
 
 cimport numpy as cnp
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.string cimport memcpy
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from ultrapost._capi cimport *
 
@@ -141,20 +142,23 @@ cdef class Core:
             return None
         if not (self._plain(scores, self.cfg.num_classes) and self._plain(boxes, 4)):
             return None
-        # One image, one class, no keypoints: one allocation and three views, nothing else per call.
+        # One image, one class, no keypoints: the C writes into the scratch block, then three arrays of exactly
+        # the kept size are made through numpy's C API (cheaper than views of a larger array).
         cdef const void *sp = cnp.PyArray_DATA(<cnp.ndarray>scores)
         cdef const void *bp = cnp.PyArray_DATA(<cnp.ndarray>boxes)
         cdef int32_t nc = self.cfg.num_classes
         cdef int m = self.cfg.max_detections
-        cdef cnp.ndarray flat = cnp.PyArray_EMPTY(1, [6 * m], cnp.NPY_INT32, 0)
-        cdef int32_t *fp = <int32_t *>cnp.PyArray_DATA(flat)
         cdef size_t scr_size = self.scratch_bytes
+        cdef size_t out_off = (scr_size + 15) & ~(<size_t>15)
         cdef up_output_t out
         cdef int32_t status
         cdef bint is_f32 = self.cfg.input_kind == INPUT_F32
-        cdef void *scr = PyMem_Malloc(scr_size + 8)
-        if scr == NULL:
+        cdef char *block = <char *>PyMem_Malloc(out_off + 6 * <size_t>m * sizeof(int32_t))
+        cdef int32_t *fp
+        cdef cnp.npy_intp dims[2]
+        if block == NULL:
             raise MemoryError("scratch")
+        fp = <int32_t *>(block + out_off)
         out.boxes = fp
         out.scores = fp + 4 * m
         out.anchors = fp + 5 * m
@@ -164,16 +168,25 @@ cdef class Core:
         out.count = 0
         with nogil:
             if is_f32:
-                status = up_run_f32(&self.cfg, <const float *>sp, nc, <const float *>bp, 4, scr, scr_size, &out)
+                status = up_run_f32(&self.cfg, <const float *>sp, nc, <const float *>bp, 4, block, scr_size, &out)
             else:
-                status = up_run(&self.cfg, sp, nc, bp, 4, scr, scr_size, &out)
-        PyMem_Free(scr)
+                status = up_run(&self.cfg, sp, nc, bp, 4, block, scr_size, &out)
         if status != 0:
+            PyMem_Free(block)
             if status == -6:
                 raise ValueError("NaN or Inf in the float inputs")
             check_status(status, "postprocess")
         k = out.count
-        return flat[:4 * k].reshape(k, 4), flat[4 * m:4 * m + k], flat[5 * m:5 * m + k]
+        dims[0] = k
+        dims[1] = 4
+        cdef cnp.ndarray ob = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT32, 0)
+        cdef cnp.ndarray osc = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT32, 0)
+        cdef cnp.ndarray oa = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT32, 0)
+        memcpy(cnp.PyArray_DATA(ob), out.boxes, 4 * k * sizeof(int32_t))
+        memcpy(cnp.PyArray_DATA(osc), out.scores, k * sizeof(int32_t))
+        memcpy(cnp.PyArray_DATA(oa), out.anchors, k * sizeof(int32_t))
+        PyMem_Free(block)
+        return ob, osc, oa
 
     def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
         """Runs one image: scores [N, C], boxes [N, 4] (views with a row stride are fine).
