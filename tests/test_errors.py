@@ -252,3 +252,10 @@ def test_unknown_presets_and_keypoint_limits():
         ultrapost.RetinaFace((64, 48), pixel_size=320)
     with pytest.raises(ValueError, match="pixel_size must be at least 1 pixel"):
         ultrapost.RetinaFace((64, 48), pixel_size=(0, 48))
+
+
+@pytest.mark.parametrize("pixel_size, exc", [(320, TypeError), ((320,), ValueError), ((0, 240), ValueError),
+                                              (("a", 240), TypeError)])
+def test_bad_pixel_size_is_named(pixel_size, exc):
+    with pytest.raises(exc, match="pixel_size"):
+        ultrapost.Ultraface((320, 240), pixel_size=pixel_size)

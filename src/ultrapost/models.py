@@ -73,6 +73,25 @@ def check_unit_interval(value, name: str) -> float:
     return v
 
 
+def check_pixel_size(value) -> tuple[float, float] | None:
+    """None, or the (width, height) pixel grid of "+1 pixel" areas: two positive finite numbers."""
+    if value is None:
+        return None
+    try:
+        w, h = value
+    except (TypeError, ValueError):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise TypeError(f"pixel_size must be a (width, height) pair or None, got {value!r}") from None
+        raise ValueError(f"pixel_size must be a (width, height) pair, got {value!r}") from None
+    try:
+        w, h = float(w), float(h)
+    except (TypeError, ValueError):
+        raise TypeError(f"pixel_size must hold two numbers, got {value!r}") from None
+    if not (math.isfinite(w) and math.isfinite(h) and w >= 1 and h >= 1):  # a pad is 1 / size <= 1.0
+        raise ValueError(f"pixel_size must be at least 1 pixel on each axis, got {value!r}")
+    return (w, h)
+
+
 def sigmoid(x):
     """float64 logistic without overflow warnings."""
     x = np.asarray(x, dtype=np.float64)
@@ -215,13 +234,9 @@ def prepare(
             raise ValueError(f"soft_threshold must be in [0, 1), got {soft_threshold!r}")
         soft_min = int(math.floor(st * ONE_SCORE))  # kept while score_q30 > floor(t * 2^30), i.e. score > t
     pad_x = pad_y = 0
+    pixel_size = check_pixel_size(pixel_size)
     if pixel_size is not None:
-        try:
-            pw, ph = (float(v) for v in pixel_size)
-        except (TypeError, ValueError):
-            raise TypeError(f"pixel_size must be a (width, height) pair, got {pixel_size!r}") from None
-        if not (pw >= 1 and ph >= 1 and math.isfinite(pw) and math.isfinite(ph)):
-            raise ValueError(f"pixel_size must be at least 1 pixel each way, got {pixel_size!r}")
+        pw, ph = pixel_size
         pad_x, pad_y = int(to_fixed(1.0 / pw, Q_BOX)), int(to_fixed(1.0 / ph, Q_BOX))
     num_keypoints = int(num_keypoints)
     if not 0 <= num_keypoints <= MAX_KEYPOINTS:

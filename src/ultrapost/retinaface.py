@@ -76,13 +76,7 @@ class RetinaFace:
         self.eps = float(eps)
         if isinstance(pixel_size, str) and pixel_size == "input":
             pixel_size = self.input_size
-        elif pixel_size is not None:
-            try:
-                pixel_size = tuple(pixel_size)
-            except TypeError:
-                msg = f"pixel_size must be a (width, height) pair, 'input' or None, got {pixel_size!r}"
-                raise TypeError(msg) from None
-        self.pixel_size = pixel_size
+        self.pixel_size = models.check_pixel_size(pixel_size)
         self.score_test = score_test
         self.inclusive = check_score_test(score_test)
         self.logits = bool(logits)

@@ -125,7 +125,7 @@ class Ultraface:
         self.center_variance = float(center_variance)
         self.size_variance = float(size_variance)
         self.nms = check_nms(nms)
-        self.pixel_size = None if pixel_size is None else tuple(pixel_size)
+        self.pixel_size = models.check_pixel_size(pixel_size)
         self.score_test = score_test
         self.inclusive = check_score_test(score_test)
         self.soft_sigma = soft_sigma
