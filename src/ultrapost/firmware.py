@@ -40,10 +40,14 @@ import numpy as np
 
 
 def source_root() -> Path:
-    """The checkout holding csrc/ and firmware/: $ULTRAPOST_SOURCE_ROOT, else the tree this module sits in."""
+    """The checkout holding csrc/ and firmware/: $ULTRAPOST_SOURCE_ROOT, else the tree this module sits in (an
+    in-place or editable build), else the working directory or one of its parents (an installed package run
+    from the checkout)."""
     env = os.environ.get("ULTRAPOST_SOURCE_ROOT")
     candidates = [Path(env)] if env else []
     candidates += list(Path(__file__).resolve().parents)
+    cwd = Path.cwd().resolve()
+    candidates += [cwd, *cwd.parents]
     for root in candidates:
         if (root / "firmware" / "src" / "harness.c").is_file() and (root / "csrc" / "ultrapost.h").is_file():
             return root
