@@ -9,12 +9,16 @@
 #include "ultrapost.h"
 #include "up_fixed.h"
 
-/* Candidates: appends to the bounded heap in scratch; call in ascending anchor order. */
+/* Candidates in scratch: appended in ascending anchor order, a bounded heap once more than limit arrive. */
 typedef struct {
     int32_t *idx;   /* scratch: candidate_limit anchor indices */
     int32_t count;
     int32_t limit;
+    bool heap;      /* idx is a heap (worst at the top) rather than in anchor order */
 } up_candidates_t;
+
+/* Held candidates sorted by binary insertion up to this many, by heap sort beyond. */
+#define UP_INSERTION_SORT_MAX 256
 
 /* Where a run reads its inputs from. */
 typedef struct up_source {

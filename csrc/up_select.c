@@ -1,11 +1,12 @@
 /*
  * Score test and candidate selection.
  *
- * The candidate_limit best anchors are kept in a bounded binary heap whose top
- * is the worst held candidate, in caller scratch (one int32 index each; keys
+ * Candidates are appended in anchor order until candidate_limit are held; only
+ * a further one turns them into a bounded binary heap whose top is the worst
+ * held candidate. All of it lives in caller scratch (one int32 index each; keys
  * are re-read from the input, so scratch stays at 4 bytes per candidate).
  * Order is total -- key descending, then anchor ascending -- so the result
- * does not depend on the heap's internals.
+ * does not depend on how it is sorted.
  */
 #include "up_internal.h"
 
@@ -40,33 +41,60 @@ static void up_sift_down(const up_source_t *src, int32_t *h, int32_t n, int32_t 
     }
 }
 
+/* Floyd's heap construction over the held candidates (worst at the top). */
+static void up_heapify(const up_source_t *src, up_candidates_t *cand)
+{
+    for (int32_t i = cand->count / 2 - 1; i >= 0; i--) {
+        up_sift_down(src, cand->idx, cand->count, i);
+    }
+    cand->heap = true;
+}
+
 void up_candidates_push(const up_source_t *src, up_candidates_t *cand, int32_t anchor)
 {
-    int32_t *h = cand->idx;
     if (cand->count < cand->limit) {
-        int32_t i = cand->count++;
-        h[i] = anchor;
-        while (i > 0) { /* sift up: a worse child moves toward the top */
-            int32_t parent = (i - 1) / 2;
-            if (!up_before(src, h[parent], h[i])) {
-                break;
-            }
-            int32_t t = h[i];
-            h[i] = h[parent];
-            h[parent] = t;
-            i = parent;
-        }
-    } else if (up_before(src, anchor, h[0])) {
-        h[0] = anchor;
-        up_sift_down(src, h, cand->count, 0);
+        cand->idx[cand->count++] = anchor;
+        return;
+    }
+    if (!cand->heap) {
+        up_heapify(src, cand);
+    }
+    if (up_before(src, anchor, cand->idx[0])) {
+        cand->idx[0] = anchor;
+        up_sift_down(src, cand->idx, cand->count, 0);
     }
 }
 
 void up_candidates_sort(const up_source_t *src, up_candidates_t *cand)
 {
-    /* Heap sort: the worst goes to the end each round, leaving best first. */
     int32_t *h = cand->idx;
-    for (int32_t n = cand->count; n > 1; n--) {
+    int32_t count = cand->count;
+    if (!cand->heap && count <= UP_INSERTION_SORT_MAX) {
+        /* Binary insertion sort: few key reads (n log n); the element moves (n^2 / 4) are plain copies. */
+        for (int32_t i = 1; i < count; i++) {
+            int32_t a = h[i];
+            int32_t lo = 0;
+            int32_t hi = i;
+            while (lo < hi) {
+                int32_t mid = lo + (hi - lo) / 2;
+                if (up_before(src, a, h[mid])) {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            for (int32_t j = i; j > lo; j--) {
+                h[j] = h[j - 1];
+            }
+            h[lo] = a;
+        }
+        return;
+    }
+    if (!cand->heap) {
+        up_heapify(src, cand);
+    }
+    /* Heap sort: the worst goes to the end each round, leaving best first. */
+    for (int32_t n = count; n > 1; n--) {
         int32_t t = h[0];
         h[0] = h[n - 1];
         h[n - 1] = t;
