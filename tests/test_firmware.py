@@ -508,3 +508,12 @@ def test_check_config_refuses_num_labels_past_int32_without_overflow(tmp_path):
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=30)
     assert "runtime error" not in proc.stderr, "signed overflow in up_check_config: " + proc.stderr.strip()
     assert proc.returncode == 0 and proc.stdout.strip() == "-2", "num_labels = INT32_MAX must be UP_ERR_CONFIG"
+
+
+def test_qemu_gets_an_absolute_image_path_from_a_relative_build_dir(tmp_path, monkeypatch):
+    """qemu runs in the run directory, so a relative build path (the CLI's default) must reach it absolute."""
+    monkeypatch.chdir(tmp_path)
+    image = fw.Image(board=fw.BOARDS["an386"], elf=Path("build") / "harness_an386.elf", map_file=Path("build/x.map"))
+    cmd = fw.qemu_command(image, ["in.bin"])
+    kernel = Path(cmd[cmd.index("-kernel") + 1])
+    assert kernel.is_absolute() and kernel == (tmp_path / "build" / "harness_an386.elf")

@@ -435,7 +435,7 @@ def qemu_command(image: Image, args: list[str], *, trace_fd: int | None = None) 
         "-semihosting-config",
         config,
         "-kernel",
-        str(image.elf),
+        str(Path(image.elf).resolve()),  # qemu runs in the run directory: a relative build path would miss
     ]
     if trace_fd is not None:
         # One instruction per translation block, no block chaining: one "Trace" line per executed instruction.
