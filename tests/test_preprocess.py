@@ -3,9 +3,11 @@ each family, and boxes map back to the photo (stretch and letterbox)."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
-from conftest import require
+from conftest import require, require_tool
 from PIL import Image
 
 from ultrapost.families import ModelSpec
@@ -147,7 +149,8 @@ def test_transform_is_plain_data():
 
 
 def test_cv2_interpolation_matches_opencv():
-    cv2 = pytest.importorskip("cv2")
+    require_tool(importlib.util.find_spec("cv2") is not None, "opencv-python-headless (the models extra)")
+    import cv2
     image = load_image(photo("13"))
     pixels, _ = resize_image(image, (320, 240), interpolation="cv2")
     assert np.array_equal(pixels, cv2.resize(image, (320, 240), interpolation=cv2.INTER_LINEAR))
