@@ -286,6 +286,8 @@ static int32_t up_check_source(const up_source_t *src, void *scratch, size_t scr
                         up_scratch_bytes(cfg), scratch, out);
 }
 
+/* up_run_keypoints and up_run each fill the source and run it themselves rather than through a shared helper:
+ * one frame less on the deepest call chain keeps the minimal build's stack within 256 bytes. */
 int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t score_stride,
                          const void *boxes, int32_t box_stride, const void *keypoints,
                          int32_t keypoint_stride, void *scratch, size_t scratch_size,
