@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import ultrapost
 from ultrapost.blazeface import ssd_anchors
+from ultrapost.cases import blazeface_case
 
 PHOTOS = ["ultraface_1.jpg", "ultraface_2.jpg", "ultraface_3.jpg", "ultraface_5.jpg", "ultraface_9.jpg",
           "ultraface_12.jpg", "nasa_group.jpg"]
@@ -29,36 +30,12 @@ def test_anchor_counts_and_positions():
     assert np.array_equal(ultrapost.BlazeFace(256).anchors, ssd_anchors(256, (16, 32, 32, 32)))
 
 
-def blaze_case(seed, kind, nms, model="short"):
-    rng = np.random.default_rng(seed)
-    bf = ultrapost.BlazeFace.model(model, nms=nms, score_threshold=float(rng.choice([0.5, 0.75, 0.9])),
-                                   iou_threshold=float(rng.choice([0.3, 0.5])))
-    n = bf.num_anchors
-    logits = rng.normal(-3, 4, (n, 1))
-    if seed % 5 == 0:
-        logits[::7] = rng.choice([-150.0, 150.0, 0.0])  # clipped logits and exact 0.5
-    reg = np.zeros((n, 16))
-    reg[:, :2] = rng.normal(0, 6, (n, 2))
-    reg[:, 2:4] = rng.uniform(4, 60, (n, 2))
-    reg[:, 4:] = rng.normal(0, 15, (n, 12))
-    if kind == "f32":
-        return bf, logits.astype(np.float32), reg.astype(np.float32), None
-    if kind == "i32":
-        q = lambda x: np.clip(np.floor(x * 2.0**20 + 0.5), -(2**31), 2**31 - 1).astype(np.int32)  # noqa: E731
-        return bf, q(logits), q(reg), None
-    sq = (float(rng.choice([0.05, 0.1, 0.5])), int(rng.integers(-20, 20)))
-    bq = (float(rng.choice([0.25, 0.5, 1.0])), int(rng.integers(-10, 10)))
-    s8 = np.clip(np.round(logits / sq[0]) + sq[1], -128, 127).astype(np.int8)
-    r8 = np.clip(np.round(reg / bq[0]) + bq[1], -128, 127).astype(np.int8)
-    return bf, s8, r8, (sq, bq)
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["f32", "s8", "i32"]),
        nms=st.sampled_from(["weighted", "hard", "blend", "soft-linear", "soft-gaussian"]),
        model=st.sampled_from(["short", "full", "back"]))
 def test_blazeface_c_equals_golden(seed, kind, nms, model):
-    bf, s, r, q = blaze_case(seed, kind, nms, model)
+    bf, s, r, q = blazeface_case(seed, kind, model=model, nms=nms)
     c = bf.postprocess(s, r, quantization=q, backend="c")
     g = bf.postprocess(s, r, quantization=q, backend="golden")
     assert c.fixed.keys() == g.fixed.keys() == {"boxes", "scores", "anchors", "keypoints"}
@@ -69,7 +46,7 @@ def test_blazeface_c_equals_golden(seed, kind, nms, model):
 
 
 def test_blazeface_batch_and_reference_on_synthetic():
-    cases = [blaze_case(seed, "f32", "weighted") for seed in range(1, 5)]
+    cases = [blazeface_case(seed, "f32", nms="weighted") for seed in range(1, 5)]
     bf = ultrapost.BlazeFace(128, score_threshold=0.5, iou_threshold=0.3)
     s = np.stack([c[1] for c in cases])
     r = np.stack([c[2] for c in cases])
