@@ -27,15 +27,7 @@ def make_case(seed: int, size, kind: str, mode: str, *, decoded=False, logits=Fa
                              candidate_limit=candidate_limit, max_detections=max_detections, priors=convention,
                              drop_finest_level=drop_finest, logits=logits, clip=clip, **options)
     n = pp.num_anchors
-    # face probability / logit difference
-    if mode == "ties":
-        p = rng.choice(np.array([0.2, 0.71, 0.8, 0.95]), n)
-    elif mode == "all_pass":
-        p = rng.uniform(0.95, 1.0, n)
-    elif mode == "none_pass":
-        p = rng.uniform(0.0, t * 0.9, n)
-    else:
-        p = rng.random(n) ** 6
+    p = _scores_of(rng, mode, n, t)  # face probability (clipped to (0, 1))
     if mode == "extreme":
         deltas = rng.choice(np.array([-60.0, -25.0, -8.0, 0.0, 8.0, 25.0, 60.0]), (n, 4))
     elif mode == "degenerate":
@@ -54,7 +46,6 @@ def make_case(seed: int, size, kind: str, mode: str, *, decoded=False, logits=Fa
         box = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
     else:
         box = deltas
-    p = np.clip(p, 1e-6, 1 - 1e-6)
     if logits:
         d = np.log(p / (1 - p))
         scores = np.stack([np.zeros(n), d], 1)
