@@ -23,6 +23,7 @@ from ultrapost.ultraface import (
     _split_quantization,
     as_rows,
     batch_size,
+    cached_config,
     check_nms,
     check_score_test,
 )
@@ -114,29 +115,18 @@ class BlazeFace:
         return cls(**{**MODELS[name], **kw})
 
     def config(self, kind: str, quantization=None):
-        key = (kind, quantization)
-        hit = self._configs.get(key)
-        if hit is not None:
-            return hit
-        sq = bq = None
-        if kind == "s8":
-            sq, bq = _split_quantization(quantization)
-        elif quantization is not None:
-            raise ValueError(f"quantization is only for int8 inputs; got {kind} inputs with quantization")
-        fc = models.prepare(
-            num_anchors=self.num_anchors, priors=self.anchors, input_kind=kind, decoded=False, logits=False,
-            score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
-            candidate_limit=self.candidate_limit, max_detections=self.max_detections, score_quant=sq, box_quant=bq,
-            num_classes=1, class_index=0, eps=0.0, center_variance=1.0 / self.input_size[0],
-            size_variance=1.0 / self.input_size[0], nms=self.nms, inclusive=self.inclusive,
-            soft_sigma=self.soft_sigma, soft_threshold=self.soft_threshold, score_kind="logit1", box_kind="linear",
-            logit_clip=LOGIT_CLIP, num_keypoints=NUM_KEYPOINTS)
-        from ultrapost import _core
+        def build():
+            sq, bq = _split_quantization(quantization) if kind == "s8" else (None, None)
+            return models.prepare(
+                num_anchors=self.num_anchors, priors=self.anchors, input_kind=kind, decoded=False, logits=False,
+                score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
+                candidate_limit=self.candidate_limit, max_detections=self.max_detections, score_quant=sq, box_quant=bq,
+                num_classes=1, class_index=0, eps=0.0, center_variance=1.0 / self.input_size[0],
+                size_variance=1.0 / self.input_size[0], nms=self.nms, inclusive=self.inclusive,
+                soft_sigma=self.soft_sigma, soft_threshold=self.soft_threshold, score_kind="logit1", box_kind="linear",
+                logit_clip=LOGIT_CLIP, num_keypoints=NUM_KEYPOINTS)
 
-        core = _core.Core(fc)
-        with self._lock:
-            self._configs[key] = (fc, core)
-        return fc, core
+        return cached_config(self, (kind, quantization), kind, quantization, build)
 
     def _inputs(self, classificators, regressors, quantization, batch):
         s = as_rows(classificators, "classificators", self.num_anchors, 1, batch)

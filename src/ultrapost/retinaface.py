@@ -24,6 +24,7 @@ from ultrapost.ultraface import (
     _run_batch,
     as_rows,
     batch_size,
+    cached_config,
     check_nms,
     check_score_test,
 )
@@ -117,28 +118,18 @@ class RetinaFace:
 
     def config(self, kind: str, quantization=None):
         """The prepared (FixedConfig, C Core) pair for one input kind, made once and cached."""
-        key = (kind, quantization)
-        hit = self._configs.get(key)
-        if hit is not None:
-            return hit
-        sq = bq = kq = None
-        if kind == "s8":
-            sq, bq, kq = _split_quantization(quantization)
-        elif quantization is not None:
-            raise ValueError(f"quantization is only for int8 inputs; got {kind} inputs with quantization")
-        fc = models.prepare(
-            num_anchors=self.num_anchors, priors=self.priors, input_kind=kind, decoded=False, logits=self.logits,
-            score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
-            candidate_limit=self.candidate_limit, max_detections=self.max_detections, score_quant=sq, box_quant=bq,
-            keypoint_quant=kq, num_classes=2, class_index=1, eps=self.eps, center_variance=self.center_variance,
-            size_variance=self.size_variance, nms=self.nms, inclusive=self.inclusive, pixel_size=self.pixel_size,
-            soft_sigma=self.soft_sigma, soft_threshold=self.soft_threshold, num_keypoints=self.num_landmarks)
-        from ultrapost import _core
 
-        core = _core.Core(fc)
-        with self._lock:
-            self._configs[key] = (fc, core)
-        return fc, core
+        def build():
+            sq, bq, kq = _split_quantization(quantization) if kind == "s8" else (None, None, None)
+            return models.prepare(
+                num_anchors=self.num_anchors, priors=self.priors, input_kind=kind, decoded=False, logits=self.logits,
+                score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
+                candidate_limit=self.candidate_limit, max_detections=self.max_detections, score_quant=sq, box_quant=bq,
+                keypoint_quant=kq, num_classes=2, class_index=1, eps=self.eps, center_variance=self.center_variance,
+                size_variance=self.size_variance, nms=self.nms, inclusive=self.inclusive, pixel_size=self.pixel_size,
+                soft_sigma=self.soft_sigma, soft_threshold=self.soft_threshold, num_keypoints=self.num_landmarks)
+
+        return cached_config(self, (kind, quantization), kind, quantization, build)
 
     def _inputs(self, conf, loc, landms, quantization, batch):
         s = as_rows(conf, "conf", self.num_anchors, 2, batch)

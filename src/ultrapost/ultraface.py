@@ -21,6 +21,23 @@ def _core():
     return _core
 
 
+def cached_config(family, key, kind: str, quantization, build, register=None):
+    """A family's (FixedConfig, C Core) for key: built once (``build()`` returns the FixedConfig), checked by the C,
+    cached in ``family._configs``; ``register(core)`` runs once, when the core is new."""
+    hit = family._configs.get(key)
+    if hit is not None:
+        return hit
+    if kind != "s8" and quantization is not None:
+        raise ValueError(f"quantization is only for int8 inputs; got {kind} inputs with quantization")
+    fc = build()
+    hit = (fc, _core().Core(fc))
+    with family._lock:
+        family._configs[key] = hit
+        if register is not None:
+            register(hit[1])
+    return hit
+
+
 def as_rows(x, name: str, n: int, cols: int, batch: bool = False) -> np.ndarray:
     """A [N, cols] view of x ([N, cols] or [1, N, cols]) that the C can read, converting only when it must;
     with ``batch``, a [B, N, cols] view of a 3-D x."""
@@ -142,45 +159,39 @@ class Ultraface:
     # -- configs -------------------------------------------------------------------------------------------------
     def config(self, kind: str, decoded: bool, quantization=None):
         """The prepared (FixedConfig, C Core) pair for one input kind, made once and cached."""
-        key = (kind, bool(decoded), quantization)
-        hit = self._configs.get(key)
-        if hit is not None:
-            return hit
-        sq = bq = None
-        if kind == "s8":
-            sq, bq = _split_quantization(quantization)
-        elif quantization is not None:
-            raise ValueError(f"quantization is only for int8 inputs; got {kind} inputs with quantization")
-        fc = models.prepare(
-            num_anchors=self.num_anchors,
-            priors=self.priors,
-            input_kind=kind,
-            decoded=decoded,
-            logits=self.logits,
-            score_threshold=self.score_threshold,
-            iou_threshold=self.iou_threshold,
-            candidate_limit=self.candidate_limit,
-            max_detections=self.max_detections,
-            score_quant=sq,
-            box_quant=bq,
-            clip=self.clip,
-            eps=self.eps,
-            center_variance=self.center_variance,
-            size_variance=self.size_variance,
-            nms=self.nms,
-            inclusive=self.inclusive,
-            pixel_size=self.pixel_size,
-            soft_sigma=self.soft_sigma,
-            soft_threshold=self.soft_threshold,
-            num_classes=self.num_classes,
-            labels=self.class_thresholds,
-        )
-        core = _core().Core(fc)
-        with self._lock:
-            self._configs[key] = (fc, core)
+
+        def build():
+            sq, bq = _split_quantization(quantization) if kind == "s8" else (None, None)
+            return models.prepare(
+                num_anchors=self.num_anchors,
+                priors=self.priors,
+                input_kind=kind,
+                decoded=decoded,
+                logits=self.logits,
+                score_threshold=self.score_threshold,
+                iou_threshold=self.iou_threshold,
+                candidate_limit=self.candidate_limit,
+                max_detections=self.max_detections,
+                score_quant=sq,
+                box_quant=bq,
+                clip=self.clip,
+                eps=self.eps,
+                center_variance=self.center_variance,
+                size_variance=self.size_variance,
+                nms=self.nms,
+                inclusive=self.inclusive,
+                pixel_size=self.pixel_size,
+                soft_sigma=self.soft_sigma,
+                soft_threshold=self.soft_threshold,
+                num_classes=self.num_classes,
+                labels=self.class_thresholds,
+            )
+
+        def register(core):
             if quantization is None:  # float32 / int32 tensors as models return them take the fast path
                 self._plain[(core.dtype, bool(decoded))] = core
-        return fc, core
+
+        return cached_config(self, (kind, bool(decoded), quantization), kind, quantization, build, register)
 
     @classmethod
     def preset(cls, name: str, input_size=(320, 240), **overrides) -> Ultraface:
