@@ -10,7 +10,7 @@ from ultrapost._capi cimport *
 
 import numpy as np
 
-from ultrapost.config import INPUT_F32, INPUT_S8, STATUS
+from ultrapost.config import INPUT_F32, INPUT_S8, ONE_BOX, ONE_SCORE, STATUS
 
 cnp.import_array()
 
@@ -35,6 +35,88 @@ def check_status(int32_t status, str where="ultrapost core"):
     raise ValueError(msg)
 
 
+cdef class Detections:
+    """Detections of one image, in keep order (score descending, then anchor index ascending).
+
+    ``boxes`` float64 [K, 4] normalized x1, y1, x2, y2; ``scores`` float64 [K]; ``anchors`` int64 [K] source anchor
+    indices; ``fixed`` the integer arrays behind them (boxes Q20, scores Q30, anchors int32), or None for a float64
+    reference result; ``landmarks`` float64 [K, P, 2] or None; ``labels`` int64 [K] or None.
+
+    A C type so that the single-image fast path makes one without running Python code; the float views and the
+    ``fixed`` dict are made on first access.
+    """
+
+    cdef object _fixed
+    cdef object _fb, _fs, _fa  # the C's boxes, scores and anchors, until `fixed` is asked for
+    cdef object _boxes, _scores, _anchors
+    cdef public object landmarks
+    cdef public object labels
+
+    def __init__(self, boxes, scores, anchors, *, fixed=None, landmarks=None, labels=None):
+        self._boxes = None if boxes is None else np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        self._scores = None if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
+        self._anchors = None if anchors is None else np.asarray(anchors, dtype=np.int64).reshape(-1)
+        self._fixed = fixed
+        self.landmarks = landmarks
+        self.labels = labels
+
+    @classmethod
+    def from_fixed(cls, fixed):
+        """From the C or golden integer outputs (boxes Q20, scores Q30); float views are made on first access."""
+        cdef Detections det = cls.__new__(cls)
+        det._fixed = fixed
+        landmarks = fixed.get("keypoints", fixed.get("landmarks"))
+        if landmarks is not None:
+            det.landmarks = landmarks.astype(np.float64).reshape(len(landmarks), landmarks.shape[1] // 2, 2) / ONE_BOX
+        labels = fixed.get("labels")
+        if labels is not None:
+            det.labels = labels.astype(np.int64)
+        return det
+
+    @property
+    def fixed(self):
+        if self._fixed is None and self._fb is not None:
+            self._fixed = {"boxes": self._fb, "scores": self._fs, "anchors": self._fa}
+        return self._fixed
+
+    @property
+    def boxes(self):
+        if self._boxes is None:
+            self._boxes = self.fixed["boxes"] * (1.0 / ONE_BOX)
+        return self._boxes
+
+    @property
+    def scores(self):
+        if self._scores is None:
+            self._scores = self.fixed["scores"] * (1.0 / ONE_SCORE)
+        return self._scores
+
+    @property
+    def anchors(self):
+        if self._anchors is None:
+            self._anchors = self.fixed["anchors"].astype(np.int64)
+        return self._anchors
+
+    def __len__(self):
+        if self._fa is not None:
+            return len(self._fa)
+        return len(self.fixed["anchors"]) if self._anchors is None else len(self._anchors)
+
+    def to_pixels(self, width, height):
+        """Boxes in pixels of an image of this size (float64, not clipped)."""
+        return self.boxes * np.array([width, height, width, height], dtype=np.float64)
+
+    def landmarks_to_pixels(self, width, height):
+        """Landmarks [K, P, 2] in pixels of an image of this size, or None."""
+        if self.landmarks is None:
+            return None
+        return self.landmarks * np.array([width, height], dtype=np.float64)
+
+    def __repr__(self):
+        kind = "fixed" if self.fixed is not None else "float64"
+        return f"Detections({len(self)} faces, {kind})"
+
+
 cdef class Core:
     """A checked C config plus the tables it points to (kept alive here). Safe to share between threads."""
 
@@ -44,6 +126,9 @@ cdef class Core:
     cdef readonly object dtype
     cdef object _proto
     cdef readonly size_t scratch_bytes
+    cdef char *_block  # scratch + single-image outputs for run_plain, reused while not busy
+    cdef size_t _block_bytes, _out_offset
+    cdef bint _block_busy
 
     def __init__(self, fixed_config):
         fc = fixed_config
@@ -95,6 +180,14 @@ cdef class Core:
             self.scratch_bytes = up_host_scratch_size(&self.cfg)  # the portable size plus room for column-wise kept boxes
         self.dtype = _DTYPES[fc.input_kind]
         self._proto = np.empty(0, dtype=self.dtype)
+        self._out_offset = (self.scratch_bytes + 63) & ~(<size_t>63)
+        self._block_bytes = self._out_offset + 6 * <size_t>fc.max_detections * sizeof(int32_t)
+        self._block = <char *>PyMem_Malloc(self._block_bytes)
+        if self._block == NULL:
+            raise MemoryError("scratch")
+
+    def __dealloc__(self):
+        PyMem_Free(self._block)
 
     cdef int32_t _stride(self, cnp.ndarray a, int cols, str name) except -1:
         cdef Py_ssize_t item = a.itemsize
@@ -131,34 +224,42 @@ cdef class Core:
             return False
         if not cnp.PyArray_ISCARRAY_RO(a):
             return False
-        if a.ndim == 3:
-            return a.shape[0] == 1 and a.shape[1] == self.cfg.num_anchors and a.shape[2] == cols
-        return a.ndim == 2 and a.shape[0] == self.cfg.num_anchors and a.shape[1] == cols
+        cdef cnp.npy_intp *d = cnp.PyArray_DIMS(a)
+        cdef int nd = cnp.PyArray_NDIM(a)
+        if nd == 3:
+            return d[0] == 1 and d[1] == self.cfg.num_anchors and d[2] == cols
+        return nd == 2 and d[0] == self.cfg.num_anchors and d[1] == cols
 
-    def run_plain(self, scores, boxes):
-        """The fast path for tensors exactly as models return them ([1, N, C] or [N, C], C-contiguous, native);
-        returns None when the inputs need the general path (conversion or a precise error)."""
+    cdef Detections run_plain(self, object scores, object boxes):
+        """The fast path for tensors exactly as models return them ([1, N, C] or [N, C], C-contiguous, native):
+        Detections, or None when the inputs need the general path (conversion or a precise error)."""
         if self.cfg.num_keypoints > 0 or self.cfg.num_labels > 0:
             return None
         if not (self._plain(scores, self.cfg.num_classes) and self._plain(boxes, 4)):
             return None
-        # One image, one class, no keypoints: the C writes into the scratch block, then three arrays of exactly
-        # the kept size are made through numpy's C API (cheaper than views of a larger array).
         cdef const void *sp = cnp.PyArray_DATA(<cnp.ndarray>scores)
         cdef const void *bp = cnp.PyArray_DATA(<cnp.ndarray>boxes)
         cdef int32_t nc = self.cfg.num_classes
         cdef int m = self.cfg.max_detections
         cdef size_t scr_size = self.scratch_bytes
-        cdef size_t out_off = (scr_size + 15) & ~(<size_t>15)
         cdef up_output_t out
         cdef int32_t status
         cdef bint is_f32 = self.cfg.input_kind == INPUT_F32
-        cdef char *block = <char *>PyMem_Malloc(out_off + 6 * <size_t>m * sizeof(int32_t))
+        cdef char *block
         cdef int32_t *fp
         cdef cnp.npy_intp dims[2]
-        if block == NULL:
-            raise MemoryError("scratch")
-        fp = <int32_t *>(block + out_off)
+        # One image, one class: the C writes into a scratch block owned by this Core (a fresh one when another
+        # thread holds it; the flag is taken and given back with the GIL held), then three arrays of exactly
+        # the kept size are made through numpy's C API.
+        cdef bint own = not self._block_busy
+        if own:
+            self._block_busy = True
+            block = self._block
+        else:
+            block = <char *>PyMem_Malloc(self._block_bytes)
+            if block == NULL:
+                raise MemoryError("scratch")
+        fp = <int32_t *>(block + self._out_offset)
         out.boxes = fp
         out.scores = fp + 4 * m
         out.anchors = fp + 5 * m
@@ -171,22 +272,30 @@ cdef class Core:
                 status = up_run_f32(&self.cfg, <const float *>sp, nc, <const float *>bp, 4, block, scr_size, &out)
             else:
                 status = up_run(&self.cfg, sp, nc, bp, 4, block, scr_size, &out)
-        if status != 0:
+        cdef int k = out.count
+        dims[0] = k
+        dims[1] = 4
+        cdef cnp.ndarray ob, osc, oa
+        if status == 0:
+            ob = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT32, 0)
+            osc = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT32, 0)
+            oa = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT32, 0)
+            memcpy(cnp.PyArray_DATA(ob), out.boxes, 4 * k * sizeof(int32_t))
+            memcpy(cnp.PyArray_DATA(osc), out.scores, k * sizeof(int32_t))
+            memcpy(cnp.PyArray_DATA(oa), out.anchors, k * sizeof(int32_t))
+        if own:
+            self._block_busy = False
+        else:
             PyMem_Free(block)
+        if status != 0:
             if status == -6:
                 raise ValueError("NaN or Inf in the float inputs")
             check_status(status, "postprocess")
-        k = out.count
-        dims[0] = k
-        dims[1] = 4
-        cdef cnp.ndarray ob = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT32, 0)
-        cdef cnp.ndarray osc = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT32, 0)
-        cdef cnp.ndarray oa = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT32, 0)
-        memcpy(cnp.PyArray_DATA(ob), out.boxes, 4 * k * sizeof(int32_t))
-        memcpy(cnp.PyArray_DATA(osc), out.scores, k * sizeof(int32_t))
-        memcpy(cnp.PyArray_DATA(oa), out.anchors, k * sizeof(int32_t))
-        PyMem_Free(block)
-        return ob, osc, oa
+        cdef Detections det = Detections.__new__(Detections)
+        det._fb = ob
+        det._fs = osc
+        det._fa = oa
+        return det
 
     def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
         """Runs one image: scores [N, C], boxes [N, 4] (views with a row stride are fine).
@@ -305,6 +414,33 @@ cdef class Core:
                 r["labels"] = flat[lo:lo + k]
             results.append(r)
         return results
+
+
+cdef class PlainPath:
+    """The Cores that take tensors exactly as models return them (float32, int32), by dtype: one call from
+    Python to C and back for the common case."""
+
+    cdef Core f32, i32
+
+    def add(self, Core core):
+        if core.cfg.input_kind == INPUT_F32:
+            self.f32 = core
+        elif core.dtype == np.int32:
+            self.i32 = core
+
+    def run(self, scores, boxes):
+        """Detections, or None when these inputs need the general path."""
+        cdef Core core
+        if type(scores) is not np.ndarray:
+            return None
+        cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>scores)
+        if t == cnp.NPY_FLOAT32:
+            core = self.f32
+        elif t == cnp.NPY_INT32:
+            core = self.i32
+        else:
+            return None
+        return None if core is None else core.run_plain(scores, boxes)
 
 
 def run_raw(Core core, cnp.ndarray scores, cnp.ndarray boxes, size_t scratch_bytes, int capacity):

@@ -8,17 +8,12 @@ import numpy as np
 
 from ultrapost import golden, models
 from ultrapost.config import NMS_KINDS
+from ultrapost._core import Core, PlainPath
 from ultrapost.detections import Detections
 from ultrapost.priors import ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, ultraface_priors
 
 BACKENDS = ("c", "golden")
 _KIND_OF_DTYPE = {np.dtype(np.float32): "f32", np.dtype(np.int8): "s8", np.dtype(np.int32): "i32"}
-
-
-def _core():
-    from ultrapost import _core  # the compiled extension
-
-    return _core
 
 
 def cached_config(family, key, kind: str, quantization, build, register=None):
@@ -30,7 +25,7 @@ def cached_config(family, key, kind: str, quantization, build, register=None):
     if kind != "s8" and quantization is not None:
         raise ValueError(f"quantization is only for int8 inputs; got {kind} inputs with quantization")
     fc = build()
-    hit = (fc, _core().Core(fc))
+    hit = (fc, Core(fc))
     with family._lock:
         family._configs[key] = hit
         if register is not None:
@@ -152,7 +147,7 @@ class Ultraface:
         if self.class_thresholds is not None and self.logits:
             raise ValueError("class_thresholds need probability scores (logits=False)")
         self._configs: dict = {}
-        self._plain: dict = {}
+        self._plain = (PlainPath(), PlainPath())  # by decoded: float32 / int32 tensors straight to C
         self._lock = threading.Lock()
         self.config("f32", decoded=False)  # validates every parameter now, not at the first call
 
@@ -189,7 +184,7 @@ class Ultraface:
 
         def register(core):
             if quantization is None:  # float32 / int32 tensors as models return them take the fast path
-                self._plain[(core.dtype, bool(decoded))] = core
+                self._plain[1 if decoded else 0].add(core)
 
         return cached_config(self, (kind, bool(decoded), quantization), kind, quantization, build, register)
 
@@ -239,12 +234,10 @@ class Ultraface:
 
     def postprocess(self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c"):
         """Detections of one image (a list of them for inputs with a leading batch axis B > 1)."""
-        if backend == "c" and quantization is None:  # tensors as models return them: straight to C
-            core = self._plain.get((getattr(scores, "dtype", None), decoded))
-            if core is not None:
-                out = core.run_plain(scores, boxes)
-                if out is not None:
-                    return Detections.from_fixed({"boxes": out[0], "scores": out[1], "anchors": out[2]})
+        if quantization is None and backend == "c":  # tensors as models return them: straight to C
+            det = self._plain[1 if decoded else 0].run(scores, boxes)
+            if det is not None:
+                return det
         if batch_size(scores, boxes):
             return self.postprocess_batch(scores, boxes, decoded, quantization, backend)
         return self._postprocess(scores, boxes, decoded, quantization, backend)
