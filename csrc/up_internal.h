@@ -35,8 +35,14 @@ typedef struct up_source {
     /* Host builds only (the float32 boundary, up_host_float.c): keys already
      * converted for every anchor that passed the score test, or NULL. */
     int32_t *keys;
-    /* Host builds only: room for the kept boxes column-wise ([4][max_detections]), or NULL. */
+    /* Host builds only: room for the kept boxes column-wise ([4][max_detections rounded up to 8]), or NULL. */
     int32_t *kept_soa;
+    /* Host builds only: candidates found by the host's scan, packed as key << 32 | ~anchor (so one descending
+     * sort of the values is keep order), and room to sort them; NULL when selection scans itself. */
+    uint64_t *packed;
+    uint64_t *packed_tmp;
+    int32_t packed_count;
+    bool sorted;             /* candidates are already in keep order */
 #endif
 } up_source_t;
 

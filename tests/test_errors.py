@@ -56,6 +56,23 @@ def test_nan_and_inf_are_named(case, backend, where, bad):
         pp.reference(s, b)
 
 
+@pytest.mark.parametrize("where", ["scores", "boxes"])
+@pytest.mark.parametrize("row", [0, 7, 8, 4415, 4416, 4419])  # SIMD blocks of 8 anchors, and the tail of 4
+def test_every_float_is_checked(case, where, row):
+    """The C path tests every element, of both score columns and of anchors that pass no score test,
+    whether the tensors go straight to C or through a strided view."""
+    pp, s, b = case
+    for col in range(s.shape[1] if where == "scores" else 4):
+        s2, b2 = s.copy(), b.copy()
+        (s2 if where == "scores" else b2)[row, col] = np.nan
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            pp.postprocess(s2, b2)
+        wide_s = np.zeros((s.shape[0], 3), np.float32)
+        wide_s[:, :2] = s2
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            pp.postprocess(wide_s[:, :2], b2)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_non_contiguous_and_wrong_endian_are_converted(case, backend):
     pp, s, b = case
