@@ -1,11 +1,15 @@
-"""Builds the C core (csrc/) and its Cython binding into ultrapost._core."""
+"""Builds the C core (csrc/) and its Cython binding into ultrapost._core, and ships the C sources and the
+firmware harness inside the package (ultrapost/_src) so the firmware commands work from an installed wheel."""
 
 import glob
+import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
 
 # Every C stage plus the host-only float boundary; the firmware build takes the same files minus up_host_*.
 sources = ["src/ultrapost/_core.pyx", *sorted(glob.glob("csrc/*.c"))]
@@ -20,4 +24,20 @@ ext = Extension(
     extra_compile_args=extra,
 )
 
-setup(ext_modules=cythonize([ext], language_level=3, include_path=["src"]))
+# What `ultrapost codegen`, `vectors` and `firmware-check` read: the core and the firmware harness (no build output).
+SHIPPED = [("csrc", ("*.c", "*.h")), ("firmware/src", ("*.c", "*.h")), ("firmware/ld", ("*.ld",)),
+           ("firmware/host", ("*.c",)), ("firmware", ("README.md",))]
+
+
+class BuildPyWithSources(build_py):
+    def run(self):
+        super().run()
+        dest = Path(self.build_lib) / "ultrapost" / "_src"
+        for folder, patterns in SHIPPED:
+            for pattern in patterns:
+                for f in sorted(Path(folder).glob(pattern)):
+                    (dest / folder).mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(f, dest / folder / f.name)
+
+
+setup(ext_modules=cythonize([ext], language_level=3, include_path=["src"]), cmdclass={"build_py": BuildPyWithSources})

@@ -76,6 +76,13 @@ static void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[
     }
 }
 
+#ifdef UP_HOST_FLOAT
+void up_decode_raw(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4])
+{
+    up_decode(cfg, anchor, raw, box);
+}
+#endif
+
 void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4])
 {
     int32_t raw[4];

@@ -7,6 +7,8 @@
 
 #include "up_internal.h"
 
+#include <float.h>
+
 int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
 {
     double v = (double)x * (double)((int64_t)1 << q); /* exact */
@@ -163,34 +165,37 @@ static int32_t up_pack(const up_source_t *src, const float *p, int32_t stride, f
 }
 
 #ifdef UP_HAVE_AVX2_SCAN
-/* [N, 2] rows: 8 anchors per step; every float loaded is also tested for NaN / Inf (exponent all ones,
- * an unsigned max), so the scores need no separate pass. Returns the count; *nonfinite is set if any. */
+/*
+ * [N, 2] rows, 16 anchors (4 vectors) per step, 2 vector operations per 8 floats: |x| >= limit, where limit is
+ * the threshold in the class column and FLT_MAX in the other, compared unordered so that NaN is caught too.
+ * It holds for every NaN or Inf and every probability at or above the threshold; the rare groups where it
+ * holds anywhere are then checked and packed exactly. Returns the count; *nonfinite is set if any.
+ */
 __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_source_t *src, const float *rows,
                                                                     float thr, uint64_t *packed,
                                                                     uint32_t *nonfinite)
 {
     int32_t n = src->cfg->num_anchors;
     int32_t c = src->column;
-    unsigned column = c ? 0xAAAAu : 0x5555u;
-    __m256 t = _mm256_set1_ps(thr);
-    __m256i exp_mask = _mm256_set1_epi32(0x7f800000);
-    __m256i e = _mm256_setzero_si256();
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 limit = c ? _mm256_setr_ps(FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr)
+                           : _mm256_setr_ps(thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX);
+    uint32_t bad = 0;
     int32_t count = 0;
     int32_t a = 0;
-    for (; a + 8 <= n; a += 8) {
+    for (; a + 16 <= n; a += 16) {
         const float *r = rows + (size_t)a * 2u;
-        __m256 v0 = _mm256_loadu_ps(r);
-        __m256 v1 = _mm256_loadu_ps(r + 8);
-        e = _mm256_max_epu32(e, _mm256_and_si256(_mm256_castps_si256(v0), exp_mask));
-        e = _mm256_max_epu32(e, _mm256_and_si256(_mm256_castps_si256(v1), exp_mask));
-        unsigned m0 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v0, t, _CMP_GE_OQ));
-        unsigned m1 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v1, t, _CMP_GE_OQ));
-        if ((m0 | (m1 << 8)) & column) {
-            count = up_pack(src, rows + c, 2, thr, packed, count, a, a + 8);
+        __m256 f0 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r), abs_mask), limit, _CMP_NLT_UQ);
+        __m256 f1 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 8), abs_mask), limit, _CMP_NLT_UQ);
+        __m256 f2 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 16), abs_mask), limit, _CMP_NLT_UQ);
+        __m256 f3 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 24), abs_mask), limit, _CMP_NLT_UQ);
+        __m256 any = _mm256_or_ps(_mm256_or_ps(f0, f1), _mm256_or_ps(f2, f3));
+        if (!_mm256_testz_ps(any, any)) {
+            bad |= up_any_nonfinite(r, 32u);
+            count = up_pack(src, rows + c, 2, thr, packed, count, a, a + 16);
         }
     }
-    __m256i hit = _mm256_cmpeq_epi32(e, exp_mask);
-    *nonfinite = (uint32_t)_mm256_movemask_epi8(hit) | up_any_nonfinite(rows + (size_t)a * 2u, (size_t)(n - a) * 2u);
+    *nonfinite = bad | up_any_nonfinite(rows + (size_t)a * 2u, (size_t)(n - a) * 2u);
     return up_pack(src, rows + c, 2, thr, packed, count, a, n);
 }
 #endif
@@ -384,7 +389,25 @@ static int32_t up_lowest_bit(unsigned mask)
  * +-UP_BOX_LIMIT, so the padded width is at most -2^31 + pad, without overflow). */
 #define UP_SOA_EMPTY ((int32_t)1 << 30)
 
-int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out)
+/* The box of a candidate: float32 rows converted 4 at a time, then the core's decode. */
+static inline void up_host_box_of(const up_source_t *src, int32_t anchor, bool avx2, int32_t box[4])
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (avx2 && src->keys) {
+        int32_t raw[4];
+        up_fetch4_avx2((const float *)src->boxes + (size_t)anchor * (size_t)src->box_stride, raw);
+        up_decode_raw(src->cfg, anchor, raw, box);
+        return;
+    }
+#endif
+    up_box_of(src, anchor, box);
+}
+
+/* Hard NMS with up_nms_hard's decisions; kept boxes are tested 8 at a time (whole blocks, see UP_SOA_EMPTY).
+ * Inlined into an AVX2 and a portable variant, so that the AVX2 one inlines its vector steps. */
+static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const up_source_t *src,
+                                                                           const up_candidates_t *cand,
+                                                                           up_output_t *out, bool avx2)
 {
     const up_config_t *cfg = src->cfg;
     int32_t m = cfg->max_detections;
@@ -394,13 +417,10 @@ int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up
     int32_t *x2 = y1 + rows;
     int32_t *y2 = x2 + rows;
     int32_t kept = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
-    bool avx2 = __builtin_cpu_supports("avx2");
-#endif
     for (int32_t i = 0; i < cand->count && kept < m; i++) {
         int32_t anchor = cand->idx[i];
         int32_t box[4];
-        up_box_of(src, anchor, box);
+        up_host_box_of(src, anchor, avx2, box);
         bool suppressed = false;
         for (int32_t j0 = 0; j0 < kept && !suppressed; j0 += 8) {
             unsigned mask;
@@ -435,6 +455,25 @@ int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up
     }
     out->count = kept;
     return UP_OK;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx2"))) static int32_t up_host_nms_hard_avx2(const up_source_t *src,
+                                                                       const up_candidates_t *cand,
+                                                                       up_output_t *out)
+{
+    return up_host_nms_hard_body(src, cand, out, true);
+}
+#endif
+
+int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) {
+        return up_host_nms_hard_avx2(src, cand, out);
+    }
+#endif
+    return up_host_nms_hard_body(src, cand, out, false);
 }
 
 /* Converts the keys of column src->column and pushes the anchors passing src->bound. */

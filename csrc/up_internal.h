@@ -89,6 +89,8 @@ int32_t up_score_of_key(const up_config_t *cfg, int32_t key);
 void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
                    int32_t *raw);
 void up_host_select(const up_source_t *src, up_candidates_t *cand);
+/* Decodes one row already read as int32 (the host reads float rows its own way). */
+void up_decode_raw(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4]);
 /* Hard NMS with the same decisions as up_nms_hard, using src->kept_soa to test 8 kept boxes at a time. */
 int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out);
 /* Bytes of src->kept_soa for a config. */

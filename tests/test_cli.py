@@ -254,6 +254,35 @@ def test_bench_on_an_int8_model_gives_peers_the_dequantized_outputs(capsys):
     assert doc["main"]["workload"]["kept"] == 14 and doc["same_decisions"]
 
 
+def test_bench_over_several_photos_summarizes_the_ratios(capsys, tmp_path):
+    """--image with photos and a folder: one result per photo, and per method the ratio of the totals and the
+    spread of the per-photo ratios, all computed from the per-photo medians."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "b.jpg").write_bytes(require("images/ultraface_13.jpg").read_bytes())
+    (folder / "notes.txt").write_text("not a photo")
+    model = require(RFB)
+    code, out, err = run(capsys, "bench", "--model", model, "--image", require(NASA), folder, "--budget", "0.02",
+                         "--quick", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [p["workload"]["image"] for p in doc["photos"]] == ["nasa_group.jpg", "b.jpg"]
+    assert [p["workload"]["kept"] for p in doc["photos"]] == [14, 2] and doc["same_decisions"]
+    summary = doc["summary"]["methods"]
+    medians = {m["method"]: [[x for x in p["methods"] if x["method"] == m["method"]][0]["median_us"]
+                             for p in doc["photos"]] for m in doc["photos"][0]["methods"]}
+    for key, row in summary.items():
+        ratios = [a / b for a, b in zip(medians[key], medians["ultrapost"], strict=True)]
+        assert row["total_us"] == pytest.approx(sum(medians[key]), abs=2e-3)
+        assert row["ratio_of_totals"] == pytest.approx(sum(medians[key]) / sum(medians["ultrapost"]), abs=0.006)
+        assert row["ratio_min"] == pytest.approx(min(ratios), abs=0.006)
+        assert row["ratio_max"] == pytest.approx(max(ratios), abs=0.006)
+    code, out, err = run(capsys, "bench", "--model", model, "--image", require(NASA), folder, "--budget", "0.02",
+                         "--quick")
+    assert code == 0, err
+    assert "summary over 2 photos" in out and "nasa_group.jpg" in out and "b.jpg" in out
+
+
 @pytest.mark.parametrize(
     "argv, expect",
     [

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 import ultrapost
 from ultrapost import _core, golden
-from ultrapost.models import sigmoid
 from ultrapost.cases import KINDS, MODES, SIZES, make_case, ultraslim_case
+from ultrapost.models import sigmoid
 
 SETTINGS = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 

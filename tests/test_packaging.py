@@ -12,7 +12,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +46,8 @@ def test_firmware_sources_compile_as_strict_iso_c(tmp_path, std):
             continue
         cmd = [cc, f"-std={std}", "-pedantic-errors", "-Wall", "-Wextra", "-Wconversion", "-Wshadow",
                "-Wstrict-prototypes", "-Werror", "-ffreestanding", "-nostdinc",
-               f"-I{CSRC}", f"-isystem{Path(subprocess.check_output([cc, '-print-file-name=include'], text=True).strip())}",
+               f"-I{CSRC}",
+               f"-isystem{Path(subprocess.check_output([cc, '-print-file-name=include'], text=True).strip())}",
                "-c", str(path), "-o", str(tmp_path / (path.stem + ".o"))]
         result = subprocess.run(cmd, capture_output=True, text=True)
         assert result.returncode == 0, f"{path.name}:\n{result.stderr}"
@@ -66,3 +66,27 @@ def test_sdist_carries_every_c_source(tmp_path):
     needed = [t for t in tracked if t.endswith((".c", ".h", ".pyx", ".pxd", ".py"))]
     missing = [t for t in needed if t not in names]
     assert not missing, f"sdist lacks {missing}"
+
+
+def test_firmware_commands_work_outside_a_checkout(tmp_path):
+    """An installed package carries csrc/ and the firmware harness (ultrapost/_src), identical to the checkout's,
+    so `ultrapost codegen` (and vectors, firmware-check) run from any directory."""
+    import os
+
+    import ultrapost
+    from ultrapost import firmware
+
+    env = {k: v for k, v in os.environ.items() if k != "ULTRAPOST_SOURCE_ROOT"}
+    out = subprocess.run([sys.executable, "-m", "ultrapost", "codegen", "--family", "ultraslim", "-o", "-"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "ultraslim_config" in out.stdout
+    shipped = Path(ultrapost.__file__).resolve().parent / "_src"
+    if ROOT in Path(ultrapost.__file__).resolve().parents:  # an in-place build: the checkout itself is the source
+        assert firmware.source_root() == ROOT
+        return
+    for name in ("csrc", "firmware/src", "firmware/ld", "firmware/host"):
+        for f in sorted((ROOT / name).glob("*.[chl]*")):
+            if f.suffix in (".c", ".h", ".ld"):
+                copy = shipped / name / f.name
+                assert copy.is_file() and copy.read_bytes() == f.read_bytes(), f"{copy} differs from {f}"

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require
 
 import ultrapost
 from ultrapost.families import detect_family
 from ultrapost.preprocess import prepare
 from ultrapost.runners import load_model
-
-from conftest import require
 
 FLOAT_MODELS = [
     "ultraface/version-RFB-320.onnx",
@@ -87,7 +86,8 @@ RAW_INT8 = ["int8/outputs_version-RFB-320_raw_int8.npz", "int8/outputs_version-s
 @pytest.mark.parametrize("variant", ["q", "q_xnnpack"])
 def test_int8_raw_heads_match_the_reference_on_dequantized_values(path, variant):
     z = np.load(require(path))
-    quant = ((float(z["scores_scale"]), int(z["scores_zero_point"])), (float(z["boxes_scale"]), int(z["boxes_zero_point"])))
+    quant = ((float(z["scores_scale"]), int(z["scores_zero_point"])),
+             (float(z["boxes_scale"]), int(z["boxes_zero_point"])))
     pp = ultrapost.Ultraface((320, 240), score_threshold=0.7, iou_threshold=0.3, logits=True)
     assert np.array_equal(pp.priors.astype(np.float32), z["priors_cxcywh"])
     worst_px, faces = 0.0, 0

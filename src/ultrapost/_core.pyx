@@ -47,7 +47,8 @@ cdef class Detections:
     """
 
     cdef object _fixed
-    cdef object _fb, _fs, _fa  # the C's boxes, scores and anchors, until `fixed` is asked for
+    cdef object _flat  # the C's boxes, scores and anchors back to back (int32 [6K]), until `fixed` is asked for
+    cdef Py_ssize_t _count
     cdef object _boxes, _scores, _anchors
     cdef public object landmarks
     cdef public object labels
@@ -75,8 +76,11 @@ cdef class Detections:
 
     @property
     def fixed(self):
-        if self._fixed is None and self._fb is not None:
-            self._fixed = {"boxes": self._fb, "scores": self._fs, "anchors": self._fa}
+        cdef Py_ssize_t k = self._count
+        if self._fixed is None and self._flat is not None:
+            flat = self._flat
+            self._fixed = {"boxes": flat[:4 * k].reshape(k, 4), "scores": flat[4 * k:5 * k],
+                           "anchors": flat[5 * k:]}
         return self._fixed
 
     @property
@@ -98,8 +102,8 @@ cdef class Detections:
         return self._anchors
 
     def __len__(self):
-        if self._fa is not None:
-            return len(self._fa)
+        if self._flat is not None:
+            return self._count
         return len(self.fixed["anchors"]) if self._anchors is None else len(self._anchors)
 
     def to_pixels(self, width, height):
@@ -217,7 +221,7 @@ cdef class Core:
     cdef inline bint _plain(self, object x, int cols):
         """x is an aligned, native, C-contiguous [N, cols] or [1, N, cols] array of this config's dtype."""
         cdef cnp.ndarray a
-        if type(x) is not np.ndarray:
+        if not cnp.PyArray_CheckExact(x):
             return False
         a = <cnp.ndarray>x
         if cnp.PyArray_DESCR(a) is not cnp.PyArray_DESCR(self._proto) and a.dtype != self.dtype:
@@ -247,10 +251,9 @@ cdef class Core:
         cdef bint is_f32 = self.cfg.input_kind == INPUT_F32
         cdef char *block
         cdef int32_t *fp
-        cdef cnp.npy_intp dims[2]
         # One image, one class: the C writes into a scratch block owned by this Core (a fresh one when another
-        # thread holds it; the flag is taken and given back with the GIL held), then three arrays of exactly
-        # the kept size are made through numpy's C API.
+        # thread holds it; the flag is taken and given back with the GIL held), then the kept rows are copied
+        # into one array made through numpy's C API.
         cdef bint own = not self._block_busy
         if own:
             self._block_busy = True
@@ -272,17 +275,16 @@ cdef class Core:
                 status = up_run_f32(&self.cfg, <const float *>sp, nc, <const float *>bp, 4, block, scr_size, &out)
             else:
                 status = up_run(&self.cfg, sp, nc, bp, 4, block, scr_size, &out)
-        cdef int k = out.count
-        dims[0] = k
-        dims[1] = 4
-        cdef cnp.ndarray ob, osc, oa
-        if status == 0:
-            ob = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT32, 0)
-            osc = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT32, 0)
-            oa = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT32, 0)
-            memcpy(cnp.PyArray_DATA(ob), out.boxes, 4 * k * sizeof(int32_t))
-            memcpy(cnp.PyArray_DATA(osc), out.scores, k * sizeof(int32_t))
-            memcpy(cnp.PyArray_DATA(oa), out.anchors, k * sizeof(int32_t))
+        cdef Py_ssize_t k = out.count
+        cdef cnp.npy_intp n6 = 6 * k
+        cdef cnp.ndarray flat
+        cdef int32_t *dst
+        if status == 0:  # one array: boxes [K, 4], scores [K], anchors [K], viewed apart on first access
+            flat = cnp.PyArray_EMPTY(1, &n6, cnp.NPY_INT32, 0)
+            dst = <int32_t *>cnp.PyArray_DATA(flat)
+            memcpy(dst, out.boxes, 4 * k * sizeof(int32_t))
+            memcpy(dst + 4 * k, out.scores, k * sizeof(int32_t))
+            memcpy(dst + 5 * k, out.anchors, k * sizeof(int32_t))
         if own:
             self._block_busy = False
         else:
@@ -292,9 +294,8 @@ cdef class Core:
                 raise ValueError("NaN or Inf in the float inputs")
             check_status(status, "postprocess")
         cdef Detections det = Detections.__new__(Detections)
-        det._fb = ob
-        det._fs = osc
-        det._fa = oa
+        det._flat = flat
+        det._count = k
         return det
 
     def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
@@ -431,7 +432,7 @@ cdef class PlainPath:
     def run(self, scores, boxes):
         """Detections, or None when these inputs need the general path."""
         cdef Core core
-        if type(scores) is not np.ndarray:
+        if not cnp.PyArray_CheckExact(scores):
             return None
         cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>scores)
         if t == cnp.NPY_FLOAT32:

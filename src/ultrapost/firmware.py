@@ -40,19 +40,21 @@ import numpy as np
 
 
 def source_root() -> Path:
-    """The checkout holding csrc/ and firmware/: $ULTRAPOST_SOURCE_ROOT, else the tree this module sits in (an
+    """The tree holding csrc/ and firmware/: $ULTRAPOST_SOURCE_ROOT, else the checkout this module sits in (an
     in-place or editable build), else the working directory or one of its parents (an installed package run
-    from the checkout)."""
+    from a checkout), else the copy an installed package carries (ultrapost/_src, made by setup.py)."""
     env = os.environ.get("ULTRAPOST_SOURCE_ROOT")
     candidates = [Path(env)] if env else []
     candidates += list(Path(__file__).resolve().parents)
     cwd = Path.cwd().resolve()
     candidates += [cwd, *cwd.parents]
+    candidates.append(Path(__file__).resolve().parent / "_src")
     for root in candidates:
         if (root / "firmware" / "src" / "harness.c").is_file() and (root / "csrc" / "ultrapost.h").is_file():
             return root
     raise FileNotFoundError(
-        "firmware sources not found: set ULTRAPOST_SOURCE_ROOT to a checkout with csrc/ and firmware/"
+        "firmware sources not found (an installed package carries them in ultrapost/_src; this one does not): "
+        "set ULTRAPOST_SOURCE_ROOT to a checkout with csrc/ and firmware/"
     )
 
 

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 
 from ultrapost import golden, models
-from ultrapost.config import NMS_KINDS
 from ultrapost._core import Core, PlainPath
+from ultrapost.config import NMS_KINDS
 from ultrapost.detections import Detections
 from ultrapost.priors import ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, ultraface_priors
 

@@ -21,7 +21,9 @@ same run:
 Without --model, the inputs are built-in synthetic Ultraface outputs shaped like RFB-320's on a group photo (20
 faces, about 80 candidates above 0.7); no model file is needed. With --model, the model runs once on a photo and
 its outputs are used as the model gives them (int8 stays int8 for ultrapost; the float peers get dequantized,
-softmaxed copies, made before timing).
+softmaxed copies, made before timing). --image takes several photos or folders of them: then one line per photo
+and a summary per method (the ratio of the totals over the set, and the least, median and largest per-photo
+ratio) replace the detailed table.
 
 Each method is timed with time.perf_counter_ns over many calls, methods interleaved, the garbage collector off;
 "median" and "p90" are per call, in microseconds; "x" is a method's median over ultrapost's (how many times slower
@@ -41,6 +43,7 @@ examples:
   ultrapost bench --json > bench.json
   ultrapost bench --plot scaling.png
   ultrapost bench --model version-RFB-320_without_postprocessing.onnx --image group.jpg
+  ultrapost bench --model version-RFB-320.onnx --image photos/ --no-scaling   # every photo in a folder
 """
 
 COLORS = {
@@ -62,7 +65,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", "-m", metavar="MODEL", help="an Ultraface .onnx/.tflite: time on its real outputs")
-    p.add_argument("--image", metavar="IMAGE", help="the photo --model runs on (default: the shared test photo)")
+    p.add_argument(
+        "--image",
+        nargs="+",
+        metavar="IMAGE",
+        help="the photo(s) --model runs on, or folders of .jpg/.png (default: the shared test photo)",
+    )
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--plot", metavar="OUT.png", help="draw latency against anchors for each method")
     p.add_argument("--score-threshold", type=float, default=0.7, metavar="T", help="score threshold (0.7)")
@@ -86,6 +94,51 @@ def _default_image():
     if path is None or not path.exists():
         raise ValueError("--model needs --image PHOTO (no shared test photo found)")
     return path
+
+
+def _images(paths) -> list:
+    """The photos named, folders expanded to their .jpg/.jpeg/.png files in name order."""
+    from pathlib import Path
+
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            if not found:
+                raise ValueError(f"no .jpg/.jpeg/.png photo in {p}")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def _photo_table(results: list[dict], summary: dict) -> list[str]:
+    keys = [m["method"] for m in results[0]["methods"]]
+    peers = [k for k in keys if k not in ("ultrapost", "golden")]
+    short = {"numpy_predict": "x predict()", "opencv_nms": "x OpenCV", "onnxruntime_nms": "x onnxruntime",
+             "numpy_copy": "x copy"}
+    lines = [
+        f"{results[0]['workload'].get('model', '')}: median us per call, and each peer's time x ultrapost's",
+        f"  {'photo':<24} {'cand.':>6} {'kept':>5} {'ultrapost us':>13} "
+        + " ".join(f"{short[k]:>14}" for k in peers),
+    ]
+    for r in results:
+        w, m = r["workload"], {x["method"]: x for x in r["methods"]}
+        lines.append(
+            f"  {w.get('image', w['name'])[:24]:<24} {w['candidates']:>6} {w['kept']:>5} "
+            f"{m['ultrapost']['median_us']:>13.2f} " + " ".join(f"{m[k]['ratio']:>14.2f}" for k in peers)
+        )
+    lines.append(
+        f"summary over {summary['photos']} photos (x ultrapost: ratio of totals; per photo least / median / most):"
+    )
+    for key in keys:
+        s = summary["methods"][key]
+        line = f"  {s['label']:<32} total {s['total_us']:>9.1f} us"
+        if key != "ultrapost":
+            spread = f"{s['ratio_min']:.2f} / {s['ratio_median']:.2f} / {s['ratio_max']:.2f}"
+            line += f"  {s['ratio_of_totals']:>7.2f}x  ({spread})"
+        lines.append(line)
+    return lines
 
 
 def _progress(message: str) -> None:
@@ -190,19 +243,21 @@ def run(args) -> int:
         raise ValueError(f"--budget must be > 0 seconds, got {args.budget}")
     if args.image and not args.model:
         raise ValueError("--image is for --model: the default bench uses synthetic outputs")
-    if args.model:
-        image = args.image or _default_image()
-        _progress("loading the model")
-        workload = bench.model_workload(
-            args.model, image, score_threshold=args.score_threshold, iou_threshold=args.iou_threshold
-        )
-    else:
-        workload = bench.synthetic_workload(score_threshold=args.score_threshold, iou_threshold=args.iou_threshold)
     budget, scaling_budget, min_samples = args.budget, min(args.budget, 0.15), 15
     if args.quick:
         budget, scaling_budget, min_samples = min(budget, 0.05), min(budget, 0.02), 5
     missing = bench.missing_methods()
     methods = [k for k, _ in bench.METHODS if k not in missing]
+    images = _images(args.image) if args.image else [_default_image()] if args.model else []
+    if len(images) > 1:
+        return _run_photos(args, images, budget, min_samples, methods)
+    if args.model:
+        _progress("loading the model")
+        workload = bench.model_workload(
+            args.model, images[0], score_threshold=args.score_threshold, iou_threshold=args.iou_threshold
+        )
+    else:
+        workload = bench.synthetic_workload(score_threshold=args.score_threshold, iou_threshold=args.iou_threshold)
     _progress(workload.name)
     main = bench.compare(workload, budget=budget, min_samples=min_samples, methods=methods)
     rows = (
@@ -249,4 +304,39 @@ def run(args) -> int:
             print("decisions: every method kept the same faces as ultrapost on every input (golden: same integers)")
         if args.plot:
             print(f"plot written to {args.plot}")
+    return 1 if differing else 0
+
+
+def _run_photos(args, images, budget, min_samples, methods) -> int:
+    """--image with several photos: one compare per photo with the model loaded once, then the summary."""
+    from ultrapost import bench
+    from ultrapost.detect import FaceDetector
+
+    if args.plot or not args.no_scaling:
+        args.no_scaling = True  # the table over input sizes is about synthetic outputs, not these photos
+    if args.plot:
+        raise ValueError("--plot draws the table over input sizes; give one photo (or none) to draw it")
+    _progress("loading the model")
+    detector = FaceDetector(args.model)
+    results = []
+    for image in images:
+        wl = bench.model_workload(detector, image, score_threshold=args.score_threshold,
+                                  iou_threshold=args.iou_threshold)
+        _progress(wl.name)
+        results.append(bench.compare(wl, budget=budget, min_samples=min_samples, methods=methods))
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * 60 + "\r")
+    summary = bench.summarize(results)
+    differing = [(r["workload"]["name"], m["label"], m["decisions"]) for r in results for m in r["methods"]
+                 if m.get("decisions", "same") != "same"]
+    if args.json:
+        print(json.dumps({"versions": bench.versions(), "photos": results, "summary": summary,
+                          "not_installed": bench.missing_methods(), "same_decisions": not differing}))
+        return 1 if differing else 0
+    print("\n".join(_photo_table(results, summary)))
+    print()
+    for name, label, what in differing:
+        print(f"DECISIONS DIFFER: {label} on {name}: {what}")
+    if not differing:
+        print("decisions: every method kept the same faces as ultrapost on every photo (golden: same integers)")
     return 1 if differing else 0
