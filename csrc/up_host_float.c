@@ -33,6 +33,21 @@ int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
 #define UP_HOST_CLONES
 #endif
 
+/* Index of the lowest set bit of a non-zero mask. */
+static inline int32_t up_lowest_bit(unsigned mask)
+{
+#if defined(__GNUC__)
+    return __builtin_ctz(mask);
+#else
+    int32_t j = 0;
+    while (!(mask & 1u)) {
+        mask >>= 1;
+        j++;
+    }
+    return j;
+#endif
+}
+
 static inline uint32_t up_bits(float x)
 {
     union {
@@ -191,8 +206,20 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
         __m256 f3 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 24), abs_mask), limit, _CMP_NLT_UQ);
         __m256 any = _mm256_or_ps(_mm256_or_ps(f0, f1), _mm256_or_ps(f2, f3));
         if (!_mm256_testz_ps(any, any)) {
-            bad |= up_any_nonfinite(r, 32u);
-            count = up_pack(src, rows + c, 2, thr, packed, count, a, a + 16);
+            /* bit i: float i of the group (anchor a + i / 2, column i % 2) was flagged */
+            uint32_t flagged = (uint32_t)_mm256_movemask_ps(f0) | (uint32_t)_mm256_movemask_ps(f1) << 8 |
+                               (uint32_t)_mm256_movemask_ps(f2) << 16 | (uint32_t)_mm256_movemask_ps(f3) << 24;
+            for (; flagged; flagged &= flagged - 1u) {
+                int32_t i = up_lowest_bit(flagged);
+                float v = r[i];
+                bad |= (up_bits(v) & 0x7f800000u) == 0x7f800000u;
+                if ((i & 1) == c && v >= thr) {
+                    int32_t key = up_f32_to_fixed(v, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
+                    if (key > src->bound) {
+                        packed[count++] = (uint64_t)(uint32_t)key << 32 | (uint32_t)~(uint32_t)(a + i / 2);
+                    }
+                }
+            }
         }
     }
     *nonfinite = bad | up_any_nonfinite(rows + (size_t)a * 2u, (size_t)(n - a) * 2u);
@@ -371,19 +398,6 @@ __attribute__((target("avx2"))) static unsigned up_overlap_mask8_avx2(const int3
 }
 #endif
 
-static int32_t up_lowest_bit(unsigned mask)
-{
-#if defined(__GNUC__)
-    return __builtin_ctz(mask);
-#else
-    int32_t j = 0;
-    while (!(mask & 1u)) {
-        mask >>= 1;
-        j++;
-    }
-    return j;
-#endif
-}
 
 /* Kept box columns hold this in unused rows of a block: it overlaps no box (corners stay within
  * +-UP_BOX_LIMIT, so the padded width is at most -2^31 + pad, without overflow). */
