@@ -398,7 +398,6 @@ __attribute__((target("avx2"))) static unsigned up_overlap_mask8_avx2(const int3
 }
 #endif
 
-
 /* Kept box columns hold this in unused rows of a block: it overlaps no box (corners stay within
  * +-UP_BOX_LIMIT, so the padded width is at most -2^31 + pad, without overflow). */
 #define UP_SOA_EMPTY ((int32_t)1 << 30)
