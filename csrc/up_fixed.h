@@ -19,6 +19,12 @@ typedef char up_arithmetic_shift_check[((-1) >> 1) == -1 ? 1 : -1];
 #define UP_NOINLINE
 #endif
 
+/* Constants of up_exp_q20 (up_fixed.c), shared with the host's vector copy of it. */
+#define UP_LOG2E_Q30 1549082005 /* log2(e) */
+#define UP_LN2_Q30 744261118    /* ln(2) */
+#define UP_SIXTH_Q30 178956971  /* 1/6 */
+extern const int32_t up_exp2_q30[64]; /* 2^(i/64) in Q30 */
+
 /* x / 2^n rounded half up, n in 1..62. */
 static inline int64_t up_rshift_round(int64_t x, int n)
 {

@@ -398,6 +398,113 @@ __attribute__((target("avx2"))) static unsigned up_overlap_mask8_avx2(const int3
 }
 #endif
 
+#if defined(__GNUC__) && defined(__x86_64__)
+/*
+ * Batch decode of float32 Ultraface deltas, 4 candidates per step in 64-bit lanes: the same integer steps as
+ * up_decode and up_exp_q20, so the same bits (the tests compare with the golden model). Converted deltas are
+ * within +-2^30 and var_center, var_size <= 2^30, so the products fit and up_decode's saturations to int32
+ * never act; they are left out. AVX2 has no 64-bit arithmetic shift: sign-flip, shift, flip back.
+ */
+__attribute__((target("avx2"))) static inline __m256i up_srai64(__m256i x, int n)
+{
+    __m256i s = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
+    return _mm256_xor_si256(_mm256_srli_epi64(_mm256_xor_si256(x, s), n), s);
+}
+
+/* round(x / 2^n) half up, as up_rshift_round */
+__attribute__((target("avx2"))) static inline __m256i up_rsr64(__m256i x, int n)
+{
+    return up_srai64(_mm256_add_epi64(x, _mm256_set1_epi64x((int64_t)1 << (n - 1))), n);
+}
+
+/* the same, for x >= 0 */
+__attribute__((target("avx2"))) static inline __m256i up_rsr64u(__m256i x, int n)
+{
+    return _mm256_srli_epi64(_mm256_add_epi64(x, _mm256_set1_epi64x((int64_t)1 << (n - 1))), n);
+}
+
+/* up_exp_q20 on 4 lanes (int32 values, sign-extended) */
+__attribute__((target("avx2"))) static __m256i up_exp_q20_x4(__m256i x)
+{
+    __m256i y = _mm256_mul_epi32(x, _mm256_set1_epi64x(UP_LOG2E_Q30));
+    __m256i k = up_srai64(y, 50);
+    __m256i f = _mm256_and_si256(y, _mm256_set1_epi64x(((int64_t)1 << 50) - 1));
+    __m256i i = _mm256_srli_epi64(f, 44);
+    __m256i g = _mm256_and_si256(_mm256_srli_epi64(f, 20), _mm256_set1_epi64x((1 << 24) - 1));
+    __m256i u = up_rsr64u(_mm256_mul_epu32(g, _mm256_set1_epi64x(UP_LN2_Q30)), 30);
+    __m256i u2 = up_rsr64u(_mm256_mul_epu32(u, u), 30);
+    __m256i u3 = up_rsr64u(_mm256_mul_epu32(u2, u), 30);
+    __m256i p = _mm256_add_epi64(_mm256_add_epi64(_mm256_set1_epi64x((int64_t)1 << 30), u),
+                                 _mm256_add_epi64(up_rsr64u(u2, 1),
+                                                  up_rsr64u(_mm256_mul_epu32(u3, _mm256_set1_epi64x(UP_SIXTH_Q30)),
+                                                            30)));
+    __m256i t = _mm256_cvtepu32_epi64(_mm256_i64gather_epi32(up_exp2_q30, i, 4));
+    __m256i m = up_rsr64u(_mm256_mul_epu32(t, p), 30); /* [2^30, 2^31] */
+    /* shift = 10 - k in 0..32 where k is in range; sllv / srlv give 0 / m for the counts of shift 0 */
+    __m256i shift = _mm256_sub_epi64(_mm256_set1_epi64x(10), k);
+    __m256i bias = _mm256_sllv_epi64(_mm256_set1_epi64x(1), _mm256_sub_epi64(shift, _mm256_set1_epi64x(1)));
+    __m256i r = _mm256_srlv_epi64(_mm256_add_epi64(m, bias), shift);
+    __m256i max = _mm256_set1_epi64x(INT32_MAX);
+    __m256i high = _mm256_or_si256(_mm256_cmpgt_epi64(r, max), _mm256_cmpgt_epi64(k, _mm256_set1_epi64x(10)));
+    r = _mm256_blendv_epi8(r, max, high);
+    return _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(-22), k), r); /* k < -22: 0 */
+}
+
+__attribute__((target("avx2"))) static inline __m256i up_clamp64(__m256i v, __m256i lo, __m256i hi)
+{
+    v = _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
+    return _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
+}
+
+/* Boxes ([n][4] Q20) of candidates idx[0, n): float32 deltas rows, Ultraface variance decode. */
+__attribute__((target("avx2"))) static void up_decode_deltas_avx2(const up_source_t *src, const int32_t *idx,
+                                                                    int32_t n, int32_t *boxes)
+{
+    const up_config_t *cfg = src->cfg;
+    const float *rows = (const float *)src->boxes;
+    __m256i vc = _mm256_set1_epi64x(cfg->var_center_q30);
+    __m256i vs = _mm256_set1_epi64x(cfg->var_size_q30);
+    __m256i lo = _mm256_set1_epi64x(cfg->clip ? 0 : -UP_BOX_LIMIT);
+    __m256i hi = _mm256_set1_epi64x(cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT);
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        int32_t raw[4][4];
+        for (int j = 0; j < 4; j++) {
+            up_fetch4_avx2(rows + (size_t)idx[i + j] * (size_t)src->box_stride, raw[j]);
+        }
+        __m128i a4 = _mm_slli_epi32(_mm_loadu_si128((const __m128i *)(idx + i)), 2); /* prior row offsets */
+        int32_t out[4][4];
+        for (int k = 0; k < 2; k++) { /* x, then y */
+            __m256i d = _mm256_setr_epi64x(raw[0][k], raw[1][k], raw[2][k], raw[3][k]);
+            __m256i s = _mm256_setr_epi64x(raw[0][k + 2], raw[1][k + 2], raw[2][k + 2], raw[3][k + 2]);
+            __m256i pc = _mm256_cvtepi32_epi64(_mm_i32gather_epi32(cfg->priors + k, a4, 4));
+            __m256i pw = _mm256_cvtepi32_epi64(_mm_i32gather_epi32(cfg->priors + k + 2, a4, 4));
+            __m256i c = up_rsr64(_mm256_mul_epi32(d, vc), 30);
+            __m256i e = up_exp_q20_x4(up_rsr64(_mm256_mul_epi32(s, vs), 30));
+            __m256i center = _mm256_add_epi64(pc, up_rsr64(_mm256_mul_epi32(c, pw), 20));
+            __m256i half = up_rsr64u(up_rsr64u(_mm256_mul_epu32(e, pw), 20), 1);
+            int64_t b0[4], b1[4];
+            _mm256_storeu_si256((__m256i *)b0, up_clamp64(_mm256_sub_epi64(center, half), lo, hi));
+            _mm256_storeu_si256((__m256i *)b1, up_clamp64(_mm256_add_epi64(center, half), lo, hi));
+            for (int j = 0; j < 4; j++) {
+                out[j][k] = (int32_t)b0[j];
+                out[j][k + 2] = (int32_t)b1[j];
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            for (int k = 0; k < 4; k++) {
+                boxes[(size_t)(i + j) * 4u + (size_t)k] = out[j][k];
+            }
+        }
+    }
+    for (; i < n; i++) {
+        int32_t raw[4];
+        up_fetch4_avx2(rows + (size_t)idx[i] * (size_t)src->box_stride, raw);
+        up_decode_raw(cfg, idx[i], raw, boxes + (size_t)i * 4u);
+    }
+}
+#endif
+
 /* Kept box columns hold this in unused rows of a block: it overlaps no box (corners stay within
  * +-UP_BOX_LIMIT, so the padded width is at most -2^31 + pad, without overflow). */
 #define UP_SOA_EMPTY ((int32_t)1 << 30)
@@ -430,10 +537,32 @@ static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const
     int32_t *x2 = y1 + rows;
     int32_t *y2 = x2 + rows;
     int32_t kept = 0;
+    /* float32 deltas: candidates decoded ahead, 32 at a time (4 per vector step), into the packed buffers
+     * (free once the candidates are in cand) */
+    int32_t *decoded = 0;
+    int32_t ready = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (avx2 && src->packed && cfg->box_kind == UP_BOX_DELTAS) {
+        decoded = (int32_t *)src->packed;
+    }
+#endif
     for (int32_t i = 0; i < cand->count && kept < m; i++) {
         int32_t anchor = cand->idx[i];
         int32_t box[4];
-        up_host_box_of(src, anchor, avx2, box);
+        if (decoded) {
+#if defined(__GNUC__) && defined(__x86_64__)
+            if (i == ready) {
+                int32_t block = cand->count - i < 32 ? cand->count - i : 32;
+                up_decode_deltas_avx2(src, cand->idx + i, block, decoded + (size_t)i * 4u);
+                ready += block;
+            }
+#endif
+            for (int k = 0; k < 4; k++) {
+                box[k] = decoded[(size_t)i * 4u + (size_t)k];
+            }
+        } else {
+            up_host_box_of(src, anchor, avx2, box);
+        }
         bool suppressed = false;
         for (int32_t j0 = 0; j0 < kept && !suppressed; j0 += 8) {
             unsigned mask;

@@ -173,6 +173,31 @@ def test_f32_boundary_c_equals_golden():
     assert _core.f32_to_fixed(h, 20, -(2**30), 2**30).tolist() == [1, 0, 2, -1]
 
 
+@pytest.mark.parametrize("clip", [False, True])
+@pytest.mark.parametrize("n_pass", [1, 3, 4, 5, 31, 32, 33, 70, 4420])  # blocks of 4 and chunks of 32, partial
+def test_host_vector_decode_equals_golden_at_the_exp_edges(clip, n_pass):
+    """The host decodes float32 deltas 4 candidates at a time: ordinary size deltas, ones around exp's saturation
+    edges (k = y >> 50 at 10 / 11 and -22 / -23), at the +-1024 conversion clamp, and centers far outside."""
+    rng = np.random.default_rng(n_pass)
+    log2e = 1.4426950408889634
+    edges = np.array([k / log2e / 0.2 for k in (10, 11, -22, -23)])
+    sizes = np.concatenate([edges[:, None] + np.array([-1e-4, 0.0, 1e-4]), [[-1e4, 1e4, 0.0]]]).ravel()
+    n = 4420
+    boxes = rng.normal(0, 2, (n, 4))
+    edge = rng.random((n, 2)) < 0.3  # the rest keep ordinary sizes, whose exp shows in the box
+    boxes[:, 2:][edge] = rng.choice(sizes, edge.sum())
+    boxes[::7, :2] = rng.choice([-3e3, 3e3, 50.0], (len(boxes[::7]), 2))
+    p = np.full(n, 0.05)
+    p[rng.choice(n, n_pass, replace=False)] = rng.uniform(0.71, 1.0, n_pass)
+    scores = np.stack([1 - p, p], 1).astype(np.float32)
+    pp = ultrapost.Ultraface((320, 240), score_threshold=0.7, iou_threshold=0.5, clip=clip, candidate_limit=None)
+    c = pp.postprocess(scores, boxes.astype(np.float32))
+    g = pp.postprocess(scores, boxes.astype(np.float32), backend="golden")
+    for name in ("boxes", "scores", "anchors"):
+        assert c.fixed[name].dtype == g.fixed[name].dtype and np.array_equal(c.fixed[name], g.fixed[name]), name
+    assert len(c) >= 1
+
+
 def test_float_probability_test_is_exact_at_the_threshold():
     """p > t is decided exactly for float32 p: no near-threshold exception at all."""
     pp = tiny()
