@@ -26,8 +26,15 @@ int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
     return (int32_t)t;
 }
 
+/* x86-64 with GCC or Clang: AVX2 variants, chosen at run time. UP_HOST_NO_SIMD builds only the portable code,
+ * as other hosts do (the tests build it that way too, to check that code against the golden model). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(UP_HOST_NO_SIMD)
+#define UP_HOST_X86 1
+#include <immintrin.h>
+#endif
+
 /* Host builds on x86-64 Linux get an AVX2 clone of the scanning loops, chosen at load time. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(UP_HOST_X86) && !defined(__clang__) && defined(__linux__)
 #define UP_HOST_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define UP_HOST_CLONES
@@ -117,8 +124,7 @@ static void up_scan_range(const up_source_t *src, up_candidates_t *cand, const f
     }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
+#ifdef UP_HOST_X86
 
 /* Two-column rows ([N, 2] scores): 8 anchors per step are prefiltered with
  * one AVX2 compare per 8 floats; only blocks with a possible pass are
@@ -304,7 +310,7 @@ static void up_take_packed(const up_source_t *src, up_candidates_t *cand)
     cand->heap = false;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef UP_HOST_X86
 /* up_f32_to_fixed on 4 values at once, the same double arithmetic: clamping first gives the same result
  * (floor(lo + 0.5) = lo, floor(hi + 0.5) = hi). */
 __attribute__((target("avx2"))) static void up_fetch4_avx2(const float *row, int32_t *raw)
@@ -322,7 +328,7 @@ void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int
 {
     (void)src;
     const float *row = (const float *)base + (size_t)anchor * (size_t)stride;
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef UP_HOST_X86
     if (n == 4 && __builtin_cpu_supports("avx2")) {
         up_fetch4_avx2(row, raw);
         return;
@@ -369,36 +375,53 @@ size_t up_scratch_size_f32(const up_config_t *cfg)
     return up_packed_offset(cfg) + 2u * (size_t)cfg->num_anchors * sizeof(uint64_t);
 }
 
-/* Bit j set when kept box j of 8 (column-wise) and box b overlap after padding: the only pairs whose IoU
- * can exceed t (up_iou_exceeds returns false for all others before any product). */
-static unsigned up_overlap_mask8_portable(const int32_t *x1, const int32_t *y1, const int32_t *x2,
-                                          const int32_t *y2, const int32_t *b, int32_t px, int32_t py)
+/*
+ * Kept boxes column-wise for the overlap pre-test: x1, y1 and the padded far corners x2 + pad_x, y2 + pad_y.
+ * Boxes a and b overlap after padding (the only pairs whose IoU can exceed t; up_iou_exceeds returns false
+ * for all others before any product) when min(a.x2, b.x2) + pad_x > max(a.x1, b.x1), and the same in y.
+ * Whether box b (its padded far corners in b2p, b3p) is suppressed by any of the kept boxes [0, kept), tested
+ * 8 at a time over whole blocks.
+ */
+static bool up_suppressed_portable(const up_config_t *cfg, const int32_t *const soa[4], int32_t kept,
+                                   const int32_t *box, int32_t b2p, int32_t b3p, const int32_t *kept_boxes)
 {
-    unsigned mask = 0;
-    for (int j = 0; j < 8; j++) {
-        int32_t iw = (x2[j] < b[2] ? x2[j] : b[2]) - (x1[j] > b[0] ? x1[j] : b[0]) + px;
-        int32_t ih = (y2[j] < b[3] ? y2[j] : b[3]) - (y1[j] > b[1] ? y1[j] : b[1]) + py;
-        mask |= (unsigned)(iw > 0 && ih > 0) << j;
+    for (int32_t j = 0; j < kept; j++) {
+        int32_t x2p = soa[2][j] < b2p ? soa[2][j] : b2p;
+        int32_t y2p = soa[3][j] < b3p ? soa[3][j] : b3p;
+        if (x2p > (soa[0][j] > box[0] ? soa[0][j] : box[0]) && y2p > (soa[1][j] > box[1] ? soa[1][j] : box[1]) &&
+            up_iou_exceeds(cfg, box, kept_boxes + (size_t)j * 4u)) {
+            return true;
+        }
     }
-    return mask;
+    return false;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-__attribute__((target("avx2"))) static unsigned up_overlap_mask8_avx2(const int32_t *x1, const int32_t *y1,
-                                                                        const int32_t *x2, const int32_t *y2,
-                                                                        const int32_t *b, int32_t px, int32_t py)
+#ifdef UP_HOST_X86
+__attribute__((target("avx2"))) static bool up_suppressed_avx2(const up_config_t *cfg, const int32_t *const soa[4],
+                                                                 int32_t kept, const int32_t *box, int32_t b2p,
+                                                                 int32_t b3p, const int32_t *kept_boxes)
 {
-    __m256i iw = _mm256_sub_epi32(_mm256_min_epi32(_mm256_loadu_si256((const __m256i *)x2), _mm256_set1_epi32(b[2])),
-                                  _mm256_max_epi32(_mm256_loadu_si256((const __m256i *)x1), _mm256_set1_epi32(b[0])));
-    __m256i ih = _mm256_sub_epi32(_mm256_min_epi32(_mm256_loadu_si256((const __m256i *)y2), _mm256_set1_epi32(b[3])),
-                                  _mm256_max_epi32(_mm256_loadu_si256((const __m256i *)y1), _mm256_set1_epi32(b[1])));
-    __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(iw, _mm256_set1_epi32(px)), _mm256_setzero_si256()),
-                                  _mm256_cmpgt_epi32(_mm256_add_epi32(ih, _mm256_set1_epi32(py)), _mm256_setzero_si256()));
-    return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(ok));
+    __m256i b0 = _mm256_set1_epi32(box[0]);
+    __m256i b1 = _mm256_set1_epi32(box[1]);
+    __m256i b2 = _mm256_set1_epi32(b2p);
+    __m256i b3 = _mm256_set1_epi32(b3p);
+    for (int32_t j0 = 0; j0 < kept; j0 += 8) {
+        __m256i w = _mm256_cmpgt_epi32(_mm256_min_epi32(_mm256_loadu_si256((const __m256i *)(soa[2] + j0)), b2),
+                                       _mm256_max_epi32(_mm256_loadu_si256((const __m256i *)(soa[0] + j0)), b0));
+        __m256i h = _mm256_cmpgt_epi32(_mm256_min_epi32(_mm256_loadu_si256((const __m256i *)(soa[3] + j0)), b3),
+                                       _mm256_max_epi32(_mm256_loadu_si256((const __m256i *)(soa[1] + j0)), b1));
+        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(w, h)));
+        for (; mask; mask &= mask - 1u) {
+            if (up_iou_exceeds(cfg, box, kept_boxes + (size_t)(j0 + up_lowest_bit(mask)) * 4u)) {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 #endif
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef UP_HOST_X86
 /*
  * Batch decode of float32 Ultraface deltas, 4 candidates per step in 64-bit lanes: the same integer steps as
  * up_decode and up_exp_q20, so the same bits (the tests compare with the golden model). Converted deltas are
@@ -505,14 +528,15 @@ __attribute__((target("avx2"))) static void up_decode_deltas_avx2(const up_sourc
 }
 #endif
 
-/* Kept box columns hold this in unused rows of a block: it overlaps no box (corners stay within
- * +-UP_BOX_LIMIT, so the padded width is at most -2^31 + pad, without overflow). */
+/* Kept box columns hold this in unused rows of a block: it overlaps no box (min(-2^30, b2p) > max(2^30, b0) is
+ * false for every box, whose corners stay within +-UP_BOX_LIMIT). */
 #define UP_SOA_EMPTY ((int32_t)1 << 30)
 
 /* The box of a candidate: float32 rows converted 4 at a time, then the core's decode. */
 static inline void up_host_box_of(const up_source_t *src, int32_t anchor, bool avx2, int32_t box[4])
 {
-#if defined(__GNUC__) && defined(__x86_64__)
+    (void)avx2;
+#ifdef UP_HOST_X86
     if (avx2 && src->keys) {
         int32_t raw[4];
         up_fetch4_avx2((const float *)src->boxes + (size_t)anchor * (size_t)src->box_stride, raw);
@@ -534,14 +558,15 @@ static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const
     int32_t rows = up_soa_rows(cfg);
     int32_t *x1 = src->kept_soa;
     int32_t *y1 = x1 + rows;
-    int32_t *x2 = y1 + rows;
-    int32_t *y2 = x2 + rows;
+    int32_t *x2p = y1 + rows;
+    int32_t *y2p = x2p + rows;
+    const int32_t *const soa[4] = {x1, y1, x2p, y2p};
     int32_t kept = 0;
     /* float32 deltas: candidates decoded ahead, 32 at a time (4 per vector step), into the packed buffers
      * (free once the candidates are in cand) */
     int32_t *decoded = 0;
+#ifdef UP_HOST_X86
     int32_t ready = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
     if (avx2 && src->packed && cfg->box_kind == UP_BOX_DELTAS) {
         decoded = (int32_t *)src->packed;
     }
@@ -550,7 +575,7 @@ static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const
         int32_t anchor = cand->idx[i];
         int32_t box[4];
         if (decoded) {
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef UP_HOST_X86
             if (i == ready) {
                 int32_t block = cand->count - i < 32 ? cand->count - i : 32;
                 up_decode_deltas_avx2(src, cand->idx + i, block, decoded + (size_t)i * 4u);
@@ -563,35 +588,30 @@ static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const
         } else {
             up_host_box_of(src, anchor, avx2, box);
         }
-        bool suppressed = false;
-        for (int32_t j0 = 0; j0 < kept && !suppressed; j0 += 8) {
-            unsigned mask;
-#if defined(__GNUC__) && defined(__x86_64__)
-            if (avx2) {
-                mask = up_overlap_mask8_avx2(x1 + j0, y1 + j0, x2 + j0, y2 + j0, box, cfg->pad_x_q20, cfg->pad_y_q20);
-            } else
+        /* corners are within +-UP_BOX_LIMIT and pads at most 1.0: no overflow */
+        int32_t b2p = box[2] + cfg->pad_x_q20;
+        int32_t b3p = box[3] + cfg->pad_y_q20;
+        bool suppressed;
+#ifdef UP_HOST_X86
+        if (avx2) {
+            suppressed = up_suppressed_avx2(cfg, soa, kept, box, b2p, b3p, out->boxes);
+        } else
 #endif
-            {
-                mask = up_overlap_mask8_portable(x1 + j0, y1 + j0, x2 + j0, y2 + j0, box, cfg->pad_x_q20,
-                                                 cfg->pad_y_q20);
-            }
-            for (; mask && !suppressed; mask &= mask - 1u) {
-                int32_t j = j0 + up_lowest_bit(mask);
-                suppressed = up_iou_exceeds(cfg, box, out->boxes + (size_t)j * 4u);
-            }
+        {
+            suppressed = up_suppressed_portable(cfg, soa, kept, box, b2p, b3p, out->boxes);
         }
         if (!suppressed) {
             up_emit(src, out, kept, anchor, box, up_score_of_key(cfg, up_key(src, anchor)));
             if ((kept & 7) == 0) { /* a new block: its unused rows overlap nothing */
                 for (int32_t j = kept; j < kept + 8; j++) {
                     x1[j] = y1[j] = UP_SOA_EMPTY;
-                    x2[j] = y2[j] = -UP_SOA_EMPTY;
+                    x2p[j] = y2p[j] = -UP_SOA_EMPTY;
                 }
             }
             x1[kept] = box[0];
             y1[kept] = box[1];
-            x2[kept] = box[2];
-            y2[kept] = box[3];
+            x2p[kept] = b2p;
+            y2p[kept] = b3p;
             kept++;
         }
     }
@@ -599,7 +619,7 @@ static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const
     return UP_OK;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef UP_HOST_X86
 __attribute__((target("avx2"))) static int32_t up_host_nms_hard_avx2(const up_source_t *src,
                                                                        const up_candidates_t *cand,
                                                                        up_output_t *out)
@@ -610,7 +630,7 @@ __attribute__((target("avx2"))) static int32_t up_host_nms_hard_avx2(const up_so
 
 int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out)
 {
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef UP_HOST_X86
     if (__builtin_cpu_supports("avx2")) {
         return up_host_nms_hard_avx2(src, cand, out);
     }
