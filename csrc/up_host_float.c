@@ -423,10 +423,10 @@ __attribute__((target("avx2"))) static bool up_suppressed_avx2(const up_config_t
 
 #ifdef UP_HOST_X86
 /*
- * Batch decode of float32 Ultraface deltas, 4 candidates per step in 64-bit lanes: the same integer steps as
- * up_decode and up_exp_q20, so the same bits (the tests compare with the golden model). Converted deltas are
- * within +-2^30 and var_center, var_size <= 2^30, so the products fit and up_decode's saturations to int32
- * never act; they are left out. AVX2 has no 64-bit arithmetic shift: sign-flip, shift, flip back.
+ * Batch decode of float32 boxes (corners are only clamped). Ultraface deltas go 4 candidates per step in 64-bit
+ * lanes through the same integer steps as up_decode and up_exp_q20, so the same bits (the tests compare with the
+ * golden model). Converted deltas are within +-2^30 and var_center, var_size <= 2^30, so the products fit and
+ * up_decode's saturations to int32 never act; they are left out. AVX2 has no 64-bit arithmetic shift: sign-flip, shift, flip back.
  */
 __attribute__((target("avx2"))) static inline __m256i up_srai64(__m256i x, int n)
 {
@@ -479,8 +479,8 @@ __attribute__((target("avx2"))) static inline __m256i up_clamp64(__m256i v, __m2
     return _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
 }
 
-/* Boxes ([n][4] Q20) of candidates idx[0, n): float32 deltas rows, Ultraface variance decode. */
-__attribute__((target("avx2"))) static void up_decode_deltas_avx2(const up_source_t *src, const int32_t *idx,
+/* Boxes ([n][4] Q20) of candidates idx[0, n) from float32 rows: Ultraface variance decode, or corners. */
+__attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source_t *src, const int32_t *idx,
                                                                     int32_t n, int32_t *boxes)
 {
     const up_config_t *cfg = src->cfg;
@@ -490,6 +490,17 @@ __attribute__((target("avx2"))) static void up_decode_deltas_avx2(const up_sourc
     __m256i lo = _mm256_set1_epi64x(cfg->clip ? 0 : -UP_BOX_LIMIT);
     __m256i hi = _mm256_set1_epi64x(cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT);
     int32_t i = 0;
+    if (cfg->box_kind == UP_BOX_CORNERS) { /* corners as given, clamped */
+        __m128i lo4 = _mm_set1_epi32(cfg->clip ? 0 : -UP_BOX_LIMIT);
+        __m128i hi4 = _mm_set1_epi32(cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT);
+        for (; i < n; i++) {
+            int32_t raw[4];
+            up_fetch4_avx2(rows + (size_t)idx[i] * (size_t)src->box_stride, raw);
+            __m128i v = _mm_min_epi32(_mm_max_epi32(_mm_loadu_si128((const __m128i *)raw), lo4), hi4);
+            _mm_storeu_si128((__m128i *)(boxes + (size_t)i * 4u), v);
+        }
+        return;
+    }
     for (; i + 4 <= n; i += 4) {
         int32_t raw[4][4];
         for (int j = 0; j < 4; j++) {
@@ -562,12 +573,12 @@ static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const
     int32_t *y2p = x2p + rows;
     const int32_t *const soa[4] = {x1, y1, x2p, y2p};
     int32_t kept = 0;
-    /* float32 deltas: candidates decoded ahead, 32 at a time (4 per vector step), into the packed buffers
-     * (free once the candidates are in cand) */
+    /* float32 deltas or corners: candidates decoded ahead, 32 at a time (deltas 4 per vector step), into the
+     * packed buffers (free once the candidates are in cand) */
     int32_t *decoded = 0;
 #ifdef UP_HOST_X86
     int32_t ready = 0;
-    if (avx2 && src->packed && cfg->box_kind == UP_BOX_DELTAS) {
+    if (avx2 && src->packed && (cfg->box_kind == UP_BOX_DELTAS || cfg->box_kind == UP_BOX_CORNERS)) {
         decoded = (int32_t *)src->packed;
     }
 #endif
@@ -578,7 +589,7 @@ static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const
 #ifdef UP_HOST_X86
             if (i == ready) {
                 int32_t block = cand->count - i < 32 ? cand->count - i : 32;
-                up_decode_deltas_avx2(src, cand->idx + i, block, decoded + (size_t)i * 4u);
+                up_decode_batch_avx2(src, cand->idx + i, block, decoded + (size_t)i * 4u);
                 ready += block;
             }
 #endif
