@@ -426,7 +426,8 @@ __attribute__((target("avx2"))) static bool up_suppressed_avx2(const up_config_t
  * Batch decode of float32 boxes (corners are only clamped). Ultraface deltas go 4 candidates per step in 64-bit
  * lanes through the same integer steps as up_decode and up_exp_q20, so the same bits (the tests compare with the
  * golden model). Converted deltas are within +-2^30 and var_center, var_size <= 2^30, so the products fit and
- * up_decode's saturations to int32 never act; they are left out. AVX2 has no 64-bit arithmetic shift: sign-flip, shift, flip back.
+ * up_decode's saturations to int32 never act; they are left out. AVX2 has no 64-bit arithmetic shift:
+ * sign-flip, shift, flip back.
  */
 __attribute__((target("avx2"))) static inline __m256i up_srai64(__m256i x, int n)
 {
