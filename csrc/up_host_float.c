@@ -33,6 +33,12 @@ int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
 #include <immintrin.h>
 #endif
 
+#if defined(__GNUC__)
+#define UP_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define UP_ALWAYS_INLINE
+#endif
+
 /* Host builds on x86-64 Linux get an AVX2 clone of the scanning loops, chosen at load time. */
 #if defined(UP_HOST_X86) && !defined(__clang__) && defined(__linux__)
 #define UP_HOST_CLONES __attribute__((target_clones("avx2", "default")))
@@ -107,68 +113,16 @@ static float up_float_ceil(double thr)
     return f;
 }
 
-/* Exact test and push of anchors [a, end): conv(p) > bound, keys kept for the heap. */
-static void up_scan_range(const up_source_t *src, up_candidates_t *cand, const float *p,
-                          int32_t stride, float thr, int32_t *keys, int32_t a, int32_t end)
+/* conv(p) > bound  <=>  p >= (bound + 0.5) / 2^30 in float (bound >= 0), exactly; passes are rechecked on the key. */
+static float up_prob_threshold(int32_t bound)
 {
-    int32_t bound = src->bound;
-    for (int32_t j = a; j < end; j++) {
-        float v = p[(size_t)j * (size_t)stride];
-        if (v >= thr) {
-            int32_t key = up_f32_to_fixed(v, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
-            if (key > bound) {
-                keys[j] = key;
-                up_candidates_push(src, cand, j);
-            }
-        }
-    }
-}
-
-#ifdef UP_HOST_X86
-
-/* Two-column rows ([N, 2] scores): 8 anchors per step are prefiltered with
- * one AVX2 compare per 8 floats; only blocks with a possible pass are
- * examined exactly, so the result is that of up_scan_range over all rows. */
-__attribute__((target("avx2"))) static void up_scan_pairs_avx2(const up_source_t *src,
-                                                                 up_candidates_t *cand,
-                                                                 const float *rows, int32_t c,
-                                                                 float thr, int32_t *keys)
-{
-    int32_t n = src->cfg->num_anchors;
-    unsigned column = c ? 0xAAAAu : 0x5555u;
-    __m256 t = _mm256_set1_ps(thr);
-    int32_t a = 0;
-    for (; a + 8 <= n; a += 8) {
-        const float *r = rows + (size_t)a * 2u;
-        unsigned m0 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(r), t, _CMP_GE_OQ));
-        unsigned m1 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(r + 8), t, _CMP_GE_OQ));
-        if ((m0 | (m1 << 8)) & column) {
-            up_scan_range(src, cand, rows + c, 2, thr, keys, a, a + 8);
-        }
-    }
-    up_scan_range(src, cand, rows + c, 2, thr, keys, a, n);
-}
-#define UP_HAVE_AVX2_SCAN 1
-#endif
-
-/* Pushes every anchor whose probability conv(p) > bound, in anchor order. */
-static void up_scan_prob(const up_source_t *src, up_candidates_t *cand, const float *scores,
-                         int32_t stride, float thr, int32_t *keys)
-{
-    int32_t c = src->column;
-#ifdef UP_HAVE_AVX2_SCAN
-    if (stride == 2 && __builtin_cpu_supports("avx2")) {
-        up_scan_pairs_avx2(src, cand, scores, c, thr, keys);
-        return;
-    }
-#endif
-    up_scan_range(src, cand, scores + c, stride, thr, keys, 0, src->cfg->num_anchors);
+    return up_float_ceil(((double)bound + 0.5) / (double)((int64_t)1 << UP_F32_PROB_Q));
 }
 
 /*
- * Single-class probability scores, the common case. One pass over the scores finds the anchors whose
- * converted score passes the bound and packs each as key << 32 | ~anchor: keys are Q30 in [0, 2^30], so
- * sorting the packed values descending gives key descending, then anchor ascending (keep order).
+ * Probability scores: the anchors whose converted score passes the bound are packed as key << 32 | ~anchor;
+ * keys are Q30 in [0, 2^30], so sorting the packed values descending gives key descending, then anchor
+ * ascending (keep order).
  */
 static int32_t up_pack(const up_source_t *src, const float *p, int32_t stride, float thr, uint64_t *packed,
                        int32_t count, int32_t a, int32_t end)
@@ -185,7 +139,7 @@ static int32_t up_pack(const up_source_t *src, const float *p, int32_t stride, f
     return count;
 }
 
-#ifdef UP_HAVE_AVX2_SCAN
+#ifdef UP_HOST_X86
 /*
  * [N, 2] rows, 16 anchors (4 vectors) per step, 2 vector operations per 8 floats: |x| >= limit, where limit is
  * the threshold in the class column and FLT_MAX in the other, compared unordered so that NaN is caught too.
@@ -239,9 +193,8 @@ static uint32_t up_scan_packed(up_source_t *src)
 {
     const up_config_t *cfg = src->cfg;
     const float *scores = (const float *)src->scores;
-    /* conv(p) > bound  <=>  p >= (bound + 0.5) / 2^30, exactly (then rechecked on the key) */
-    float thr = up_float_ceil(((double)src->bound + 0.5) / (double)((int64_t)1 << UP_F32_PROB_Q));
-#ifdef UP_HAVE_AVX2_SCAN
+    float thr = up_prob_threshold(src->bound);
+#ifdef UP_HOST_X86
     if (src->score_stride == 2 && cfg->num_classes == 2 && __builtin_cpu_supports("avx2")) {
         uint32_t nonfinite = 0;
         src->packed_count = up_pack_pairs_avx2(src, scores, thr, src->packed, &nonfinite);
@@ -296,11 +249,11 @@ static uint64_t *up_sort_packed(uint64_t *a, uint64_t *tmp, int32_t n)
     return a;
 }
 
-/* The best candidate_limit of the packed candidates, in keep order (src->sorted), into cand (and their keys). */
-static void up_take_packed(const up_source_t *src, up_candidates_t *cand)
+/* The best candidate_limit of count packed candidates, in keep order, into cand (and their keys). */
+static void up_take_packed(const up_source_t *src, int32_t count, up_candidates_t *cand)
 {
-    const uint64_t *p = up_sort_packed(src->packed, src->packed_tmp, src->packed_count);
-    int32_t n = src->packed_count < cand->limit ? src->packed_count : cand->limit;
+    const uint64_t *p = up_sort_packed(src->packed, src->packed_tmp, count);
+    int32_t n = count < cand->limit ? count : cand->limit;
     for (int32_t i = 0; i < n; i++) {
         int32_t anchor = (int32_t)~(uint32_t)p[i];
         cand->idx[i] = anchor;
@@ -480,7 +433,7 @@ __attribute__((target("avx2"))) static inline __m256i up_clamp64(__m256i v, __m2
     return _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
 }
 
-/* Boxes ([n][4] Q20) of candidates idx[0, n) from float32 rows: Ultraface variance decode, or corners. */
+/* Boxes ([n][4] Q20) of candidates idx[0, n) from float32 rows, for every box kind. */
 __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source_t *src, const int32_t *idx,
                                                                     int32_t n, int32_t *boxes)
 {
@@ -502,7 +455,7 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
         }
         return;
     }
-    for (; i + 4 <= n; i += 4) {
+    for (; cfg->box_kind == UP_BOX_DELTAS && i + 4 <= n; i += 4) {
         int32_t raw[4][4];
         for (int j = 0; j < 4; j++) {
             up_fetch4_avx2(rows + (size_t)idx[i + j] * (size_t)src->box_stride, raw[j]);
@@ -532,7 +485,7 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
             }
         }
     }
-    for (; i < n; i++) {
+    for (; i < n; i++) { /* the last 1 to 3 deltas, and linear (BlazeFace) boxes */
         int32_t raw[4];
         up_fetch4_avx2(rows + (size_t)idx[i] * (size_t)src->box_stride, raw);
         up_decode_raw(cfg, idx[i], raw, boxes + (size_t)i * 4u);
@@ -544,27 +497,12 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
  * false for every box, whose corners stay within +-UP_BOX_LIMIT). */
 #define UP_SOA_EMPTY ((int32_t)1 << 30)
 
-/* The box of a candidate: float32 rows converted 4 at a time, then the core's decode. */
-static inline void up_host_box_of(const up_source_t *src, int32_t anchor, bool avx2, int32_t box[4])
-{
-    (void)avx2;
-#ifdef UP_HOST_X86
-    if (avx2 && src->keys) {
-        int32_t raw[4];
-        up_fetch4_avx2((const float *)src->boxes + (size_t)anchor * (size_t)src->box_stride, raw);
-        up_decode_raw(src->cfg, anchor, raw, box);
-        return;
-    }
-#endif
-    up_box_of(src, anchor, box);
-}
-
 /* Hard NMS with up_nms_hard's decisions; kept boxes are tested 8 at a time (whole blocks, see UP_SOA_EMPTY).
  * Inlined into an AVX2 and a portable variant, so that the AVX2 one inlines its vector steps. */
-static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const up_source_t *src,
-                                                                           const up_candidates_t *cand,
-                                                                           up_output_t *out, bool avx2)
+static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *src, const up_candidates_t *cand,
+                                                             up_output_t *out, bool avx2)
 {
+    (void)avx2; /* only x86 builds have a vector variant */
     const up_config_t *cfg = src->cfg;
     int32_t m = cfg->max_detections;
     int32_t rows = up_soa_rows(cfg);
@@ -574,12 +512,12 @@ static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const
     int32_t *y2p = x2p + rows;
     const int32_t *const soa[4] = {x1, y1, x2p, y2p};
     int32_t kept = 0;
-    /* float32 deltas or corners: candidates decoded ahead, 32 at a time (deltas 4 per vector step), into the
-     * packed buffers (free once the candidates are in cand) */
+    /* float32 rows: candidates decoded ahead, 32 at a time (deltas 4 per vector step), into the packed buffers
+     * (free once the candidates are in cand) */
     int32_t *decoded = 0;
 #ifdef UP_HOST_X86
     int32_t ready = 0;
-    if (avx2 && src->packed && (cfg->box_kind == UP_BOX_DELTAS || cfg->box_kind == UP_BOX_CORNERS)) {
+    if (avx2 && src->packed) {
         decoded = (int32_t *)src->packed;
     }
 #endif
@@ -598,7 +536,7 @@ static inline __attribute__((always_inline)) int32_t up_host_nms_hard_body(const
                 box[k] = decoded[(size_t)i * 4u + (size_t)k];
             }
         } else {
-            up_host_box_of(src, anchor, avx2, box);
+            up_box_of(src, anchor, box);
         }
         /* corners are within +-UP_BOX_LIMIT and pads at most 1.0: no overflow */
         int32_t b2p = box[2] + cfg->pad_x_q20;
@@ -653,10 +591,6 @@ int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up
 /* Converts the keys of column src->column and pushes the anchors passing src->bound. */
 void up_host_select(const up_source_t *src, up_candidates_t *cand)
 {
-    if (src->packed) {
-        up_take_packed(src, cand);
-        return;
-    }
     const up_config_t *cfg = src->cfg;
     const float *scores = (const float *)src->scores;
     int32_t score_stride = src->score_stride;
@@ -664,9 +598,11 @@ void up_host_select(const up_source_t *src, up_candidates_t *cand)
     int32_t c = src->column;
     int32_t *keys = src->keys;
     if (cfg->score_kind == UP_SCORE_PROB && src->bound >= 0) {
-        /* conv(p) > bound  <=>  p >= (bound + 0.5) / 2^30, exactly (then rechecked on the key) */
-        double thr = ((double)src->bound + 0.5) / (double)((int64_t)1 << UP_F32_PROB_Q);
-        up_scan_prob(src, cand, scores, score_stride, up_float_ceil(thr), keys);
+        /* packed and sorted once; a single class was scanned already, with the scores' finiteness */
+        int32_t count = src->packed_count >= 0 ? src->packed_count
+                                               : up_pack(src, scores + c, score_stride, up_prob_threshold(src->bound),
+                                                         src->packed, 0, 0, n);
+        up_take_packed(src, count, cand);
         return;
     }
     for (int32_t a = 0; a < n; a++) {
@@ -716,14 +652,12 @@ int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_
         (cfg->num_keypoints > 0 ? up_rows_nonfinite(keypoints, n, 2 * cfg->num_keypoints, keypoint_stride) : 0u)) {
         return UP_ERR_NONFINITE;
     }
+    uint64_t *packed = (uint64_t *)((char *)scratch + up_packed_offset(cfg));
     up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride,
                        cfg->class_index, cfg->score_bound, keys,
-                       (int32_t *)((char *)scratch + up_scratch_bytes(cfg)), 0, 0, 0, false};
+                       (int32_t *)((char *)scratch + up_scratch_bytes(cfg)), packed, packed + n, -1};
     if (cfg->score_kind == UP_SCORE_PROB && cfg->num_labels == 0 && cfg->score_bound >= 0) {
         /* one class of probabilities: the score pass also checks the scores (up_scan_packed) */
-        src.packed = (uint64_t *)((char *)scratch + up_packed_offset(cfg));
-        src.packed_tmp = src.packed + n;
-        src.sorted = true; /* up_host_select hands the candidates over sorted */
         if (up_scan_packed(&src)) {
             return UP_ERR_NONFINITE;
         }

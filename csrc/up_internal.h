@@ -37,12 +37,12 @@ typedef struct up_source {
     int32_t *keys;
     /* Host builds only: room for the kept boxes column-wise ([4][max_detections rounded up to 8]), or NULL. */
     int32_t *kept_soa;
-    /* Host builds only: candidates found by the host's scan, packed as key << 32 | ~anchor (so one descending
-     * sort of the values is keep order), and room to sort them; NULL when selection scans itself. */
+    /* Host builds only: room for probability candidates packed as key << 32 | ~anchor (so one descending sort
+     * of the values is keep order) and for sorting them, one uint64 per anchor each, later for the decoded
+     * boxes; packed_count >= 0 when the scores were scanned already (a single class), else -1. */
     uint64_t *packed;
     uint64_t *packed_tmp;
     int32_t packed_count;
-    bool sorted;             /* candidates are already in keep order */
 #endif
 } up_source_t;
 

@@ -161,10 +161,7 @@ int32_t up_check_run(const up_config_t *cfg, int32_t score_stride, int32_t box_s
 /* Sorts the selected candidates and runs the config's NMS into out. */
 static int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_output_t *out)
 {
-#ifdef UP_HOST_FLOAT
-    if (!src->sorted)
-#endif
-        up_candidates_sort(src, cand);
+    up_candidates_sort(src, cand);
     int32_t *work = cand->idx + cand->limit;
     switch (src->cfg->nms_kind) {
 #ifndef UP_NO_MERGE_NMS
@@ -268,8 +265,7 @@ static void up_source_set(up_source_t *src, const up_config_t *cfg, const void *
     src->kept_soa = 0;
     src->packed = 0;
     src->packed_tmp = 0;
-    src->packed_count = 0;
-    src->sorted = false;
+    src->packed_count = -1;
 #endif
 }
 
