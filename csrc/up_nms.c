@@ -137,8 +137,23 @@ static int64_t up_merge_weight(const up_source_t *src, bool blend, int32_t ancho
     return blend ? up_rshift_round(up_exp_q20((int32_t)up_rshift_round(s, 10)), 4) : up_rshift_round(s, 14);
 }
 
-/* Weighted sum over the marked cluster [i, count) of coordinate k: box k < 4 (from work), keypoint
- * value k - 4, or the clamped score for k < 0. */
+/* Coordinate k >= 0 of candidate j (anchor a): box value k < 4 (decoded in work), else keypoint value k - 4. */
+static int32_t up_member_value(const up_source_t *src, const int32_t *work, int32_t j, int32_t a, int32_t k)
+{
+    if (k < 4) {
+        return work[(size_t)j * 4u + (size_t)k];
+    }
+#ifndef UP_NO_KEYPOINTS
+    return up_keypoint_value(src, a, k - 4);
+#else
+    (void)src;
+    (void)a;
+    return 0;
+#endif
+}
+
+/* Weighted sum over the marked cluster [i, count) of coordinate k (up_member_value), or of the clamped score
+ * for k < 0. */
 static int64_t up_cluster_sum(const up_source_t *src, const up_candidates_t *cand, const int32_t *work,
                               int32_t i, int32_t k, bool blend)
 {
@@ -150,18 +165,8 @@ static int64_t up_cluster_sum(const up_source_t *src, const up_candidates_t *can
         }
         int32_t a = -2 - e;
         int64_t w = up_merge_weight(src, blend, a);
-        int64_t v;
-        if (k < 0) {
-            v = up_clamp32(up_score_of_key(src->cfg, up_key(src, a)), 0, UP_ONE_SCORE);
-        } else if (k < 4) {
-            v = work[(size_t)j * 4u + (size_t)k];
-        } else {
-#ifndef UP_NO_KEYPOINTS
-            v = up_keypoint_value(src, a, k - 4);
-#else
-            v = 0;
-#endif
-        }
+        int64_t v = k < 0 ? up_clamp32(up_score_of_key(src->cfg, up_key(src, a)), 0, UP_ONE_SCORE)
+                          : up_member_value(src, work, j, a, k);
         sum += w * v;
     }
     return sum;
@@ -195,18 +200,9 @@ int32_t up_nms_merge(const up_source_t *src, up_candidates_t *cand, int32_t *wor
         int32_t *obox = out->boxes + (size_t)kept * 4u;
         int32_t *okp = nkp > 0 ? out->keypoints + (size_t)kept * (size_t)nkp : 0;
         for (int32_t k = 0; k < 4 + nkp; k++) {
-            int32_t v;
-            if (sw > 0) {
-                v = up_mean(up_cluster_sum(src, cand, work, i, k, blend), sw);
-            } else if (k < 4) { /* every weight rounded to 0 (WEIGHTED, scores below 2^-17): the top as is */
-                v = top_box[k];
-            } else {
-#ifndef UP_NO_KEYPOINTS
-                v = up_keypoint_value(src, top, k - 4);
-#else
-                v = 0;
-#endif
-            }
+            /* every weight rounded to 0 (WEIGHTED, scores below 2^-17): the top as is */
+            int32_t v = sw > 0 ? up_mean(up_cluster_sum(src, cand, work, i, k, blend), sw)
+                               : up_member_value(src, work, i, top, k);
             if (k < 4) {
                 obox[k] = v;
             } else {
