@@ -427,16 +427,17 @@ def compare(wl: Workload, *, budget: float = 0.5, methods=None, min_samples: int
 def summarize(results: list[dict]) -> dict:
     """Per method over several ``compare`` results (one per photo): the total of the medians, the ratio of totals
     (time for the whole set, x ultrapost's) and the spread of the per-photo ratios."""
+    medians = [{m["method"]: m["median_us"] for m in r["methods"]} for r in results]
+    base = np.array([m["ultrapost"] for m in medians])
     out = {}
-    for key in [m["method"] for m in results[0]["methods"]]:
-        rows = [next(m for m in r["methods"] if m["method"] == key) for r in results]
-        base = [next(m for m in r["methods"] if m["method"] == "ultrapost")["median_us"] for r in results]
-        ratios = np.array([m["median_us"] / b for m, b in zip(rows, base, strict=True)])
-        total = sum(m["median_us"] for m in rows)
+    for key in medians[0]:
+        times = np.array([m[key] for m in medians])
+        ratios = times / base
+        total = float(times.sum())
         out[key] = {
             "label": LABELS[key],
             "total_us": round(total, 3),
-            "ratio_of_totals": round(total / sum(base), 2),
+            "ratio_of_totals": round(total / float(base.sum()), 2),
             "ratio_min": round(float(ratios.min()), 2),
             "ratio_median": round(float(np.median(ratios)), 2),
             "ratio_max": round(float(ratios.max()), 2),

@@ -249,8 +249,10 @@ def run(args) -> int:
     missing = bench.missing_methods()
     methods = [k for k, _ in bench.METHODS if k not in missing]
     images = _images(args.image) if args.image else [_default_image()] if args.model else []
+    if args.plot and (args.no_scaling or len(images) > 1):
+        raise ValueError("--plot draws the table over input sizes: drop --no-scaling, give one photo (or none)")
     if len(images) > 1:
-        return _run_photos(args, images, budget, min_samples, methods)
+        return _run_photos(args, images, budget, min_samples, methods, missing)
     if args.model:
         _progress("loading the model")
         workload = bench.model_workload(
@@ -267,15 +269,8 @@ def run(args) -> int:
     )
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 60 + "\r")
-    differing = [
-        (r["workload"]["name"], m["label"], m["decisions"])
-        for r in [main, *rows]
-        for m in r["methods"]
-        if m.get("decisions", "same") != "same"
-    ]
+    differing = _differing([main, *rows])
     if args.plot:
-        if not rows:
-            raise ValueError("--plot draws the table over input sizes: drop --no-scaling")
         plot(rows, args.plot)
     if args.json:
         print(
@@ -297,25 +292,35 @@ def run(args) -> int:
             print()
             print("\n".join(_scaling_table(rows)))
         print()
-        if differing:
-            for name, label, what in differing:
-                print(f"DECISIONS DIFFER: {label} on {name}: {what}")
-        else:
-            print("decisions: every method kept the same faces as ultrapost on every input (golden: same integers)")
+        _print_decisions(differing, "input")
         if args.plot:
             print(f"plot written to {args.plot}")
     return 1 if differing else 0
 
 
-def _run_photos(args, images, budget, min_samples, methods) -> int:
-    """--image with several photos: one compare per photo with the model loaded once, then the summary."""
+def _differing(results: list[dict]) -> list[tuple[str, str, str]]:
+    """(workload, method label, what differs) for every method that did not decide like ultrapost."""
+    return [
+        (r["workload"]["name"], m["label"], m["decisions"])
+        for r in results
+        for m in r["methods"]
+        if m.get("decisions", "same") != "same"
+    ]
+
+
+def _print_decisions(differing, unit: str) -> None:
+    for name, label, what in differing:
+        print(f"DECISIONS DIFFER: {label} on {name}: {what}")
+    if not differing:
+        print(f"decisions: every method kept the same faces as ultrapost on every {unit} (golden: same integers)")
+
+
+def _run_photos(args, images, budget, min_samples, methods, missing) -> int:
+    """--image with several photos: one compare per photo with the model loaded once, then the summary (the
+    table over input sizes is about synthetic outputs, so it is not made here)."""
     from ultrapost import bench
     from ultrapost.detect import FaceDetector
 
-    if args.plot or not args.no_scaling:
-        args.no_scaling = True  # the table over input sizes is about synthetic outputs, not these photos
-    if args.plot:
-        raise ValueError("--plot draws the table over input sizes; give one photo (or none) to draw it")
     _progress("loading the model")
     detector = FaceDetector(args.model)
     results = []
@@ -327,16 +332,12 @@ def _run_photos(args, images, budget, min_samples, methods) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 60 + "\r")
     summary = bench.summarize(results)
-    differing = [(r["workload"]["name"], m["label"], m["decisions"]) for r in results for m in r["methods"]
-                 if m.get("decisions", "same") != "same"]
+    differing = _differing(results)
     if args.json:
         print(json.dumps({"versions": bench.versions(), "photos": results, "summary": summary,
-                          "not_installed": bench.missing_methods(), "same_decisions": not differing}))
-        return 1 if differing else 0
-    print("\n".join(_photo_table(results, summary)))
-    print()
-    for name, label, what in differing:
-        print(f"DECISIONS DIFFER: {label} on {name}: {what}")
-    if not differing:
-        print("decisions: every method kept the same faces as ultrapost on every photo (golden: same integers)")
+                          "not_installed": missing, "same_decisions": not differing}))
+    else:
+        print("\n".join(_photo_table(results, summary)))
+        print()
+        _print_decisions(differing, "photo")
     return 1 if differing else 0
