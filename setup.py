@@ -13,7 +13,10 @@ from setuptools.command.build_py import build_py
 
 # Every C stage plus the host-only float boundary; the firmware build takes the same files minus up_host_*.
 sources = ["src/ultrapost/_core.pyx", *sorted(glob.glob("csrc/*.c"))]
-extra = [] if sys.platform == "win32" else ["-O3", "-fno-strict-aliasing"]
+# Hidden visibility: the core's functions are not exported from the module (only PyInit is), so calls between
+# its files go direct and small helpers inline, as in a static build; with default visibility -fPIC makes every
+# call to an exported function go through the PLT.
+extra = [] if sys.platform == "win32" else ["-O3", "-fno-strict-aliasing", "-fvisibility=hidden"]
 
 ext = Extension(
     "ultrapost._core",
