@@ -177,7 +177,7 @@ static int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_outpu
     default:
         (void)work;
 #ifdef UP_HOST_FLOAT
-        if (src->kept_soa) {
+        if (src->kept_blocks) {
             return up_host_nms_hard(src, cand, out);
         }
 #endif
@@ -262,7 +262,7 @@ static void up_source_set(up_source_t *src, const up_config_t *cfg, const void *
     src->bound = 0;
 #ifdef UP_HOST_FLOAT
     src->keys = 0;
-    src->kept_soa = 0;
+    src->kept_blocks = 0;
     src->packed = 0;
     src->packed_tmp = 0;
     src->packed_count = -1;
@@ -303,8 +303,8 @@ int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t sco
         return status;
     }
 #ifdef UP_HOST_FLOAT
-    if (scratch_size >= up_scratch_bytes(cfg) + up_host_soa_bytes(cfg)) {
-        src.kept_soa = (int32_t *)((char *)scratch + up_scratch_bytes(cfg));
+    if (scratch_size >= up_scratch_bytes(cfg) + up_host_kept_bytes(cfg)) {
+        src.kept_blocks = up_host_kept_blocks(cfg, scratch);
     }
 #endif
     return up_run_source(&src, scratch, out);
@@ -329,8 +329,8 @@ int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
         return status;
     }
 #ifdef UP_HOST_FLOAT
-    if (scratch_size >= up_scratch_bytes(cfg) + up_host_soa_bytes(cfg)) {
-        src.kept_soa = (int32_t *)((char *)scratch + up_scratch_bytes(cfg));
+    if (scratch_size >= up_scratch_bytes(cfg) + up_host_kept_bytes(cfg)) {
+        src.kept_blocks = up_host_kept_blocks(cfg, scratch);
     }
 #endif
     return up_run_source(&src, scratch, out);

@@ -221,12 +221,62 @@ def test_int8_threshold_on_a_quantization_level_is_strict():
     assert pp.reference(scores, boxes, decoded=True, quantization=q).anchors.tolist() == [3, 1]
 
 
+@pytest.mark.parametrize("eps", [1e-5, 0.0])
+@pytest.mark.parametrize("iou", [0.3, 0.5, 0.7])
+@pytest.mark.parametrize("pixel_size", [None, (320, 240)])
+def test_pairs_at_the_iou_threshold_decide_alike(iou, pixel_size, eps):
+    """Float32 corner pairs whose IoU is within a Q20 step or a few of the threshold, one pair per cell of a
+    10x10 grid, a higher-scored box A and a box B:
+    - nested: B as tall as A and wider, around it, so IoU = W_A H / (W_B H + eps) (padded widths). Here the
+      host's overlap pre-test (intersection width above floor(t * W / 2^16) for both boxes) is at its tightest:
+      W_A is the smallest width whose IoU exceeds t, or one less, or one more;
+    - shifted: equal sizes give or take 2 steps, B shifted right by about the offset at which IoU = t.
+    C equals golden, and both decisions occur for both kinds."""
+    pp = ultrapost.Ultraface((320, 240), score_threshold=0.5, iou_threshold=iou, pixel_size=pixel_size, eps=eps)
+    fc, _ = pp.config("f32", decoded=True)
+    t, big_e, px, py = fc.iou_q16, fc.iou_eps_q40, fc.pad_x_q20, fc.pad_y_q20
+    rng = np.random.default_rng([int(iou * 10), pixel_size is not None, eps > 0])
+    n = pp.num_anchors
+    scores = np.zeros((n, 2), np.float32)
+    boxes = np.zeros((n, 4), np.float32)
+    one = 1 << 20  # Q20: k / 2^20 is exact in float32 here
+    nested = []
+    for p in range(100):
+        x0 = (p % 10) * one // 10 + 64
+        y0 = (p // 10) * one // 10 + 64
+        a, b = 7 * p, 7 * p + 3
+        scores[a], scores[b] = (0.05, 0.95), (0.1, 0.9)
+        h = int(rng.integers(one // 50, one // 22))
+        if p % 2:
+            wb = int(rng.integers(one // 50, one // 22))
+            big_h = h + py
+            wa = t * ((wb + px) * big_h + big_e) // (65536 * big_h) + 1 - px + int(rng.integers(-1, 2))
+            off = int(rng.integers(0, wb - wa + 1))
+            boxes[a] = np.array([x0 + off, y0, x0 + off + wa, y0 + h]) / one
+            boxes[b] = np.array([x0, y0, x0 + wb, y0 + h]) / one
+            nested.append(b)
+        else:
+            w = int(rng.integers(one // 50, one // 22))
+            big_w, big_h = w + px, h + py
+            # equal padded sizes W, H: IoU = (W - dx) H / (2 W H - (W - dx) H + eps) = t at this dx
+            dx = round(big_w - t / 65536 * (2 * big_w * big_h + big_e) / ((1 + t / 65536) * big_h))
+            dx += int(rng.integers(-3, 4))
+            dw, dh = (int(v) for v in rng.integers(-2, 3, 2))
+            boxes[a] = np.array([x0, y0, x0 + w, y0 + h]) / one
+            boxes[b] = np.array([x0 + dx, y0, x0 + dx + w + dw, y0 + h + dh]) / one
+    det = assert_same(pp, scores, boxes, decoded=True)
+    kept = set(det.anchors.tolist())
+    for kind, bs in (("nested", nested), ("shifted", [7 * p + 3 for p in range(0, 100, 2)])):
+        kept_b = sum(b in kept for b in bs)
+        assert 5 <= kept_b <= 45, f"{kind}: {kept_b} of 50 kept"  # both sides of the threshold exercised
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**32 - 1), size=st.sampled_from(SIZES[:3]), kind=st.sampled_from(["s8", "i32"]),
        mode=st.sampled_from(["random", "ties", "all_pass", "degenerate"]), decoded=st.booleans(),
        limit=st.sampled_from([200, None]))
-def test_host_kept_box_columns_decide_like_the_portable_nms(seed, size, kind, mode, decoded, limit):
-    """The host build tests kept boxes 8 at a time from column-wise copies; with only the portable scratch the
+def test_host_kept_box_blocks_decide_like_the_portable_nms(seed, size, kind, mode, decoded, limit):
+    """The host build tests kept boxes 8 at a time from blocks of copies; with only the portable scratch the
     same C runs the firmware's up_nms_hard: both give the same integers (and equal golden elsewhere)."""
     pp, s, b, q = make_case(seed, size, kind, mode, decoded=decoded, candidate_limit=limit)
     _, core = pp.config(kind, decoded, q if q is None else (tuple(q[0]), tuple(q[1])))

@@ -157,7 +157,7 @@ def test_scratch_and_output_too_small_come_back_as_status(case):
     fc8, core8 = pp.config("s8", decoded=False, quantization=q8)
     s8, b8 = s.astype(np.int8), b.astype(np.int8)
     portable = 4 * fc8.candidate_limit  # up_scratch_size: 4 bytes per candidate for hard NMS
-    assert core8.scratch_bytes > portable  # the host adds room for column-wise kept boxes
+    assert core8.scratch_bytes > portable  # the host adds room for its blocks of kept boxes
     assert _core.run_raw(core8, s8, b8, portable, fc8.max_detections) == 0
     assert _core.run_raw(core8, s8, b8, portable - 4, fc8.max_detections) == -3
     with pytest.raises(TypeError, match="int8"):

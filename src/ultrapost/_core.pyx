@@ -181,7 +181,7 @@ cdef class Core:
         if fc.input_kind == INPUT_F32:
             self.scratch_bytes = up_scratch_size_f32(&self.cfg)
         else:
-            self.scratch_bytes = up_host_scratch_size(&self.cfg)  # the portable size plus room for column-wise kept boxes
+            self.scratch_bytes = up_host_scratch_size(&self.cfg)  # the portable size plus room for the kept boxes in blocks of 8
         self.dtype = _DTYPES[fc.input_kind]
         self._proto = np.empty(0, dtype=self.dtype)
         self._out_offset = (self.scratch_bytes + 63) & ~(<size_t>63)
@@ -313,7 +313,7 @@ cdef class Core:
 
     def run_portable(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
         """As run_full on int8 / int32 rows, with exactly the portable scratch size: the firmware's code path
-        (up_nms_hard without the host's column-wise kept boxes), to check that both decide alike."""
+        (up_nms_hard without the host's blocks of kept boxes), to check that both decide alike."""
         if self.cfg.input_kind == INPUT_F32:
             raise ValueError("float32 runs always use the host scratch layout")
         return self.run_batch(scores[None], boxes[None], portable=True)[0]
