@@ -41,4 +41,14 @@ static inline int32_t up_clamp32(int64_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : (int32_t)x);
 }
 
+static inline int32_t up_max32(int32_t a, int32_t b)
+{
+    return a > b ? a : b;
+}
+
+static inline int32_t up_min32(int32_t a, int32_t b)
+{
+    return a < b ? a : b;
+}
+
 #endif /* UP_FIXED_H */

@@ -356,8 +356,7 @@ size_t up_scratch_size_f32(const up_config_t *cfg)
  */
 static inline int32_t up_min_overlap(const up_config_t *cfg, int32_t lo, int32_t hi, int32_t pad)
 {
-    int32_t ext = hi - lo + pad; /* within +-2^24: corners within +-UP_BOX_LIMIT, pads at most 1.0 */
-    return ext > 0 ? (int32_t)(((int64_t)cfg->iou_q16 * ext) >> 16) : 0;
+    return (int32_t)(((int64_t)cfg->iou_q16 * up_extent(lo, hi, pad)) >> 16); /* extents stay below 2^24 */
 }
 
 /* A box as a row of the pre-test's columns (see UP_KEPT_COLS). */
@@ -371,25 +370,15 @@ static inline void up_kept_row(const up_config_t *cfg, const int32_t *box, int32
     row[5] = up_min_overlap(cfg, box[1], box[3], cfg->pad_y_q20);
 }
 
-static inline int32_t up_lesser(int32_t a, int32_t b)
-{
-    return a < b ? a : b;
-}
-
-static inline int32_t up_greater(int32_t a, int32_t b)
-{
-    return a > b ? a : b;
-}
-
 /* Whether box (its pre-test row in c) is suppressed by any of the kept boxes [0, kept). */
 static bool up_suppressed_portable(const up_config_t *cfg, const int32_t *blocks, int32_t kept, const int32_t *c,
                                    const int32_t *box, const int32_t *kept_boxes)
 {
     for (int32_t j = 0; j < kept; j++) {
-        const int32_t *k = blocks + (size_t)(j >> 3) * UP_KEPT_BLOCK + (j & 7);
-        int32_t iw = up_lesser(k[16], c[2]) - up_greater(k[0], c[0]);
-        int32_t ih = up_lesser(k[24], c[3]) - up_greater(k[8], c[1]);
-        if (iw > up_greater(k[32], c[4]) && ih > up_greater(k[40], c[5]) &&
+        const int32_t *k = blocks + (size_t)(j >> 3) * UP_KEPT_BLOCK + (j & 7); /* column c at k[8 * c] */
+        int32_t iw = up_min32(k[8 * 2], c[2]) - up_max32(k[8 * 0], c[0]);
+        int32_t ih = up_min32(k[8 * 3], c[3]) - up_max32(k[8 * 1], c[1]);
+        if (iw > up_max32(k[8 * 4], c[4]) && ih > up_max32(k[8 * 5], c[5]) &&
             up_iou_exceeds(cfg, box, kept_boxes + (size_t)j * 4u)) {
             return true;
         }
@@ -522,10 +511,8 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
         __m128i lo4 = _mm_set1_epi32(cfg->clip ? 0 : -UP_BOX_LIMIT);
         __m128i hi4 = _mm_set1_epi32(cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT);
         for (; i < n; i++) {
-            int32_t raw[4];
-            up_fetch4_avx2(rows + (size_t)idx[i] * (size_t)src->box_stride, raw);
-            __m128i v = _mm_min_epi32(_mm_max_epi32(_mm_loadu_si128((const __m128i *)raw), lo4), hi4);
-            _mm_storeu_si128((__m128i *)(boxes + (size_t)i * 4u), v);
+            __m128i v = up_load4_avx2(rows + (size_t)idx[i] * (size_t)src->box_stride);
+            _mm_storeu_si128((__m128i *)(boxes + (size_t)i * 4u), _mm_min_epi32(_mm_max_epi32(v, lo4), hi4));
         }
         return;
     }
@@ -567,6 +554,8 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
 /* Unused rows of a block of kept boxes hold x1 = y1 = this and x2 + pad = y2 + pad = -this: their iw and ih
  * are -2^30 for every box (whose corners stay within +-UP_BOX_LIMIT), so they overlap nothing. */
 #define UP_KEPT_EMPTY ((int32_t)1 << 29)
+static const int32_t up_kept_empty[UP_KEPT_COLS] = {UP_KEPT_EMPTY, UP_KEPT_EMPTY, -UP_KEPT_EMPTY, -UP_KEPT_EMPTY,
+                                                    0, 0};
 
 /* Hard NMS with up_nms_hard's decisions; kept boxes are tested 8 at a time (whole blocks, see UP_KEPT_EMPTY).
  * Inlined into an AVX2 and a portable variant, so that the AVX2 one inlines its vector steps. */
@@ -618,15 +607,13 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
         if (!suppressed) {
             up_emit(src, out, kept, anchor, box, up_score_of_key(cfg, up_key(src, anchor)));
             int32_t *blk = blocks + (size_t)(kept >> 3) * UP_KEPT_BLOCK;
-            if ((kept & 7) == 0) { /* a new block: its unused rows overlap nothing */
-                for (int32_t j = 0; j < 8; j++) {
-                    blk[j] = blk[8 + j] = UP_KEPT_EMPTY;
-                    blk[16 + j] = blk[24 + j] = -UP_KEPT_EMPTY;
-                    blk[32 + j] = blk[40 + j] = 0;
-                }
-            }
             for (int k = 0; k < UP_KEPT_COLS; k++) {
-                blk[k * 8 + (kept & 7)] = row[k];
+                if ((kept & 7) == 0) { /* a new block: its unused rows overlap nothing */
+                    for (int32_t j = 0; j < 8; j++) {
+                        blk[8 * k + j] = up_kept_empty[k];
+                    }
+                }
+                blk[8 * k + (kept & 7)] = row[k];
             }
             kept++;
         }

@@ -53,6 +53,12 @@ static inline int32_t up_clip_logit(const up_config_t *cfg, int32_t v)
     return c > 0 ? up_clamp32(v, -c, c) : v;
 }
 
+/* Padded width of [lo, hi], clipped at 0: an inverted box has area 0. */
+static inline int32_t up_extent(int32_t lo, int32_t hi, int32_t pad)
+{
+    return up_max32(hi - lo + pad, 0);
+}
+
 /* Score key of one anchor (see ultrapost.h for its meaning per input kind). */
 static inline int32_t up_key(const up_source_t *src, int32_t a)
 {

@@ -7,22 +7,6 @@
  */
 #include "up_internal.h"
 
-static inline int32_t up_max32(int32_t a, int32_t b)
-{
-    return a > b ? a : b;
-}
-
-static inline int32_t up_min32(int32_t a, int32_t b)
-{
-    return a < b ? a : b;
-}
-
-/* Padded width of [lo, hi], clipped at 0: an inverted box has area 0. */
-static inline int32_t up_extent(int32_t lo, int32_t hi, int32_t pad)
-{
-    return up_max32(hi - lo + pad, 0);
-}
-
 #ifndef UP_NO_SOFT_NMS
 /*
  * Scaling and overflow: corners are Q20 within +-4.0 (2^22) and pads at most
