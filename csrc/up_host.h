@@ -24,11 +24,11 @@ extern "C" {
 /* One element of the boundary conversion: round(x * 2^q), clamped to [lo, hi]. */
 int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi);
 
-/* Host builds: scratch for up_run / up_run_keypoints that also lets hard NMS test kept boxes 8 at a time
+/* Host builds: scratch for up_run / up_run_keypoints that also lets hard NMS test kept boxes 16 at a time
  * (the portable up_scratch_size is enough; this much more is used when given). */
 size_t up_host_scratch_size(const up_config_t *cfg);
 
-/* Scratch for up_run_f32: the core's, the kept boxes in blocks of 8 (the NMS pre-test), one int32 key per anchor. */
+/* Scratch for up_run_f32: the core's, the kept boxes in blocks of 16 (the NMS pre-test), one int32 key per anchor. */
 size_t up_scratch_size_f32(const up_config_t *cfg);
 
 /* As up_run, for a config with input_kind UP_INPUT_F32. Returns

@@ -297,29 +297,34 @@ void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int
 }
 
 /*
- * Kept boxes for the overlap pre-test, in blocks of 8 (max_detections rounded up): per block, the columns
- * x1, y1, x2 + pad_x, y2 + pad_y, and the smallest padded intersection width and height that can still give
- * IoU > t with that box (UP_KEPT_COLS int32 columns of 8).
+ * Kept boxes for the overlap pre-test, in blocks of 16 (max_detections rounded up): per block, UP_KEPT_COLS
+ * int16 columns of 16: x1, y1, x2 + pad_x, y2 + pad_y, and the smallest padded intersection width and height
+ * that can still give IoU > t with that box. Int16 halves the vector steps; each value is rounded outwards from
+ * Q20 by UP_KEPT_SHIFT bits (x1 and the bounds down, x2 + pad up), so the test stays a necessary condition
+ * (see up_min_overlap). Ranges: corners within +-4.0 (UP_BOX_LIMIT) and pads at most 1.0 give x1 in
+ * [-8192, 8192], x2 + pad in [-8192, 10240] and bounds below 18432, so differences fit in int16.
  */
 #define UP_KEPT_COLS 6
-#define UP_KEPT_BLOCK (UP_KEPT_COLS * 8)
+#define UP_KEPT_ROWS 16
+#define UP_KEPT_BLOCK (UP_KEPT_COLS * UP_KEPT_ROWS)
+#define UP_KEPT_SHIFT 9
 
 static int32_t up_kept_rows(const up_config_t *cfg)
 {
-    return (cfg->max_detections + 7) & ~7;
+    return (cfg->max_detections + UP_KEPT_ROWS - 1) & ~(UP_KEPT_ROWS - 1);
 }
 
 /* The blocks, plus room to start them 32-byte aligned wherever the caller's scratch lies: a 256-bit load of a
  * block column then never splits a cache line (measured: 5% of the whole run on a dense photo). */
 size_t up_host_kept_bytes(const up_config_t *cfg)
 {
-    return (size_t)UP_KEPT_COLS * (size_t)up_kept_rows(cfg) * sizeof(int32_t) + 31u;
+    return (size_t)UP_KEPT_COLS * (size_t)up_kept_rows(cfg) * sizeof(int16_t) + 31u;
 }
 
-int32_t *up_host_kept_blocks(const up_config_t *cfg, void *scratch)
+int16_t *up_host_kept_blocks(const up_config_t *cfg, void *scratch)
 {
     uintptr_t at = (uintptr_t)scratch + up_scratch_bytes(cfg);
-    return (int32_t *)((at + 31u) & ~(uintptr_t)31u);
+    return (int16_t *)((at + 31u) & ~(uintptr_t)31u);
 }
 
 size_t up_host_scratch_size(const up_config_t *cfg)
@@ -327,7 +332,7 @@ size_t up_host_scratch_size(const up_config_t *cfg)
     return up_check_config(cfg) == UP_OK ? up_scratch_bytes(cfg) + up_host_kept_bytes(cfg) : 0;
 }
 
-/* F32 scratch: the core's, the kept boxes in blocks of 8, one key per anchor, then two packed candidate
+/* F32 scratch: the core's, the kept boxes in blocks, one key per anchor, then two packed candidate
  * buffers of one uint64 per anchor (8-byte aligned). */
 static size_t up_keys_offset(const up_config_t *cfg)
 {
@@ -352,33 +357,45 @@ size_t up_scratch_size_f32(const up_config_t *cfg)
  * needs iw * 2^16 > t_q16 * w(a), w the padded width: the union is at least a's area w(a) * h(a), and the
  * intersection at most iw * h(a). The same holds for b, and for heights. So only pairs with iw above
  * floor(t_q16 * w / 2^16) for both boxes (and ih likewise) go on to up_iou_exceeds, which decides; in a crowd,
- * this leaves out the neighbours whose boxes merely touch.
+ * this leaves out the neighbours whose boxes merely touch. In the blocks' rounded units, iw can only grow and
+ * the bounds only shrink, so no pair that needs the exact test is left out.
  */
 static inline int32_t up_min_overlap(const up_config_t *cfg, int32_t lo, int32_t hi, int32_t pad)
 {
     return (int32_t)(((int64_t)cfg->iou_q16 * up_extent(lo, hi, pad)) >> 16); /* extents stay below 2^24 */
 }
 
-/* A box as a row of the pre-test's columns (see UP_KEPT_COLS). */
-static inline void up_kept_row(const up_config_t *cfg, const int32_t *box, int32_t row[UP_KEPT_COLS])
+static inline int16_t up_kept_floor(int32_t v)
 {
-    row[0] = box[0];
-    row[1] = box[1];
-    row[2] = box[2] + cfg->pad_x_q20;
-    row[3] = box[3] + cfg->pad_y_q20;
-    row[4] = up_min_overlap(cfg, box[0], box[2], cfg->pad_x_q20);
-    row[5] = up_min_overlap(cfg, box[1], box[3], cfg->pad_y_q20);
+    return (int16_t)(v >> UP_KEPT_SHIFT); /* arithmetic shift: floor */
+}
+
+static inline int16_t up_kept_ceil(int32_t v)
+{
+    return (int16_t)-((-v) >> UP_KEPT_SHIFT);
+}
+
+/* A box as a row of the pre-test's columns (see UP_KEPT_COLS). */
+static inline void up_kept_row(const up_config_t *cfg, const int32_t *box, int16_t row[UP_KEPT_COLS])
+{
+    row[0] = up_kept_floor(box[0]);
+    row[1] = up_kept_floor(box[1]);
+    row[2] = up_kept_ceil(box[2] + cfg->pad_x_q20);
+    row[3] = up_kept_ceil(box[3] + cfg->pad_y_q20);
+    row[4] = up_kept_floor(up_min_overlap(cfg, box[0], box[2], cfg->pad_x_q20));
+    row[5] = up_kept_floor(up_min_overlap(cfg, box[1], box[3], cfg->pad_y_q20));
 }
 
 /* Whether box (its pre-test row in c) is suppressed by any of the kept boxes [0, kept). */
-static bool up_suppressed_portable(const up_config_t *cfg, const int32_t *blocks, int32_t kept, const int32_t *c,
+static bool up_suppressed_portable(const up_config_t *cfg, const int16_t *blocks, int32_t kept, const int16_t *c,
                                    const int32_t *box, const int32_t *kept_boxes)
 {
     for (int32_t j = 0; j < kept; j++) {
-        const int32_t *k = blocks + (size_t)(j >> 3) * UP_KEPT_BLOCK + (j & 7); /* column c at k[8 * c] */
-        int32_t iw = up_min32(k[8 * 2], c[2]) - up_max32(k[8 * 0], c[0]);
-        int32_t ih = up_min32(k[8 * 3], c[3]) - up_max32(k[8 * 1], c[1]);
-        if (iw > up_max32(k[8 * 4], c[4]) && ih > up_max32(k[8 * 5], c[5]) &&
+        /* column c of row j at k[UP_KEPT_ROWS * c] */
+        const int16_t *k = blocks + (size_t)(j / UP_KEPT_ROWS) * UP_KEPT_BLOCK + j % UP_KEPT_ROWS;
+        int32_t iw = up_min32(k[UP_KEPT_ROWS * 2], c[2]) - up_max32(k[0], c[0]);
+        int32_t ih = up_min32(k[UP_KEPT_ROWS * 3], c[3]) - up_max32(k[UP_KEPT_ROWS * 1], c[1]);
+        if (iw > up_max32(k[UP_KEPT_ROWS * 4], c[4]) && ih > up_max32(k[UP_KEPT_ROWS * 5], c[5]) &&
             up_iou_exceeds(cfg, box, kept_boxes + (size_t)j * 4u)) {
             return true;
         }
@@ -387,28 +404,29 @@ static bool up_suppressed_portable(const up_config_t *cfg, const int32_t *blocks
 }
 
 #ifdef UP_HOST_X86
-/* The same, 8 kept boxes per step over whole blocks (unused rows hold UP_KEPT_EMPTY). */
-__attribute__((target("avx2"))) static bool up_suppressed_avx2(const up_config_t *cfg, const int32_t *blocks,
-                                                                 int32_t kept, const int32_t *c, const int32_t *box,
+/* The same, 16 kept boxes per step over whole blocks (unused rows hold UP_KEPT_EMPTY). */
+__attribute__((target("avx2"))) static bool up_suppressed_avx2(const up_config_t *cfg, const int16_t *blocks,
+                                                                 int32_t kept, const int16_t *c, const int32_t *box,
                                                                  const int32_t *kept_boxes)
 {
-    __m256i c0 = _mm256_set1_epi32(c[0]);
-    __m256i c1 = _mm256_set1_epi32(c[1]);
-    __m256i c2 = _mm256_set1_epi32(c[2]);
-    __m256i c3 = _mm256_set1_epi32(c[3]);
-    __m256i c4 = _mm256_set1_epi32(c[4]);
-    __m256i c5 = _mm256_set1_epi32(c[5]);
+    __m256i c0 = _mm256_set1_epi16(c[0]);
+    __m256i c1 = _mm256_set1_epi16(c[1]);
+    __m256i c2 = _mm256_set1_epi16(c[2]);
+    __m256i c3 = _mm256_set1_epi16(c[3]);
+    __m256i c4 = _mm256_set1_epi16(c[4]);
+    __m256i c5 = _mm256_set1_epi16(c[5]);
     const __m256i *k = (const __m256i *)blocks;
-    for (int32_t j0 = 0; j0 < kept; j0 += 8, k += UP_KEPT_COLS) {
-        __m256i iw = _mm256_sub_epi32(_mm256_min_epi32(_mm256_loadu_si256(k + 2), c2),
-                                      _mm256_max_epi32(_mm256_loadu_si256(k), c0));
-        __m256i ih = _mm256_sub_epi32(_mm256_min_epi32(_mm256_loadu_si256(k + 3), c3),
-                                      _mm256_max_epi32(_mm256_loadu_si256(k + 1), c1));
-        __m256i hit = _mm256_and_si256(_mm256_cmpgt_epi32(iw, _mm256_max_epi32(_mm256_loadu_si256(k + 4), c4)),
-                                       _mm256_cmpgt_epi32(ih, _mm256_max_epi32(_mm256_loadu_si256(k + 5), c5)));
-        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(hit));
+    for (int32_t j0 = 0; j0 < kept; j0 += UP_KEPT_ROWS, k += UP_KEPT_COLS) {
+        __m256i iw = _mm256_sub_epi16(_mm256_min_epi16(_mm256_load_si256(k + 2), c2),
+                                      _mm256_max_epi16(_mm256_load_si256(k), c0));
+        __m256i ih = _mm256_sub_epi16(_mm256_min_epi16(_mm256_load_si256(k + 3), c3),
+                                      _mm256_max_epi16(_mm256_load_si256(k + 1), c1));
+        __m256i hit = _mm256_and_si256(_mm256_cmpgt_epi16(iw, _mm256_max_epi16(_mm256_load_si256(k + 4), c4)),
+                                       _mm256_cmpgt_epi16(ih, _mm256_max_epi16(_mm256_load_si256(k + 5), c5)));
+        /* two mask bits per int16 lane: keep the low one */
+        unsigned mask = (unsigned)_mm256_movemask_epi8(hit) & 0x55555555u;
         for (; mask; mask &= mask - 1u) {
-            if (up_iou_exceeds(cfg, box, kept_boxes + (size_t)(j0 + up_lowest_bit(mask)) * 4u)) {
+            if (up_iou_exceeds(cfg, box, kept_boxes + (size_t)(j0 + up_lowest_bit(mask) / 2) * 4u)) {
                 return true;
             }
         }
@@ -552,12 +570,12 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
 #endif
 
 /* Unused rows of a block of kept boxes hold x1 = y1 = this and x2 + pad = y2 + pad = -this: their iw and ih
- * are -2^30 for every box (whose corners stay within +-UP_BOX_LIMIT), so they overlap nothing. */
-#define UP_KEPT_EMPTY ((int32_t)1 << 29)
-static const int32_t up_kept_empty[UP_KEPT_COLS] = {UP_KEPT_EMPTY, UP_KEPT_EMPTY, -UP_KEPT_EMPTY, -UP_KEPT_EMPTY,
+ * are -24576 for every box (rounded corners within [-8192, 10240]), so they overlap nothing. */
+#define UP_KEPT_EMPTY ((int16_t)12288)
+static const int16_t up_kept_empty[UP_KEPT_COLS] = {UP_KEPT_EMPTY, UP_KEPT_EMPTY, -UP_KEPT_EMPTY, -UP_KEPT_EMPTY,
                                                     0, 0};
 
-/* Hard NMS with up_nms_hard's decisions; kept boxes are tested 8 at a time (whole blocks, see UP_KEPT_EMPTY).
+/* Hard NMS with up_nms_hard's decisions; kept boxes are tested 16 at a time (whole blocks, see UP_KEPT_EMPTY).
  * Inlined into an AVX2 and a portable variant, so that the AVX2 one inlines its vector steps. */
 static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *src, const up_candidates_t *cand,
                                                              up_output_t *out, bool avx2)
@@ -565,7 +583,7 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
     (void)avx2; /* only x86 builds have a vector variant */
     const up_config_t *cfg = src->cfg;
     int32_t m = cfg->max_detections;
-    int32_t *blocks = src->kept_blocks;
+    int16_t *blocks = src->kept_blocks;
     int32_t kept = 0;
     /* float32 rows: candidates decoded ahead, 32 at a time (deltas 4 per vector step), into the packed buffers
      * (free once the candidates are in cand) */
@@ -593,7 +611,7 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
         } else {
             up_box_of(src, anchor, box);
         }
-        int32_t row[UP_KEPT_COLS];
+        int16_t row[UP_KEPT_COLS];
         up_kept_row(cfg, box, row);
         bool suppressed;
 #ifdef UP_HOST_X86
@@ -606,14 +624,15 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
         }
         if (!suppressed) {
             up_emit(src, out, kept, anchor, box, up_score_of_key(cfg, up_key(src, anchor)));
-            int32_t *blk = blocks + (size_t)(kept >> 3) * UP_KEPT_BLOCK;
+            int16_t *blk = blocks + (size_t)(kept / UP_KEPT_ROWS) * UP_KEPT_BLOCK;
+            int32_t r = kept % UP_KEPT_ROWS;
             for (int k = 0; k < UP_KEPT_COLS; k++) {
-                if ((kept & 7) == 0) { /* a new block: its unused rows overlap nothing */
-                    for (int32_t j = 0; j < 8; j++) {
-                        blk[8 * k + j] = up_kept_empty[k];
+                if (r == 0) { /* a new block: its unused rows overlap nothing */
+                    for (int32_t j = 0; j < UP_KEPT_ROWS; j++) {
+                        blk[UP_KEPT_ROWS * k + j] = up_kept_empty[k];
                     }
                 }
-                blk[8 * k + (kept & 7)] = row[k];
+                blk[UP_KEPT_ROWS * k + r] = row[k];
             }
             kept++;
         }

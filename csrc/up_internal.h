@@ -35,8 +35,8 @@ typedef struct up_source {
     /* Host builds only (the float32 boundary, up_host_float.c): keys already
      * converted for every anchor that passed the score test, or NULL. */
     int32_t *keys;
-    /* Host builds only: room for the kept boxes in blocks of 8 (see up_host_float.c), or NULL. */
-    int32_t *kept_blocks;
+    /* Host builds only: room for the kept boxes in blocks of 16 (see up_host_float.c), or NULL. */
+    int16_t *kept_blocks;
     /* Host builds only: room for probability candidates packed as key << 32 | ~anchor (so one descending sort
      * of the values is keep order) and for sorting them, one uint64 per anchor each, later for the decoded
      * boxes; packed_count >= 0 when the scores were scanned already (a single class), else -1. */
@@ -97,11 +97,11 @@ void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int
 void up_host_select(const up_source_t *src, up_candidates_t *cand);
 /* Decodes one row already read as int32 (the host reads float rows its own way). */
 void up_decode_raw(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4]);
-/* Hard NMS with the same decisions as up_nms_hard, using src->kept_blocks to test 8 kept boxes at a time. */
+/* Hard NMS with the same decisions as up_nms_hard, using src->kept_blocks to test 16 kept boxes at a time. */
 int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out);
 /* Bytes of src->kept_blocks for a config (with room to align them), and where they start in a scratch. */
 size_t up_host_kept_bytes(const up_config_t *cfg);
-int32_t *up_host_kept_blocks(const up_config_t *cfg, void *scratch);
+int16_t *up_host_kept_blocks(const up_config_t *cfg, void *scratch);
 #endif
 /* Reads n elements of row `anchor` of a tensor as int32 (S8 values, I32 values, or host floats). */
 void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
