@@ -145,14 +145,18 @@ static int32_t up_pack(const up_source_t *src, const float *p, int32_t stride, f
  * the threshold in the class column and FLT_MAX in the other, compared unordered so that NaN is caught too.
  * It holds for every NaN or Inf and every probability at or above the threshold; the rare groups where it
  * holds anywhere are then checked and packed exactly. Returns the count; *nonfinite is set if any.
+ * With boxes (rows of 4 floats, or NULL), the same pass checks their 16 rows per step too: one pass over both
+ * tensors instead of two, and the box loads overlap the scores' rare exact checks.
  */
 __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_source_t *src, const float *rows,
-                                                                    float thr, uint64_t *packed,
-                                                                    uint32_t *nonfinite)
+                                                                    const float *boxes, float thr,
+                                                                    uint64_t *packed, uint32_t *nonfinite)
 {
     int32_t n = src->cfg->num_anchors;
     int32_t c = src->column;
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+    __m256i box_max = _mm256_setzero_si256(); /* unsigned max of the boxes' exponent bits */
     const __m256 limit = c ? _mm256_setr_ps(FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr)
                            : _mm256_setr_ps(thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX);
     uint32_t bad = 0;
@@ -160,6 +164,12 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
     int32_t a = 0;
     for (; a + 16 <= n; a += 16) {
         const float *r = rows + (size_t)a * 2u;
+        if (boxes) {
+            const __m256i *b = (const __m256i *)(boxes + (size_t)a * 4u);
+            for (int q = 0; q < 8; q++) {
+                box_max = _mm256_max_epu32(box_max, _mm256_and_si256(_mm256_loadu_si256(b + q), exponent));
+            }
+        }
         __m256 f0 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r), abs_mask), limit, _CMP_NLT_UQ);
         __m256 f1 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 8), abs_mask), limit, _CMP_NLT_UQ);
         __m256 f2 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 16), abs_mask), limit, _CMP_NLT_UQ);
@@ -182,22 +192,30 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
             }
         }
     }
+    if (boxes) {
+        bad |= !_mm256_testz_si256(_mm256_cmpeq_epi32(box_max, exponent), _mm256_set1_epi32(-1));
+        bad |= up_any_nonfinite(boxes + (size_t)a * 4u, (size_t)(n - a) * 4u);
+    }
     *nonfinite = bad | up_any_nonfinite(rows + (size_t)a * 2u, (size_t)(n - a) * 2u);
     return up_pack(src, rows + c, 2, thr, packed, count, a, n);
 }
 #endif
 
 /* Scans the scores of a single-class probability config into src->packed; returns non-zero if a score
- * (any of the num_classes columns) is NaN or Inf. */
-static uint32_t up_scan_packed(up_source_t *src)
+ * (any of the num_classes columns) is NaN or Inf. Sets *boxes_checked when the same pass checked the boxes
+ * (and then includes them in the result). */
+static uint32_t up_scan_packed(up_source_t *src, bool *boxes_checked)
 {
     const up_config_t *cfg = src->cfg;
     const float *scores = (const float *)src->scores;
     float thr = up_prob_threshold(src->bound);
+    *boxes_checked = false;
 #ifdef UP_HOST_X86
     if (src->score_stride == 2 && cfg->num_classes == 2 && __builtin_cpu_supports("avx2")) {
         uint32_t nonfinite = 0;
-        src->packed_count = up_pack_pairs_avx2(src, scores, thr, src->packed, &nonfinite);
+        const float *boxes = src->box_stride == 4 ? (const float *)src->boxes : 0;
+        src->packed_count = up_pack_pairs_avx2(src, scores, boxes, thr, src->packed, &nonfinite);
+        *boxes_checked = boxes != 0;
         return nonfinite;
     }
 #endif
@@ -720,20 +738,22 @@ int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_
     }
     int32_t n = cfg->num_anchors;
     int32_t *keys = (int32_t *)((char *)scratch + up_keys_offset(cfg));
-    if (up_rows_nonfinite(boxes, n, 4, box_stride) |
-        (cfg->num_keypoints > 0 ? up_rows_nonfinite(keypoints, n, 2 * cfg->num_keypoints, keypoint_stride) : 0u)) {
+    if (cfg->num_keypoints > 0 && up_rows_nonfinite(keypoints, n, 2 * cfg->num_keypoints, keypoint_stride)) {
         return UP_ERR_NONFINITE;
     }
     uint64_t *packed = (uint64_t *)((char *)scratch + up_packed_offset(cfg));
     up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride,
                        cfg->class_index, cfg->score_bound, keys,
                        up_host_kept_blocks(cfg, scratch), packed, packed + n, -1};
+    uint32_t nonfinite;
+    bool boxes_checked = false;
     if (cfg->score_kind == UP_SCORE_PROB && cfg->num_labels == 0 && cfg->score_bound >= 0) {
-        /* one class of probabilities: the score pass also checks the scores (up_scan_packed) */
-        if (up_scan_packed(&src)) {
-            return UP_ERR_NONFINITE;
-        }
-    } else if (up_rows_nonfinite(scores, n, cfg->num_classes, score_stride)) {
+        /* one class of probabilities: the score pass also checks the scores, and maybe the boxes */
+        nonfinite = up_scan_packed(&src, &boxes_checked);
+    } else {
+        nonfinite = up_rows_nonfinite(scores, n, cfg->num_classes, score_stride);
+    }
+    if (nonfinite || (!boxes_checked && up_rows_nonfinite(boxes, n, 4, box_stride))) {
         return UP_ERR_NONFINITE;
     }
     return up_run_source(&src, scratch, out);

@@ -57,7 +57,7 @@ def test_nan_and_inf_are_named(case, backend, where, bad):
 
 
 @pytest.mark.parametrize("where", ["scores", "boxes"])
-@pytest.mark.parametrize("row", [0, 7, 8, 4415, 4416, 4419])  # SIMD blocks of 8 anchors, and the tail of 4
+@pytest.mark.parametrize("row", [0, 7, 8, 15, 16, 4415, 4416, 4419])  # SIMD steps of 8 and 16 anchors; the tail of 4
 def test_every_float_is_checked(case, where, row):
     """The C path tests every element, of both score columns and of anchors that pass no score test,
     whether the tensors go straight to C or through a strided view."""
