@@ -279,6 +279,7 @@ static void up_take_packed(const up_source_t *src, int32_t count, up_candidates_
     }
     cand->count = n;
     cand->heap = false;
+    cand->ordered = true;
 }
 
 #ifdef UP_HOST_X86

@@ -15,6 +15,9 @@ typedef struct {
     int32_t count;
     int32_t limit;
     bool heap;      /* idx is a heap (worst at the top) rather than in anchor order */
+#ifdef UP_HOST_FLOAT
+    bool ordered;   /* host builds: idx is in keep order already (the float32 selection sorts) */
+#endif
 } up_candidates_t;
 
 /* Held candidates sorted by binary insertion up to this many, by heap sort beyond. */

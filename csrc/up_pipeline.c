@@ -216,6 +216,9 @@ UP_NOINLINE static int32_t up_run_labels(up_source_t *src, up_candidates_t *cand
         src->bound = cfg->label_bounds[l];
         cand->count = 0;
         cand->heap = false;
+#ifdef UP_HOST_FLOAT
+        cand->ordered = false;
+#endif
         up_select_class(src, cand);
         int32_t status = up_finish(src, cand, &view);
         if (status != UP_OK) {
@@ -234,7 +237,14 @@ UP_NOINLINE static int32_t up_run_labels(up_source_t *src, up_candidates_t *cand
 int32_t up_run_source(up_source_t *src, void *scratch, up_output_t *out)
 {
     const up_config_t *cfg = src->cfg;
-    up_candidates_t cand = {(int32_t *)scratch, 0, cfg->candidate_limit, false};
+    up_candidates_t cand;
+    cand.idx = (int32_t *)scratch;
+    cand.count = 0;
+    cand.limit = cfg->candidate_limit;
+    cand.heap = false;
+#ifdef UP_HOST_FLOAT
+    cand.ordered = false;
+#endif
     src->column = cfg->class_index;
     src->bound = cfg->score_bound;
 #ifndef UP_NO_LABELS

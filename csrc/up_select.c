@@ -67,10 +67,15 @@ void up_candidates_push(const up_source_t *src, up_candidates_t *cand, int32_t a
 
 void up_candidates_sort(const up_source_t *src, up_candidates_t *cand)
 {
+#ifdef UP_HOST_FLOAT
+    if (cand->ordered) {
+        return;
+    }
+#endif
     int32_t *h = cand->idx;
     int32_t count = cand->count;
-    /* Already in keep order (the host's float32 selection sorts as it goes): nothing to do. Other input costs
-     * only the comparisons up to its first pair out of order. */
+    /* Already in keep order: nothing to do. Other input costs only the comparisons up to its first pair out
+     * of order. */
     int32_t ordered = 1;
     while (ordered < count && up_before(src, h[ordered - 1], h[ordered])) {
         ordered++;
