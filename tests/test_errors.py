@@ -71,6 +71,10 @@ def test_every_float_is_checked(case, where, row):
         wide_s[:, :2] = s2
         with pytest.raises(ValueError, match="NaN or Inf"):
             pp.postprocess(wide_s[:, :2], b2)
+        wide_b = np.zeros((b.shape[0], 5), np.float32)
+        wide_b[:, :4] = b2
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            pp.postprocess(s2, wide_b[:, :4])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
