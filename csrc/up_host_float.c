@@ -456,9 +456,9 @@ __attribute__((target("avx2"))) static bool up_suppressed_avx2(const up_config_t
 
 #ifdef UP_HOST_X86
 /*
- * Batch decode of float32 boxes (corners are only clamped). Ultraface deltas go 4 candidates per step in 64-bit
- * lanes through the same integer steps as up_decode and up_exp_q20, so the same bits (the tests compare with the
- * golden model). Converted deltas are within +-2^30 and var_center, var_size <= 2^30, so the products fit and
+ * Batch decode of float32 boxes (corners are only clamped). Ultraface deltas go 8 (or 4) candidates per step in
+ * 64-bit lanes through the same integer steps as up_decode and up_exp_q20, so the same bits (the tests compare with
+ * the golden model). Converted deltas are within +-2^30 and var_center, var_size <= 2^30, so the products fit and
  * up_decode's saturations to int32 never act; they are left out. AVX2 has no 64-bit arithmetic shift:
  * sign-flip, shift, flip back.
  */
@@ -480,31 +480,42 @@ __attribute__((target("avx2"))) static inline __m256i up_rsr64u(__m256i x, int n
     return _mm256_srli_epi64(_mm256_add_epi64(x, _mm256_set1_epi64x((int64_t)1 << (n - 1))), n);
 }
 
-/* up_exp_q20 on 4 lanes (int32 values, sign-extended) */
-__attribute__((target("avx2"))) static __m256i up_exp_q20_x4(__m256i x)
+/*
+ * up_exp_q20 on n vectors of 4 lanes (int32 values, sign-extended), in place. Stage by stage over the n vectors:
+ * one vector's steps form a long chain of dependent operations (latency, not throughput, bounds it), so the
+ * chains of several vectors are interleaved for the core to run side by side.
+ */
+#define UP_EACH(n) for (int j = 0; j < (n); j++)
+__attribute__((target("avx2"))) static inline UP_ALWAYS_INLINE void up_exp_q20_vec(__m256i *x, int n)
 {
-    __m256i y = _mm256_mul_epi32(x, _mm256_set1_epi64x(UP_LOG2E_Q30));
-    __m256i k = up_srai64(y, 50);
-    __m256i f = _mm256_and_si256(y, _mm256_set1_epi64x(((int64_t)1 << 50) - 1));
-    __m256i i = _mm256_srli_epi64(f, 44);
-    __m256i g = _mm256_and_si256(_mm256_srli_epi64(f, 20), _mm256_set1_epi64x((1 << 24) - 1));
-    __m256i u = up_rsr64u(_mm256_mul_epu32(g, _mm256_set1_epi64x(UP_LN2_Q30)), 30);
-    __m256i u2 = up_rsr64u(_mm256_mul_epu32(u, u), 30);
-    __m256i u3 = up_rsr64u(_mm256_mul_epu32(u2, u), 30);
-    __m256i p = _mm256_add_epi64(_mm256_add_epi64(_mm256_set1_epi64x((int64_t)1 << 30), u),
-                                 _mm256_add_epi64(up_rsr64u(u2, 1),
-                                                  up_rsr64u(_mm256_mul_epu32(u3, _mm256_set1_epi64x(UP_SIXTH_Q30)),
-                                                            30)));
-    __m256i t = _mm256_cvtepu32_epi64(_mm256_i64gather_epi32(up_exp2_q30, i, 4));
-    __m256i m = up_rsr64u(_mm256_mul_epu32(t, p), 30); /* [2^30, 2^31] */
-    /* shift = 10 - k in 0..32 where k is in range; sllv / srlv give 0 / m for the counts of shift 0 */
-    __m256i shift = _mm256_sub_epi64(_mm256_set1_epi64x(10), k);
-    __m256i bias = _mm256_sllv_epi64(_mm256_set1_epi64x(1), _mm256_sub_epi64(shift, _mm256_set1_epi64x(1)));
-    __m256i r = _mm256_srlv_epi64(_mm256_add_epi64(m, bias), shift);
-    __m256i max = _mm256_set1_epi64x(INT32_MAX);
-    __m256i high = _mm256_or_si256(_mm256_cmpgt_epi64(r, max), _mm256_cmpgt_epi64(k, _mm256_set1_epi64x(10)));
-    r = _mm256_blendv_epi8(r, max, high);
-    return _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(-22), k), r); /* k < -22: 0 */
+    __m256i k[4], g[4], t[4], u[4], u2[4], u3[4], m[4];
+    UP_EACH(n) {
+        __m256i y = _mm256_mul_epi32(x[j], _mm256_set1_epi64x(UP_LOG2E_Q30));
+        __m256i f = _mm256_and_si256(y, _mm256_set1_epi64x(((int64_t)1 << 50) - 1));
+        k[j] = up_srai64(y, 50);
+        g[j] = _mm256_and_si256(_mm256_srli_epi64(f, 20), _mm256_set1_epi64x((1 << 24) - 1));
+        t[j] = _mm256_cvtepu32_epi64(_mm256_i64gather_epi32(up_exp2_q30, _mm256_srli_epi64(f, 44), 4));
+    }
+    UP_EACH(n) u[j] = up_rsr64u(_mm256_mul_epu32(g[j], _mm256_set1_epi64x(UP_LN2_Q30)), 30);
+    UP_EACH(n) u2[j] = up_rsr64u(_mm256_mul_epu32(u[j], u[j]), 30);
+    UP_EACH(n) u3[j] = up_rsr64u(_mm256_mul_epu32(u2[j], u[j]), 30);
+    UP_EACH(n) {
+        __m256i p = _mm256_add_epi64(
+            _mm256_add_epi64(_mm256_set1_epi64x((int64_t)1 << 30), u[j]),
+            _mm256_add_epi64(up_rsr64u(u2[j], 1),
+                             up_rsr64u(_mm256_mul_epu32(u3[j], _mm256_set1_epi64x(UP_SIXTH_Q30)), 30)));
+        m[j] = up_rsr64u(_mm256_mul_epu32(t[j], p), 30); /* [2^30, 2^31] */
+    }
+    UP_EACH(n) {
+        /* shift = 10 - k in 0..32 where k is in range; sllv / srlv give 0 / m for the counts of shift 0 */
+        __m256i shift = _mm256_sub_epi64(_mm256_set1_epi64x(10), k[j]);
+        __m256i bias = _mm256_sllv_epi64(_mm256_set1_epi64x(1), _mm256_sub_epi64(shift, _mm256_set1_epi64x(1)));
+        __m256i r = _mm256_srlv_epi64(_mm256_add_epi64(m[j], bias), shift);
+        __m256i max = _mm256_set1_epi64x(INT32_MAX);
+        __m256i high = _mm256_or_si256(_mm256_cmpgt_epi64(r, max), _mm256_cmpgt_epi64(k[j], _mm256_set1_epi64x(10)));
+        r = _mm256_blendv_epi8(r, max, high);
+        x[j] = _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(-22), k[j]), r); /* k < -22: 0 */
+    }
 }
 
 __attribute__((target("avx2"))) static inline __m256i up_clamp64(__m256i v, __m256i lo, __m256i hi)
@@ -533,16 +544,62 @@ __attribute__((target("avx2"))) static inline __m128i up_low32(__m256i v)
     return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
 }
 
+/*
+ * Ultraface deltas of 4 * groups candidates (groups 1 or 2) into boxes ([4 * groups][4] Q20). Each group's 4 rows
+ * of deltas and of priors are transposed to columns (d: dx, dy, dw, dh; p: cx, cy, w, h); chain j is group j / 2,
+ * axis j % 2 (x, then y), and the chains go stage by stage.
+ */
+__attribute__((target("avx2"))) static inline UP_ALWAYS_INLINE void up_decode_step_avx2(const up_source_t *src,
+                                                                                   const int32_t *idx,
+                                                                                   int groups, int32_t *boxes)
+{
+    const up_config_t *cfg = src->cfg;
+    const float *rows = (const float *)src->boxes;
+    const size_t stride = (size_t)src->box_stride;
+    __m256i lo = _mm256_set1_epi64x(cfg->clip ? 0 : -UP_BOX_LIMIT);
+    __m256i hi = _mm256_set1_epi64x(cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT);
+    __m128i d[2][4], p[2][4], corner[2][4]; /* corner: x1, y1, x2, y2 of a group's 4 boxes */
+    __m256i c[4], e[4];
+    for (int h = 0; h < groups; h++) {
+        const int32_t *ix = idx + 4 * h;
+        up_transpose4(up_load4_avx2(rows + (size_t)ix[0] * stride), up_load4_avx2(rows + (size_t)ix[1] * stride),
+                      up_load4_avx2(rows + (size_t)ix[2] * stride), up_load4_avx2(rows + (size_t)ix[3] * stride),
+                      d[h]);
+        up_transpose4(_mm_loadu_si128((const __m128i *)(cfg->priors + (size_t)ix[0] * 4u)),
+                      _mm_loadu_si128((const __m128i *)(cfg->priors + (size_t)ix[1] * 4u)),
+                      _mm_loadu_si128((const __m128i *)(cfg->priors + (size_t)ix[2] * 4u)),
+                      _mm_loadu_si128((const __m128i *)(cfg->priors + (size_t)ix[3] * 4u)), p[h]);
+    }
+    UP_EACH(2 * groups) {
+        c[j] = up_rsr64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(d[j / 2][j % 2]),
+                                         _mm256_set1_epi64x(cfg->var_center_q30)), 30);
+        e[j] = up_rsr64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(d[j / 2][j % 2 + 2]),
+                                         _mm256_set1_epi64x(cfg->var_size_q30)), 30);
+    }
+    up_exp_q20_vec(e, 2 * groups);
+    UP_EACH(2 * groups) {
+        __m256i pw = _mm256_cvtepi32_epi64(p[j / 2][j % 2 + 2]);
+        __m256i center = _mm256_add_epi64(_mm256_cvtepi32_epi64(p[j / 2][j % 2]),
+                                          up_rsr64(_mm256_mul_epi32(c[j], pw), 20));
+        __m256i half = up_rsr64u(up_rsr64u(_mm256_mul_epu32(e[j], pw), 20), 1);
+        corner[j / 2][j % 2] = up_low32(up_clamp64(_mm256_sub_epi64(center, half), lo, hi));
+        corner[j / 2][j % 2 + 2] = up_low32(up_clamp64(_mm256_add_epi64(center, half), lo, hi));
+    }
+    for (int h = 0; h < groups; h++) {
+        __m128i out[4];
+        up_transpose4(corner[h][0], corner[h][1], corner[h][2], corner[h][3], out);
+        for (int q = 0; q < 4; q++) {
+            _mm_storeu_si128((__m128i *)(boxes + (size_t)(4 * h + q) * 4u), out[q]);
+        }
+    }
+}
+
 /* Boxes ([n][4] Q20) of candidates idx[0, n) from float32 rows, for every box kind. */
 __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source_t *src, const int32_t *idx,
                                                                     int32_t n, int32_t *boxes)
 {
     const up_config_t *cfg = src->cfg;
     const float *rows = (const float *)src->boxes;
-    __m256i vc = _mm256_set1_epi64x(cfg->var_center_q30);
-    __m256i vs = _mm256_set1_epi64x(cfg->var_size_q30);
-    __m256i lo = _mm256_set1_epi64x(cfg->clip ? 0 : -UP_BOX_LIMIT);
-    __m256i hi = _mm256_set1_epi64x(cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT);
     int32_t i = 0;
     if (cfg->box_kind == UP_BOX_CORNERS) { /* corners as given, clamped */
         __m128i lo4 = _mm_set1_epi32(cfg->clip ? 0 : -UP_BOX_LIMIT);
@@ -553,32 +610,12 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
         }
         return;
     }
-    for (; cfg->box_kind == UP_BOX_DELTAS && i + 4 <= n; i += 4) {
-        /* 4 rows of deltas and of priors, transposed to columns: d[0..3] = dx, dy, dw, dh; p[0..3] = cx, cy, w, h */
-        __m128i d[4], p[4];
-        up_transpose4(up_load4_avx2(rows + (size_t)idx[i] * (size_t)src->box_stride),
-                      up_load4_avx2(rows + (size_t)idx[i + 1] * (size_t)src->box_stride),
-                      up_load4_avx2(rows + (size_t)idx[i + 2] * (size_t)src->box_stride),
-                      up_load4_avx2(rows + (size_t)idx[i + 3] * (size_t)src->box_stride), d);
-        up_transpose4(_mm_loadu_si128((const __m128i *)(cfg->priors + (size_t)idx[i] * 4u)),
-                      _mm_loadu_si128((const __m128i *)(cfg->priors + (size_t)idx[i + 1] * 4u)),
-                      _mm_loadu_si128((const __m128i *)(cfg->priors + (size_t)idx[i + 2] * 4u)),
-                      _mm_loadu_si128((const __m128i *)(cfg->priors + (size_t)idx[i + 3] * 4u)), p);
-        __m128i corner[4]; /* x1, y1, x2, y2 of the 4 boxes */
-        for (int k = 0; k < 2; k++) { /* x, then y */
-            __m256i pw = _mm256_cvtepi32_epi64(p[k + 2]);
-            __m256i c = up_rsr64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(d[k]), vc), 30);
-            __m256i e = up_exp_q20_x4(up_rsr64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(d[k + 2]), vs), 30));
-            __m256i center = _mm256_add_epi64(_mm256_cvtepi32_epi64(p[k]), up_rsr64(_mm256_mul_epi32(c, pw), 20));
-            __m256i half = up_rsr64u(up_rsr64u(_mm256_mul_epu32(e, pw), 20), 1);
-            corner[k] = up_low32(up_clamp64(_mm256_sub_epi64(center, half), lo, hi));
-            corner[k + 2] = up_low32(up_clamp64(_mm256_add_epi64(center, half), lo, hi));
-        }
-        __m128i out[4];
-        up_transpose4(corner[0], corner[1], corner[2], corner[3], out);
-        for (int j = 0; j < 4; j++) {
-            _mm_storeu_si128((__m128i *)(boxes + (size_t)(i + j) * 4u), out[j]);
-        }
+    for (; cfg->box_kind == UP_BOX_DELTAS && i + 8 <= n; i += 8) {
+        up_decode_step_avx2(src, idx + i, 2, boxes + (size_t)i * 4u);
+    }
+    if (cfg->box_kind == UP_BOX_DELTAS && i + 4 <= n) {
+        up_decode_step_avx2(src, idx + i, 1, boxes + (size_t)i * 4u);
+        i += 4;
     }
     for (; i < n; i++) { /* the last 1 to 3 deltas, and linear (BlazeFace) boxes */
         int32_t raw[4];
