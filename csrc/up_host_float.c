@@ -641,7 +641,7 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
     int32_t m = cfg->max_detections;
     int16_t *blocks = src->kept_blocks;
     int32_t kept = 0;
-    /* float32 rows: candidates decoded ahead, 32 at a time (deltas 4 per vector step), into the packed buffers
+    /* float32 rows: candidates decoded ahead, 32 at a time (deltas 8 per vector step), into the packed buffers
      * (free once the candidates are in cand) */
     int32_t *decoded = 0;
 #ifdef UP_HOST_X86
