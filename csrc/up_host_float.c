@@ -267,10 +267,58 @@ static uint64_t *up_sort_packed(uint64_t *a, uint64_t *tmp, int32_t n)
     return a;
 }
 
+/*
+ * Many candidates (a crowd): a counting sort on the top bits of 2^30 - key (UP_BUCKETS buckets over the keys
+ * above bound, stable, so anchors stay ascending within a bucket), then one insertion pass that orders each
+ * bucket. Returns tmp holding the result, or NULL, leaving a as it was, when a bucket holds more than
+ * UP_BUCKET_MAX values (keys bunched up: the merge sort is then the better bound).
+ */
+#define UP_BUCKETS 256
+#define UP_BUCKET_MAX 32
+static uint64_t *up_bucket_sort_packed(const uint64_t *a, uint64_t *tmp, int32_t n, int32_t bound)
+{
+    uint32_t range = (uint32_t)(UP_ONE_SCORE - bound); /* 2^30 - key < range for every packed key */
+    int shift = 0;
+    while ((range - 1u) >> shift >= UP_BUCKETS) {
+        shift++;
+    }
+    int32_t start[UP_BUCKETS];
+    for (int b = 0; b < UP_BUCKETS; b++) {
+        start[b] = 0;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        start[(uint32_t)(UP_ONE_SCORE - (int32_t)(a[i] >> 32)) >> shift]++;
+    }
+    int32_t sum = 0;
+    for (int b = 0; b < UP_BUCKETS; b++) {
+        int32_t c = start[b];
+        if (c > UP_BUCKET_MAX) {
+            return 0;
+        }
+        start[b] = sum;
+        sum += c;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        tmp[start[(uint32_t)(UP_ONE_SCORE - (int32_t)(a[i] >> 32)) >> shift]++] = a[i];
+    }
+    for (int32_t i = 1; i < n; i++) { /* moves stay within a bucket */
+        uint64_t v = tmp[i];
+        int32_t j = i;
+        for (; j > 0 && tmp[j - 1] < v; j--) {
+            tmp[j] = tmp[j - 1];
+        }
+        tmp[j] = v;
+    }
+    return tmp;
+}
+
 /* The best candidate_limit of count packed candidates, in keep order, into cand (and their keys). */
 static void up_take_packed(const up_source_t *src, int32_t count, up_candidates_t *cand)
 {
-    const uint64_t *p = up_sort_packed(src->packed, src->packed_tmp, count);
+    const uint64_t *p = count >= 100 ? up_bucket_sort_packed(src->packed, src->packed_tmp, count, src->bound) : 0;
+    if (!p) {
+        p = up_sort_packed(src->packed, src->packed_tmp, count);
+    }
     int32_t n = count < cand->limit ? count : cand->limit;
     for (int32_t i = 0; i < n; i++) {
         int32_t anchor = (int32_t)~(uint32_t)p[i];

@@ -174,9 +174,9 @@ def test_f32_boundary_c_equals_golden():
 
 
 @pytest.mark.parametrize("clip", [False, True])
-@pytest.mark.parametrize("n_pass", [1, 3, 4, 5, 31, 32, 33, 70, 4420])  # blocks of 4 and chunks of 32, partial
+@pytest.mark.parametrize("n_pass", [1, 3, 4, 5, 8, 9, 12, 31, 32, 33, 70, 4420])  # steps of 8 and 4, chunks of 32
 def test_host_vector_decode_equals_golden_at_the_exp_edges(clip, n_pass):
-    """The host decodes float32 deltas 4 candidates at a time: ordinary size deltas, ones around exp's saturation
+    """The host decodes float32 deltas 8 candidates at a time: ordinary size deltas, ones around exp's saturation
     edges (k = y >> 50 at 10 / 11 and -22 / -23), at the +-1024 conversion clamp, and centers far outside."""
     rng = np.random.default_rng(n_pass)
     log2e = 1.4426950408889634
@@ -196,6 +196,31 @@ def test_host_vector_decode_equals_golden_at_the_exp_edges(clip, n_pass):
     for name in ("boxes", "scores", "anchors"):
         assert c.fixed[name].dtype == g.fixed[name].dtype and np.array_equal(c.fixed[name], g.fixed[name]), name
     assert len(c) >= 1
+
+
+@pytest.mark.parametrize("n_pass", [99, 100, 157, 700])
+@pytest.mark.parametrize("spread", ["even", "bunched", "ties"])
+def test_many_candidates_sort_into_keep_order(n_pass, spread):
+    """From 100 candidates the host sorts by buckets of the score key, and falls back to its merge sort when a
+    bucket holds more than 32 (scores bunched within a few 1e-5, or equal): keep order either way."""
+    rng = np.random.default_rng(n_pass)
+    n = 4420
+    p = np.full(n, 0.05)
+    at = rng.choice(n, n_pass, replace=False)
+    if spread == "even":
+        p[at] = rng.uniform(0.7001, 1.0, n_pass)
+    elif spread == "bunched":
+        p[at] = rng.uniform(0.99, 0.99003, n_pass)
+    else:  # 10 distinct values, each held by many anchors (more than 32 of them from 700 candidates)
+        p[at] = rng.choice(np.linspace(0.75, 0.98, 10), n_pass)
+    scores = np.stack([1 - p, p], 1).astype(np.float32)
+    boxes = rng.normal(0, 0.5, (n, 4)).astype(np.float32)
+    pp = ultrapost.Ultraface((320, 240), score_threshold=0.7, iou_threshold=0.3, candidate_limit=None,
+                             max_detections=1000)
+    c = assert_same(pp, scores, boxes)
+    keys = c.fixed["scores"].astype(np.int64)
+    order = np.lexsort((c.anchors, -keys))
+    assert np.array_equal(order, np.arange(len(c))) and len(c) >= 1
 
 
 def test_float_probability_test_is_exact_at_the_threshold():
