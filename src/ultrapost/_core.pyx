@@ -431,6 +431,9 @@ cdef class PlainPath:
 
     def run(self, scores, boxes):
         """Detections, or None when these inputs need the general path."""
+        return self._run(scores, boxes)
+
+    cdef object _run(self, object scores, object boxes):
         cdef Core core
         if not cnp.PyArray_CheckExact(scores):
             return None
@@ -442,6 +445,24 @@ cdef class PlainPath:
         else:
             return None
         return None if core is None else core.run_plain(scores, boxes)
+
+
+def plain_postprocess(self, scores, boxes, decoded=False, quantization=None, backend="c"):
+    """Detections of one image (a list of them for inputs with a leading batch axis B > 1).
+
+    scores: [N, 2] or [1, N, 2] probabilities (or logits if ``logits=True``); boxes: [N, 4] raw deltas, or corners
+    if ``decoded``. float32, int8 (with ``quantization=((score_scale, score_zp), (box_scale, box_zp))``) or int32
+    fixed point. ``backend="golden"`` runs the numpy twin. Tensors as models return them (float32 or int32,
+    C-contiguous, native) go straight to C; everything else through ``_postprocess_any``, which converts or
+    explains."""
+    cdef PlainPath plain
+    cdef object det
+    if quantization is None and backend == "c":
+        plain = self._plain[1 if decoded else 0]
+        det = plain._run(scores, boxes)
+        if det is not None:
+            return det
+    return self._postprocess_any(scores, boxes, decoded, quantization, backend)
 
 
 def run_raw(Core core, cnp.ndarray scores, cnp.ndarray boxes, size_t scratch_bytes, int capacity):

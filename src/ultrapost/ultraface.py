@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from ultrapost import golden, models
-from ultrapost._core import Core, PlainPath
+from ultrapost._core import Core, PlainPath, plain_postprocess
 from ultrapost.config import NMS_KINDS
 from ultrapost.detections import Detections
 from ultrapost.priors import ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, ultraface_priors
@@ -232,12 +232,12 @@ class Ultraface:
             return [Detections.from_fixed(golden.run(fc, s[i], b[i])) for i in range(s.shape[0])]
         return [Detections.from_fixed(o) for o in _run_batch(core, s, b)]
 
-    def postprocess(self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c"):
-        """Detections of one image (a list of them for inputs with a leading batch axis B > 1)."""
-        if quantization is None and backend == "c":  # tensors as models return them: straight to C
-            det = self._plain[1 if decoded else 0].run(scores, boxes)
-            if det is not None:
-                return det
+    # postprocess(scores, boxes, decoded=False, quantization=None, backend="c"): detections of one image (a list of
+    # them for inputs with a leading batch axis B > 1). Compiled (_core.plain_postprocess), so that tensors as models
+    # return them go to C without a Python frame; any other input comes back to _postprocess_any.
+    postprocess = plain_postprocess
+
+    def _postprocess_any(self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c"):
         if batch_size(scores, boxes):
             return self.postprocess_batch(scores, boxes, decoded, quantization, backend)
         return self._postprocess(scores, boxes, decoded, quantization, backend)
