@@ -140,11 +140,40 @@ static int32_t up_pack(const up_source_t *src, const float *p, int32_t stride, f
 }
 
 #ifdef UP_HOST_X86
+/* Lane indices that move the 64-bit lanes set in a 4-bit mask to the front, in order (a compress). */
+static const int32_t up_compress4[16][8] = {
+    {0, 0, 0, 0, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0, 0, 0}, {2, 3, 0, 0, 0, 0, 0, 0}, {0, 1, 2, 3, 0, 0, 0, 0},
+    {4, 5, 0, 0, 0, 0, 0, 0}, {0, 1, 4, 5, 0, 0, 0, 0}, {2, 3, 4, 5, 0, 0, 0, 0}, {0, 1, 2, 3, 4, 5, 0, 0},
+    {6, 7, 0, 0, 0, 0, 0, 0}, {0, 1, 6, 7, 0, 0, 0, 0}, {2, 3, 6, 7, 0, 0, 0, 0}, {0, 1, 2, 3, 6, 7, 0, 0},
+    {4, 5, 6, 7, 0, 0, 0, 0}, {0, 1, 4, 5, 6, 7, 0, 0}, {2, 3, 4, 5, 6, 7, 0, 0}, {0, 1, 2, 3, 4, 5, 6, 7},
+};
+
+/*
+ * Packs the passing anchors of one vector of 4 [bg, face] rows without a branch: seen as 64-bit lanes, each row is
+ * face << 32 | bg, so converting the floats in place and putting ~anchor in the low halves gives the packed values,
+ * which are compressed to the front and stored (4 lanes: the caller leaves room). For bound >= 2^23
+ * (p >= 2^-7), p * 2^30 is an integer: the truncating conversion of min(p, 1) * 2^30 is exactly up_f32_to_fixed's
+ * key; smaller p fail the bound both ways, and NaN converts to INT32_MIN, which fails. Returns how many it packed.
+ */
+__attribute__((target("avx2"))) static inline int32_t up_pack_rows4_avx2(__m256 rows, __m256i not_anchor,
+                                                                          __m256i bound, uint64_t *out)
+{
+    __m256 p = _mm256_min_ps(_mm256_set1_ps(1.0f), rows); /* min_ps returns its second operand for NaN */
+    __m256i keys = _mm256_cvttps_epi32(_mm256_mul_ps(p, _mm256_set1_ps((float)((int32_t)1 << UP_F32_PROB_Q))));
+    unsigned m = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi32(keys, bound)));
+    __m256i packed = _mm256_blend_epi32(keys, not_anchor, 0x55);
+    __m256i perm = _mm256_loadu_si256((const __m256i *)up_compress4[m]);
+    _mm256_storeu_si256((__m256i *)out, _mm256_permutevar8x32_epi32(packed, perm));
+    return (int32_t)((0x4332322132212110ull >> (4u * m)) & 15u); /* popcount of m */
+}
+
 /*
  * [N, 2] rows, 16 anchors (4 vectors) per step, 2 vector operations per 8 floats: |x| >= limit, where limit is
  * the threshold in the class column and FLT_MAX in the other, compared unordered so that NaN is caught too.
  * It holds for every NaN or Inf and every probability at or above the threshold; the rare groups where it
- * holds anywhere are then checked and packed exactly. Returns the count; *nonfinite is set if any.
+ * holds anywhere are then checked and packed exactly: 4 rows at a time by up_pack_rows4_avx2 when the class is
+ * column 1 and bound >= 2^23, else flag by flag. Returns the count; *nonfinite is set if any. up_pack_rows4_avx2
+ * may write 3 values past the count: into packed_tmp, which follows.
  * With boxes (rows of 4 floats, or NULL), the same pass checks their 16 rows per step too: one pass over both
  * tensors instead of two, and the box loads overlap the scores' rare exact checks.
  */
@@ -162,6 +191,9 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
     uint32_t bad = 0;
     int32_t count = 0;
     int32_t a = 0;
+    const bool rows4 = c == 1 && src->bound >= ((int32_t)1 << 23);
+    const __m256i bound = _mm256_set1_epi32(src->bound);
+    __m256i bad_lanes = _mm256_setzero_si256(); /* exponent all ones, in groups packed by up_pack_rows4_avx2 */
     for (; a + 16 <= n; a += 16) {
         const float *r = rows + (size_t)a * 2u;
         if (boxes) {
@@ -175,7 +207,18 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
         __m256 f2 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 16), abs_mask), limit, _CMP_NLT_UQ);
         __m256 f3 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 24), abs_mask), limit, _CMP_NLT_UQ);
         __m256 any = _mm256_or_ps(_mm256_or_ps(f0, f1), _mm256_or_ps(f2, f3));
-        if (!_mm256_testz_ps(any, any)) {
+        if (_mm256_testz_ps(any, any)) {
+            continue;
+        }
+        if (rows4) { /* the whole group, branch-free (its flags are not predictable) */
+            __m256i not_anchor = _mm256_sub_epi32(_mm256_set1_epi32(~a), _mm256_setr_epi32(0, 0, 1, 0, 2, 0, 3, 0));
+            for (int q = 0; q < 4; q++, not_anchor = _mm256_sub_epi32(not_anchor, _mm256_set1_epi32(4))) {
+                __m256 v = _mm256_loadu_ps(r + 8 * q);
+                bad_lanes = _mm256_or_si256(
+                    bad_lanes, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), exponent), exponent));
+                count += up_pack_rows4_avx2(v, not_anchor, bound, packed + count);
+            }
+        } else {
             /* bit i: float i of the group (anchor a + i / 2, column i % 2) was flagged */
             uint32_t flagged = (uint32_t)_mm256_movemask_ps(f0) | (uint32_t)_mm256_movemask_ps(f1) << 8 |
                                (uint32_t)_mm256_movemask_ps(f2) << 16 | (uint32_t)_mm256_movemask_ps(f3) << 24;
@@ -192,6 +235,7 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
             }
         }
     }
+    bad |= !_mm256_testz_si256(bad_lanes, bad_lanes);
     if (boxes) {
         bad |= !_mm256_testz_si256(_mm256_cmpeq_epi32(box_max, exponent), _mm256_set1_epi32(-1));
         bad |= up_any_nonfinite(boxes + (size_t)a * 4u, (size_t)(n - a) * 4u);

@@ -235,6 +235,26 @@ def test_float_probability_test_is_exact_at_the_threshold():
     assert pp.reference(scores, boxes, decoded=True).anchors.tolist() == [2]
 
 
+@pytest.mark.parametrize("threshold", [0.7, 0.5, 2.0**-7, 0.007, 1e-6])
+def test_float_scores_around_the_threshold_in_wide_steps(threshold):
+    """The host scans 16 float32 anchors per step and converts the flagged steps' scores 4 rows at a time (when
+    the key bound is at least 2^23, i.e. p >= 2^-7): scores one float step around the threshold, exactly on it, at
+    and above 1, tiny and negative ones, and the background column above it, all decide as the golden model."""
+    rng = np.random.default_rng(int(threshold * 1e6))
+    n = 4420
+    t32 = np.float32(threshold)
+    near = [np.nextafter(t32, np.float32(0)), t32, np.nextafter(t32, np.float32(2)), np.float32(1.0),
+            np.float32(1.5), np.float32(1e-30), np.float32(-0.5), np.float32(0.0)]
+    p = np.where(rng.random(n) < 0.2, rng.choice(near, n), rng.uniform(0, 1, n)).astype(np.float32)
+    bg = np.where(rng.random(n) < 0.1, np.float32(0.99), (1 - p)).astype(np.float32)
+    scores = np.stack([bg, p], 1)
+    boxes = rng.normal(0, 0.3, (n, 4)).astype(np.float32)
+    pp = ultrapost.Ultraface((320, 240), score_threshold=threshold, iou_threshold=0.3, candidate_limit=None,
+                             max_detections=5000)
+    c = assert_same(pp, scores, boxes)
+    assert len(c) >= 1
+
+
 def test_int8_threshold_on_a_quantization_level_is_strict():
     pp = ultrapost.Ultraface((32, 32), score_threshold=200 / 256, min_boxes=((16,),), strides=(16,))
     q = ((1 / 256, -128), (1 / 128, 0))
