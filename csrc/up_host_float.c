@@ -202,10 +202,11 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
                 box_max = _mm256_max_epu32(box_max, _mm256_and_si256(_mm256_loadu_si256(b + q), exponent));
             }
         }
-        __m256 f0 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r), abs_mask), limit, _CMP_NLT_UQ);
-        __m256 f1 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 8), abs_mask), limit, _CMP_NLT_UQ);
-        __m256 f2 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 16), abs_mask), limit, _CMP_NLT_UQ);
-        __m256 f3 = _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(r + 24), abs_mask), limit, _CMP_NLT_UQ);
+        __m256 v[4] = {_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24)};
+        __m256 f0 = _mm256_cmp_ps(_mm256_and_ps(v[0], abs_mask), limit, _CMP_NLT_UQ);
+        __m256 f1 = _mm256_cmp_ps(_mm256_and_ps(v[1], abs_mask), limit, _CMP_NLT_UQ);
+        __m256 f2 = _mm256_cmp_ps(_mm256_and_ps(v[2], abs_mask), limit, _CMP_NLT_UQ);
+        __m256 f3 = _mm256_cmp_ps(_mm256_and_ps(v[3], abs_mask), limit, _CMP_NLT_UQ);
         __m256 any = _mm256_or_ps(_mm256_or_ps(f0, f1), _mm256_or_ps(f2, f3));
         if (_mm256_testz_ps(any, any)) {
             continue;
@@ -213,10 +214,9 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
         if (rows4) { /* the whole group, branch-free (its flags are not predictable) */
             __m256i not_anchor = _mm256_sub_epi32(_mm256_set1_epi32(~a), _mm256_setr_epi32(0, 0, 1, 0, 2, 0, 3, 0));
             for (int q = 0; q < 4; q++, not_anchor = _mm256_sub_epi32(not_anchor, _mm256_set1_epi32(4))) {
-                __m256 v = _mm256_loadu_ps(r + 8 * q);
                 bad_lanes = _mm256_or_si256(
-                    bad_lanes, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), exponent), exponent));
-                count += up_pack_rows4_avx2(v, not_anchor, bound, packed + count);
+                    bad_lanes, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v[q]), exponent), exponent));
+                count += up_pack_rows4_avx2(v[q], not_anchor, bound, packed + count);
             }
         } else {
             /* bit i: float i of the group (anchor a + i / 2, column i % 2) was flagged */
@@ -311,14 +311,22 @@ static uint64_t *up_sort_packed(uint64_t *a, uint64_t *tmp, int32_t n)
     return a;
 }
 
+#define UP_BUCKETS 256
+#define UP_BUCKET_MAX 32
+#define UP_BUCKET_SORT_MIN 100 /* fewer candidates: up_sort_packed is faster (measured) */
+
+/* The bucket of a packed value: the top bits of 2^30 - key. */
+static inline uint32_t up_bucket_of(uint64_t v, int shift)
+{
+    return (uint32_t)(UP_ONE_SCORE - (int32_t)(v >> 32)) >> shift;
+}
+
 /*
  * Many candidates (a crowd): a counting sort on the top bits of 2^30 - key (UP_BUCKETS buckets over the keys
  * above bound, stable, so anchors stay ascending within a bucket), then one insertion pass that orders each
  * bucket. Returns tmp holding the result, or NULL, leaving a as it was, when a bucket holds more than
  * UP_BUCKET_MAX values (keys bunched up: the merge sort is then the better bound).
  */
-#define UP_BUCKETS 256
-#define UP_BUCKET_MAX 32
 static uint64_t *up_bucket_sort_packed(const uint64_t *a, uint64_t *tmp, int32_t n, int32_t bound)
 {
     uint32_t range = (uint32_t)(UP_ONE_SCORE - bound); /* 2^30 - key < range for every packed key */
@@ -331,7 +339,7 @@ static uint64_t *up_bucket_sort_packed(const uint64_t *a, uint64_t *tmp, int32_t
         start[b] = 0;
     }
     for (int32_t i = 0; i < n; i++) {
-        start[(uint32_t)(UP_ONE_SCORE - (int32_t)(a[i] >> 32)) >> shift]++;
+        start[up_bucket_of(a[i], shift)]++;
     }
     int32_t sum = 0;
     for (int b = 0; b < UP_BUCKETS; b++) {
@@ -343,7 +351,7 @@ static uint64_t *up_bucket_sort_packed(const uint64_t *a, uint64_t *tmp, int32_t
         sum += c;
     }
     for (int32_t i = 0; i < n; i++) {
-        tmp[start[(uint32_t)(UP_ONE_SCORE - (int32_t)(a[i] >> 32)) >> shift]++] = a[i];
+        tmp[start[up_bucket_of(a[i], shift)]++] = a[i];
     }
     for (int32_t i = 1; i < n; i++) { /* moves stay within a bucket */
         uint64_t v = tmp[i];
@@ -359,7 +367,10 @@ static uint64_t *up_bucket_sort_packed(const uint64_t *a, uint64_t *tmp, int32_t
 /* The best candidate_limit of count packed candidates, in keep order, into cand (and their keys). */
 static void up_take_packed(const up_source_t *src, int32_t count, up_candidates_t *cand)
 {
-    const uint64_t *p = count >= 100 ? up_bucket_sort_packed(src->packed, src->packed_tmp, count, src->bound) : 0;
+    const uint64_t *p = 0;
+    if (count >= UP_BUCKET_SORT_MIN) {
+        p = up_bucket_sort_packed(src->packed, src->packed_tmp, count, src->bound);
+    }
     if (!p) {
         p = up_sort_packed(src->packed, src->packed_tmp, count);
     }
@@ -775,7 +786,7 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
             int16_t *blk = blocks + (size_t)(kept / UP_KEPT_ROWS) * UP_KEPT_BLOCK;
             int32_t r = kept % UP_KEPT_ROWS;
             for (int k = 0; k < UP_KEPT_COLS; k++) {
-                if (r == 0) { /* a new block: its unused rows overlap nothing */
+                if (r == 0) {
                     for (int32_t j = 0; j < UP_KEPT_ROWS; j++) {
                         blk[UP_KEPT_ROWS * k + j] = up_kept_empty[k];
                     }

@@ -68,21 +68,12 @@ void up_candidates_push(const up_source_t *src, up_candidates_t *cand, int32_t a
 void up_candidates_sort(const up_source_t *src, up_candidates_t *cand)
 {
 #ifdef UP_HOST_FLOAT
-    if (cand->ordered) {
+    if (cand->ordered) { /* the host's float32 selection sorted them */
         return;
     }
 #endif
     int32_t *h = cand->idx;
     int32_t count = cand->count;
-    /* Already in keep order: nothing to do. Other input costs only the comparisons up to its first pair out
-     * of order. */
-    int32_t ordered = 1;
-    while (ordered < count && up_before(src, h[ordered - 1], h[ordered])) {
-        ordered++;
-    }
-    if (ordered >= count) {
-        return;
-    }
     if (!cand->heap && count <= UP_INSERTION_SORT_MAX) {
         /* Binary insertion sort: few key reads (n log n); the element moves (n^2 / 4) are plain copies. */
         for (int32_t i = 1; i < count; i++) {

@@ -181,7 +181,7 @@ cdef class Core:
         if fc.input_kind == INPUT_F32:
             self.scratch_bytes = up_scratch_size_f32(&self.cfg)
         else:
-            self.scratch_bytes = up_host_scratch_size(&self.cfg)  # the portable size plus room for the kept boxes in blocks of 8
+            self.scratch_bytes = up_host_scratch_size(&self.cfg)  # the portable size plus room for the kept boxes in blocks of 16
         self.dtype = _DTYPES[fc.input_kind]
         self._proto = np.empty(0, dtype=self.dtype)
         self._out_offset = (self.scratch_bytes + 63) & ~(<size_t>63)
@@ -429,11 +429,8 @@ cdef class PlainPath:
         elif core.dtype == np.int32:
             self.i32 = core
 
-    def run(self, scores, boxes):
+    cdef object run(self, object scores, object boxes):
         """Detections, or None when these inputs need the general path."""
-        return self._run(scores, boxes)
-
-    cdef object _run(self, object scores, object boxes):
         cdef Core core
         if not cnp.PyArray_CheckExact(scores):
             return None
@@ -459,7 +456,7 @@ def plain_postprocess(self, scores, boxes, decoded=False, quantization=None, bac
     cdef object det
     if quantization is None and backend == "c":
         plain = self._plain[1 if decoded else 0]
-        det = plain._run(scores, boxes)
+        det = plain.run(scores, boxes)
         if det is not None:
             return det
     return self._postprocess_any(scores, boxes, decoded, quantization, backend)
