@@ -328,3 +328,38 @@ def test_host_kept_box_blocks_decide_like_the_portable_nms(seed, size, kind, mod
     fast, portable = core.run_full(s, b), core.run_portable(s, b)
     assert fast.keys() == portable.keys()
     assert all(np.array_equal(fast[k], portable[k]) for k in fast)
+
+
+def test_fast_path_detections_are_made_on_first_access():
+    """Float32 tensors as models return them come back with the C's outputs in a plain buffer; len() needs no
+    arrays, `fixed` makes them once (equal to the golden model's), and results never looked at free their buffer."""
+    import gc
+    import tracemalloc
+
+    rng = np.random.default_rng(7)
+    pp = ultrapost.Ultraface((320, 240))
+    p = np.where(rng.random(pp.num_anchors) < 0.02, rng.uniform(0.71, 1.0, pp.num_anchors), 0.1)
+    scores = np.stack([1 - p, p], 1).astype(np.float32)[None]
+    boxes = rng.normal(0, 0.5, (1, pp.num_anchors, 4)).astype(np.float32)
+    c = pp.postprocess(scores, boxes)
+    g = pp.postprocess(scores, boxes, backend="golden")
+    assert len(c) == len(g) > 1
+    fixed = c.fixed
+    assert c.fixed is fixed and len(c) == len(g)
+    for name in ("boxes", "scores", "anchors"):
+        assert fixed[name].dtype == g.fixed[name].dtype and np.array_equal(fixed[name], g.fixed[name]), name
+    assert np.array_equal(c.boxes, g.boxes) and np.array_equal(c.anchors, g.anchors)
+    none = pp.postprocess(np.zeros_like(scores), boxes)
+    assert len(none) == 0 and none.boxes.shape == (0, 4) and none.fixed["anchors"].dtype == np.int32
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for _ in range(200):
+            pp.postprocess(scores, boxes)
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(2000):
+            pp.postprocess(scores, boxes)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 6 * 4 * len(g) * 10, f"{grown} bytes kept by 2000 discarded results"

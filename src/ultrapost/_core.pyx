@@ -47,7 +47,10 @@ cdef class Detections:
     """
 
     cdef object _fixed
-    cdef object _flat  # the C's boxes, scores and anchors back to back (int32 [6K]), until `fixed` is asked for
+    # The fast path's outputs: the C's boxes, scores and anchors back to back (int32 [6K]) in a plain buffer until
+    # `fixed` is asked for (a numpy array per call cost more than the rest of a sparse call's Python side).
+    cdef int32_t *_raw
+    cdef bint _lazy
     cdef Py_ssize_t _count
     cdef object _boxes, _scores, _anchors
     cdef public object landmarks
@@ -74,13 +77,22 @@ cdef class Detections:
             det.labels = labels.astype(np.int64)
         return det
 
+    def __dealloc__(self):
+        PyMem_Free(self._raw)
+
     @property
     def fixed(self):
         cdef Py_ssize_t k = self._count
-        if self._fixed is None and self._flat is not None:
-            flat = self._flat
+        cdef cnp.npy_intp n6 = 6 * k
+        cdef cnp.ndarray flat
+        if self._lazy and self._fixed is None:
+            flat = cnp.PyArray_EMPTY(1, &n6, cnp.NPY_INT32, 0)
+            if k:
+                memcpy(cnp.PyArray_DATA(flat), self._raw, 6 * k * sizeof(int32_t))
             self._fixed = {"boxes": flat[:4 * k].reshape(k, 4), "scores": flat[4 * k:5 * k],
                            "anchors": flat[5 * k:]}
+            PyMem_Free(self._raw)
+            self._raw = NULL
         return self._fixed
 
     @property
@@ -102,7 +114,7 @@ cdef class Detections:
         return self._anchors
 
     def __len__(self):
-        if self._flat is not None:
+        if self._lazy:
             return self._count
         return len(self.fixed["anchors"]) if self._anchors is None else len(self._anchors)
 
@@ -276,15 +288,13 @@ cdef class Core:
             else:
                 status = up_run(&self.cfg, sp, nc, bp, 4, block, scr_size, &out)
         cdef Py_ssize_t k = out.count
-        cdef cnp.npy_intp n6 = 6 * k
-        cdef cnp.ndarray flat
-        cdef int32_t *dst
-        if status == 0:  # one array: boxes [K, 4], scores [K], anchors [K], viewed apart on first access
-            flat = cnp.PyArray_EMPTY(1, &n6, cnp.NPY_INT32, 0)
-            dst = <int32_t *>cnp.PyArray_DATA(flat)
-            memcpy(dst, out.boxes, 4 * k * sizeof(int32_t))
-            memcpy(dst + 4 * k, out.scores, k * sizeof(int32_t))
-            memcpy(dst + 5 * k, out.anchors, k * sizeof(int32_t))
+        cdef int32_t *dst = NULL
+        if status == 0 and k > 0:  # boxes [K, 4], scores [K], anchors [K] in one buffer, arrays on first access
+            dst = <int32_t *>PyMem_Malloc(6 * k * sizeof(int32_t))
+            if dst != NULL:
+                memcpy(dst, out.boxes, 4 * k * sizeof(int32_t))
+                memcpy(dst + 4 * k, out.scores, k * sizeof(int32_t))
+                memcpy(dst + 5 * k, out.anchors, k * sizeof(int32_t))
         if own:
             self._block_busy = False
         else:
@@ -293,9 +303,12 @@ cdef class Core:
             if status == -6:
                 raise ValueError("NaN or Inf in the float inputs")
             check_status(status, "postprocess")
+        if k > 0 and dst == NULL:
+            raise MemoryError("detections")
         cdef Detections det = Detections.__new__(Detections)
-        det._flat = flat
+        det._raw = dst
         det._count = k
+        det._lazy = True
         return det
 
     def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
