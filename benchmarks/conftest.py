@@ -1,8 +1,10 @@
 """Benchmarks of ultrapost against its peers on real model outputs (run: ``pytest benchmarks/``).
 
 Not part of the default ``pytest`` run (pyproject's testpaths is tests/). Each benchmark records its median and p90
-here; at the end of the run a table of ratios against the targets is printed. Targets are reported, not asserted:
-speed is measured, never a pass/fail unit test.
+here; at the end of the run a table of ratios against the targets is printed, twice: from pytest-benchmark's
+medians (each method timed on its own, one after another) and from the methods timed in turns
+(``bench.time_calls``), which a shared machine's slow phases hit alike. Targets are reported, not asserted: speed is
+measured, never a pass/fail unit test.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ TARGETS = (
     ("ultrapost / numpy copy of inputs", "ultrapost", "numpy_copy", 2.0, "<="),
 )
 
-# workload name -> method -> (median us, p90 us)
+# workload name -> method -> (median us, p90 us): pytest-benchmark's, and timed in turns
 RESULTS: dict[str, dict[str, tuple[float, float]]] = {}
+INTERLEAVED: dict[str, dict[str, tuple[float, float]]] = {}
 
 
 def shared(path_in_data: str) -> Path:
@@ -41,25 +44,28 @@ def record(workload: str, method: str, benchmark) -> None:
     RESULTS.setdefault(workload, {})[method] = (float(np.median(data)) * 1e6, float(np.percentile(data, 90)) * 1e6)
 
 
+def record_interleaved(workload: str, timings) -> None:
+    """Keep the medians and p90s of ``bench.time_calls`` results (methods timed in turns) for the summary."""
+    for method, t in timings.items():
+        INTERLEAVED.setdefault(workload, {})[method] = (t.median_us, t.p90_us)
+
+
 def _pair(value) -> str:
     return "-" if value is None else f"{value[0]:.1f} / {value[1]:.1f}"
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not RESULTS:
-        return
-    tr = terminalreporter
-    tr.section("ultrapost ratios (medians of this run; targets are reported, not asserted)")
+def _tables(tr, title: str, results) -> None:
+    tr.write_line(title)
     methods = ("ultrapost", "numpy_predict", "opencv_nms", "onnxruntime_nms", "numpy_copy")
-    w = max(len(name) for name in RESULTS) + 2
+    w = max(len(name) for name in results) + 2
     tr.write_line("median / p90 us per call")
     tr.write_line(f"{'workload':<{w}}" + "".join(f"{m:>18}" for m in methods))
-    for name, res in RESULTS.items():
+    for name, res in results.items():
         cells = "".join(f"{_pair(res.get(m)):>18}" for m in methods)
         tr.write_line(f"{name:<{w}}{cells}")
     tr.write_line("")
     tr.write_line(f"{'workload':<{w}}" + "".join(f"{t[0]:>34}" for t in TARGETS))
-    for name, res in RESULTS.items():
+    for name, res in results.items():
         cells = []
         for _what, num, den, target, sense in TARGETS:
             if num in res and den in res:
@@ -69,3 +75,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             else:
                 cells.append("-")
         tr.write_line(f"{name:<{w}}" + "".join(f"{c:>34}" for c in cells))
+    tr.write_line("")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not RESULTS and not INTERLEAVED:
+        return
+    tr = terminalreporter
+    tr.section("ultrapost ratios (medians of this run; targets are reported, not asserted)")
+    if RESULTS:
+        _tables(tr, "pytest-benchmark: each method timed on its own, one after another", RESULTS)
+    if INTERLEAVED:
+        _tables(tr, "timed in turns: the methods of a workload alternate every 5 samples of ~20 us", INTERLEAVED)
