@@ -224,10 +224,10 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
                                (uint32_t)_mm256_movemask_ps(f2) << 16 | (uint32_t)_mm256_movemask_ps(f3) << 24;
             for (; flagged; flagged &= flagged - 1u) {
                 int32_t i = up_lowest_bit(flagged);
-                float v = r[i];
-                bad |= (up_bits(v) & 0x7f800000u) == 0x7f800000u;
-                if ((i & 1) == c && v >= thr) {
-                    int32_t key = up_f32_to_fixed(v, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
+                float x = r[i];
+                bad |= (up_bits(x) & 0x7f800000u) == 0x7f800000u;
+                if ((i & 1) == c && x >= thr) {
+                    int32_t key = up_f32_to_fixed(x, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
                     if (key > src->bound) {
                         packed[count++] = (uint64_t)(uint32_t)key << 32 | (uint32_t)~(uint32_t)(a + i / 2);
                     }
@@ -734,6 +734,28 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
 static const int16_t up_kept_empty[UP_KEPT_COLS] = {UP_KEPT_EMPTY, UP_KEPT_EMPTY, -UP_KEPT_EMPTY, -UP_KEPT_EMPTY,
                                                     0, 0};
 
+#ifdef UP_HOST_X86
+/* up_kept_row in one vector: corners (+ pads) shifted with floor (x1, y1) or ceil (x2, y2), and the smallest
+ * overlaps floor(floor(t_q16 * extent / 2^16) / 2^9) = t_q16 * extent >> 25 (both >= 0); every value fits int16
+ * (see UP_KEPT_COLS), so the saturating pack only narrows. Returns the row's 6 int16 in lanes 0..5. */
+__attribute__((target("avx2"))) static inline __m128i up_kept_row_avx2(const up_config_t *cfg, __m128i box)
+{
+    __m128i v = _mm_add_epi32(box, _mm_setr_epi32(0, 0, cfg->pad_x_q20, cfg->pad_y_q20));
+    __m128i lo = _mm_srai_epi32(v, UP_KEPT_SHIFT);
+    __m128i hi = _mm_sub_epi32(_mm_setzero_si128(), _mm_srai_epi32(_mm_sub_epi32(_mm_setzero_si128(), v),
+                                                                  UP_KEPT_SHIFT));
+    __m128i corners = _mm_blend_epi32(lo, hi, 0xC);
+    /* extents x2 + pad - x1, y2 + pad - y1 in lanes 0 and 2 (where mul_epu32 reads), clipped at 0 */
+    __m128i ext = _mm_max_epi32(_mm_sub_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(3, 3, 3, 2)),
+                                              _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 1, 0))),
+                                _mm_setzero_si128());
+    ext = _mm_shuffle_epi32(ext, _MM_SHUFFLE(1, 1, 0, 0));
+    __m128i overlap = _mm_srli_epi64(_mm_mul_epu32(ext, _mm_set1_epi32(cfg->iou_q16)), UP_KEPT_SHIFT + 16);
+    overlap = _mm_shuffle_epi32(overlap, _MM_SHUFFLE(2, 2, 2, 0));
+    return _mm_packs_epi32(corners, overlap);
+}
+#endif
+
 /* Hard NMS with up_nms_hard's decisions; kept boxes are tested 16 at a time (whole blocks, see UP_KEPT_EMPTY).
  * Inlined into an AVX2 and a portable variant, so that the AVX2 one inlines its vector steps. */
 static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *src, const up_candidates_t *cand,
@@ -744,10 +766,13 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
     int32_t m = cfg->max_detections;
     int16_t *blocks = src->kept_blocks;
     int32_t kept = 0;
+    /* int32 or float32 probabilities (score = key) without keypoints: the output row is written here (up_emit's
+     * work, without the calls) */
+    bool plain = cfg->num_keypoints == 0 && cfg->score_kind == UP_SCORE_PROB && cfg->input_kind != UP_INPUT_S8;
     /* float32 rows: candidates decoded ahead, 32 at a time (deltas 8 per vector step), into the packed buffers
      * (free once the candidates are in cand) */
-    int32_t *decoded = 0;
 #ifdef UP_HOST_X86
+    int32_t *decoded = 0;
     int32_t ready = 0;
     if (avx2 && src->packed) {
         decoded = (int32_t *)src->packed;
@@ -755,42 +780,53 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
 #endif
     for (int32_t i = 0; i < cand->count && kept < m; i++) {
         int32_t anchor = cand->idx[i];
-        int32_t box[4];
-        if (decoded) {
+        int32_t own[4];
+        const int32_t *box = own;
+        int16_t row[8];
 #ifdef UP_HOST_X86
+        if (decoded) {
             if (i == ready) {
                 int32_t block = cand->count - i < 32 ? cand->count - i : 32;
                 up_decode_batch_avx2(src, cand->idx + i, block, decoded + (size_t)i * 4u);
                 ready += block;
             }
+            box = decoded + (size_t)i * 4u;
+        } else
 #endif
-            for (int k = 0; k < 4; k++) {
-                box[k] = decoded[(size_t)i * 4u + (size_t)k];
-            }
-        } else {
-            up_box_of(src, anchor, box);
+        {
+            up_box_of(src, anchor, own);
         }
-        int16_t row[UP_KEPT_COLS];
-        up_kept_row(cfg, box, row);
         bool suppressed;
 #ifdef UP_HOST_X86
         if (avx2) {
+            _mm_storeu_si128((__m128i *)row, up_kept_row_avx2(cfg, _mm_loadu_si128((const __m128i *)box)));
             suppressed = up_suppressed_avx2(cfg, blocks, kept, row, box, out->boxes);
         } else
 #endif
         {
+            up_kept_row(cfg, box, row);
             suppressed = up_suppressed_portable(cfg, blocks, kept, row, box, out->boxes);
         }
         if (!suppressed) {
-            up_emit(src, out, kept, anchor, box, up_score_of_key(cfg, up_key(src, anchor)));
+            if (plain) {
+                for (int k = 0; k < 4; k++) {
+                    out->boxes[(size_t)kept * 4u + (size_t)k] = box[k];
+                }
+                out->scores[kept] = up_key(src, anchor);
+                out->anchors[kept] = anchor;
+            } else {
+                up_emit(src, out, kept, anchor, box, up_score_of_key(cfg, up_key(src, anchor)));
+            }
             int16_t *blk = blocks + (size_t)(kept / UP_KEPT_ROWS) * UP_KEPT_BLOCK;
             int32_t r = kept % UP_KEPT_ROWS;
-            for (int k = 0; k < UP_KEPT_COLS; k++) {
-                if (r == 0) {
+            if (r == 0) {
+                for (int k = 0; k < UP_KEPT_COLS; k++) {
                     for (int32_t j = 0; j < UP_KEPT_ROWS; j++) {
                         blk[UP_KEPT_ROWS * k + j] = up_kept_empty[k];
                     }
                 }
+            }
+            for (int k = 0; k < UP_KEPT_COLS; k++) {
                 blk[UP_KEPT_ROWS * k + r] = row[k];
             }
             kept++;

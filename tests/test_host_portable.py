@@ -43,6 +43,17 @@ def core_objects(tmp_path_factory):
     return flags, objects
 
 
+def test_host_vector_code_compiles_without_warnings(tmp_path):
+    """The AVX2 variant of the host files under the same warnings as everything else (the extension builds it with
+    setup.py's flags, which do not make warnings errors)."""
+    require_tool(shutil.which("gcc") is not None, "gcc")
+    for src in sorted(fw.csrc_dir().glob("up_host*.c")):
+        out = subprocess.run(["gcc", "-std=c99", "-O2", *fw.WARNINGS, "-Werror", "-DUP_HOST_FLOAT",
+                              f"-I{fw.csrc_dir()}", "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, f"{src.name}:\n{out.stderr}"
+
+
 def run_portable(tmp_path, core_objects, family, fc, scores, boxes):
     """Builds f32_runner for one config and runs it twice on the same tensors; returns (status, outputs)."""
     flags, objects = core_objects
