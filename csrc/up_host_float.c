@@ -562,19 +562,22 @@ __attribute__((target("avx2"))) static bool up_suppressed_avx2(const up_config_t
  * Batch decode of float32 boxes (corners are only clamped). Ultraface deltas go 8 (or 4) candidates per step in
  * 64-bit lanes through the same integer steps as up_decode and up_exp_q20, so the same bits (the tests compare with
  * the golden model). Converted deltas are within +-2^30 and var_center, var_size <= 2^30, so the products fit and
- * up_decode's saturations to int32 never act; they are left out. AVX2 has no 64-bit arithmetic shift:
- * sign-flip, shift, flip back.
+ * up_decode's saturations to int32 never act; they are left out. AVX2 has no 64-bit arithmetic shift: every
+ * signed value shifted here is below 2^62 in magnitude (products of int32 and a value within 2^30), so x + 2^62
+ * is >= 0, a logical shift gives floor(x / 2^n) + 2^(62 - n) exactly, and the offset comes off after.
  */
 __attribute__((target("avx2"))) static inline __m256i up_srai64(__m256i x, int n)
 {
-    __m256i s = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
-    return _mm256_xor_si256(_mm256_srli_epi64(_mm256_xor_si256(x, s), n), s);
+    return _mm256_sub_epi64(_mm256_srli_epi64(_mm256_add_epi64(x, _mm256_set1_epi64x((int64_t)1 << 62)), n),
+                            _mm256_set1_epi64x((int64_t)1 << (62 - n)));
 }
 
-/* round(x / 2^n) half up, as up_rshift_round */
+/* round(x / 2^n) half up, as up_rshift_round (|x| < 2^62 - 2^n); the rounding and the offset in one add */
 __attribute__((target("avx2"))) static inline __m256i up_rsr64(__m256i x, int n)
 {
-    return up_srai64(_mm256_add_epi64(x, _mm256_set1_epi64x((int64_t)1 << (n - 1))), n);
+    return _mm256_sub_epi64(
+        _mm256_srli_epi64(_mm256_add_epi64(x, _mm256_set1_epi64x(((int64_t)1 << 62) + ((int64_t)1 << (n - 1)))), n),
+        _mm256_set1_epi64x((int64_t)1 << (62 - n)));
 }
 
 /* the same, for x >= 0 */
