@@ -527,16 +527,24 @@ static bool up_suppressed_portable(const up_config_t *cfg, const int16_t *blocks
 
 #ifdef UP_HOST_X86
 /* The same, 16 kept boxes per step over whole blocks (unused rows hold UP_KEPT_EMPTY). */
+/* Lane k of a row of int16 in every lane (a byte shuffle: no round trip through memory, which would lengthen the
+ * path from a box to its decision). */
+#define UP_LANE16(k) _mm256_setr_epi8(2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), \
+    2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), \
+    2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), \
+    2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1)
+
 __attribute__((target("avx2"))) static bool up_suppressed_avx2(const up_config_t *cfg, const int16_t *blocks,
-                                                                 int32_t kept, const int16_t *c, const int32_t *box,
+                                                                 int32_t kept, __m128i row, const int32_t *box,
                                                                  const int32_t *kept_boxes)
 {
-    __m256i c0 = _mm256_set1_epi16(c[0]);
-    __m256i c1 = _mm256_set1_epi16(c[1]);
-    __m256i c2 = _mm256_set1_epi16(c[2]);
-    __m256i c3 = _mm256_set1_epi16(c[3]);
-    __m256i c4 = _mm256_set1_epi16(c[4]);
-    __m256i c5 = _mm256_set1_epi16(c[5]);
+    __m256i both = _mm256_broadcastsi128_si256(row);
+    __m256i c0 = _mm256_shuffle_epi8(both, UP_LANE16(0));
+    __m256i c1 = _mm256_shuffle_epi8(both, UP_LANE16(1));
+    __m256i c2 = _mm256_shuffle_epi8(both, UP_LANE16(2));
+    __m256i c3 = _mm256_shuffle_epi8(both, UP_LANE16(3));
+    __m256i c4 = _mm256_shuffle_epi8(both, UP_LANE16(4));
+    __m256i c5 = _mm256_shuffle_epi8(both, UP_LANE16(5));
     const __m256i *k = (const __m256i *)blocks;
     for (int32_t j0 = 0; j0 < kept; j0 += UP_KEPT_ROWS, k += UP_KEPT_COLS) {
         __m256i iw = _mm256_sub_epi16(_mm256_min_epi16(_mm256_load_si256(k + 2), c2),
@@ -802,8 +810,9 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
         bool suppressed;
 #ifdef UP_HOST_X86
         if (avx2) {
-            _mm_storeu_si128((__m128i *)row, up_kept_row_avx2(cfg, _mm_loadu_si128((const __m128i *)box)));
-            suppressed = up_suppressed_avx2(cfg, blocks, kept, row, box, out->boxes);
+            __m128i r = up_kept_row_avx2(cfg, _mm_loadu_si128((const __m128i *)box));
+            suppressed = up_suppressed_avx2(cfg, blocks, kept, r, box, out->boxes);
+            _mm_storeu_si128((__m128i *)row, r);
         } else
 #endif
         {
