@@ -526,7 +526,6 @@ static bool up_suppressed_portable(const up_config_t *cfg, const int16_t *blocks
 }
 
 #ifdef UP_HOST_X86
-/* The same, 16 kept boxes per step over whole blocks (unused rows hold UP_KEPT_EMPTY). */
 /* Lane k of a row of int16 in every lane (a byte shuffle: no round trip through memory, which would lengthen the
  * path from a box to its decision). */
 #define UP_LANE16(k) _mm256_setr_epi8(2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), \
@@ -534,6 +533,8 @@ static bool up_suppressed_portable(const up_config_t *cfg, const int16_t *blocks
     2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), \
     2 * (k) + 1, 2 * (k), 2 * (k) + 1, 2 * (k), 2 * (k) + 1)
 
+/* The same, 16 kept boxes per step over whole blocks (unused rows hold UP_KEPT_EMPTY); row: the candidate's
+ * pre-test row in lanes 0..5. */
 __attribute__((target("avx2"))) static bool up_suppressed_avx2(const up_config_t *cfg, const int16_t *blocks,
                                                                  int32_t kept, __m128i row, const int32_t *box,
                                                                  const int32_t *kept_boxes)
@@ -580,12 +581,10 @@ __attribute__((target("avx2"))) static inline __m256i up_srai64(__m256i x, int n
                             _mm256_set1_epi64x((int64_t)1 << (62 - n)));
 }
 
-/* round(x / 2^n) half up, as up_rshift_round (|x| < 2^62 - 2^n); the rounding and the offset in one add */
+/* round(x / 2^n) half up, as up_rshift_round (|x| < 2^62 - 2^n; the compiler folds the two constant adds) */
 __attribute__((target("avx2"))) static inline __m256i up_rsr64(__m256i x, int n)
 {
-    return _mm256_sub_epi64(
-        _mm256_srli_epi64(_mm256_add_epi64(x, _mm256_set1_epi64x(((int64_t)1 << 62) + ((int64_t)1 << (n - 1)))), n),
-        _mm256_set1_epi64x((int64_t)1 << (62 - n)));
+    return up_srai64(_mm256_add_epi64(x, _mm256_set1_epi64x((int64_t)1 << (n - 1))), n);
 }
 
 /* the same, for x >= 0 */
@@ -777,8 +776,9 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
     int32_t m = cfg->max_detections;
     int16_t *blocks = src->kept_blocks;
     int32_t kept = 0;
-    /* int32 or float32 probabilities (score = key) without keypoints: the output row is written here (up_emit's
-     * work, without the calls) */
+    /* int32 or float32 probabilities (score = key) without keypoints: the output row is written here, as up_emit
+     * would, without its two calls into the firmware files (kept out of line there for size; 0.15 us of the
+     * densest photo's 4.8 here) */
     bool plain = cfg->num_keypoints == 0 && cfg->score_kind == UP_SCORE_PROB && cfg->input_kind != UP_INPUT_S8;
     /* float32 rows: candidates decoded ahead, 32 at a time (deltas 8 per vector step), into the packed buffers
      * (free once the candidates are in cand) */
@@ -793,7 +793,7 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
         int32_t anchor = cand->idx[i];
         int32_t own[4];
         const int32_t *box = own;
-        int16_t row[8];
+        int16_t row[8]; /* UP_KEPT_COLS used; 8 for the vector store of a whole row */
 #ifdef UP_HOST_X86
         if (decoded) {
             if (i == ready) {
