@@ -1,4 +1,4 @@
-"""Builds the C core (csrc/) and its Cython binding into ultrapost._core, and ships the C sources and the
+"""Builds the C core (csrc/) and its Cython binding into ultrapost.core._core, and ships the C sources and the
 firmware harness inside the package (ultrapost/_src) so the firmware commands work from an installed wheel."""
 
 import glob
@@ -12,14 +12,14 @@ from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 # Every C stage plus the host-only float boundary; the firmware build takes the same files minus up_host_*.
-sources = ["src/ultrapost/_core.pyx", *sorted(glob.glob("csrc/*.c"))]
+sources = ["src/ultrapost/core/_core.pyx", *sorted(glob.glob("csrc/*.c"))]
 # Hidden visibility: the core's functions are not exported from the module (only PyInit is), so calls between
 # its files go direct and small helpers inline, as in a static build; with default visibility -fPIC makes every
 # call to an exported function go through the PLT.
 extra = [] if sys.platform == "win32" else ["-O3", "-fno-strict-aliasing", "-fvisibility=hidden"]
 
 ext = Extension(
-    "ultrapost._core",
+    "ultrapost.core._core",
     sources,
     include_dirs=["csrc", np.get_include()],
     # UP_HOST_FLOAT: the host build, whose float32 boundary (up_host_float.c) joins the integer stages.

@@ -13,7 +13,7 @@ import pytest
 from conftest import record, record_interleaved, shared
 
 from ultrapost import bench
-from ultrapost.detect import FaceDetector
+from ultrapost.pipeline.detect import FaceDetector
 
 MODELS = ("ultraface/version-RFB-320_without_postprocessing.onnx", "ultraface/version-RFB-320.onnx")
 PHOTOS = ("nasa_group.jpg", "ultraface_13.jpg", "ultraface_17.jpg")

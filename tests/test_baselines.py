@@ -1,4 +1,4 @@
-"""The peer post-processors (src/ultrapost/baselines.py) against the float64 reference, and their documented
+"""The peer post-processors (src/ultrapost/bench/peers.py) against the float64 reference, and their documented
 differences from it."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from conftest import require, require_tool
 
-from ultrapost import baselines, reference
-from ultrapost.priors import ultraface_priors
+from ultrapost import reference
+from ultrapost.bench import peers as baselines
+from ultrapost.core.priors import ultraface_priors
 
 SIX_BOXES = np.array(  # see tests/test_reference.py: keeps D, A, F = [3, 0, 5] at IoU 0.5
     [

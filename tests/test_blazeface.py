@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ultrapost
-from ultrapost.blazeface import ssd_anchors
-from ultrapost.cases import blazeface_case
+from ultrapost.families.blazeface import ssd_anchors
+from ultrapost.families.cases import blazeface_case
 
 PHOTOS = ["ultraface_1.jpg", "ultraface_2.jpg", "ultraface_3.jpg", "ultraface_5.jpg", "ultraface_9.jpg",
           "ultraface_12.jpg", "nasa_group.jpg"]
@@ -62,9 +62,9 @@ def test_blazeface_batch_and_reference_on_synthetic():
 
 @pytest.fixture(scope="module")
 def real_outputs():
-    from ultrapost.families import detect_family
-    from ultrapost.preprocess import load_image, prepare
-    from ultrapost.runners import load_model
+    from ultrapost.pipeline.preprocess import load_image, prepare
+    from ultrapost.pipeline.recognize import detect_family
+    from ultrapost.pipeline.runners import load_model
 
     out = {}
     for name in ("short_range", "full_range"):

@@ -13,9 +13,9 @@ from conftest import require
 from PIL import Image
 
 import ultrapost
-from ultrapost import cases
 from ultrapost.cli import main
-from ultrapost.commands import verify as verify_cmd
+from ultrapost.cli import verify as verify_cmd
+from ultrapost.families import cases
 
 RFB = "ultraface/version-RFB-320.onnx"
 NASA = "images/nasa_group.jpg"
@@ -333,7 +333,8 @@ def test_verify_exit_status_and_listing_on_a_mismatch(capsys, monkeypatch):
     code, out, _ = run(capsys, "verify", "--cases", "5", "--family", "blazeface")
     assert code == 1
     listed = [line for line in out.splitlines() if line.startswith("MISMATCH blazeface")]
-    assert listed and all("scores differ; rebuild: ultrapost.cases.blazeface_case(seed=" in line for line in listed)
+    hint = "scores differ; rebuild: ultrapost.families.cases.blazeface_case(seed="
+    assert listed and all(hint in line for line in listed)
     assert out.splitlines()[-1].endswith(f"{len(listed)} MISMATCHES")
 
 
@@ -341,7 +342,7 @@ def test_verify_cases_are_reproducible_and_cover_the_space():
     a = verify_cmd.make("ultraface", "s8", 7, seed=3)
     b = verify_cmd.make("ultraface", "s8", 7, seed=3)
     assert a.params == b.params and all(np.array_equal(x, y) for x, y in zip(a.args, b.args, strict=True))
-    assert a.rebuild().startswith("ultrapost.cases.make_case(seed=")
+    assert a.rebuild().startswith("ultrapost.families.cases.make_case(seed=")
     made = [verify_cmd.make("ultraface", "f32", i) for i in range(200)]
     assert {c.params["mode"] for c in made} == set(cases.MODES)
     assert {tuple(c.params["size"]) for c in made} == set(cases.SIZES)
@@ -352,7 +353,7 @@ def test_verify_cases_are_reproducible_and_cover_the_space():
             case = verify_cmd.make(family, kind, 3)
             assert case.nms == "soft-linear" and case.family == family
             # the rebuild line is code that makes the same case
-            again = eval(case.rebuild(), {"ultrapost": __import__("ultrapost.cases")})  # noqa: S307
+            again = eval(case.rebuild(), {"ultrapost": __import__("ultrapost.families.cases")})  # noqa: S307
             assert all(np.array_equal(x, y) for x, y in zip(case.args, again[1:], strict=False) if x is not None)
     rf = [verify_cmd.make("retinaface", "s8", i) for i in range(40)]
     assert {c.params["config"] for c in rf} == {"slim", "blazeface"}

@@ -17,8 +17,10 @@ from conftest import require_tool
 
 from ultrapost import cli, golden
 from ultrapost import firmware as fw
-from ultrapost import vectorsets as vs
-from ultrapost.commands import codegen
+from ultrapost.cli import codegen
+from ultrapost.firmware import vectorsets as vs
+from ultrapost.firmware.inputs import spec_inputs, ultraslim_frame
+from ultrapost.firmware.spec import NMS_KINDS, ModelSpec
 
 SPEC_ARGS = {
     "ultraslim": ["--family", "ultraslim"],
@@ -143,7 +145,7 @@ def test_codegen_header_is_the_python_config(which, tmp_path):
 
 
 def _spec(args):
-    from ultrapost.commands._model_options import spec_from_args
+    from ultrapost.cli.model_options import spec_from_args
 
     return spec_from_args(spec_of(args))
 
@@ -247,8 +249,8 @@ def test_vectors_round_trip(which, tmp_path):
 
 
 def test_vectors_from_npz(tmp_path):
-    spec = vs.ModelSpec.ultraslim()
-    frames = {f"f{i}": vs.spec_inputs(spec, *vs.ultraslim_frame(i)) for i in range(2)}
+    spec = ModelSpec.ultraslim()
+    frames = {f"f{i}": spec_inputs(spec, *ultraslim_frame(i)) for i in range(2)}
     np.savez(tmp_path / "in.npz", **{k: np.concatenate(v, axis=1)[None] for k, v in frames.items()})
     assert (
         cli.main(
@@ -423,7 +425,7 @@ def test_firmware_check_all_boards_json(tmp_path, capsys):
     assert {c["spec"]["input_kind"] for c in configs} == {"s8", "i32", "f32"}
     # Every kind of configuration the core supports: each NMS kind, BlazeFace short and full range with keypoints
     # (int8, int32, float converted), multi-class labels, "+1 pixel" areas and ">=" score tests.
-    assert {c["spec"]["nms"] for c in configs} == set(vs.NMS_KINDS)
+    assert {c["spec"]["nms"] for c in configs} == set(NMS_KINDS)
     blaze = [c for c in configs if c["spec"]["family"] == "blazeface"]
     assert {c["num_anchors"] for c in blaze} == {896, 2304} and all(c["num_keypoints"] == 6 for c in blaze)
     assert {c["spec"]["input_kind"] for c in blaze} == {"s8", "i32", "f32"}
@@ -488,6 +490,6 @@ def test_firmware_check_needs_something_to_run(tmp_path, capsys):
 
 
 def test_codegen_module_header_text_matches_the_command(tmp_path):
-    spec = vs.ModelSpec.ultraslim()
+    spec = ModelSpec.ultraslim()
     assert cli.main(["codegen", "--family", "ultraslim", "-o", str(tmp_path / "h.h")]) == 0
     assert (tmp_path / "h.h").read_text() == codegen.header_text(spec)

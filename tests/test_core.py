@@ -8,9 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ultrapost
-from ultrapost import _core, golden
-from ultrapost.cases import KINDS, MODES, SIZES, make_case, ultraslim_case
-from ultrapost.models import sigmoid
+from ultrapost import golden
+from ultrapost.core import _core
+from ultrapost.core.prepare import sigmoid
+from ultrapost.families.cases import KINDS, MODES, SIZES, make_case, ultraslim_case
 
 SETTINGS = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 

@@ -12,8 +12,8 @@ from conftest import require
 from PIL import Image
 
 import ultrapost
-from ultrapost import baselines
-from ultrapost.detect import DEFAULTS, POSTPROCESSORS, FaceDetector, Faces
+from ultrapost.bench import peers as baselines
+from ultrapost.pipeline.detect import DEFAULTS, POSTPROCESSORS, FaceDetector, Faces
 
 RFB = "ultraface/version-RFB-320.onnx"  # decoded boxes
 RFB_RAW = "ultraface/version-RFB-320_without_postprocessing.onnx"
@@ -218,7 +218,7 @@ def test_retinaface_family_end_to_end(tmp_path, config, size):
     """A RetinaFace-shaped model (synthetic heads in a real ONNX graph) is recognized, post-processed with the
     prior config of its anchor count and RetinaFace's defaults, and its boxes and 5 landmarks come back in photo
     pixels through the letterbox."""
-    from ultrapost.cases import retinaface_case
+    from ultrapost.families.cases import retinaface_case
 
     rf, conf, loc, landms, _ = retinaface_case(11, "f32", config=config, size=size)
     model = _retinaface_onnx(tmp_path, {"loc": loc[None], "conf": conf[None], "landms": landms[None]}, size)
@@ -250,7 +250,7 @@ def test_retinaface_with_an_unknown_prior_config_is_a_clear_error(tmp_path):
 
 
 def test_every_recognized_family_has_a_post_processor():
-    from ultrapost.families import FAMILIES
+    from ultrapost.pipeline.recognize import FAMILIES
 
     assert set(FAMILIES) == set(POSTPROCESSORS) == set(DEFAULTS)
 

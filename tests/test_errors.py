@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import ultrapost
-from ultrapost import _core, models
-from ultrapost.cases import make_case
+from ultrapost.core import _core
+from ultrapost.core.prepare import prepare
+from ultrapost.families.cases import make_case
 
 BACKENDS = ["c", "golden"]
 
@@ -134,7 +135,7 @@ def test_bad_quantization():
 def test_zero_anchors_and_inconsistent_configs_are_refused_by_c():
     fc, _ = ultrapost.Ultraface((64, 48)).config("f32", decoded=False)
     with pytest.raises(ValueError, match="zero anchors"):
-        models.prepare(num_anchors=0, priors=None, input_kind="f32", decoded=True, logits=False,
+        prepare(num_anchors=0, priors=None, input_kind="f32", decoded=True, logits=False,
                        score_threshold=0.5, iou_threshold=0.5, candidate_limit=10, max_detections=None)
     for change, words in [({"num_anchors": 0}, "zero anchors"),
                           ({"candidate_limit": fc.num_anchors + 1}, "inconsistent"),
@@ -258,15 +259,15 @@ def test_unknown_presets_and_keypoint_limits():
     base = dict(num_anchors=12, priors=np.full((12, 4), 0.5), input_kind="f32", decoded=False, logits=False,
                 score_threshold=0.5, iou_threshold=0.5, candidate_limit=None, max_detections=None)
     with pytest.raises(ValueError, match=r"num_keypoints must be in \[0, 8\]"):
-        models.prepare(**base, num_keypoints=9)
+        prepare(**base, num_keypoints=9)
     with pytest.raises(ValueError, match="need raw .not decoded. boxes"):
-        models.prepare(**{**base, "decoded": True}, num_keypoints=5)
+        prepare(**{**base, "decoded": True}, num_keypoints=5)
     with pytest.raises(ValueError, match="3 class thresholds do not fit 3 score columns"):
-        models.prepare(**base, num_classes=3, labels=(0.5, 0.5, 0.5))
+        prepare(**base, num_classes=3, labels=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match="nms must be one of"):
-        models.prepare(**base, nms="greedy")
+        prepare(**base, nms="greedy")
     with pytest.raises(ValueError, match="logit_clip must be in"):
-        models.prepare(**base, logit_clip=-1.0)
+        prepare(**base, logit_clip=-1.0)
     with pytest.raises(ValueError, match=r"num_landmarks must be in \[1, 8\]"):
         ultrapost.RetinaFace((64, 48), num_landmarks=0)
     with pytest.raises(TypeError, match="pixel_size must be a .width, height. pair"):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import require
 
-from ultrapost.families import ModelSpec, detect_family, spec_from_tensors
-from ultrapost.preprocess import prepare
-from ultrapost.priors import ultraface_priors
-from ultrapost.runners import TensorInfo, load_model
+from ultrapost.core.priors import ultraface_priors
+from ultrapost.pipeline.preprocess import prepare
+from ultrapost.pipeline.recognize import ModelSpec, detect_family, spec_from_tensors
+from ultrapost.pipeline.runners import TensorInfo, load_model
 
 Q_IN = (0.0078125, -1)
 

@@ -206,7 +206,7 @@ def test_float_detector_finds_float_helpers(tmp_path):
     need_toolchain()
     src = tmp_path / "floaty.c"
     src.write_text("volatile float a = 3.0f, b = 7.0f;\nint main(void) { return (int)(a / b * 100.0f); }\n")
-    objs = fw.compile_sources("m0plus", [src, *fw._runtime_sources()], tmp_path / "o")
+    objs = fw.compile_sources("m0plus", [src, *fw.runtime_sources()], tmp_path / "o")
     elf = tmp_path / "floaty.elf"
     image = fw.Image(fw.BOARDS["m0plus"], elf, fw.link("m0plus", objs, elf))
     assert "__aeabi_fdiv" in fw.forbidden_symbols(image)
@@ -251,7 +251,7 @@ def _all_members(image):
 
 
 def _section_sizes(image):
-    out = subprocess.run([fw._tool("size"), "-A", str(image.elf)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([fw.tool("size"), "-A", str(image.elf)], capture_output=True, text=True, check=True).stdout
     sizes = {}
     for line in out.splitlines():
         parts = line.split()

@@ -14,7 +14,7 @@ import pytest
 from conftest import require_tool
 
 from ultrapost import firmware as fw
-from ultrapost.cases import blazeface_case, make_case, multiclass_case
+from ultrapost.families.cases import blazeface_case, make_case, multiclass_case
 
 CASES = {
     "raw_random": lambda: make_case(11, (320, 240), "f32", "random"),

@@ -28,9 +28,9 @@ def masked(photo):
 @pytest.fixture(scope="module")
 def outputs():
     from ultrapost.data import data_dir
-    from ultrapost.families import detect_family
-    from ultrapost.preprocess import load_image, prepare
-    from ultrapost.runners import load_model
+    from ultrapost.pipeline.preprocess import load_image, prepare
+    from ultrapost.pipeline.recognize import detect_family
+    from ultrapost.pipeline.runners import load_model
 
     runner = load_model(require(MODEL))
     spec = detect_family(runner)

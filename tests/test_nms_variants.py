@@ -15,9 +15,9 @@ from test_core import assert_same
 
 import ultrapost
 from ultrapost import reference
-from ultrapost.cases import KINDS, make_case
-from ultrapost.models import sigmoid
-from ultrapost.presets import PRESETS
+from ultrapost.core.prepare import sigmoid
+from ultrapost.families.cases import KINDS, make_case
+from ultrapost.families.presets import PRESETS
 
 NMS = ["hard", "blend", "weighted", "soft-linear", "soft-gaussian"]
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import require, require_tool
 from PIL import Image
 
-from ultrapost.families import ModelSpec
-from ultrapost.preprocess import Transform, load_image, normalize, prepare, resize_image
-from ultrapost.runners import load_model
+from ultrapost.pipeline.preprocess import Transform, load_image, normalize, prepare, resize_image
+from ultrapost.pipeline.recognize import ModelSpec
+from ultrapost.pipeline.runners import load_model
 
 Q_IN = (0.0078125, -1)
 INT8_320 = ModelSpec(

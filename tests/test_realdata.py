@@ -13,9 +13,9 @@ import pytest
 from conftest import require
 
 import ultrapost
-from ultrapost.families import detect_family
-from ultrapost.preprocess import prepare
-from ultrapost.runners import load_model
+from ultrapost.pipeline.preprocess import prepare
+from ultrapost.pipeline.recognize import detect_family
+from ultrapost.pipeline.runners import load_model
 
 FLOAT_MODELS = [
     "ultraface/version-RFB-320.onnx",

@@ -1,4 +1,4 @@
-"""Known-answer tests of the float64 reference (src/ultrapost/reference.py)."""
+"""Known-answer tests of the float64 reference (src/ultrapost/reference/)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from conftest import require
 
 from ultrapost import reference
-from ultrapost.priors import ultraface_priors
+from ultrapost.core.priors import ultraface_priors
 
 # Decimal fixtures are not exact in binary: hand-written corners are compared within a few float64 ulps.
 ATOL = 1e-15

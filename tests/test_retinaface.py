@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 import ultrapost
 from ultrapost import reference
-from ultrapost.cases import KINDS, NMS_KINDS, retinaface_case
-from ultrapost.presets import PRESETS
-from ultrapost.priors import RETINAFACE_CONFIGS, retinaface_priors
+from ultrapost.core.priors import RETINAFACE_CONFIGS, retinaface_priors
+from ultrapost.families.cases import KINDS, NMS_KINDS, retinaface_case
+from ultrapost.families.presets import PRESETS
 
 SLIM = RETINAFACE_CONFIGS["slim"]
 ZINEOS = RETINAFACE_CONFIGS["blazeface"]

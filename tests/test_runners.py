@@ -8,7 +8,7 @@ import pytest
 from conftest import require
 from PIL import Image
 
-from ultrapost.runners import TensorInfo, load_model
+from ultrapost.pipeline.runners import TensorInfo, load_model
 
 PHOTO = "images/nasa_group.jpg"
 F32 = "float32"
@@ -81,7 +81,7 @@ def runner_for():
 
 
 def photo_tensor(shape, dtype, layout_nchw: bool, blazeface: bool) -> np.ndarray:
-    """The shared photo as the manifest says each model wants it (independent of ultrapost.preprocess)."""
+    """The shared photo as the manifest says each model wants it (independent of ultrapost.pipeline.preprocess)."""
     h, w = (shape[2], shape[3]) if layout_nchw else (shape[1], shape[2])
     with Image.open(require(PHOTO)) as im:
         pixels = np.asarray(im.convert("RGB").resize((w, h), Image.BILINEAR)).astype(np.int16)

@@ -2,16 +2,20 @@
 
 Anchor decode, score threshold and NMS in portable fixed-point C (csrc/), bit-exact with a numpy golden model
 (ultrapost.golden), with a float64 reference of each reference implementation's decisions (ultrapost.reference).
+
+Subpackages by role, imports pointing down only: core (the binding, config preparation, priors), golden and
+reference (the twins), families (one post-processor per model family), pipeline (from a model file and a photo),
+firmware (Cortex-M tooling), bench (timing and peers), cli (the command line).
 """
 
-from ultrapost.blazeface import BlazeFace
-from ultrapost.detect import FaceDetector, detect
-from ultrapost.detections import Detections
-from ultrapost.priors import retinaface_priors, ultraface_priors
-from ultrapost.retinaface import RetinaFace
-from ultrapost.ultraface import Ultraface
+from ultrapost._version import __version__
+from ultrapost.core.detections import Detections
+from ultrapost.core.priors import retinaface_priors, ultraface_priors
+from ultrapost.families.blazeface import BlazeFace
+from ultrapost.families.retinaface import RetinaFace
+from ultrapost.families.ultraface import Ultraface
+from ultrapost.pipeline.detect import FaceDetector, detect
 
-__version__ = "0.1.0"
 __all__ = [
     "BlazeFace",
     "Detections",

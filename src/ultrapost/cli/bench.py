@@ -1,0 +1,343 @@
+"""``ultrapost bench``: ultrapost against the post-processors people use today, same inputs, same run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+DESCRIPTION = """\
+Time ultrapost's post-processing (score test, top candidates, decode, hard NMS) against, on the same inputs in the
+same run:
+
+  ultrapost golden (numpy)        ultrapost's numpy twin of the C (bit-identical; the correctness model)
+  numpy predict()                 the Ultraface repository's predict(): float32 decode of every anchor, then
+                                  threshold and hard NMS in numpy
+  numpy decode + OpenCV NMSBoxes  cv2.dnn.NMSBoxes with the same 200-candidate limit
+  numpy decode + onnxruntime NMS  onnxruntime's NonMaxSuppression operator
+  numpy copy of the two inputs    scores.copy(); boxes.copy(): a floor, the cost of reading the outputs once
+
+Without --model, the inputs are built-in synthetic Ultraface outputs shaped like RFB-320's on a group photo (20
+faces, about 80 candidates above 0.7); no model file is needed. With --model, the model runs once on a photo and
+its outputs are used as the model gives them (int8 stays int8 for ultrapost; the float peers get dequantized,
+softmaxed copies, made before timing). --image takes several photos or folders of them: then one line per photo
+and a summary per method (the ratio of the totals over the set, and the least, median and largest per-photo
+ratio) replace the detailed table.
+
+Each method is timed with time.perf_counter_ns over many calls, methods interleaved, the garbage collector off;
+"median" and "p90" are per call, in microseconds; "x" is a method's median over ultrapost's (how many times slower
+than ultrapost it is). Before timing, every method's decisions are compared with ultrapost's: the same kept faces
+(golden: the same integers).
+
+A second table repeats the comparison on synthetic outputs at every Ultraface input size, 128x96 (708 anchors) to
+1280x960 (70500 anchors); --plot draws it (latency against anchors, log-log).
+
+Exit status: 0 when every method decided like ultrapost, 1 otherwise (the differing ones are listed).
+"""
+
+EPILOG = """\
+examples:
+  ultrapost bench                                   # synthetic outputs, about 10 s
+  ultrapost bench --quick                           # about 3 s, noisier
+  ultrapost bench --json > bench.json
+  ultrapost bench --plot scaling.png
+  ultrapost bench --model version-RFB-320_without_postprocessing.onnx --image group.jpg
+  ultrapost bench --model version-RFB-320.onnx --image photos/ --no-scaling   # every photo in a folder
+"""
+
+COLORS = {
+    "ultrapost": (214, 39, 40),
+    "golden": (148, 103, 189),
+    "numpy_predict": (31, 119, 180),
+    "opencv_nms": (44, 160, 44),
+    "onnxruntime_nms": (255, 127, 14),
+    "numpy_copy": (127, 127, 127),
+}
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "bench",
+        help="time ultrapost against numpy predict(), OpenCV and onnxruntime NMS",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", "-m", metavar="MODEL", help="an Ultraface .onnx/.tflite: time on its real outputs")
+    p.add_argument(
+        "--image",
+        nargs="+",
+        metavar="IMAGE",
+        help="the photo(s) --model runs on, or folders of .jpg/.png (default: the shared test photo)",
+    )
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--plot", metavar="OUT.png", help="draw latency against anchors for each method")
+    p.add_argument("--score-threshold", type=float, default=0.7, metavar="T", help="score threshold (0.7)")
+    p.add_argument("--iou-threshold", type=float, default=0.3, metavar="T", help="IoU threshold (0.3)")
+    p.add_argument(
+        "--budget", type=float, default=0.5, metavar="S", help="seconds of timing per method, main table (0.5)"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="a few seconds in all: short timing, fewer samples (noisier numbers)"
+    )
+    p.add_argument("--no-scaling", action="store_true", help="skip the table over input sizes")
+    p.set_defaults(func=run)
+    return p
+
+
+def _default_image():
+    from ultrapost.data import data_dir
+
+    root = data_dir()
+    path = root / "images" / "nasa_group.jpg" if root else None
+    if path is None or not path.exists():
+        raise ValueError("--model needs --image PHOTO (no shared test photo found)")
+    return path
+
+
+def _images(paths) -> list:
+    """The photos named, folders expanded to their .jpg/.jpeg/.png files in name order."""
+    from pathlib import Path
+
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            if not found:
+                raise ValueError(f"no .jpg/.jpeg/.png photo in {p}")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def _photo_table(results: list[dict], summary: dict) -> list[str]:
+    keys = [m["method"] for m in results[0]["methods"]]
+    peers = [k for k in keys if k not in ("ultrapost", "golden")]
+    short = {"numpy_predict": "x predict()", "opencv_nms": "x OpenCV", "onnxruntime_nms": "x onnxruntime",
+             "numpy_copy": "x copy"}
+    lines = [
+        f"{results[0]['workload'].get('model', '')}: median us per call, and each peer's time x ultrapost's",
+        f"  {'photo':<24} {'cand.':>6} {'kept':>5} {'ultrapost us':>13} "
+        + " ".join(f"{short[k]:>14}" for k in peers),
+    ]
+    for r in results:
+        w, m = r["workload"], {x["method"]: x for x in r["methods"]}
+        lines.append(
+            f"  {w.get('image', w['name'])[:24]:<24} {w['candidates']:>6} {w['kept']:>5} "
+            f"{m['ultrapost']['median_us']:>13.2f} " + " ".join(f"{m[k]['ratio']:>14.2f}" for k in peers)
+        )
+    lines.append(
+        f"summary over {summary['photos']} photos (x ultrapost: ratio of totals; per photo least / median / most):"
+    )
+    for key in keys:
+        s = summary["methods"][key]
+        line = f"  {s['label']:<32} total {s['total_us']:>9.1f} us"
+        if key != "ultrapost":
+            spread = f"{s['ratio_min']:.2f} / {s['ratio_median']:.2f} / {s['ratio_max']:.2f}"
+            line += f"  {s['ratio_of_totals']:>7.2f}x  ({spread})"
+        lines.append(line)
+    return lines
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\rtiming {message} ...".ljust(60))
+        sys.stderr.flush()
+
+
+def _table(result: dict) -> list[str]:
+    w = result["workload"]
+    lines = [
+        f"{w['name']}: {w['anchors']} anchors, {w['candidates']} candidates above {w['score_threshold']}, "
+        f"{w['kept']} faces kept (IoU {w['iou_threshold']})",
+        f"  {'method':<32} {'median us':>10} {'p90 us':>10} {'x':>8}  decisions",
+    ]
+    for m in result["methods"]:
+        lines.append(
+            f"  {m['label']:<32} {m['median_us']:>10.1f} {m['p90_us']:>10.1f} {m['ratio']:>8.2f}  "
+            f"{m.get('decisions', '')}"
+        )
+    return lines
+
+
+def _scaling_table(rows: list[dict]) -> list[str]:
+    keys = [m["method"] for m in rows[0]["methods"]]
+    short = {
+        "ultrapost": "ultrapost",
+        "golden": "golden",
+        "numpy_predict": "predict()",
+        "opencv_nms": "OpenCV",
+        "onnxruntime_nms": "onnxruntime",
+        "numpy_copy": "copy",
+    }
+    head = f"  {'anchors':>8} " + " ".join(f"{short.get(k, k):>18}" for k in keys)
+    lines = ["median us per call (x ultrapost) on synthetic outputs at each Ultraface input size:", head]
+    for r in rows:
+        cells = []
+        for m in r["methods"]:
+            cell = (
+                f"{m['median_us']:.1f} ({m['ratio']:.1f}x)" if m["method"] != "ultrapost" else f"{m['median_us']:.1f}"
+            )
+            cells.append(f"{cell:>18}")
+        lines.append(f"  {r['workload']['anchors']:>8} " + " ".join(cells))
+    return lines
+
+
+def plot(rows: list[dict], path) -> None:
+    """Median latency against anchors, one line per method, log-log, as a PNG (Pillow only)."""
+    from PIL import Image, ImageDraw
+
+    from ultrapost.bench import LABELS
+
+    width, height, left, right, top, bottom = 900, 560, 80, 250, 40, 60
+    im = Image.new("RGB", (width, height), "white")
+    d = ImageDraw.Draw(im)
+    xs = [r["workload"]["anchors"] for r in rows]
+    ys = [m["median_us"] for r in rows for m in r["methods"] if m["median_us"] > 0]
+    x0, x1 = math.log10(min(xs)) - 0.05, math.log10(max(xs)) + 0.05
+    y0, y1 = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
+
+    def px(a, us):
+        x = left + (math.log10(a) - x0) / (x1 - x0) * (width - left - right)
+        y = height - bottom - (math.log10(us) - y0) / (y1 - y0) * (height - top - bottom)
+        return x, y
+
+    d.rectangle([left, top, width - right, height - bottom], outline="black")
+    for e in range(y0, y1 + 1):
+        _, y = px(xs[0], 10.0**e)
+        d.line([left, y, width - right, y], fill=(225, 225, 225))
+        d.text((left - 8, y), f"{10.0**e:g}", fill="black", anchor="rm")
+    for a in xs:
+        x, _ = px(a, 10.0**y0)
+        d.line([x, top, x, height - bottom], fill=(235, 235, 235))
+        d.text((x, height - bottom + 8), str(a), fill="black", anchor="mt")
+    d.text(
+        ((left + width - right) / 2, height - 22),
+        "anchors (Ultraface input 128x96 ... 1280x960)",
+        fill="black",
+        anchor="mm",
+    )
+    d.text((left, 16), "median latency per call, microseconds (log scale)", fill="black", anchor="lm")
+    keys = [m["method"] for m in rows[0]["methods"]]
+    for i, key in enumerate(keys):
+        color = COLORS.get(key, (0, 0, 0))
+        pts = [px(r["workload"]["anchors"], m["median_us"]) for r in rows for m in r["methods"] if m["method"] == key]
+        d.line(pts, fill=color, width=3)
+        for x, y in pts:
+            d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=color)
+        ly = top + 10 + 22 * i
+        d.line([width - right + 15, ly, width - right + 40, ly], fill=color, width=3)
+        d.text((width - right + 46, ly), LABELS.get(key, key), fill="black", anchor="lm")
+    try:
+        im.save(path)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ValueError(f"cannot write plot {path}: {' '.join(str(exc).split())}") from None
+
+
+def run(args) -> int:
+    from ultrapost import bench
+
+    if args.budget <= 0:
+        raise ValueError(f"--budget must be > 0 seconds, got {args.budget}")
+    if args.image and not args.model:
+        raise ValueError("--image is for --model: the default bench uses synthetic outputs")
+    budget, scaling_budget, min_samples = args.budget, min(args.budget, 0.15), 15
+    if args.quick:
+        budget, scaling_budget, min_samples = min(budget, 0.05), min(budget, 0.02), 5
+    missing = bench.missing_methods()
+    methods = [k for k, _ in bench.METHODS if k not in missing]
+    images = _images(args.image) if args.image else [_default_image()] if args.model else []
+    if args.plot and (args.no_scaling or len(images) > 1):
+        raise ValueError("--plot draws the table over input sizes: drop --no-scaling, give one photo (or none)")
+    if len(images) > 1:
+        return _run_photos(args, images, budget, min_samples, methods, missing)
+    if args.model:
+        _progress("loading the model")
+        workload = bench.model_workload(
+            args.model, images[0], score_threshold=args.score_threshold, iou_threshold=args.iou_threshold
+        )
+    else:
+        workload = bench.synthetic_workload(score_threshold=args.score_threshold, iou_threshold=args.iou_threshold)
+    _progress(workload.name)
+    main = bench.compare(workload, budget=budget, min_samples=min_samples, methods=methods)
+    rows = (
+        []
+        if args.no_scaling
+        else bench.scaling(budget=scaling_budget, min_samples=min_samples, methods=methods, progress=_progress)
+    )
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * 60 + "\r")
+    differing = _differing([main, *rows])
+    if args.plot:
+        plot(rows, args.plot)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "versions": bench.versions(),
+                    "main": main,
+                    "scaling": rows,
+                    "not_installed": missing,
+                    "same_decisions": not differing,
+                }
+            )
+        )
+    else:
+        print("\n".join(_table(main)))
+        for key, package in missing.items():
+            print(f"  ({bench.LABELS[key]}: not timed, needs pip install {package})")
+        if rows:
+            print()
+            print("\n".join(_scaling_table(rows)))
+        print()
+        _print_decisions(differing, "input")
+        if args.plot:
+            print(f"plot written to {args.plot}")
+    return 1 if differing else 0
+
+
+def _differing(results: list[dict]) -> list[tuple[str, str, str]]:
+    """(workload, method label, what differs) for every method that did not decide like ultrapost."""
+    return [
+        (r["workload"]["name"], m["label"], m["decisions"])
+        for r in results
+        for m in r["methods"]
+        if m.get("decisions", "same") != "same"
+    ]
+
+
+def _print_decisions(differing, unit: str) -> None:
+    for name, label, what in differing:
+        print(f"DECISIONS DIFFER: {label} on {name}: {what}")
+    if not differing:
+        print(f"decisions: every method kept the same faces as ultrapost on every {unit} (golden: same integers)")
+
+
+def _run_photos(args, images, budget, min_samples, methods, missing) -> int:
+    """--image with several photos: one compare per photo with the model loaded once, then the summary (the
+    table over input sizes is about synthetic outputs, so it is not made here)."""
+    from ultrapost import bench
+    from ultrapost.pipeline.detect import FaceDetector
+
+    _progress("loading the model")
+    detector = FaceDetector(args.model)
+    results = []
+    for image in images:
+        wl = bench.model_workload(detector, image, score_threshold=args.score_threshold,
+                                  iou_threshold=args.iou_threshold)
+        _progress(wl.name)
+        results.append(bench.compare(wl, budget=budget, min_samples=min_samples, methods=methods))
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * 60 + "\r")
+    summary = bench.summarize(results)
+    differing = _differing(results)
+    if args.json:
+        print(json.dumps({"versions": bench.versions(), "photos": results, "summary": summary,
+                          "not_installed": missing, "same_decisions": not differing}))
+    else:
+        print("\n".join(_photo_table(results, summary)))
+        print()
+        _print_decisions(differing, "photo")
+    return 1 if differing else 0

@@ -1,0 +1,107 @@
+"""``ultrapost codegen``: a model configuration as a C header of const data for a firmware build."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ultrapost.cli.model_options import MODEL_HELP, add_model_options, spec_from_args
+
+DESCRIPTION = """\
+Write a C header holding a prepared post-processing config as const data: the up_config_t with its integer score
+bound, Q16 IoU threshold, Q30 variances, Q20 priors and the int8 lookup tables (score, box center and size), so a
+firmware runs the core (csrc/) without any float or any setup code:
+
+  #include "ultrapost.h"
+  #include "cfg_ultraslim.h"           /* ultraslim_config, ULTRASLIM_SCRATCH_BYTES, ... */
+
+  static uint32_t scratch[(ULTRASLIM_SCRATCH_BYTES + 3) / 4];
+  up_check_config(&ultraslim_config);  /* once, at start-up: UP_OK */
+  up_run(&ultraslim_config, t, 6, t + 2, 6, scratch, sizeof scratch, &out);
+
+Macros <NAME>_NUM_ANCHORS, _MAX_DETECTIONS (per class), _OUTPUT_ROWS (rows the output arrays need: max detections
+times the classes), _NUM_KEYPOINTS (P: keypoint output [rows][2P] needed when > 0), _NUM_LABELS (label output
+[rows] needed when > 0), _SCRATCH_BYTES (= up_scratch_size), _ELEMENT_BYTES (1: int8_t, 4: int32_t tensors),
+_SCORE_STRIDE and _BOX_STRIDE (elements per row; ultraslim: 6, 6; blazeface: 1, 16 with the keypoints after the
+box) and _BOX_OFFSET (where the boxes start relative to the scores for one tensor, else -1) come with it.
+
+The values are those the Python package uses (ultrapost.Ultraface(...).config), so the board's outputs are the
+golden model's bit for bit (`ultrapost vectors`, `ultrapost firmware-check`).
+"""
+
+EPILOG = (
+    """\
+examples:
+  ultrapost codegen --family ultraslim -o cfg_ultraslim.h
+  ultrapost codegen --input-size 320x240 --score-threshold 0.7 --score-scale 0.00390625 --score-zero-point -128 \\
+                    --box-scale 0.0406 --box-zero-point 2 --name slim320 -o cfg_slim320.h
+  ultrapost codegen --input-size 128x96 --input-kind i32 --logits --name rfb128 -o -
+
+"""
+    + MODEL_HELP
+)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "codegen",
+        help="write a C header with a prepared config (priors, tables, integer thresholds) as const data",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_model_options(p)
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="FILE",
+        help="header to write, '-' for stdout (default: cfg_<name>.h in the current directory)",
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+def header_text(spec) -> str:
+    """The header for one ModelSpec: the firmware config (i32 for float models) and its sizing macros."""
+    from ultrapost import firmware as fw
+
+    fc, core = spec.firmware_config()
+    element = 1 if fc.input_kind == 0 else 4
+    if spec.single_tensor:
+        score_stride, box_stride, box_offset = 6, 6, 2
+    else:
+        score_stride, box_stride, box_offset = int(fc.num_classes), spec.box_columns, -1
+    defines = {
+        "NUM_ANCHORS": int(fc.num_anchors),
+        "MAX_DETECTIONS": int(fc.max_detections),
+        "OUTPUT_ROWS": int(fc.max_detections) * max(int(fc.num_labels), 1),
+        "NUM_KEYPOINTS": int(fc.num_keypoints),
+        "NUM_LABELS": int(fc.num_labels),
+        "SCRATCH_BYTES": fw.scratch_size(fc),
+        "ELEMENT_BYTES": element,
+        "SCORE_STRIDE": score_stride,
+        "BOX_STRIDE": box_stride,
+        "BOX_OFFSET": box_offset,
+    }
+    note = spec.describe()
+    if spec.input_kind == "f32":
+        note += (
+            ". float32 outputs are converted on the host: probabilities to Q30 int32, logits and boxes to Q20 int32,"
+            " round half up, clamped (ultrapost.golden.convert_f32); this config reads those int32 tensors"
+        )
+    return fw.config_header(spec.name, fc, comment=note, defines=defines)
+
+
+def run(args) -> int:
+    spec = spec_from_args(args)
+    text = header_text(spec)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.output or f"cfg_{spec.name}.h")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"wrote {out}: {spec.name}_config ({spec.describe()})")
+    return 0

@@ -1,0 +1,169 @@
+"""Model configuration options shared by ``ultrapost codegen`` and ``ultrapost vectors``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ultrapost.firmware.spec import NMS_KINDS, ULTRASLIM_QUANT, ModelSpec
+
+MODEL_HELP = """\
+model configuration (the arguments of ultrapost.Ultraface, plus the input kind):
+  --family ultraslim      NXP's int8 ultraslim: 128x128, finest level dropped, one [172, 6] tensor (p_bg, p_face,
+                          x1, y1, x2, y2) with decoded corners clipped to [0, 1], scale 1/255, zero point -128,
+                          threshold 0.5; any other option overrides these
+  --family ultraface      an Ultraface head (slim or RFB): scores [N, 2] and boxes [N, 4] as two tensors
+                          (--class-thresholds: scores [N, 1 + classes], a threshold per class, labels out)
+  --family blazeface      MediaPipe BlazeFace: logits [N, 1] and regressors [N, 16] (box, 6 keypoints, pixels);
+                          --input-size 128 short range (896 anchors), 192 full range (2304); weighted NMS,
+                          score >= 0.5, int8 scales 1/4 (logits) and 1/2 (regressors) unless given
+  --nms                   hard, blend (ncnn), weighted (MediaPipe), soft-linear, soft-gaussian (--soft-sigma)
+  --input-kind s8         int8 tensors with a per-tensor scale and zero point (--score-scale ... --box-zero-point);
+               i32        int32 fixed point: probabilities Q30 (1.0 = 2^30), logits and boxes Q20
+               f32        float32 on the host: the firmware gets the int32 tensors of the host's boundary
+                          conversion (round(x * 2^q) half up, clamped) and the i32 config of the same model
+"""
+
+
+def _size(text: str) -> tuple[int, int]:
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"input size is WxH or one number, got {text!r}") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"input size is WxH with positive sides, got {text!r}")
+    return values[0], values[1]
+
+
+def _thresholds(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"class thresholds are comma-separated numbers, got {text!r}") from None
+    return values
+
+
+def _limit(text: str) -> int | None:
+    if text.lower() in ("none", "all"):
+        return None
+    return int(text)
+
+
+def add_model_options(parser: argparse.ArgumentParser, default_name: str | None = None) -> None:
+    g = parser.add_argument_group("model configuration")
+    g.add_argument(
+        "--family",
+        "--preset",
+        choices=("ultraface", "ultraslim", "blazeface"),
+        default="ultraface",
+        help="model family; ultraslim presets NXP's int8 ultraslim, blazeface MediaPipe's BlazeFace "
+        "(default: ultraface)",
+    )
+    g.add_argument(
+        "--name",
+        default=default_name,
+        help="C identifier prefixing the generated names, e.g. ultraslim -> ultraslim_config (default: the family)",
+    )
+    g.add_argument(
+        "--input-size",
+        type=_size,
+        metavar="WxH",
+        help="model input in pixels, e.g. 320x240 or 128 (default: 320x240; ultraslim 128x128)",
+    )
+    g.add_argument("--input-kind", choices=("s8", "i32", "f32"), help="tensor element type (default: s8)")
+    g.add_argument("--score-threshold", type=float, help="keep faces with score > this (default 0.7; ultraslim 0.5)")
+    g.add_argument("--iou-threshold", type=float, default=0.3, help="suppress when IoU > this (default 0.3)")
+    g.add_argument(
+        "--candidate-limit",
+        type=_limit,
+        default=200,
+        metavar="N|none",
+        help="best candidates kept before NMS (default 200; none: every anchor)",
+    )
+    g.add_argument(
+        "--max-detections",
+        type=_limit,
+        default=None,
+        metavar="N|none",
+        help="outputs at most (default: the candidate limit)",
+    )
+    g.add_argument(
+        "--priors",
+        choices=("trained", "stride"),
+        default="trained",
+        help="prior centers as the trained models use them, or (i + 0.5) * stride / size",
+    )
+    g.add_argument(
+        "--drop-finest-level", action="store_true", default=None, help="no stride-8 anchors (NXP's ultraslim)"
+    )
+    g.add_argument("--logits", action="store_true", default=None, help="the score columns hold logits, not softmax")
+    g.add_argument(
+        "--decoded",
+        action="store_true",
+        default=None,
+        help="the box columns hold decoded corners x1, y1, x2, y2 (normalized), not raw deltas",
+    )
+    g.add_argument("--clip", action="store_true", default=None, help="clip output corners to [0, 1]")
+    g.add_argument("--nms", choices=NMS_KINDS, help="NMS kind (default: hard; blazeface: weighted)")
+    g.add_argument("--soft-sigma", type=float, default=0.5, help="soft-gaussian NMS sigma (default 0.5)")
+    g.add_argument("--score-test", choices=(">", ">="), help="score test (default >; blazeface >=)")
+    g.add_argument(
+        "--pixel-size",
+        type=_size,
+        metavar="WxH",
+        help='IoU with "+1 pixel" areas on this pixel grid (the C++ ports; default: none)',
+    )
+    g.add_argument(
+        "--class-thresholds",
+        type=_thresholds,
+        metavar="T1,T2,...",
+        help="multi-class: one score threshold per class column from 1 on; outputs carry labels",
+    )
+    g.add_argument("--score-scale", type=float, help="int8 score tensor scale (default 1/256; ultraslim 1/255)")
+    g.add_argument("--score-zero-point", type=int, help="int8 score tensor zero point (default -128)")
+    g.add_argument("--box-scale", type=float, help="int8 box tensor scale (default 0.04; ultraslim 1/255)")
+    g.add_argument("--box-zero-point", type=int, help="int8 box tensor zero point (default 0; ultraslim -128)")
+
+
+def spec_from_args(args) -> ModelSpec:
+    """The ModelSpec the options describe; ValueError names a contradiction."""
+    slim = args.family == "ultraslim"
+    base = ModelSpec.ultraslim() if slim else ModelSpec.blazeface() if args.family == "blazeface" else ModelSpec()
+    sq = (
+        args.score_scale if args.score_scale is not None else base.score_quant[0],
+        args.score_zero_point if args.score_zero_point is not None else base.score_quant[1],
+    )
+    bq = (
+        args.box_scale if args.box_scale is not None else base.box_quant[0],
+        args.box_zero_point if args.box_zero_point is not None else base.box_quant[1],
+    )
+    if slim and (args.box_scale is None and args.box_zero_point is None):
+        bq = sq if (args.score_scale, args.score_zero_point) != (None, None) else ULTRASLIM_QUANT  # one tensor
+
+    def pick(value, default):
+        return default if value is None else value
+
+    return ModelSpec(
+        name=args.name or args.family,
+        family=args.family,
+        input_size=pick(args.input_size, base.input_size),
+        input_kind=pick(args.input_kind, base.input_kind),
+        score_threshold=pick(args.score_threshold, base.score_threshold),
+        iou_threshold=args.iou_threshold,
+        candidate_limit=args.candidate_limit,
+        max_detections=args.max_detections,
+        priors=args.priors,
+        drop_finest_level=pick(args.drop_finest_level, base.drop_finest_level),
+        logits=pick(args.logits, base.logits),
+        decoded=pick(args.decoded, base.decoded),
+        clip=pick(args.clip, base.clip),
+        score_quant=(float(sq[0]), int(sq[1])),
+        box_quant=(float(bq[0]), int(bq[1])),
+        nms=pick(args.nms, base.nms),
+        score_test=pick(args.score_test, base.score_test),
+        pixel_size=args.pixel_size,
+        class_thresholds=args.class_thresholds,
+        soft_sigma=args.soft_sigma,
+    )

@@ -1,0 +1,120 @@
+"""``ultrapost vectors``: test vectors (inputs and golden outputs) for a model configuration, for a board."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ultrapost.cli.model_options import MODEL_HELP, add_model_options, spec_from_args
+
+DESCRIPTION = """\
+Write test vectors for one model configuration: generated inputs of the configuration's kind and the numpy golden
+model's outputs, as binary files and as a C header, so the same cases run on a real board and in the emulator:
+
+  OUT/configs.h, cfg_<name>.h   the config as const data (config id 0), as `ultrapost codegen` writes it
+  OUT/vectors.bin               the inputs (UPVEC001, firmware/README.md "Binary formats")
+  OUT/expected.bin              the golden model's outputs (UPOUT002): status, count, boxes Q20, scores Q30, anchors,
+                                keypoints Q20 and labels when the config has them
+  OUT/vectors.h                 the same inputs and outputs as const int8_t / int32_t arrays and a table up_vectors[]
+  OUT/manifest.json             what each record is
+
+Generated inputs cycle through the hard cases of ultrapost.families.cases (random, ties, all or none above the
+threshold, extreme deltas, degenerate boxes, thresholds on an int8 level); case i is a pure function of (--seed, i).
+With --inputs, the tensors come from a .npz file instead (e.g. recorded model outputs). Three records the core must
+refuse (one output row short, 4 bytes of scratch short, a too-small row stride) are added unless --no-errors.
+
+float32 models (--input-kind f32): the vectors hold the int32 tensors of the host boundary conversion and the
+expected outputs are the golden model's on the float inputs (checked equal to its outputs on the converted ones).
+
+Check them on the emulated boards with `ultrapost firmware-check --vectors OUT`; on a board, compile vectors.h
+into a loop over up_vectors[] that calls up_run and compares (README.md, "Firmware").
+"""
+
+EPILOG = (
+    """\
+examples:
+  ultrapost vectors --family ultraslim -o vectors/ultraslim --cases 20
+  ultrapost vectors --family ultraslim --inputs frames.npz -o vectors/frames     # arrays [172, 6] int8
+  ultrapost vectors --input-size 128x96 --input-kind f32 --logits -o vectors/rfb128_f32
+
+--inputs: a .npz whose arrays are the tensors, each array one record in file order: for ultraslim [172, 6] (or
+[1, 172, 6]); for ultraface pairs NAME_scores [N, C] and NAME_boxes [N, 4]; for blazeface NAME_scores [N, 1] (logits)
+and NAME_boxes [N, 16] (regressors: box, then 6 keypoints). dtype: int8 (s8), int32 (i32) or float32 (f32), as
+--input-kind says.
+
+"""
+    + MODEL_HELP
+)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "vectors",
+        help="write test vectors (inputs + golden outputs) as binary files and a C header",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_model_options(p)
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the vector set")
+    p.add_argument("--cases", type=int, default=7, help="generated inputs (default 7: one per case mode)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default 0)")
+    p.add_argument("--inputs", metavar="NPZ", help="take the inputs from a .npz file instead of generating them")
+    p.add_argument("--no-errors", action="store_true", help="leave out the records that must fail with a status")
+    p.set_defaults(func=run)
+    return p
+
+
+_DTYPES = {"s8": np.int8, "i32": np.int32, "f32": np.float32}
+
+
+def npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, scores, boxes) per record of a .npz file (see the epilog); TypeError/ValueError name a bad array."""
+    want = np.dtype(_DTYPES[spec.input_kind])
+    n = spec.processor().num_anchors
+    out = []
+    with np.load(path) as z:
+        names = list(z.files)
+        if not names:
+            raise ValueError(f"{path}: no arrays")
+
+        def get(name, cols):
+            a = z[name]
+            if a.ndim == 3 and a.shape[0] == 1:
+                a = a[0]
+            if a.dtype != want:
+                raise TypeError(f"{path}: {name} is {a.dtype}, --input-kind {spec.input_kind} needs {want}")
+            if a.shape != (n, cols):
+                raise ValueError(f"{path}: {name} has shape {a.shape}, expected ({n}, {cols}) for this model")
+            return a
+
+        if spec.single_tensor:
+            for name in names:
+                t = get(name, 6)
+                out.append((name, t[:, :2], t[:, 2:]))
+        else:
+            stems = [nm[: -len("_scores")] for nm in names if nm.endswith("_scores")]
+            lone = [nm for nm in names if not nm.endswith(("_scores", "_boxes"))]
+            if lone or not stems:
+                raise ValueError(f"{path}: expected NAME_scores / NAME_boxes pairs, got arrays {names}")
+            for stem in stems:
+                if f"{stem}_boxes" not in names:
+                    raise ValueError(f"{path}: {stem}_scores has no {stem}_boxes")
+                out.append((stem, get(f"{stem}_scores", spec.num_classes), get(f"{stem}_boxes", spec.box_columns)))
+    return out
+
+
+def run(args) -> int:
+    from ultrapost.firmware import vectorsets
+
+    spec = spec_from_args(args)
+    if args.inputs:
+        records = vectorsets.records_for(spec, 0, npz_inputs(spec, args.inputs), error_records=not args.no_errors)
+    else:
+        records = vectorsets.generated_records(spec, 0, args.cases, args.seed, error_records=not args.no_errors)
+    out = vectorsets.write_set(Path(args.output), [(spec, records)])
+    faces = sum(len(r.expected) for r in records)
+    print(f"wrote {out}: {len(records)} records ({faces} expected detections) for {spec.name}: {spec.describe()}")
+    return 0

@@ -1,1 +1,0 @@
-"""Subcommands of the ``ultrapost`` CLI, one module each."""

@@ -1,0 +1,533 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Thin binding over the C core: checks arguments, allocates outputs, calls C without the GIL, and turns status
+codes into exceptions."""
+
+cimport numpy as cnp
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.string cimport memcpy
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+from ultrapost.core._capi cimport *
+
+import numpy as np
+
+from ultrapost.core.config import INPUT_F32, INPUT_S8, ONE_BOX, ONE_SCORE, STATUS
+
+cnp.import_array()
+
+_DTYPES = {0: np.dtype(np.int8), 1: np.dtype(np.int32), 2: np.dtype(np.float32)}
+
+
+cdef const int32_t *_table(object arr) except? NULL:
+    if arr is None:
+        return NULL
+    if not isinstance(arr, np.ndarray) or arr.dtype != np.int32 or not arr.flags.c_contiguous:
+        raise TypeError("config tables must be C-contiguous int32 arrays")
+    return <const int32_t *>cnp.PyArray_DATA(arr)
+
+
+def check_status(int32_t status, str where="ultrapost core"):
+    """Raises the exception that a C status code stands for."""
+    if status == 0:
+        return
+    msg = f"{where}: {STATUS.get(status, 'unknown error')} (status {status})"
+    if status in (-3, -4):
+        raise MemoryError(msg)
+    raise ValueError(msg)
+
+
+cdef class Detections:
+    """Detections of one image, in keep order (score descending, then anchor index ascending).
+
+    ``boxes`` float64 [K, 4] normalized x1, y1, x2, y2; ``scores`` float64 [K]; ``anchors`` int64 [K] source anchor
+    indices; ``fixed`` the integer arrays behind them (boxes Q20, scores Q30, anchors int32), or None for a float64
+    reference result; ``landmarks`` float64 [K, P, 2] or None; ``labels`` int64 [K] or None.
+
+    A C type so that the single-image fast path makes one without running Python code; the float views and the
+    ``fixed`` dict are made on first access.
+    """
+
+    cdef object _fixed
+    # The fast path's outputs: the C's boxes, scores and anchors back to back (int32 [6K]) in a plain buffer until
+    # `fixed` is asked for (a numpy array per call cost more than the rest of a sparse call's Python side).
+    cdef int32_t *_raw
+    cdef bint _lazy
+    cdef Py_ssize_t _count
+    cdef object _boxes, _scores, _anchors
+    cdef public object landmarks
+    cdef public object labels
+
+    def __init__(self, boxes, scores, anchors, *, fixed=None, landmarks=None, labels=None):
+        self._boxes = None if boxes is None else np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        self._scores = None if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
+        self._anchors = None if anchors is None else np.asarray(anchors, dtype=np.int64).reshape(-1)
+        self._fixed = fixed
+        self.landmarks = landmarks
+        self.labels = labels
+
+    @classmethod
+    def from_fixed(cls, fixed):
+        """From the C or golden integer outputs (boxes Q20, scores Q30); float views are made on first access."""
+        cdef Detections det = cls.__new__(cls)
+        det._fixed = fixed
+        landmarks = fixed.get("keypoints", fixed.get("landmarks"))
+        if landmarks is not None:
+            det.landmarks = landmarks.astype(np.float64).reshape(len(landmarks), landmarks.shape[1] // 2, 2) / ONE_BOX
+        labels = fixed.get("labels")
+        if labels is not None:
+            det.labels = labels.astype(np.int64)
+        return det
+
+    def __dealloc__(self):
+        PyMem_Free(self._raw)
+
+    @property
+    def fixed(self):
+        cdef Py_ssize_t k = self._count
+        cdef cnp.npy_intp n6 = 6 * k
+        cdef cnp.ndarray flat
+        if self._lazy and self._fixed is None:
+            flat = cnp.PyArray_EMPTY(1, &n6, cnp.NPY_INT32, 0)
+            if k:
+                memcpy(cnp.PyArray_DATA(flat), self._raw, 6 * k * sizeof(int32_t))
+            self._fixed = {"boxes": flat[:4 * k].reshape(k, 4), "scores": flat[4 * k:5 * k],
+                           "anchors": flat[5 * k:]}
+            PyMem_Free(self._raw)
+            self._raw = NULL
+        return self._fixed
+
+    @property
+    def boxes(self):
+        if self._boxes is None:
+            self._boxes = self.fixed["boxes"] * (1.0 / ONE_BOX)
+        return self._boxes
+
+    @property
+    def scores(self):
+        if self._scores is None:
+            self._scores = self.fixed["scores"] * (1.0 / ONE_SCORE)
+        return self._scores
+
+    @property
+    def anchors(self):
+        if self._anchors is None:
+            self._anchors = self.fixed["anchors"].astype(np.int64)
+        return self._anchors
+
+    def __len__(self):
+        if self._lazy:
+            return self._count
+        return len(self.fixed["anchors"]) if self._anchors is None else len(self._anchors)
+
+    def to_pixels(self, width, height):
+        """Boxes in pixels of an image of this size (float64, not clipped)."""
+        return self.boxes * np.array([width, height, width, height], dtype=np.float64)
+
+    def landmarks_to_pixels(self, width, height):
+        """Landmarks [K, P, 2] in pixels of an image of this size, or None."""
+        if self.landmarks is None:
+            return None
+        return self.landmarks * np.array([width, height], dtype=np.float64)
+
+    def __repr__(self):
+        kind = "fixed" if self.fixed is not None else "float64"
+        return f"Detections({len(self)} faces, {kind})"
+
+
+cdef class Core:
+    """A checked C config plus the tables it points to (kept alive here). Safe to share between threads."""
+
+    cdef up_config_t cfg
+    cdef object _tables
+    cdef readonly object fixed_config
+    cdef readonly object dtype
+    cdef object _proto
+    cdef readonly size_t scratch_bytes
+    cdef char *_block  # scratch + single-image outputs for run_plain, reused while not busy
+    cdef size_t _block_bytes, _out_offset
+    cdef bint _block_busy
+
+    def __init__(self, fixed_config):
+        fc = fixed_config
+        self.fixed_config = fc
+        self._tables = (fc.priors, fc.score_lut, fc.center_lut, fc.size_lut, fc.box_lut, fc.keypoint_lut,
+                        fc.label_bounds)
+        self.cfg.num_anchors = fc.num_anchors
+        self.cfg.num_classes = fc.num_classes
+        self.cfg.class_index = fc.class_index
+        self.cfg.input_kind = fc.input_kind
+        self.cfg.score_kind = fc.score_kind
+        self.cfg.box_kind = fc.box_kind
+        self.cfg.nms_kind = fc.nms_kind
+        self.cfg.clip = fc.clip
+        self.cfg.score_bound = fc.score_bound
+        self.cfg.candidate_limit = fc.candidate_limit
+        self.cfg.max_detections = fc.max_detections
+        self.cfg.iou_q16 = fc.iou_q16
+        self.cfg.iou_eps_q40 = fc.iou_eps_q40
+        self.cfg.var_center_q30 = fc.var_center_q30
+        self.cfg.var_size_q30 = fc.var_size_q30
+        self.cfg.priors = _table(fc.priors)
+        self.cfg.score_lut = _table(fc.score_lut)
+        self.cfg.center_lut = _table(fc.center_lut)
+        self.cfg.size_lut = _table(fc.size_lut)
+        self.cfg.box_lut = _table(fc.box_lut)
+        self.cfg.pad_x_q20 = fc.pad_x_q20
+        self.cfg.pad_y_q20 = fc.pad_y_q20
+        self.cfg.logit_clip_q20 = fc.logit_clip_q20
+        self.cfg.soft_min_q30 = fc.soft_min_q30
+        self.cfg.soft_inv_sigma_q16 = fc.soft_inv_sigma_q16
+        self.cfg.num_keypoints = fc.num_keypoints
+        self.cfg.num_labels = fc.num_labels
+        self.cfg.keypoint_lut = _table(fc.keypoint_lut)
+        self.cfg.label_bounds = _table(fc.label_bounds)
+        check_status(up_check_config(&self.cfg), "config")
+        # The C trusts table sizes; check them here, where the arrays' lengths are known.
+        if fc.priors is not None and fc.priors.shape != (fc.num_anchors, 4):
+            raise ValueError("priors must be [num_anchors, 4]")
+        for name, n in (("score_lut", 511 if fc.score_kind == 1 else 256), ("center_lut", 256),
+                        ("size_lut", 256), ("box_lut", 256), ("keypoint_lut", 256),
+                        ("label_bounds", fc.num_labels)):
+            t = getattr(fc, name)
+            if t is not None and t.shape != (n,):
+                raise ValueError(f"{name} must have {n} entries")
+        if fc.input_kind == INPUT_F32:
+            self.scratch_bytes = up_scratch_size_f32(&self.cfg)
+        else:
+            self.scratch_bytes = up_host_scratch_size(&self.cfg)  # the portable size plus room for the kept boxes in blocks of 16
+        self.dtype = _DTYPES[fc.input_kind]
+        self._proto = np.empty(0, dtype=self.dtype)
+        self._out_offset = (self.scratch_bytes + 63) & ~(<size_t>63)
+        self._block_bytes = self._out_offset + 6 * <size_t>fc.max_detections * sizeof(int32_t)
+        self._block = <char *>PyMem_Malloc(self._block_bytes)
+        if self._block == NULL:
+            raise MemoryError("scratch")
+
+    def __dealloc__(self):
+        PyMem_Free(self._block)
+
+    cdef int32_t _stride(self, cnp.ndarray a, int cols, str name) except -1:
+        cdef Py_ssize_t item = a.itemsize
+        if a.ndim != 2:
+            raise ValueError(f"{name} must be 2-D rows, got {a.ndim}-D")
+        return self._row_stride(a, cols, name, 0)
+
+    cdef int32_t _row_stride(self, cnp.ndarray a, int cols, str name, int axis) except -1:
+        """Element stride between rows of a (rows on `axis`, elements on axis + 1), after checking the layout."""
+        cdef Py_ssize_t item = a.itemsize
+        if a.dtype != self.dtype:
+            raise TypeError(f"{name} must be {self.dtype}, got {a.dtype}")
+        if a.shape[axis] != self.cfg.num_anchors:
+            raise ValueError(f"{name} has {a.shape[axis]} rows, the config has {self.cfg.num_anchors} anchors")
+        if a.shape[axis + 1] < cols:
+            raise ValueError(f"{name} needs at least {cols} columns, got {a.shape[axis + 1]}")
+        if not a.dtype.isnative:
+            raise ValueError(f"{name} must be in native byte order")
+        if a.strides[axis + 1] != item or a.strides[axis] % item or a.strides[axis] < cols * item:
+            raise ValueError(f"{name} rows must be contiguous and laid out in increasing memory order")
+        if not a.flags.aligned:
+            raise ValueError(f"{name} must be aligned")
+        if a.strides[axis] // item > 2147483647:
+            raise ValueError(f"{name} row stride too large")
+        return <int32_t>(a.strides[axis] // item)
+
+    cdef inline bint _plain(self, object x, int cols):
+        """x is an aligned, native, C-contiguous [N, cols] or [1, N, cols] array of this config's dtype."""
+        cdef cnp.ndarray a
+        if not cnp.PyArray_CheckExact(x):
+            return False
+        a = <cnp.ndarray>x
+        if cnp.PyArray_DESCR(a) is not cnp.PyArray_DESCR(self._proto) and a.dtype != self.dtype:
+            return False
+        if not cnp.PyArray_ISCARRAY_RO(a):
+            return False
+        cdef cnp.npy_intp *d = cnp.PyArray_DIMS(a)
+        cdef int nd = cnp.PyArray_NDIM(a)
+        if nd == 3:
+            return d[0] == 1 and d[1] == self.cfg.num_anchors and d[2] == cols
+        return nd == 2 and d[0] == self.cfg.num_anchors and d[1] == cols
+
+    cdef Detections run_plain(self, object scores, object boxes):
+        """The fast path for tensors exactly as models return them ([1, N, C] or [N, C], C-contiguous, native):
+        Detections, or None when the inputs need the general path (conversion or a precise error)."""
+        if self.cfg.num_keypoints > 0 or self.cfg.num_labels > 0:
+            return None
+        if not (self._plain(scores, self.cfg.num_classes) and self._plain(boxes, 4)):
+            return None
+        cdef const void *sp = cnp.PyArray_DATA(<cnp.ndarray>scores)
+        cdef const void *bp = cnp.PyArray_DATA(<cnp.ndarray>boxes)
+        cdef int32_t nc = self.cfg.num_classes
+        cdef int m = self.cfg.max_detections
+        cdef size_t scr_size = self.scratch_bytes
+        cdef up_output_t out
+        cdef int32_t status
+        cdef bint is_f32 = self.cfg.input_kind == INPUT_F32
+        cdef char *block
+        cdef int32_t *fp
+        # One image, one class: the C writes into a scratch block owned by this Core (a fresh one when another
+        # thread holds it; the flag is taken and given back with the GIL held), then the kept rows are copied
+        # into one array made through numpy's C API.
+        cdef bint own = not self._block_busy
+        if own:
+            self._block_busy = True
+            block = self._block
+        else:
+            block = <char *>PyMem_Malloc(self._block_bytes)
+            if block == NULL:
+                raise MemoryError("scratch")
+        fp = <int32_t *>(block + self._out_offset)
+        out.boxes = fp
+        out.scores = fp + 4 * m
+        out.anchors = fp + 5 * m
+        out.keypoints = NULL
+        out.labels = NULL
+        out.capacity = m
+        out.count = 0
+        with nogil:
+            if is_f32:
+                status = up_run_f32(&self.cfg, <const float *>sp, nc, <const float *>bp, 4, block, scr_size, &out)
+            else:
+                status = up_run(&self.cfg, sp, nc, bp, 4, block, scr_size, &out)
+        cdef Py_ssize_t k = out.count
+        cdef int32_t *dst = NULL
+        if status == 0 and k > 0:  # boxes [K, 4], scores [K], anchors [K] in one buffer, arrays on first access
+            dst = <int32_t *>PyMem_Malloc(6 * k * sizeof(int32_t))
+            if dst != NULL:
+                memcpy(dst, out.boxes, 4 * k * sizeof(int32_t))
+                memcpy(dst + 4 * k, out.scores, k * sizeof(int32_t))
+                memcpy(dst + 5 * k, out.anchors, k * sizeof(int32_t))
+        if own:
+            self._block_busy = False
+        else:
+            PyMem_Free(block)
+        if status != 0:
+            if status == -6:
+                raise ValueError("NaN or Inf in the float inputs")
+            check_status(status, "postprocess")
+        if k > 0 and dst == NULL:
+            raise MemoryError("detections")
+        cdef Detections det = Detections.__new__(Detections)
+        det._raw = dst
+        det._count = k
+        det._lazy = True
+        return det
+
+    def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
+        """Runs one image: scores [N, C], boxes [N, 4] (views with a row stride are fine).
+
+        Returns (boxes int32 [K, 4] Q20, scores int32 [K] Q30, anchors int32 [K])."""
+        out = self.run_full(scores, boxes)
+        return out["boxes"], out["scores"], out["anchors"]
+
+    def run_full(self, cnp.ndarray scores not None, cnp.ndarray boxes not None, keypoints=None):
+        """Runs one image (2-D rows) and returns the dict of outputs: boxes, scores, anchors, and keypoints
+        [K, 2P] and labels [K] when the config has them. Keypoints come from `keypoints` rows of 2P values,
+        or (None) from the box rows after the 4 box values."""
+        return self.run_batch(scores[None], boxes[None], None if keypoints is None else keypoints[None])[0]
+
+    def run_portable(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
+        """As run_full on int8 / int32 rows, with exactly the portable scratch size: the firmware's code path
+        (up_nms_hard without the host's blocks of kept boxes), to check that both decide alike."""
+        if self.cfg.input_kind == INPUT_F32:
+            raise ValueError("float32 runs always use the host scratch layout")
+        return self.run_batch(scores[None], boxes[None], portable=True)[0]
+
+    def run_batch(self, cnp.ndarray scores not None, cnp.ndarray boxes not None, keypoints=None,
+                  bint portable=False):
+        """Runs a batch, [B, N, C] scores and [B, N, 4 (+2P)] boxes, in one call without the GIL; returns a list
+        of B output dicts (see run_full)."""
+        cdef int nkp = 2 * self.cfg.num_keypoints
+        cdef cnp.ndarray k
+        cdef int32_t ss, bs, ks = 0
+        cdef Py_ssize_t sb, bb, kb = 0
+        cdef const char *kp = NULL
+        if scores.ndim != 3 or boxes.ndim != 3:
+            raise ValueError("batched scores and boxes must be 3-D [B, N, C]")
+        if scores.shape[0] != boxes.shape[0]:
+            raise ValueError(f"scores ({scores.shape[0]}) and boxes ({boxes.shape[0]}) have different batch sizes")
+        ss = self._row_stride(scores, self.cfg.num_classes, "scores", 1)
+        if keypoints is None:
+            bs = self._row_stride(boxes, 4 + nkp, "boxes", 1)
+            if nkp:
+                kp = <const char *>cnp.PyArray_DATA(boxes) + 4 * cnp.PyArray_ITEMSIZE(boxes)
+                ks = bs
+                kb = boxes.strides[0]
+        else:
+            if not nkp:
+                raise ValueError("keypoints were given but the config has none")
+            k = <cnp.ndarray?>keypoints
+            if k.ndim != 3 or k.shape[0] != scores.shape[0]:
+                raise ValueError("batched keypoints must be 3-D [B, N, 2P] with the batch of the scores")
+            bs = self._row_stride(boxes, 4, "boxes", 1)
+            ks = self._row_stride(k, nkp, "keypoints", 1)
+            kp = <const char *>cnp.PyArray_DATA(k)
+            kb = k.strides[0]
+        for arr, name in ((scores, "scores"), (boxes, "boxes")):
+            if arr.strides[0] < 0 or (arr.shape[0] > 1 and arr.strides[0] % arr.itemsize):
+                raise ValueError(f"{name} batch items must be laid out in increasing memory order")
+        if kb < 0:
+            raise ValueError("keypoints batch items must be laid out in increasing memory order")
+        return self._run_batch(scores.shape[0], cnp.PyArray_DATA(scores), scores.strides[0], ss,
+                               cnp.PyArray_DATA(boxes), boxes.strides[0], bs, kp, kb, ks, portable)
+
+    cdef object _run_batch(self, Py_ssize_t nb, const void *sp, Py_ssize_t sb, int32_t ss, const void *bp,
+                           Py_ssize_t bb, int32_t bs, const void *kp, Py_ssize_t kb, int32_t ks,
+                           bint portable=False):
+        cdef int m = self.cfg.max_detections * (self.cfg.num_labels if self.cfg.num_labels > 0 else 1)
+        cdef int nkp = 2 * self.cfg.num_keypoints
+        cdef int per = m * (6 + nkp + (1 if self.cfg.num_labels > 0 else 0))
+        # One allocation for all outputs; per image: boxes [m, 4], scores [m], anchors [m], keypoints [m, 2P],
+        # labels [m].
+        cdef cnp.ndarray flat = np.empty(max(nb, 1) * per, dtype=np.int32)
+        cdef cnp.ndarray counts = np.zeros(max(nb, 1), dtype=np.int32)
+        cdef int32_t *fp = <int32_t *>cnp.PyArray_DATA(flat)
+        cdef int32_t *cp = <int32_t *>cnp.PyArray_DATA(counts)
+        cdef up_output_t out
+        cdef int32_t status = 0
+        cdef Py_ssize_t i
+        cdef size_t scr_size = up_scratch_size(&self.cfg) if portable else self.scratch_bytes
+        cdef void *scr = PyMem_Malloc(scr_size + 8)
+        cdef bint is_f32 = self.cfg.input_kind == INPUT_F32
+        if scr == NULL:
+            raise MemoryError("scratch")
+        with nogil:
+            for i in range(nb):
+                out.boxes = fp + i * per
+                out.scores = out.boxes + 4 * m
+                out.anchors = out.scores + m
+                out.keypoints = out.anchors + m if nkp else NULL
+                out.labels = out.anchors + m + nkp * m if self.cfg.num_labels > 0 else NULL
+                out.capacity = m
+                out.count = 0
+                if is_f32:
+                    status = up_run_f32_keypoints(&self.cfg, <const float *>(<const char *>sp + i * sb), ss,
+                                                  <const float *>(<const char *>bp + i * bb), bs,
+                                                  <const float *>(<const char *>kp + i * kb) if kp != NULL else NULL,
+                                                  ks, scr, scr_size, &out)
+                else:
+                    status = up_run_keypoints(&self.cfg, <const char *>sp + i * sb, ss,
+                                              <const char *>bp + i * bb, bs,
+                                              <const char *>kp + i * kb if kp != NULL else NULL,
+                                              ks, scr, scr_size, &out)
+                if status != 0:
+                    break
+                cp[i] = out.count
+        PyMem_Free(scr)
+        if status == -6:
+            raise ValueError("NaN or Inf in the float inputs")
+        check_status(status, "postprocess")
+        results = []
+        for i in range(nb):
+            k = counts[i]
+            o = i * per
+            r = {"boxes": flat[o:o + 4 * k].reshape(k, 4), "scores": flat[o + 4 * m:o + 4 * m + k],
+                 "anchors": flat[o + 5 * m:o + 5 * m + k]}
+            if nkp:
+                r["keypoints"] = flat[o + 6 * m:o + 6 * m + nkp * k].reshape(k, nkp)
+            if self.cfg.num_labels > 0:
+                lo = o + (6 + nkp) * m
+                r["labels"] = flat[lo:lo + k]
+            results.append(r)
+        return results
+
+
+cdef class PlainPath:
+    """The Cores that take tensors exactly as models return them (float32, int32), by dtype: one call from
+    Python to C and back for the common case."""
+
+    cdef Core f32, i32
+
+    def add(self, Core core):
+        if core.cfg.input_kind == INPUT_F32:
+            self.f32 = core
+        elif core.dtype == np.int32:
+            self.i32 = core
+
+    cdef object run(self, object scores, object boxes):
+        """Detections, or None when these inputs need the general path."""
+        cdef Core core
+        if not cnp.PyArray_CheckExact(scores):
+            return None
+        cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>scores)
+        if t == cnp.NPY_FLOAT32:
+            core = self.f32
+        elif t == cnp.NPY_INT32:
+            core = self.i32
+        else:
+            return None
+        return None if core is None else core.run_plain(scores, boxes)
+
+
+def plain_postprocess(self, scores, boxes, decoded=False, quantization=None, backend="c"):
+    """Detections of one image (a list of them for inputs with a leading batch axis B > 1).
+
+    scores: [N, 2] or [1, N, 2] probabilities (or logits if ``logits=True``); boxes: [N, 4] raw deltas, or corners
+    if ``decoded``. float32, int8 (with ``quantization=((score_scale, score_zp), (box_scale, box_zp))``) or int32
+    fixed point. ``backend="golden"`` runs the numpy twin. Tensors as models return them (float32 or int32,
+    C-contiguous, native) go straight to C; everything else through ``_postprocess_any``, which converts or
+    explains."""
+    cdef PlainPath plain
+    cdef object det
+    if quantization is None and backend == "c":
+        plain = self._plain[1 if decoded else 0]
+        det = plain.run(scores, boxes)
+        if det is not None:
+            return det
+    return self._postprocess_any(scores, boxes, decoded, quantization, backend)
+
+
+def run_raw(Core core, cnp.ndarray scores, cnp.ndarray boxes, size_t scratch_bytes, int capacity):
+    """Calls the C entry point with a caller-chosen scratch size and output capacity (for testing the C's own
+    checks: too-small scratch or output must come back as a status, never a crash)."""
+    cdef up_output_t out
+    cdef cnp.ndarray b = np.empty((max(capacity, 1), 4), dtype=np.int32)
+    cdef cnp.ndarray s = np.empty(max(capacity, 1), dtype=np.int32)
+    cdef cnp.ndarray a = np.empty(max(capacity, 1), dtype=np.int32)
+    cdef cnp.ndarray scratch = np.empty(max(scratch_bytes, 8) // 8 + 1, dtype=np.int64)
+    cdef int32_t ss = core._stride(scores, core.cfg.num_classes, "scores")
+    cdef int32_t bs = core._stride(boxes, 4, "boxes")
+    out.boxes = <int32_t *>cnp.PyArray_DATA(b)
+    out.scores = <int32_t *>cnp.PyArray_DATA(s)
+    out.anchors = <int32_t *>cnp.PyArray_DATA(a)
+    out.capacity = capacity
+    out.count = 0
+    out.keypoints = NULL
+    out.labels = NULL
+    if core.cfg.input_kind == INPUT_F32:
+        return up_run_f32(&core.cfg, <const float *>cnp.PyArray_DATA(scores), ss,
+                          <const float *>cnp.PyArray_DATA(boxes), bs,
+                          cnp.PyArray_DATA(scratch), scratch_bytes, &out)
+    return up_run(&core.cfg, cnp.PyArray_DATA(scores), ss, cnp.PyArray_DATA(boxes), bs,
+                  cnp.PyArray_DATA(scratch), scratch_bytes, &out)
+
+
+def exp_q20(cnp.ndarray x):
+    """up_exp_q20 over an int32 array."""
+    cdef const int32_t[::1] xin = np.ascontiguousarray(x, dtype=np.int32).ravel()
+    cdef int32_t[::1] y = np.empty(xin.shape[0], dtype=np.int32)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(xin.shape[0]):
+            y[i] = up_exp_q20(xin[i])
+    return np.asarray(y)
+
+
+def sigmoid_q30(cnp.ndarray x):
+    """up_sigmoid_q30 over an int32 array."""
+    cdef const int32_t[::1] xin = np.ascontiguousarray(x, dtype=np.int32).ravel()
+    cdef int32_t[::1] y = np.empty(xin.shape[0], dtype=np.int32)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(xin.shape[0]):
+            y[i] = up_sigmoid_q30(xin[i])
+    return np.asarray(y)
+
+
+def f32_to_fixed(cnp.ndarray x, int q, int32_t lo, int32_t hi):
+    """up_f32_to_fixed over a float32 array."""
+    cdef const float[::1] xin = np.ascontiguousarray(x, dtype=np.float32).ravel()
+    cdef int32_t[::1] y = np.empty(xin.shape[0], dtype=np.int32)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(xin.shape[0]):
+            y[i] = up_f32_to_fixed(xin[i], q, lo, hi)
+    return np.asarray(y)

@@ -1,0 +1,199 @@
+"""RetinaFace-style heads with landmarks (Face-Detector-1MB-with-landmark, zineos Blazeface): ``conf`` [N, 2]
+softmax scores, ``loc`` [N, 4] raw deltas and ``landms`` [N, 10] raw landmarks, all against RetinaFace priors.
+
+Priors come from ``min_sizes`` and ``steps`` (``ultrapost.core.priors.retinaface_priors``: row-major,
+``cx = (j + 0.5) * step / W``, not clamped). Boxes decode as Ultraface's (variances 0.1, 0.2, exp sizes),
+landmarks as ``p_xy + pre * 0.1 * p_wh``. Defaults are those of RetinaFace's test path (the ``retinaface``
+preset): ``p > 0.3``, the 2000 best candidates, ``py_cpu_nms`` at 0.4 with "+1 pixel" areas on the input's pixel
+grid and no eps, at most 1000 kept.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ultrapost import golden, reference
+from ultrapost.core import prepare
+from ultrapost.core.config import MAX_KEYPOINTS
+from ultrapost.core.detections import Detections
+from ultrapost.core.priors import RETINAFACE_CONFIGS, ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, retinaface_priors
+from ultrapost.families.common import (
+    BACKENDS,
+    KIND_OF_DTYPE,
+    as_rows,
+    batch_size,
+    cached_config,
+    check_nms,
+    check_score_test,
+    run_batch,
+)
+from ultrapost.families.presets import preset_options
+
+NUM_LANDMARKS = 5
+
+
+class RetinaFace:
+    """Post-processing for RetinaFace-style heads in fixed point: score test, top candidates, decode of boxes and
+    landmarks, NMS.
+
+    ``min_sizes``/``steps``: the prior config (default Face-Detector-1MB's slim/RFB/mobilenet one;
+    ``RetinaFace.model("blazeface", ...)`` for zineos Blazeface). ``nms``: "hard", "blend", "weighted",
+    "soft-linear", "soft-gaussian". ``pixel_size``: "input" (default, "+1 pixel" areas on the input size grid, as
+    ``py_cpu_nms`` on input pixels), a (W, H) pair, or None (plain areas). ``logits``: conf holds two-class logits
+    instead of softmax probabilities. ``score_test`` ">" or ">=".
+    """
+
+    def __init__(
+        self,
+        input_size=(320, 240),
+        min_sizes=ULTRAFACE_MIN_BOXES,
+        steps=ULTRAFACE_STRIDES,
+        score_threshold: float = 0.3,
+        iou_threshold: float = 0.4,
+        nms: str = "hard",
+        *,
+        candidate_limit: int | None = 2000,
+        max_detections: int | None = 1000,
+        eps: float = 0.0,
+        pixel_size="input",
+        score_test: str = ">",
+        logits: bool = False,
+        center_variance: float = 0.1,
+        size_variance: float = 0.2,
+        num_landmarks: int = NUM_LANDMARKS,
+        soft_sigma: float = 0.5,
+        soft_threshold: float | None = None,
+    ):
+        self.priors = retinaface_priors(input_size, min_sizes=min_sizes, steps=steps)
+        self.input_size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        self.num_anchors = len(self.priors)
+        self.min_sizes = tuple(tuple(level) for level in min_sizes)
+        self.steps = tuple(int(s) for s in steps)
+        self.score_threshold = prepare.check_unit_interval(score_threshold, "score_threshold")
+        self.iou_threshold = prepare.check_unit_interval(iou_threshold, "iou_threshold")
+        self.nms = check_nms(nms)
+        self.candidate_limit = candidate_limit
+        self.max_detections = max_detections
+        self.eps = float(eps)
+        if isinstance(pixel_size, str) and pixel_size == "input":
+            pixel_size = self.input_size
+        self.pixel_size = prepare.check_pixel_size(pixel_size)
+        self.score_test = score_test
+        self.inclusive = check_score_test(score_test)
+        self.logits = bool(logits)
+        self.center_variance = float(center_variance)
+        self.size_variance = float(size_variance)
+        if isinstance(num_landmarks, bool) or not isinstance(num_landmarks, (int, np.integer)):
+            raise TypeError(f"num_landmarks must be an int, got {num_landmarks!r}")
+        if not 1 <= num_landmarks <= MAX_KEYPOINTS:
+            raise ValueError(f"num_landmarks must be in [1, {MAX_KEYPOINTS}], got {num_landmarks}")
+        self.num_landmarks = int(num_landmarks)
+        self.soft_sigma = soft_sigma
+        self.soft_threshold = soft_threshold
+        self._configs: dict = {}
+        self._lock = threading.Lock()
+        self.config("f32")  # validates every parameter now, not at the first call
+
+    @classmethod
+    def model(cls, name: str, input_size=(320, 240), **kw) -> RetinaFace:
+        """A known prior config: "slim" (Face-Detector-1MB's slim / RFB / mobilenet) or "blazeface" (zineos)."""
+        if name not in RETINAFACE_CONFIGS:
+            raise ValueError(f"unknown RetinaFace config {name!r}; configs: {', '.join(RETINAFACE_CONFIGS)}")
+        return cls(input_size, **{**RETINAFACE_CONFIGS[name], **kw})
+
+    @classmethod
+    def preset(cls, name: str, input_size=(320, 240), **overrides) -> RetinaFace:
+        """A RetinaFace with the decisions of one reference post-processor (ultrapost.families.presets); RetinaFace
+        priors are always the stride convention, so presets that name trained priors are refused."""
+        opts = preset_options(name, input_size)
+        if opts.pop("priors", "stride") != "stride":
+            raise ValueError(f"preset {name!r} uses Ultraface's trained priors; RetinaFace priors are stride priors")
+        if opts.pop("clip", False):
+            raise ValueError(f"preset {name!r} clips boxes; RetinaFace's reference does not")
+        opts.setdefault("pixel_size", None)
+        opts.update(overrides)
+        return cls(input_size, **opts)
+
+    def config(self, kind: str, quantization=None):
+        """The prepared (FixedConfig, C Core) pair for one input kind, made once and cached."""
+
+        def build():
+            sq, bq, kq = _split_quantization(quantization) if kind == "s8" else (None, None, None)
+            return prepare.prepare(
+                num_anchors=self.num_anchors, priors=self.priors, input_kind=kind, decoded=False, logits=self.logits,
+                score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
+                candidate_limit=self.candidate_limit, max_detections=self.max_detections, score_quant=sq, box_quant=bq,
+                keypoint_quant=kq, num_classes=2, class_index=1, eps=self.eps, center_variance=self.center_variance,
+                size_variance=self.size_variance, nms=self.nms, inclusive=self.inclusive, pixel_size=self.pixel_size,
+                soft_sigma=self.soft_sigma, soft_threshold=self.soft_threshold, num_keypoints=self.num_landmarks)
+
+        return cached_config(self, (kind, quantization), kind, quantization, build)
+
+    def _inputs(self, conf, loc, landms, quantization, batch):
+        s = as_rows(conf, "conf", self.num_anchors, 2, batch)
+        b = as_rows(loc, "loc", self.num_anchors, 4, batch)
+        k = as_rows(landms, "landms", self.num_anchors, 2 * self.num_landmarks, batch)
+        if not s.dtype == b.dtype == k.dtype:
+            raise TypeError(f"conf, loc and landms must have the same dtype, got {s.dtype}, {b.dtype} and {k.dtype}")
+        if batch and not s.shape[0] == b.shape[0] == k.shape[0]:
+            raise ValueError(f"conf, loc and landms batches differ: {s.shape[0]}, {b.shape[0]}, {k.shape[0]}")
+        kind = KIND_OF_DTYPE[s.dtype]
+        if kind == "s8":
+            if quantization is None:
+                raise ValueError("int8 inputs need quantization=((conf_scale, conf_zp), (loc_scale, loc_zp), "
+                                 "(landms_scale, landms_zp))")
+            quantization = _split_quantization(quantization)
+        return s, b, k, kind, quantization
+
+    def postprocess(self, conf, loc, landms, quantization=None, backend: str = "c"):
+        """Detections with ``landmarks`` [K, P, 2] (normalized x, y); a list of them for a batch B > 1.
+
+        conf [N, 2] (or [1, N, 2], or [B, N, 2]) softmax probabilities, loc [N, 4] raw deltas, landms [N, 2P] raw
+        landmarks; float32, int8 (``quantization=((conf_scale, conf_zp), (loc_scale, loc_zp), (landms_scale,
+        landms_zp))``) or int32 fixed point (probabilities Q30, logits, deltas and landmarks Q20)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        batch = bool(batch_size(conf, loc, landms))
+        s, b, k, kind, quant = self._inputs(conf, loc, landms, quantization, batch)
+        fc, core = self.config(kind, quant)
+        if not batch:
+            s, b, k = s[None], b[None], k[None]
+        if backend == "golden":
+            outs = [golden.run(fc, s[i], b[i], k[i]) for i in range(s.shape[0])]
+        else:
+            outs = run_batch(core, s, b, k)
+        dets = [Detections.from_fixed(o) for o in outs]
+        return dets if batch else dets[0]
+
+    def reference(self, conf, loc, landms, quantization=None) -> Detections:
+        """RetinaFace's test path in float64 (ultrapost.reference.retinaface) on the same inputs, int8
+        dequantized first."""
+        s, b, k, kind, quant = self._inputs(conf, loc, landms, quantization, False)
+        if kind == "s8":
+            s, b, k = (reference.dequantize(x, *q) for x, q in zip((s, b, k), quant, strict=True))
+        elif kind == "i32":
+            s, b, k = s / (1 << 20 if self.logits else 1 << 30), b / (1 << 20), k / (1 << 20)
+        pad = (0.0, 0.0) if self.pixel_size is None else (1.0 / self.pixel_size[0], 1.0 / self.pixel_size[1])
+        boxes, scores, landmarks, anchors = reference.retinaface(
+            s, b, k, self.priors, score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
+            candidate_limit=self.num_anchors if self.candidate_limit is None else self.candidate_limit,
+            max_detections=self.max_detections, logits=self.logits, eps=self.eps,
+            center_variance=self.center_variance, size_variance=self.size_variance, nms_kind=self.nms,
+            inclusive=self.inclusive, pad=pad, sigma=self.soft_sigma, soft_threshold=self.soft_threshold)
+        return Detections(boxes, scores, anchors, landmarks=landmarks)
+
+    def __repr__(self) -> str:
+        w, h = self.input_size
+        return f"RetinaFace({w}x{h}, {self.num_anchors} anchors, t={self.score_threshold}, nms={self.nms})"
+
+
+def _split_quantization(quantization):
+    try:
+        sq, bq, kq = quantization
+    except (TypeError, ValueError):
+        raise TypeError("int8 quantization must be ((conf_scale, conf_zp), (loc_scale, loc_zp), "
+                        f"(landms_scale, landms_zp)), got {quantization!r}") from None
+    return (prepare.check_quantization(sq, "conf"), prepare.check_quantization(bq, "loc"),
+            prepare.check_quantization(kq, "landms"))

@@ -1,0 +1,252 @@
+"""Compiling and linking the C core for a board (hello, harness and minimal images), and the host builds of the
+same core under ASan/UBSan, valgrind and libFuzzer (firmware/host)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ultrapost.firmware.boards import Board, get_board
+from ultrapost.firmware.toolchain import csrc_dir, firmware_dir, run_tool, tool
+
+WARNINGS = ["-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes", "-Wmissing-prototypes"]
+CFLAGS = [
+    "-std=c99",
+    "-g",
+    "-ffunction-sections",
+    "-fdata-sections",
+    "-ffreestanding",
+    "-fno-common",
+    "-fstack-usage",
+    "-fcallgraph-info=su",
+]
+
+
+def core_sources(csrc: Path | None = None) -> list[Path]:
+    """The firmware part of the core: csrc/*.c without "host" in the name."""
+    csrc = csrc or csrc_dir()
+    return sorted(p for p in csrc.glob("*.c") if "host" not in p.name)
+
+
+@dataclass
+class Image:
+    """A linked firmware image and what it was built from."""
+
+    board: Board
+    elf: Path
+    map_file: Path
+    objects: dict[str, list[Path]] = field(default_factory=dict)  # "core", "runtime", "program"
+    float_abi: str = "soft"
+
+
+def compile_sources(
+    board: Board | str,
+    sources: list[Path],
+    out_dir: Path,
+    *,
+    include_dirs: tuple[Path, ...] = (),
+    defines: dict[str, object] | None = None,
+    float_abi: str = "soft",
+    opt: str = "-Os",
+    werror: bool = True,
+    extra: tuple[str, ...] = (),
+) -> list[Path]:
+    """Compiles each source to out_dir/<stem>.o (plus .su and .ci stack files); returns the objects."""
+    board = get_board(board)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flags = [tool("gcc"), *board.cflags(float_abi), opt, *CFLAGS, *WARNINGS, *extra]
+    if werror:
+        flags.append("-Werror")
+    for d in include_dirs:
+        flags.append(f"-I{d}")
+    for key, value in (defines or {}).items():
+        flags.append(f"-D{key}" if value is None else f"-D{key}={value}")
+    objects = []
+    stems = [Path(s).stem for s in sources]
+    if len(set(stems)) != len(stems):
+        raise ValueError(f"source file names must be unique: {sorted(stems)}")
+    for src in sources:
+        obj = out_dir / (Path(src).stem + ".o")
+        run_tool([*flags, "-c", str(src), "-o", str(obj)], f"compiling {Path(src).name} for {board.name}")
+        objects.append(obj)
+    return objects
+
+
+def link(board: Board | str, objects: list[Path], elf: Path, *, float_abi: str = "soft") -> Path:
+    """Links objects with the board's linker script, newlib-nano (mem* only) and libgcc; writes elf and elf.map."""
+    board = get_board(board)
+    elf = Path(elf)
+    map_file = elf.with_suffix(".map")
+    ld_dir = firmware_dir() / "ld"
+    cmd = [
+        tool("gcc"),
+        *board.cflags(float_abi),
+        "-nostdlib",
+        "-nostartfiles",
+        "-T",
+        str(ld_dir / board.linker_script),
+        f"-L{ld_dir}",
+        "-Wl,--gc-sections",
+        f"-Wl,-Map={map_file}",
+        "-Wl,--no-warn-rwx-segments",
+        *map(str, objects),
+        "-Wl,--start-group",
+        "-lc_nano",
+        "-lgcc",
+        "-Wl,--end-group",
+        "-o",
+        str(elf),
+    ]
+    run_tool(cmd, f"linking {elf.name} for {board.name}")
+    return map_file
+
+
+def runtime_sources() -> list[Path]:
+    src = firmware_dir() / "src"
+    return [src / "startup.c", src / "semihost.c"]
+
+
+def build_hello(board: Board | str, out_dir: Path, *, float_abi: str = "soft") -> Image:
+    """The bring-up image (firmware/src/hello.c): startup, semihosting file I/O, faults."""
+    board = get_board(board)
+    out_dir = Path(out_dir)
+    src = firmware_dir() / "src"
+    runtime = compile_sources(board, runtime_sources(), out_dir / "runtime", float_abi=float_abi)
+    program = compile_sources(board, [src / "hello.c"], out_dir / "program", float_abi=float_abi)
+    elf = out_dir / f"hello_{board.name}.elf"
+    map_file = link(board, runtime + program, elf, float_abi=float_abi)
+    return Image(board, elf, map_file, {"runtime": runtime, "program": program}, float_abi)
+
+
+def freestanding_flags() -> list[str]:
+    """No C library headers at all: only gcc's own freestanding ones (stdint.h, stddef.h, stdbool.h...)."""
+    inc = run_tool([tool("gcc"), "-print-file-name=include"], "gcc -print-file-name").stdout.strip()
+    return ["-nostdinc", "-isystem", inc]
+
+
+def _compile_core(
+    board: Board, out_dir: Path, csrc: Path | None, float_abi: str, opt: str, defines: dict | None = None
+) -> list[Path]:
+    sources = core_sources(csrc)
+    if not sources:
+        raise FileNotFoundError(f"no core sources (csrc/*.c) in {csrc or csrc_dir()}")
+    return compile_sources(
+        board,
+        sources,
+        out_dir / "core",
+        include_dirs=(Path(csrc or csrc_dir()),),
+        defines=defines,
+        float_abi=float_abi,
+        opt=opt,
+        extra=tuple(freestanding_flags()),
+    )
+
+
+def build_harness(
+    board: Board | str,
+    out_dir: Path,
+    config_dir: Path,
+    *,
+    csrc: Path | None = None,
+    float_abi: str = "soft",
+    opt: str = "-Os",
+) -> Image:
+    """The vector runner (firmware/src/harness.c) with the core and the configs in config_dir/configs.h."""
+    board = get_board(board)
+    out_dir = Path(out_dir)
+    config_dir = Path(config_dir)
+    if not (config_dir / "configs.h").is_file():
+        raise FileNotFoundError(f"{config_dir / 'configs.h'} not found (write it with write_config_dir)")
+    core = _compile_core(board, out_dir, csrc, float_abi, opt)
+    runtime = compile_sources(board, runtime_sources(), out_dir / "runtime", float_abi=float_abi)
+    program = compile_sources(
+        board,
+        [firmware_dir() / "src" / "harness.c"],
+        out_dir / "program",
+        include_dirs=(config_dir, Path(csrc or csrc_dir()), firmware_dir() / "src"),
+        defines={"FW_IO_BYTES": board.io_bytes, "FW_ARENA_BYTES": board.arena_bytes},
+        float_abi=float_abi,
+    )
+    elf = out_dir / f"harness_{board.name}.elf"
+    map_file = link(board, core + runtime + program, elf, float_abi=float_abi)
+    return Image(board, elf, map_file, {"core": core, "runtime": runtime, "program": program}, float_abi)
+
+
+# The core's compile-time switches (csrc/ultrapost.h) that leave out everything but Ultraface + hard NMS.
+MINIMAL_FEATURES = {"UP_NO_SOFT_NMS": None, "UP_NO_MERGE_NMS": None, "UP_NO_KEYPOINTS": None, "UP_NO_LABELS": None}
+
+
+def build_minimal(
+    board: Board | str,
+    out_dir: Path,
+    *,
+    csrc: Path | None = None,
+    opt: str = "-Os",
+    defines: dict | None = None,
+) -> Image:
+    """The smallest image that keeps every public core function (firmware/src/minimal.c); used for footprint
+    and for the check that no float helper or heap function is linked. defines: core compile-time switches
+    (e.g. MINIMAL_FEATURES)."""
+    board = get_board(board)
+    out_dir = Path(out_dir)
+    core = _compile_core(board, out_dir, csrc, "soft", opt, defines)
+    runtime = compile_sources(board, runtime_sources(), out_dir / "runtime")
+    program = compile_sources(
+        board,
+        [firmware_dir() / "src" / "minimal.c"],
+        out_dir / "program",
+        include_dirs=(Path(csrc or csrc_dir()),),
+    )
+    elf = out_dir / f"minimal_{board.name}.elf"
+    map_file = link(board, core + runtime + program, elf)
+    return Image(board, elf, map_file, {"core": core, "runtime": runtime, "program": program})
+
+
+# Host safety harnesses (firmware/host): the same core under ASan/UBSan, valgrind and libFuzzer
+
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+
+
+def build_host_runner(
+    out_dir: Path, config_dir: Path, *, sanitize: bool = True, csrc: Path | None = None, compiler: str = "gcc"
+) -> Path:
+    """firmware/host/vector_runner.c with the core and config_dir/configs.h, for the host (ASan+UBSan unless
+    sanitize=False, e.g. for valgrind). Reads and writes the same files as the firmware harness."""
+    if shutil.which(compiler) is None:
+        raise FileNotFoundError(f"{compiler} not found on PATH")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exe = out_dir / ("vector_runner_asan" if sanitize else "vector_runner")
+    cmd = [compiler, "-std=c99", "-g", "-O1", *WARNINGS, "-Werror", f"-I{config_dir}", f"-I{csrc or csrc_dir()}"]
+    cmd += SANITIZE if sanitize else []
+    cmd += [str(firmware_dir() / "host" / "vector_runner.c"), *map(str, core_sources(csrc)), "-o", str(exe)]
+    run_tool(cmd, "building the host vector runner")
+    return exe
+
+
+def build_fuzzer(out_dir: Path, *, csrc: Path | None = None) -> Path:
+    """firmware/host/fuzz_up_run.c as a libFuzzer binary with ASan and UBSan (needs clang)."""
+    if shutil.which("clang") is None:
+        raise FileNotFoundError("clang not found on PATH (libFuzzer comes with clang)")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exe = out_dir / "fuzz_up_run"
+    cmd = [
+        "clang",
+        "-std=c99",
+        "-g",
+        "-O1",
+        "-fsanitize=fuzzer",
+        *SANITIZE,
+        *WARNINGS,
+        "-Werror",
+        f"-I{csrc or csrc_dir()}",
+        str(firmware_dir() / "host" / "fuzz_up_run.c"),
+        *map(str, core_sources(csrc)),
+        "-o",
+        str(exe),
+    ]
+    run_tool(cmd, "building the fuzzer")
+    return exe

@@ -1,0 +1,236 @@
+"""Model configurations as firmware data: a :class:`ModelSpec` is one post-processing configuration (family, input
+size, thresholds, input kind and int8 quantization, raw or decoded boxes...), the same arguments as
+:class:`ultrapost.Ultraface`. It gives the prepared :class:`~ultrapost.core.config.FixedConfig` a firmware compiles
+in (``ultrapost codegen``), and the host's config for the same model (float32 inputs never reach a firmware: the
+host converts them at the boundary, ``golden.convert_f32``, and the board runs the I32 config of the same model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from ultrapost.families.blazeface import BlazeFace
+from ultrapost.families.ultraface import Ultraface
+
+FAMILIES = ("ultraface", "ultraslim", "blazeface")
+NMS_KINDS = ("hard", "blend", "weighted", "soft-linear", "soft-gaussian")
+INPUT_KINDS = ("s8", "i32", "f32")
+ULTRASLIM_QUANT = (1 / 255, -128)  # NXP ultraslim int8 output: one scale and zero point for all six columns
+BLAZEFACE_QUANT = ((0.25, 0), (0.5, 0))  # int8 logits and regressors (pixels) of the generated BlazeFace heads
+_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model configuration, as ultrapost.Ultraface's arguments plus the input kind and its quantization.
+
+    family "ultraslim" is NXP's int8 ultraslim: 128x128, finest level dropped, decoded corners clipped to [0, 1],
+    one [172, 6] tensor (scores in columns 0-1, corners in 2-5) with a single scale and zero point. family
+    "blazeface" is MediaPipe's BlazeFace (ultrapost.BlazeFace): logits [N, 1] and regressors [N, 16] (box, then
+    6 keypoints), anchors of the MediaPipe model of this input size (128: short range, 896; 192: full range, 2304;
+    other sizes: the short-range strides). nms, score_test, pixel_size ("+1 pixel" IoU areas) and
+    class_thresholds (multi-class Ultraface: one threshold per class column from 1 on, labels out) are the
+    post-processors' arguments of the same names.
+    """
+
+    name: str = "ultraface"
+    family: str = "ultraface"
+    input_size: tuple[int, int] = (320, 240)
+    input_kind: str = "s8"
+    score_threshold: float = 0.7
+    iou_threshold: float = 0.3
+    candidate_limit: int | None = 200
+    max_detections: int | None = None
+    priors: str = "trained"
+    drop_finest_level: bool = False
+    logits: bool = False
+    decoded: bool = False
+    clip: bool = False
+    score_quant: tuple[float, int] | None = (1 / 256, -128)
+    box_quant: tuple[float, int] | None = (0.04, 0)
+    nms: str = "hard"
+    score_test: str = ">"
+    pixel_size: tuple[int, int] | None = None
+    class_thresholds: tuple[float, ...] | None = None
+    soft_sigma: float = 0.5
+
+    def __post_init__(self):
+        if not _NAME_RE.match(self.name):
+            raise ValueError(f"name must be a lower-case C identifier (it prefixes the C names), got {self.name!r}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"input kind must be one of {INPUT_KINDS}, got {self.input_kind!r}")
+        if self.nms not in NMS_KINDS:
+            raise ValueError(f"nms must be one of {NMS_KINDS}, got {self.nms!r}")
+        if self.score_test not in (">", ">="):
+            raise ValueError(f"score test must be '>' or '>=', got {self.score_test!r}")
+        if self.family == "blazeface" and (self.logits or self.decoded or self.class_thresholds or self.pixel_size):
+            raise ValueError("blazeface has its own score and box kinds: no --logits, --decoded, classes or pads")
+        if self.class_thresholds is not None and (self.logits or self.family != "ultraface"):
+            raise ValueError("class thresholds (multi-class) need an ultraface head with probabilities")
+        if self.family == "ultraslim" and (self.logits or not self.decoded):
+            raise ValueError("ultraslim holds probabilities and decoded corners: no --logits, and --decoded is implied")
+        if self.logits and self.decoded:
+            raise ValueError("logits with decoded boxes is not an Ultraface head: choose --logits or --decoded")
+        if self.input_kind == "s8" and (self.score_quant is None or self.box_quant is None):
+            raise ValueError("int8 inputs need the score and box quantization (scale and zero point)")
+        if self.single_tensor and self.input_kind == "s8" and tuple(self.score_quant) != tuple(self.box_quant):
+            raise ValueError("ultraslim is one int8 tensor: its scores and boxes share one scale and zero point")
+
+    @classmethod
+    def ultraslim(cls, name: str = "ultraslim", **overrides) -> ModelSpec:
+        """NXP's ultraslim with its NXP example's threshold (p_face > 0.5)."""
+        base = dict(
+            name=name,
+            family="ultraslim",
+            input_size=(128, 128),
+            input_kind="s8",
+            score_threshold=0.5,
+            drop_finest_level=True,
+            decoded=True,
+            clip=True,
+            score_quant=ULTRASLIM_QUANT,
+            box_quant=ULTRASLIM_QUANT,
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def blazeface(cls, name: str = "blazeface", **overrides) -> ModelSpec:
+        """MediaPipe's BlazeFace short range (128x128, 896 anchors; 192x192: full range, 2304): weighted NMS at
+        0.3, score >= 0.5, the 200 best candidates; int8 logits scale 1/4 and regressors scale 1/2 (pixels)."""
+        base = dict(
+            name=name,
+            family="blazeface",
+            input_size=(128, 128),
+            input_kind="s8",
+            score_threshold=0.5,
+            nms="weighted",
+            score_test=">=",
+            score_quant=BLAZEFACE_QUANT[0],
+            box_quant=BLAZEFACE_QUANT[1],
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    @property
+    def single_tensor(self) -> bool:
+        return self.family == "ultraslim"
+
+    @property
+    def num_classes(self) -> int:
+        """Score columns per row."""
+        if self.family == "blazeface":
+            return 1
+        return 2 if self.class_thresholds is None else 1 + len(self.class_thresholds)
+
+    @property
+    def num_keypoints(self) -> int:
+        return 6 if self.family == "blazeface" else 0
+
+    @property
+    def box_columns(self) -> int:
+        return 4 + 2 * self.num_keypoints
+
+    def processor(self):
+        """The post-processor this spec describes: an ultrapost.Ultraface or ultrapost.BlazeFace."""
+        if self.family == "blazeface":
+            return BlazeFace(
+                self.input_size,
+                score_threshold=self.score_threshold,
+                iou_threshold=self.iou_threshold,
+                nms=self.nms,
+                score_test=self.score_test,
+                candidate_limit=self.candidate_limit,
+                max_detections=self.max_detections,
+                soft_sigma=self.soft_sigma,
+            )
+        return Ultraface(
+            self.input_size,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+            candidate_limit=self.candidate_limit,
+            max_detections=self.max_detections,
+            priors=self.priors,
+            drop_finest_level=self.drop_finest_level,
+            logits=self.logits,
+            clip=self.clip,
+            nms=self.nms,
+            pixel_size=self.pixel_size,
+            score_test=self.score_test,
+            soft_sigma=self.soft_sigma,
+            class_thresholds=self.class_thresholds,
+        )
+
+    def quantization(self):
+        return (tuple(self.score_quant), tuple(self.box_quant)) if self.input_kind == "s8" else None
+
+    def host_config(self, pp=None):
+        """(FixedConfig, Core) for the spec's own input kind (F32 for float inputs)."""
+        pp = pp or self.processor()
+        if self.family == "blazeface":
+            return pp.config(self.input_kind, self.quantization())
+        return pp.config(self.input_kind, self.decoded, self.quantization())
+
+    def firmware_config(self, pp=None):
+        """(FixedConfig, Core) a firmware runs: the spec's, with I32 in place of F32 (converted on the host)."""
+        pp = pp or self.processor()
+        kind = "i32" if self.input_kind == "f32" else self.input_kind
+        quant = self.quantization() if kind == "s8" else None
+        if self.family == "blazeface":
+            return pp.config(kind, quant)
+        return pp.config(kind, self.decoded, quant)
+
+    def describe(self) -> str:
+        w, h = self.input_size
+        parts = [
+            f"{self.family} {w}x{h}",
+            f"input {self.input_kind}" + (" (host-converted to i32)" if self.input_kind == "f32" else ""),
+        ]
+        if self.family == "blazeface":
+            parts += ["clipped logits, linear decode, 6 keypoints"]
+        else:
+            parts += [
+                "decoded corners" if self.decoded else f"raw deltas, {self.priors} priors",
+                "logits" if self.logits else "probabilities",
+            ]
+        if self.class_thresholds is not None:
+            parts.append("classes > " + "/".join(str(t) for t in self.class_thresholds) + " with labels")
+        else:
+            parts.append(f"score {self.score_test} {self.score_threshold}")
+        parts += [
+            f"{self.nms} NMS at IoU {self.iou_threshold}",
+            f"candidates {self.candidate_limit}",
+            f"max detections {self.max_detections}",
+        ]
+        if self.drop_finest_level:
+            parts.append("finest level dropped")
+        if self.clip:
+            parts.append("clip [0, 1]")
+        if self.pixel_size is not None:
+            parts.append("+1 pixel areas on {}x{}".format(*self.pixel_size))
+        if self.input_kind == "s8":
+            parts.append(f"score scale/zp {self.score_quant[0]!r}/{self.score_quant[1]}")
+            parts.append(f"box scale/zp {self.box_quant[0]!r}/{self.box_quant[1]}")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+# Status codes of up_run (csrc/ultrapost.h) that vector records test on purpose.
+UP_ERR_SCRATCH, UP_ERR_OUTPUT, UP_ERR_STRIDE = -3, -4, -5
+
+
+def scratch_size(config) -> int:
+    """up_scratch_size of a valid config as csrc/ultrapost.h documents it: per candidate 4 bytes (hard NMS), 20
+    (blending, weighted) or 24 (soft-NMS). This is what a firmware allocates; the host binding's Core.scratch_bytes
+    may be larger (room for its faster hard NMS). The board harness reports the C's own value in the stats file,
+    and the board checks compare the two."""
+    nms = int(config.nms_kind)
+    per = 4 if nms == 0 else 20 if nms in (1, 2) else 24
+    return int(config.candidate_limit) * per

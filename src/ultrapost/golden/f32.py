@@ -1,0 +1,28 @@
+"""Golden twin of the host's float32 boundary (up_f32_to_fixed): float32 tensors to the core's fixed point."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ultrapost.core.config import F32_PROB_Q, F32_VALUE_LIMIT, F32_VALUE_Q, ONE_SCORE, SCORE_PROB, FixedConfig
+
+
+def f32_to_fixed(x, q: int, lo: int, hi: int):
+    """up_f32_to_fixed: the float32 boundary, round(x * 2^q) half up, clamped to [lo, hi]."""
+    v = np.asarray(x, dtype=np.float32).astype(np.float64) * float(1 << q)
+    v = np.clip(v, lo, hi)
+    return np.floor(v + 0.5).astype(np.int64)
+
+
+def convert_f32(cfg: FixedConfig, scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray | None = None):
+    """The whole float32 boundary at once (the C converts lazily; the values are the same)."""
+    for arr in (scores, boxes) + (() if keypoints is None else (keypoints,)):
+        if not np.isfinite(arr).all():
+            raise ValueError("NaN or Inf in the float inputs")
+    if cfg.score_kind == SCORE_PROB:
+        s = f32_to_fixed(scores, F32_PROB_Q, 0, ONE_SCORE)
+    else:
+        s = f32_to_fixed(scores, F32_VALUE_Q, -F32_VALUE_LIMIT, F32_VALUE_LIMIT)
+    b = f32_to_fixed(boxes, F32_VALUE_Q, -F32_VALUE_LIMIT, F32_VALUE_LIMIT)
+    k = None if keypoints is None else f32_to_fixed(keypoints, F32_VALUE_Q, -F32_VALUE_LIMIT, F32_VALUE_LIMIT)
+    return s, b, k

@@ -1,0 +1,44 @@
+"""Golden twin of csrc/up_pipeline.c: ``run`` (up_run, and up_run_f32 for float32 inputs), class by class."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ultrapost.core.config import INPUT_F32, SCORE_PROB, FixedConfig
+from ultrapost.golden.decode import Rows, decode
+from ultrapost.golden.f32 import convert_f32
+from ultrapost.golden.fixed import INT32_MIN
+from ultrapost.golden.nms import nms_rows
+from ultrapost.golden.select import keys, select
+
+
+def run(cfg: FixedConfig, scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray | None = None):
+    """up_run (and up_run_f32 for float32 inputs) on 2-D rows: scores [N,C], boxes [N,4] (or [N, 4 + 2P] with the
+    keypoints after the box when ``keypoints`` is None and the config has keypoints)."""
+    boxes = np.asarray(boxes)
+    if cfg.num_keypoints > 0 and keypoints is None:
+        keypoints = boxes[:, 4 : 4 + 2 * cfg.num_keypoints]
+    boxes = boxes[:, :4]
+    if cfg.num_keypoints == 0:
+        keypoints = None
+    if cfg.input_kind == INPUT_F32:
+        scores, boxes, keypoints = convert_f32(cfg, scores, boxes, keypoints)
+    raw_boxes = np.asarray(boxes, dtype=np.int64)
+    kp_raw = None if keypoints is None else np.asarray(keypoints, dtype=np.int64)
+    classes = [(cfg.class_index, cfg.score_bound)]
+    if cfg.num_labels > 0:
+        classes = [(cfg.class_index + i, int(cfg.label_bounds[i])) for i in range(cfg.num_labels)]
+    parts = []
+    for column, bound in classes:
+        key = keys(cfg, scores, column)
+        if cfg.input_kind == INPUT_F32 and cfg.score_kind == SCORE_PROB:
+            key = np.where(key > bound, key, INT32_MIN)  # the C's prefiltered keys
+        candidates = select(cfg, key, bound)
+        decoded = decode(cfg, candidates, raw_boxes[candidates])
+        part = nms_rows(cfg, candidates, decoded, Rows(cfg, key, kp_raw))
+        if cfg.num_labels > 0:
+            part["labels"] = np.full(len(part["anchors"]), column, dtype=np.int32)
+        parts.append(part)
+    if len(parts) == 1:
+        return parts[0]
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
