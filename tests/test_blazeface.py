@@ -13,8 +13,15 @@ import ultrapost
 from ultrapost.families.blazeface import ssd_anchors
 from ultrapost.families.cases import blazeface_case
 
-PHOTOS = ["ultraface_1.jpg", "ultraface_2.jpg", "ultraface_3.jpg", "ultraface_5.jpg", "ultraface_9.jpg",
-          "ultraface_12.jpg", "nasa_group.jpg"]
+PHOTOS = [
+    "ultraface_1.jpg",
+    "ultraface_2.jpg",
+    "ultraface_3.jpg",
+    "ultraface_5.jpg",
+    "ultraface_9.jpg",
+    "ultraface_12.jpg",
+    "nasa_group.jpg",
+]
 
 
 def test_anchor_counts_and_positions():
@@ -31,9 +38,12 @@ def test_anchor_counts_and_positions():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["f32", "s8", "i32"]),
-       nms=st.sampled_from(["weighted", "hard", "blend", "soft-linear", "soft-gaussian"]),
-       model=st.sampled_from(["short", "full", "back"]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["f32", "s8", "i32"]),
+    nms=st.sampled_from(["weighted", "hard", "blend", "soft-linear", "soft-gaussian"]),
+    model=st.sampled_from(["short", "full", "back"]),
+)
 def test_blazeface_c_equals_golden(seed, kind, nms, model):
     bf, s, r, q = blazeface_case(seed, kind, model=model, nms=nms)
     c = bf.postprocess(s, r, quantization=q, backend="c")
@@ -108,8 +118,9 @@ def test_bad_blazeface_configs():
     with pytest.raises(ValueError, match="anchors must be"):
         ultrapost.BlazeFace(128, anchors=np.zeros((10, 3)))
     with pytest.raises(ValueError, match="regressors has 896 rows but the config has 10"):
-        ultrapost.BlazeFace(128, anchors=np.full((10, 4), 0.5)).postprocess(np.zeros((10, 1), np.float32),
-                                                                           np.zeros((896, 16), np.float32))
+        ultrapost.BlazeFace(128, anchors=np.full((10, 4), 0.5)).postprocess(
+            np.zeros((10, 1), np.float32), np.zeros((896, 16), np.float32)
+        )
     with pytest.raises(ValueError, match="unknown BlazeFace model"):
         ultrapost.BlazeFace.model("tiny")
     with pytest.raises(ValueError, match="soft_sigma must be > 0"):

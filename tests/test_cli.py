@@ -262,23 +262,27 @@ def test_bench_over_several_photos_summarizes_the_ratios(capsys, tmp_path):
     (folder / "b.jpg").write_bytes(require("images/ultraface_13.jpg").read_bytes())
     (folder / "notes.txt").write_text("not a photo")
     model = require(RFB)
-    code, out, err = run(capsys, "bench", "--model", model, "--image", require(NASA), folder, "--budget", "0.02",
-                         "--quick", "--json")
+    code, out, err = run(
+        capsys, "bench", "--model", model, "--image", require(NASA), folder, "--budget", "0.02", "--quick", "--json"
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert [p["workload"]["image"] for p in doc["photos"]] == ["nasa_group.jpg", "b.jpg"]
     assert [p["workload"]["kept"] for p in doc["photos"]] == [14, 2] and doc["same_decisions"]
     summary = doc["summary"]["methods"]
-    medians = {m["method"]: [[x for x in p["methods"] if x["method"] == m["method"]][0]["median_us"]
-                             for p in doc["photos"]] for m in doc["photos"][0]["methods"]}
+    medians = {
+        m["method"]: [[x for x in p["methods"] if x["method"] == m["method"]][0]["median_us"] for p in doc["photos"]]
+        for m in doc["photos"][0]["methods"]
+    }
     for key, row in summary.items():
         ratios = [a / b for a, b in zip(medians[key], medians["ultrapost"], strict=True)]
         assert row["total_us"] == pytest.approx(sum(medians[key]), abs=2e-3)
         assert row["ratio_of_totals"] == pytest.approx(sum(medians[key]) / sum(medians["ultrapost"]), abs=0.006)
         assert row["ratio_min"] == pytest.approx(min(ratios), abs=0.006)
         assert row["ratio_max"] == pytest.approx(max(ratios), abs=0.006)
-    code, out, err = run(capsys, "bench", "--model", model, "--image", require(NASA), folder, "--budget", "0.02",
-                         "--quick")
+    code, out, err = run(
+        capsys, "bench", "--model", model, "--image", require(NASA), folder, "--budget", "0.02", "--quick"
+    )
     assert code == 0, err
     assert "summary over 2 photos" in out and "nasa_group.jpg" in out and "b.jpg" in out
 
@@ -328,8 +332,9 @@ def test_verify_json(capsys):
 def test_verify_exit_status_and_listing_on_a_mismatch(capsys, monkeypatch):
     """Fault injection into the comparison: a case reported as differing gives exit status 1 and a rebuild line."""
     real = verify_cmd.differences
-    monkeypatch.setattr(verify_cmd, "differences",
-                        lambda c, g: real(c, g) + (["scores"] if len(c) == len(g) and len(c) % 2 else []))
+    monkeypatch.setattr(
+        verify_cmd, "differences", lambda c, g: real(c, g) + (["scores"] if len(c) == len(g) and len(c) % 2 else [])
+    )
     code, out, _ = run(capsys, "verify", "--cases", "5", "--family", "blazeface")
     assert code == 1
     listed = [line for line in out.splitlines() if line.startswith("MISMATCH blazeface")]

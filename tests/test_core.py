@@ -43,22 +43,41 @@ def assert_same(pp, scores, boxes, **kw):
     max_det=st.sampled_from([None, 1, 5]),
 )
 def test_c_equals_golden(seed, size, kind, mode, decoded, logits, convention, clip, limit, max_det):
-    pp, s, b, q = make_case(seed, size, kind, mode, decoded=decoded, logits=logits, convention=convention,
-                            clip=clip, candidate_limit=limit, max_detections=max_det)
+    pp, s, b, q = make_case(
+        seed,
+        size,
+        kind,
+        mode,
+        decoded=decoded,
+        logits=logits,
+        convention=convention,
+        clip=clip,
+        candidate_limit=limit,
+        max_detections=max_det,
+    )
     assert_same(pp, s, b, decoded=decoded and not logits, quantization=q)
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 2**32 - 1), size=st.sampled_from(SIZES[4:6]), kind=st.sampled_from(KINDS),
-       mode=st.sampled_from(["random", "ties", "all_pass"]), decoded=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.sampled_from(SIZES[4:6]),
+    kind=st.sampled_from(KINDS),
+    mode=st.sampled_from(["random", "ties", "all_pass"]),
+    decoded=st.booleans(),
+)
 def test_c_equals_golden_large_sizes(seed, size, kind, mode, decoded):
     pp, s, b, q = make_case(seed, size, kind, mode, decoded=decoded)
     assert_same(pp, s, b, decoded=decoded, quantization=q)
 
 
 @settings(max_examples=600, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["s8", "f32"]),
-       mode=st.sampled_from(["random", "ties", "none_pass"]), t=st.sampled_from([0.3, 0.5, 0.7]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["s8", "f32"]),
+    mode=st.sampled_from(["random", "ties", "none_pass"]),
+    t=st.sampled_from([0.3, 0.5, 0.7]),
+)
 def test_c_equals_golden_ultraslim(seed, kind, mode, t):
     pp, tensor, q = ultraslim_case(seed, kind, mode, t)
     assert pp.num_anchors == 172
@@ -67,14 +86,21 @@ def test_c_equals_golden_ultraslim(seed, kind, mode, t):
 
 
 def test_every_size_has_the_documented_anchor_count():
-    expected = {(128, 96): 708, (160, 120): 1118, (320, 240): 4420, (480, 360): 9984, (640, 480): 17640,
-                (1280, 960): 70500}
+    expected = {
+        (128, 96): 708,
+        (160, 120): 1118,
+        (320, 240): 4420,
+        (480, 360): 9984,
+        (640, 480): 17640,
+        (1280, 960): 70500,
+    }
     for size, n in expected.items():
         assert ultrapost.Ultraface(size).num_anchors == n
     assert ultrapost.Ultraface((128, 128), drop_finest_level=True).num_anchors == 172
 
 
 # --- known answers ------------------------------------------------------------------------------------------------
+
 
 def tiny():
     """Four anchors on a 32x32 input: one level, stride 16, one 16-px box per cell.
@@ -130,6 +156,7 @@ def test_known_answer_nms_six_boxes(backend):
 
 # --- fixed-point helpers ------------------------------------------------------------------------------------------
 
+
 def edge_int32():
     base = [0, 1, -1, 2**31 - 1, -(2**31), 2**30, -(2**30)]
     pows = [s * (2**k + d) for k in range(0, 31) for d in (-1, 0, 1) for s in (1, -1)]
@@ -163,10 +190,37 @@ def test_sigmoid_q30_c_equals_golden_and_error_bound():
 
 def test_f32_boundary_c_equals_golden():
     rng = np.random.default_rng(2)
-    special = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 2**-21, -(2**-21), 3 * 2**-21, 1e-45, -1e-45, 1e-38,
-                        3.4e38, -3.4e38, 1023.9999, 1024.0, -1024.0, 0.7, 0.3, 1 - 2**-24], np.float32)
-    x = np.concatenate([special, rng.normal(0, 3, 50000).astype(np.float32),
-                        (rng.integers(-(2**24), 2**24, 20000) * 2.0**-21).astype(np.float32)])
+    special = np.array(
+        [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            2**-21,
+            -(2**-21),
+            3 * 2**-21,
+            1e-45,
+            -1e-45,
+            1e-38,
+            3.4e38,
+            -3.4e38,
+            1023.9999,
+            1024.0,
+            -1024.0,
+            0.7,
+            0.3,
+            1 - 2**-24,
+        ],
+        np.float32,
+    )
+    x = np.concatenate(
+        [
+            special,
+            rng.normal(0, 3, 50000).astype(np.float32),
+            (rng.integers(-(2**24), 2**24, 20000) * 2.0**-21).astype(np.float32),
+        ]
+    )
     for q, lo, hi in ((20, -(2**30), 2**30), (30, 0, 2**30)):
         assert np.array_equal(_core.f32_to_fixed(x, q, lo, hi), golden.f32_to_fixed(x, q, lo, hi).astype(np.int32))
     # halves round up, also for negatives
@@ -216,8 +270,9 @@ def test_many_candidates_sort_into_keep_order(n_pass, spread):
         p[at] = rng.choice(np.linspace(0.75, 0.98, 10), n_pass)
     scores = np.stack([1 - p, p], 1).astype(np.float32)
     boxes = rng.normal(0, 0.5, (n, 4)).astype(np.float32)
-    pp = ultrapost.Ultraface((320, 240), score_threshold=0.7, iou_threshold=0.3, candidate_limit=None,
-                             max_detections=1000)
+    pp = ultrapost.Ultraface(
+        (320, 240), score_threshold=0.7, iou_threshold=0.3, candidate_limit=None, max_detections=1000
+    )
     c = assert_same(pp, scores, boxes)
     keys = c.fixed["scores"].astype(np.int64)
     order = np.lexsort((c.anchors, -keys))
@@ -244,14 +299,23 @@ def test_float_scores_around_the_threshold_in_wide_steps(threshold):
     rng = np.random.default_rng(int(threshold * 1e6))
     n = 4420
     t32 = np.float32(threshold)
-    near = [np.nextafter(t32, np.float32(0)), t32, np.nextafter(t32, np.float32(2)), np.float32(1.0),
-            np.float32(1.5), np.float32(1e-30), np.float32(-0.5), np.float32(0.0)]
+    near = [
+        np.nextafter(t32, np.float32(0)),
+        t32,
+        np.nextafter(t32, np.float32(2)),
+        np.float32(1.0),
+        np.float32(1.5),
+        np.float32(1e-30),
+        np.float32(-0.5),
+        np.float32(0.0),
+    ]
     p = np.where(rng.random(n) < 0.2, rng.choice(near, n), rng.uniform(0, 1, n)).astype(np.float32)
     bg = np.where(rng.random(n) < 0.1, np.float32(0.99), (1 - p)).astype(np.float32)
     scores = np.stack([bg, p], 1)
     boxes = rng.normal(0, 0.3, (n, 4)).astype(np.float32)
-    pp = ultrapost.Ultraface((320, 240), score_threshold=threshold, iou_threshold=0.3, candidate_limit=None,
-                             max_detections=5000)
+    pp = ultrapost.Ultraface(
+        (320, 240), score_threshold=threshold, iou_threshold=0.3, candidate_limit=None, max_detections=5000
+    )
     c = assert_same(pp, scores, boxes)
     assert len(c) >= 1
 
@@ -318,9 +382,14 @@ def test_pairs_at_the_iou_threshold_decide_alike(iou, pixel_size, eps):
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 2**32 - 1), size=st.sampled_from(SIZES[:3]), kind=st.sampled_from(["s8", "i32"]),
-       mode=st.sampled_from(["random", "ties", "all_pass", "degenerate"]), decoded=st.booleans(),
-       limit=st.sampled_from([200, None]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.sampled_from(SIZES[:3]),
+    kind=st.sampled_from(["s8", "i32"]),
+    mode=st.sampled_from(["random", "ties", "all_pass", "degenerate"]),
+    decoded=st.booleans(),
+    limit=st.sampled_from([200, None]),
+)
 def test_host_kept_box_blocks_decide_like_the_portable_nms(seed, size, kind, mode, decoded, limit):
     """The host build tests kept boxes 8 at a time from blocks of copies; with only the portable scratch the
     same C runs the firmware's up_nms_hard: both give the same integers (and equal golden elsewhere)."""

@@ -197,8 +197,10 @@ def _retinaface_onnx(tmp_path, outputs: dict[str, np.ndarray], size=(320, 240)):
 
     w, h = size
     x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, h, w])
-    nodes = [helper.make_node("ReduceMean", ["input"], ["mean"], keepdims=0),
-             helper.make_node("Mul", ["mean", "zero"], ["nothing"])]
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+    ]
     inits = [numpy_helper.from_array(np.zeros((), np.float32), "zero")]
     outs = []
     for name, value in outputs.items():
@@ -243,8 +245,9 @@ def test_retinaface_family_end_to_end(tmp_path, config, size):
 
 def test_retinaface_with_an_unknown_prior_config_is_a_clear_error(tmp_path):
     n = 1000  # no known prior config has 1000 anchors at 320x240
-    model = _retinaface_onnx(tmp_path, {"loc": np.zeros((1, n, 4)), "conf": np.zeros((1, n, 2)),
-                                        "landms": np.zeros((1, n, 10))})
+    model = _retinaface_onnx(
+        tmp_path, {"loc": np.zeros((1, n, 4)), "conf": np.zeros((1, n, 2)), "landms": np.zeros((1, n, 10))}
+    )
     with pytest.raises(ValueError, match="1000 anchors matches no known prior config .slim: 4420"):
         FaceDetector(model)
 

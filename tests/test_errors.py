@@ -119,15 +119,20 @@ def test_bad_quantization():
     pp = ultrapost.Ultraface((128, 96))
     s = np.zeros((708, 2), np.int8)
     b = np.zeros((708, 4), np.int8)
-    for q, words in [((1.0, 0), "must be"), (((0, 0), (1, 0)), "scale must be a positive"),
-                     (((1, 300), (1, 0)), "zero point"), (((1, 0), None), "pair")]:
+    for q, words in [
+        ((1.0, 0), "must be"),
+        (((0, 0), (1, 0)), "scale must be a positive"),
+        (((1, 300), (1, 0)), "zero point"),
+        (((1, 0), None), "pair"),
+    ]:
         with pytest.raises((TypeError, ValueError), match=words):
             pp.postprocess(s, b, quantization=q)
     with pytest.raises(ValueError, match="only for int8"):
         pp.postprocess(s.astype(np.float32), b.astype(np.float32), quantization=((1, 0), (1, 0)))
     with pytest.raises(ValueError, match="decoded=True"):
-        ultrapost.Ultraface(128, drop_finest_level=True).postprocess(np.zeros((172, 6), np.int8), None,
-                                                                      quantization=(1 / 255, -128))
+        ultrapost.Ultraface(128, drop_finest_level=True).postprocess(
+            np.zeros((172, 6), np.int8), None, quantization=(1 / 255, -128)
+        )
     with pytest.raises(ValueError, match="backend"):
         pp.postprocess(s, b, quantization=((1, 0), (1, 0)), backend="numpy")
 
@@ -135,13 +140,25 @@ def test_bad_quantization():
 def test_zero_anchors_and_inconsistent_configs_are_refused_by_c():
     fc, _ = ultrapost.Ultraface((64, 48)).config("f32", decoded=False)
     with pytest.raises(ValueError, match="zero anchors"):
-        prepare(num_anchors=0, priors=None, input_kind="f32", decoded=True, logits=False,
-                       score_threshold=0.5, iou_threshold=0.5, candidate_limit=10, max_detections=None)
-    for change, words in [({"num_anchors": 0}, "zero anchors"),
-                          ({"candidate_limit": fc.num_anchors + 1}, "inconsistent"),
-                          ({"max_detections": fc.candidate_limit + 1}, "inconsistent"),
-                          ({"iou_q16": 1 << 16}, "inconsistent"),
-                          ({"class_index": 2}, "inconsistent"), ({"var_size_q30": 0}, "inconsistent")]:
+        prepare(
+            num_anchors=0,
+            priors=None,
+            input_kind="f32",
+            decoded=True,
+            logits=False,
+            score_threshold=0.5,
+            iou_threshold=0.5,
+            candidate_limit=10,
+            max_detections=None,
+        )
+    for change, words in [
+        ({"num_anchors": 0}, "zero anchors"),
+        ({"candidate_limit": fc.num_anchors + 1}, "inconsistent"),
+        ({"max_detections": fc.candidate_limit + 1}, "inconsistent"),
+        ({"iou_q16": 1 << 16}, "inconsistent"),
+        ({"class_index": 2}, "inconsistent"),
+        ({"var_size_q30": 0}, "inconsistent"),
+    ]:
         bad = dataclasses.replace(fc, **change)
         with pytest.raises(ValueError, match=words):
             _core.Core(bad)
@@ -196,8 +213,16 @@ def _configs():
         ("plain", {"soft_min_q30": (1 << 30) + 1}, "inconsistent"),
         ("plain", {"nms_kind": 5}, "inconsistent"),
         ("plain", {"nms_kind": 255}, "inconsistent"),
-        ("plain", {"nms_kind": 1, "candidate_limit": (1 << 15) + 1, "num_anchors": 1 << 16,
-                   "priors": np.zeros((1 << 16, 4), np.int32)}, "inconsistent"),
+        (
+            "plain",
+            {
+                "nms_kind": 1,
+                "candidate_limit": (1 << 15) + 1,
+                "num_anchors": 1 << 16,
+                "priors": np.zeros((1 << 16, 4), np.int32),
+            },
+            "inconsistent",
+        ),
         ("gauss", {"soft_inv_sigma_q16": 0}, "inconsistent"),
         ("gauss", {"soft_inv_sigma_q16": -5}, "inconsistent"),
         ("gauss", {"soft_inv_sigma_q16": (1 << 24) + 1}, "inconsistent"),
@@ -256,8 +281,17 @@ def test_unknown_presets_and_keypoint_limits():
         ultrapost.Ultraface.preset("tflite")
     with pytest.raises(ValueError, match="unknown preset"):
         ultrapost.RetinaFace.preset("tflite")
-    base = dict(num_anchors=12, priors=np.full((12, 4), 0.5), input_kind="f32", decoded=False, logits=False,
-                score_threshold=0.5, iou_threshold=0.5, candidate_limit=None, max_detections=None)
+    base = dict(
+        num_anchors=12,
+        priors=np.full((12, 4), 0.5),
+        input_kind="f32",
+        decoded=False,
+        logits=False,
+        score_threshold=0.5,
+        iou_threshold=0.5,
+        candidate_limit=None,
+        max_detections=None,
+    )
     with pytest.raises(ValueError, match=r"num_keypoints must be in \[0, 8\]"):
         prepare(**base, num_keypoints=9)
     with pytest.raises(ValueError, match="need raw .not decoded. boxes"):
@@ -276,8 +310,9 @@ def test_unknown_presets_and_keypoint_limits():
         ultrapost.RetinaFace((64, 48), pixel_size=(0, 48))
 
 
-@pytest.mark.parametrize("pixel_size, exc", [(320, TypeError), ((320,), ValueError), ((0, 240), ValueError),
-                                              (("a", 240), TypeError)])
+@pytest.mark.parametrize(
+    "pixel_size, exc", [(320, TypeError), ((320,), ValueError), ((0, 240), ValueError), (("a", 240), TypeError)]
+)
 def test_bad_pixel_size_is_named(pixel_size, exc):
     with pytest.raises(exc, match="pixel_size"):
         ultrapost.Ultraface((320, 240), pixel_size=pixel_size)

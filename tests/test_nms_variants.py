@@ -37,11 +37,21 @@ NMS = ["hard", "blend", "weighted", "soft-linear", "soft-gaussian"]
     max_det=st.sampled_from([None, 1, 5]),
     sigma=st.sampled_from([0.5, 0.05, 2.0]),
 )
-def test_every_nms_kind_c_equals_golden(seed, size, kind, mode, decoded, nms, pixel, test, clip, limit, max_det,
-                                        sigma):
-    pp, s, b, q = make_case(seed, size, kind, mode, decoded=decoded, clip=clip, candidate_limit=limit,
-                            max_detections=max_det, nms=nms, pixel_size=size if pixel else None, score_test=test,
-                            soft_sigma=sigma)
+def test_every_nms_kind_c_equals_golden(seed, size, kind, mode, decoded, nms, pixel, test, clip, limit, max_det, sigma):
+    pp, s, b, q = make_case(
+        seed,
+        size,
+        kind,
+        mode,
+        decoded=decoded,
+        clip=clip,
+        candidate_limit=limit,
+        max_detections=max_det,
+        nms=nms,
+        pixel_size=size if pixel else None,
+        score_test=test,
+        soft_sigma=sigma,
+    )
     assert_same(pp, s, b, decoded=decoded, quantization=q)
 
 
@@ -64,8 +74,9 @@ def test_fixed_point_keeps_the_reference_decisions(nms):
 
 def test_blend_and_weighted_known_answer():
     """Two overlapping boxes (IoU 0.6) and a far one; merged means by hand."""
-    pp = ultrapost.Ultraface((32, 32), score_threshold=0.5, iou_threshold=0.3, min_boxes=((16,),), strides=(8,),
-                             nms="weighted", eps=0.0)
+    pp = ultrapost.Ultraface(
+        (32, 32), score_threshold=0.5, iou_threshold=0.3, min_boxes=((16,),), strides=(8,), nms="weighted", eps=0.0
+    )
     scores = np.zeros((16, 2), np.float32)
     boxes = np.zeros((16, 4), np.float32)
     scores[3], boxes[3] = [0.1, 0.9], [0.0, 0.0, 0.5, 0.5]
@@ -76,14 +87,16 @@ def test_blend_and_weighted_known_answer():
         assert det.anchors.tolist() == [3, 9]
         # y1 = (0.9 * 0 + 0.6 * 0.125) / 1.5 = 0.05; score = the top's, 0.9
         assert abs(det.boxes[0, 1] - 0.05) < 2e-5 and abs(det.scores[0] - 0.9) < 1e-7
-    blend = ultrapost.Ultraface((32, 32), score_threshold=0.5, iou_threshold=0.3, min_boxes=((16,),),
-                                strides=(8,), nms="blend", eps=0.0)
+    blend = ultrapost.Ultraface(
+        (32, 32), score_threshold=0.5, iou_threshold=0.3, min_boxes=((16,),), strides=(8,), nms="blend", eps=0.0
+    )
     det = blend.postprocess(scores, boxes, decoded=True)
     w = np.exp([0.9, 0.6]) / np.exp([0.9, 0.6]).sum()
     assert abs(det.boxes[0, 1] - w[1] * 0.125) < 2e-5 and abs(det.scores[0] - w @ [0.9, 0.6]) < 2e-5
 
 
 # --- presets against independent float implementations of each reference ------------------------------------------
+
 
 def _real_outputs(n_photos=6):
     path = require("int8/outputs_version-RFB-320_raw_int8.npz")
@@ -192,6 +205,7 @@ def test_presets_are_data():
 
 # --- batches and threads ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("nms", ["hard", "blend", "soft-linear"])
 def test_batch_equals_one_by_one(kind, nms):
@@ -254,6 +268,7 @@ def test_threads_give_identical_results():
 
 
 # --- multi-class (background, face, masked face) ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("nms", ["hard", "blend", "soft-linear"])

@@ -28,7 +28,7 @@ def test_firmware_sources_include_only_the_integer_headers():
     assert firmware_sources(), "csrc/ not found next to the tests"
     for path in firmware_sources():
         text = path.read_text()
-        for system in re.findall(r'#\s*include\s*<([^>]+)>', text):
+        for system in re.findall(r"#\s*include\s*<([^>]+)>", text):
             assert system in ALLOWED, f"{path.name} includes <{system}>"
         for local in re.findall(r'#\s*include\s*"([^"]+)"', text):
             assert "host" not in local and (CSRC / local).exists(), f"{path.name} includes {local}"
@@ -44,11 +44,25 @@ def test_firmware_sources_compile_as_strict_iso_c(tmp_path, std):
     for path in firmware_sources():
         if path.suffix != ".c":
             continue
-        cmd = [cc, f"-std={std}", "-pedantic-errors", "-Wall", "-Wextra", "-Wconversion", "-Wshadow",
-               "-Wstrict-prototypes", "-Werror", "-ffreestanding", "-nostdinc",
-               f"-I{CSRC}",
-               f"-isystem{Path(subprocess.check_output([cc, '-print-file-name=include'], text=True).strip())}",
-               "-c", str(path), "-o", str(tmp_path / (path.stem + ".o"))]
+        cmd = [
+            cc,
+            f"-std={std}",
+            "-pedantic-errors",
+            "-Wall",
+            "-Wextra",
+            "-Wconversion",
+            "-Wshadow",
+            "-Wstrict-prototypes",
+            "-Werror",
+            "-ffreestanding",
+            "-nostdinc",
+            f"-I{CSRC}",
+            f"-isystem{Path(subprocess.check_output([cc, '-print-file-name=include'], text=True).strip())}",
+            "-c",
+            str(path),
+            "-o",
+            str(tmp_path / (path.stem + ".o")),
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True)
         assert result.returncode == 0, f"{path.name}:\n{result.stderr}"
 
@@ -56,8 +70,12 @@ def test_firmware_sources_compile_as_strict_iso_c(tmp_path, std):
 def test_sdist_carries_every_c_source(tmp_path):
     require_tool(shutil.which("git") is not None and (ROOT / ".git").exists(), "a git checkout")
     require_tool(importlib.util.find_spec("build") is not None, "the 'build' package (test extra)")
-    out = subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     (sdist,) = tmp_path.glob("ultrapost-*.tar.gz")
     with tarfile.open(sdist) as tar:
@@ -77,8 +95,13 @@ def test_firmware_commands_work_outside_a_checkout(tmp_path):
     from ultrapost import firmware
 
     env = {k: v for k, v in os.environ.items() if k != "ULTRAPOST_SOURCE_ROOT"}
-    out = subprocess.run([sys.executable, "-m", "ultrapost", "codegen", "--family", "ultraslim", "-o", "-"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "ultrapost", "codegen", "--family", "ultraslim", "-o", "-"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert "ultraslim_config" in out.stdout
     shipped = Path(ultrapost.__file__).resolve().parent / "_src"

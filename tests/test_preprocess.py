@@ -151,6 +151,7 @@ def test_transform_is_plain_data():
 def test_cv2_interpolation_matches_opencv():
     require_tool(importlib.util.find_spec("cv2") is not None, "opencv-python-headless (the models extra)")
     import cv2
+
     image = load_image(photo("13"))
     pixels, _ = resize_image(image, (320, 240), interpolation="cv2")
     assert np.array_equal(pixels, cv2.resize(image, (320, 240), interpolation=cv2.INTER_LINEAR))
@@ -210,7 +211,6 @@ def test_prepare_errors():
         prepare(image, FLOAT_320, interpolation="nearest")
     with pytest.raises(ValueError, match="pad_value"):
         prepare(image, FLOAT_320, resize="letterbox", pad_value=300)
-
 
 
 def test_empty_detections_map_back_to_empty_arrays():

@@ -86,8 +86,10 @@ RAW_INT8 = ["int8/outputs_version-RFB-320_raw_int8.npz", "int8/outputs_version-s
 @pytest.mark.parametrize("variant", ["q", "q_xnnpack"])
 def test_int8_raw_heads_match_the_reference_on_dequantized_values(path, variant):
     z = np.load(require(path))
-    quant = ((float(z["scores_scale"]), int(z["scores_zero_point"])),
-             (float(z["boxes_scale"]), int(z["boxes_zero_point"])))
+    quant = (
+        (float(z["scores_scale"]), int(z["scores_zero_point"])),
+        (float(z["boxes_scale"]), int(z["boxes_zero_point"])),
+    )
     pp = ultrapost.Ultraface((320, 240), score_threshold=0.7, iou_threshold=0.3, logits=True)
     assert np.array_equal(pp.priors.astype(np.float32), z["priors_cxcywh"])
     worst_px, faces = 0.0, 0

@@ -86,9 +86,18 @@ def test_defaults_are_the_retinaface_preset():
 def test_c_equals_golden(seed, config, kind, mode, nms, logits, pixel, test, limit, max_det):
     if nms in ("blend", "weighted", "soft-linear", "soft-gaussian") and limit in (2000, None) and mode == "all_pass":
         limit = 300  # the golden model's merging and soft-NMS loops are plain Python: keep cases quick
-    rf, conf, loc, landms, q = retinaface_case(seed, kind, mode, config=config, nms=nms, logits=logits,
-                                               candidate_limit=limit, max_detections=max_det,
-                                               pixel_size="input" if pixel else None, score_test=test)
+    rf, conf, loc, landms, q = retinaface_case(
+        seed,
+        kind,
+        mode,
+        config=config,
+        nms=nms,
+        logits=logits,
+        candidate_limit=limit,
+        max_detections=max_det,
+        pixel_size="input" if pixel else None,
+        score_test=test,
+    )
     assert_bit_exact(rf, conf, loc, landms, q)
 
 
@@ -115,8 +124,9 @@ def test_batches_equal_single_images(kind):
 def test_known_answer():
     """A 32x32 input, one 16-pixel prior per cell of a 2x2 map: decode and the "+1 pixel" suppression by hand."""
     rf = ultrapost.RetinaFace((32, 32), min_sizes=((16,),), steps=(16,), score_threshold=0.5, iou_threshold=0.4)
-    assert np.allclose(rf.priors, [[0.25, 0.25, 0.5, 0.5], [0.75, 0.25, 0.5, 0.5],
-                                   [0.25, 0.75, 0.5, 0.5], [0.75, 0.75, 0.5, 0.5]])
+    assert np.allclose(
+        rf.priors, [[0.25, 0.25, 0.5, 0.5], [0.75, 0.25, 0.5, 0.5], [0.25, 0.75, 0.5, 0.5], [0.75, 0.75, 0.5, 0.5]]
+    )
     conf = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.1, 0.9]], np.float32)
     loc = np.zeros((4, 4), np.float32)
     landms = np.zeros((4, 10), np.float32)
@@ -132,8 +142,9 @@ def test_known_answer():
         assert np.allclose(det.landmarks[1, 0], [0.85, 0.05], atol=2**-19)
         assert np.allclose(det.landmarks[1, 1:], [0.75, 0.25], atol=2**-19)
         assert np.allclose(det.scores, [0.9, 0.8], atol=2**-29)
-    plain = ultrapost.RetinaFace((32, 32), min_sizes=((16,),), steps=(16,), score_threshold=0.5,
-                                 iou_threshold=0.4, pixel_size=None)
+    plain = ultrapost.RetinaFace(
+        (32, 32), min_sizes=((16,),), steps=(16,), score_threshold=0.5, iou_threshold=0.4, pixel_size=None
+    )
     assert plain.postprocess(conf, loc, landms).anchors.tolist() == [3, 1, 2]
 
 
@@ -151,8 +162,9 @@ def test_fixed_point_keeps_the_reference_decisions(config, size, nms):
     px = np.array(size, dtype=np.float64)
     score_tol = 2e-4 if nms == "soft-gaussian" else 1e-4
     for seed in range(10):
-        rf, conf, loc, landms, _ = retinaface_case(seed, "f32", config=config, size=size, nms=nms,
-                                                   candidate_limit=200 if nms != "hard" else 2000)
+        rf, conf, loc, landms, _ = retinaface_case(
+            seed, "f32", config=config, size=size, nms=nms, candidate_limit=200 if nms != "hard" else 2000
+        )
         c, r = rf.postprocess(conf, loc, landms), rf.reference(conf, loc, landms)
         assert len(r) > 0
         if nms == "soft-gaussian":
@@ -169,8 +181,7 @@ def test_fixed_point_keeps_the_reference_decisions(config, size, nms):
 
 
 def reference_rows(det, order):
-    return ultrapost.Detections(det.boxes[order], det.scores[order], det.anchors[order],
-                                landmarks=det.landmarks[order])
+    return ultrapost.Detections(det.boxes[order], det.scores[order], det.anchors[order], landmarks=det.landmarks[order])
 
 
 @pytest.mark.parametrize("kind", ["s8", "i32"])
@@ -236,8 +247,9 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="int8 inputs need quantization"):
         rf.postprocess(conf.astype(np.int8), loc.astype(np.int8), landms.astype(np.int8))
     with pytest.raises(TypeError, match="landms_scale"):
-        rf.postprocess(conf.astype(np.int8), loc.astype(np.int8), landms.astype(np.int8),
-                       quantization=((1 / 256, -128), (0.1, 0)))
+        rf.postprocess(
+            conf.astype(np.int8), loc.astype(np.int8), landms.astype(np.int8), quantization=((1 / 256, -128), (0.1, 0))
+        )
     with pytest.raises(ValueError, match="inputs with a batch of 2"):
         rf.postprocess(np.stack([conf, conf]), loc, landms)
     bad = landms.copy()

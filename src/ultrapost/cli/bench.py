@@ -115,12 +115,15 @@ def _images(paths) -> list:
 def _photo_table(results: list[dict], summary: dict) -> list[str]:
     keys = [m["method"] for m in results[0]["methods"]]
     peers = [k for k in keys if k not in ("ultrapost", "golden")]
-    short = {"numpy_predict": "x predict()", "opencv_nms": "x OpenCV", "onnxruntime_nms": "x onnxruntime",
-             "numpy_copy": "x copy"}
+    short = {
+        "numpy_predict": "x predict()",
+        "opencv_nms": "x OpenCV",
+        "onnxruntime_nms": "x onnxruntime",
+        "numpy_copy": "x copy",
+    }
     lines = [
         f"{results[0]['workload'].get('model', '')}: median us per call, and each peer's time x ultrapost's",
-        f"  {'photo':<24} {'cand.':>6} {'kept':>5} {'ultrapost us':>13} "
-        + " ".join(f"{short[k]:>14}" for k in peers),
+        f"  {'photo':<24} {'cand.':>6} {'kept':>5} {'ultrapost us':>13} " + " ".join(f"{short[k]:>14}" for k in peers),
     ]
     for r in results:
         w, m = r["workload"], {x["method"]: x for x in r["methods"]}
@@ -325,8 +328,9 @@ def _run_photos(args, images, budget, min_samples, methods, missing) -> int:
     detector = FaceDetector(args.model)
     results = []
     for image in images:
-        wl = bench.model_workload(detector, image, score_threshold=args.score_threshold,
-                                  iou_threshold=args.iou_threshold)
+        wl = bench.model_workload(
+            detector, image, score_threshold=args.score_threshold, iou_threshold=args.iou_threshold
+        )
         _progress(wl.name)
         results.append(bench.compare(wl, budget=budget, min_samples=min_samples, methods=methods))
     if sys.stderr.isatty():
@@ -334,8 +338,17 @@ def _run_photos(args, images, budget, min_samples, methods, missing) -> int:
     summary = bench.summarize(results)
     differing = _differing(results)
     if args.json:
-        print(json.dumps({"versions": bench.versions(), "photos": results, "summary": summary,
-                          "not_installed": missing, "same_decisions": not differing}))
+        print(
+            json.dumps(
+                {
+                    "versions": bench.versions(),
+                    "photos": results,
+                    "summary": summary,
+                    "not_installed": missing,
+                    "same_decisions": not differing,
+                }
+            )
+        )
     else:
         print("\n".join(_photo_table(results, summary)))
         print()

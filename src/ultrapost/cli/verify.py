@@ -52,8 +52,13 @@ GROUPS = {
 }
 _LIMITS = (200, 1, 7, None)
 _MAX_DETECTIONS = (None, 1, 5)
-_MAKERS = {"ultraface": "make_case", "ultraslim": "ultraslim_case", "blazeface": "blazeface_case",
-           "retinaface": "retinaface_case", "multiclass": "multiclass_case"}
+_MAKERS = {
+    "ultraface": "make_case",
+    "ultraslim": "ultraslim_case",
+    "blazeface": "blazeface_case",
+    "retinaface": "retinaface_case",
+    "multiclass": "multiclass_case",
+}
 
 
 @dataclass
@@ -222,8 +227,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--cases", type=int, default=100, metavar="N", help="cases per family and input kind (100)")
     p.add_argument("--seed", type=int, default=0, help="which set of cases (0); any non-negative integer")
-    p.add_argument("--family", action="append", metavar="NAME",
-                   help=f"only this family (repeatable): {', '.join(GROUPS)}")
+    p.add_argument(
+        "--family", action="append", metavar="NAME", help=f"only this family (repeatable): {', '.join(GROUPS)}"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
     return p
@@ -255,11 +261,26 @@ def run(args) -> int:
                 if what is not None:
                     bad += 1
                     by_nms[case.nms]["mismatches"] += 1
-                    mismatches.append({"family": family, "kind": kind, "nms": case.nms, "index": i, "differs": what,
-                                       "rebuild": case.rebuild()})
+                    mismatches.append(
+                        {
+                            "family": family,
+                            "kind": kind,
+                            "nms": case.nms,
+                            "index": i,
+                            "differs": what,
+                            "rebuild": case.rebuild(),
+                        }
+                    )
                 progress.update(f"{family} {kind}", len(mismatches))
-            summary.append({"family": family, "kind": kind, "cases": args.cases, "mismatches": bad,
-                            "nms": {n: v for n, v in by_nms.items() if v["cases"]}})
+            summary.append(
+                {
+                    "family": family,
+                    "kind": kind,
+                    "cases": args.cases,
+                    "mismatches": bad,
+                    "nms": {n: v for n, v in by_nms.items() if v["cases"]},
+                }
+            )
     finally:
         progress.close()
     seconds = time.perf_counter() - start
@@ -286,8 +307,10 @@ def run(args) -> int:
             cells = " ".join(f"{'{mismatches}/{cases}'.format(**c):>13}" for c in counts)
             print(f"{g['family']:<10} {g['kind']:<5} {g['cases']:>6} {g['mismatches']:>11}   {cells}")
         for m in mismatches[:20]:
-            print(f"MISMATCH {m['family']} {m['kind']} {m['nms']} case {m['index']}: {m['differs']}; "
-                  f"rebuild: {m['rebuild']}")
+            print(
+                f"MISMATCH {m['family']} {m['kind']} {m['nms']} case {m['index']}: {m['differs']}; "
+                f"rebuild: {m['rebuild']}"
+            )
         if len(mismatches) > 20:
             print(f"... and {len(mismatches) - 20} more (--json lists them all)")
         verdict = "C == golden on every case" if not mismatches else f"{len(mismatches)} MISMATCHES"

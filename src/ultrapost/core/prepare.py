@@ -112,8 +112,14 @@ def _bound_from_levels(levels: np.ndarray, keys: np.ndarray, threshold: float, i
     return int(keys[first]) - 1
 
 
-def score_bound(input_kind: int, score_kind: int, threshold: float, quant: tuple[float, int] | None,
-                inclusive: bool = False, logit_clip: float = 0.0) -> int:
+def score_bound(
+    input_kind: int,
+    score_kind: int,
+    threshold: float,
+    quant: tuple[float, int] | None,
+    inclusive: bool = False,
+    logit_clip: float = 0.0,
+) -> int:
     """The exact integer bound: a candidate passes when key > bound, i.e. when its score > threshold (``>=`` if
     inclusive: ``key >= b`` is ``key > b - 1``)."""
     if input_kind == INPUT_S8:
@@ -201,13 +207,15 @@ def prepare(
     if score_kind is None:
         score_kind = SCORE_LOGIT2 if logits else SCORE_PROB
     else:
-        score_kind = _kind_code(score_kind, {"prob": SCORE_PROB, "logit2": SCORE_LOGIT2, "logit1": SCORE_LOGIT1},
-                                "score_kind")
+        score_kind = _kind_code(
+            score_kind, {"prob": SCORE_PROB, "logit2": SCORE_LOGIT2, "logit1": SCORE_LOGIT1}, "score_kind"
+        )
     if box_kind is None:
         box_kind = BOX_CORNERS if decoded else BOX_DELTAS
     else:
-        box_kind = _kind_code(box_kind, {"deltas": BOX_DELTAS, "corners": BOX_CORNERS, "linear": BOX_LINEAR},
-                              "box_kind")
+        box_kind = _kind_code(
+            box_kind, {"deltas": BOX_DELTAS, "corners": BOX_CORNERS, "linear": BOX_LINEAR}, "box_kind"
+        )
     decoded = box_kind == BOX_CORNERS
     if score_kind == SCORE_LOGIT2 and num_classes != 2:
         raise ValueError("logits=True needs exactly two score columns")
@@ -247,8 +255,10 @@ def prepare(
     if labels is not None:
         label_thresholds = [check_unit_interval(v, "class score_threshold") for v in labels]
         if not label_thresholds or class_index + len(label_thresholds) > num_classes:
-            raise ValueError(f"{len(label_thresholds)} class thresholds do not fit {num_classes} score columns "
-                             f"from column {class_index}")
+            raise ValueError(
+                f"{len(label_thresholds)} class thresholds do not fit {num_classes} score columns "
+                f"from column {class_index}"
+            )
         if score_kind == SCORE_LOGIT2:
             raise ValueError("multi-class scores must be probabilities or per-class logits")
     sq = bq = None
@@ -283,8 +293,10 @@ def prepare(
     prior_q = None
     if not decoded:
         if priors is None or len(priors) != num_anchors:
-            raise ValueError(f"raw-head decode needs one anchor per row: {0 if priors is None else len(priors)} "
-                             f"anchors for {num_anchors} rows")
+            raise ValueError(
+                f"raw-head decode needs one anchor per row: {0 if priors is None else len(priors)} "
+                f"anchors for {num_anchors} rows"
+            )
         prior_q = np.ascontiguousarray(to_fixed(priors, Q_BOX))
     return FixedConfig(
         num_anchors=int(num_anchors),
@@ -310,7 +322,10 @@ def prepare(
         soft_inv_sigma_q16=inv_sigma,
         num_keypoints=num_keypoints,
         num_labels=0 if label_thresholds is None else len(label_thresholds),
-        label_bounds=None if label_thresholds is None else np.array(
-            [score_bound(kind, score_kind, lt, sq, inclusive, logit_clip) for lt in label_thresholds], dtype=np.int32),
+        label_bounds=None
+        if label_thresholds is None
+        else np.array(
+            [score_bound(kind, score_kind, lt, sq, inclusive, logit_clip) for lt in label_thresholds], dtype=np.int32
+        ),
         **{k: np.ascontiguousarray(v) for k, v in tables.items()},
     )

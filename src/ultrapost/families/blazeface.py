@@ -76,10 +76,22 @@ class BlazeFace:
     range, 256 back camera; other sizes: the short-range strides).
     """
 
-    def __init__(self, input_size=128, strides=None, interpolated_anchors: bool | None = None,
-                 score_threshold: float = 0.5, iou_threshold: float = 0.3, nms: str = "weighted", *,
-                 score_test: str = ">=", candidate_limit: int | None = None, max_detections: int | None = None,
-                 anchors=None, soft_sigma: float = 0.5, soft_threshold: float | None = None):
+    def __init__(
+        self,
+        input_size=128,
+        strides=None,
+        interpolated_anchors: bool | None = None,
+        score_threshold: float = 0.5,
+        iou_threshold: float = 0.3,
+        nms: str = "weighted",
+        *,
+        score_test: str = ">=",
+        candidate_limit: int | None = None,
+        max_detections: int | None = None,
+        anchors=None,
+        soft_sigma: float = 0.5,
+        soft_threshold: float | None = None,
+    ):
         if isinstance(input_size, (int, np.integer)):
             self.input_size = (int(input_size), int(input_size))
         else:
@@ -91,8 +103,11 @@ class BlazeFace:
         known = {(m["input_size"],) * 2: m for m in MODELS.values()}.get(self.input_size, MODELS["short"])
         strides = known["strides"] if strides is None else strides
         interpolated_anchors = known["interpolated_anchors"] if interpolated_anchors is None else interpolated_anchors
-        self.anchors = (ssd_anchors(self.input_size, strides, interpolated_anchors=interpolated_anchors)
-                        if anchors is None else np.asarray(anchors, dtype=np.float64))
+        self.anchors = (
+            ssd_anchors(self.input_size, strides, interpolated_anchors=interpolated_anchors)
+            if anchors is None
+            else np.asarray(anchors, dtype=np.float64)
+        )
         if self.anchors.ndim != 2 or self.anchors.shape[1] != 4:
             raise ValueError(f"anchors must be [N, 4], got {self.anchors.shape}")
         self.num_anchors = len(self.anchors)
@@ -119,13 +134,31 @@ class BlazeFace:
         def build():
             sq, bq = split_quantization(quantization) if kind == "s8" else (None, None)
             return prepare.prepare(
-                num_anchors=self.num_anchors, priors=self.anchors, input_kind=kind, decoded=False, logits=False,
-                score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
-                candidate_limit=self.candidate_limit, max_detections=self.max_detections, score_quant=sq, box_quant=bq,
-                num_classes=1, class_index=0, eps=0.0, center_variance=1.0 / self.input_size[0],
-                size_variance=1.0 / self.input_size[0], nms=self.nms, inclusive=self.inclusive,
-                soft_sigma=self.soft_sigma, soft_threshold=self.soft_threshold, score_kind="logit1", box_kind="linear",
-                logit_clip=LOGIT_CLIP, num_keypoints=NUM_KEYPOINTS)
+                num_anchors=self.num_anchors,
+                priors=self.anchors,
+                input_kind=kind,
+                decoded=False,
+                logits=False,
+                score_threshold=self.score_threshold,
+                iou_threshold=self.iou_threshold,
+                candidate_limit=self.candidate_limit,
+                max_detections=self.max_detections,
+                score_quant=sq,
+                box_quant=bq,
+                num_classes=1,
+                class_index=0,
+                eps=0.0,
+                center_variance=1.0 / self.input_size[0],
+                size_variance=1.0 / self.input_size[0],
+                nms=self.nms,
+                inclusive=self.inclusive,
+                soft_sigma=self.soft_sigma,
+                soft_threshold=self.soft_threshold,
+                score_kind="logit1",
+                box_kind="linear",
+                logit_clip=LOGIT_CLIP,
+                num_keypoints=NUM_KEYPOINTS,
+            )
 
         return cached_config(self, (kind, quantization), kind, quantization, build)
 
@@ -166,9 +199,18 @@ class BlazeFace:
         elif kind == "i32":
             s, r = s / (1 << 20), r / (1 << 20)
         boxes, scores, kps, anchors = reference.blazeface(
-            s, r, self.anchors, scale=self.input_size, score_threshold=self.score_threshold,
-            iou_threshold=self.iou_threshold, inclusive=self.inclusive, nms_kind=self.nms,
-            max_detections=self.max_detections, sigma=self.soft_sigma, soft_threshold=self.soft_threshold)
+            s,
+            r,
+            self.anchors,
+            scale=self.input_size,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+            inclusive=self.inclusive,
+            nms_kind=self.nms,
+            max_detections=self.max_detections,
+            sigma=self.soft_sigma,
+            soft_threshold=self.soft_threshold,
+        )
         return Detections(boxes, scores, anchors, landmarks=kps)
 
     def __repr__(self) -> str:

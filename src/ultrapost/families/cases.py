@@ -17,17 +17,39 @@ MODES = ("random", "ties", "all_pass", "none_pass", "extreme", "degenerate", "on
 KINDS = ("f32", "s8", "i32")
 
 
-def make_case(seed: int, size, kind: str, mode: str, *, decoded=False, logits=False, convention="trained",
-              drop_finest=False, clip=False, candidate_limit=200, max_detections=None, **options):
+def make_case(
+    seed: int,
+    size,
+    kind: str,
+    mode: str,
+    *,
+    decoded=False,
+    logits=False,
+    convention="trained",
+    drop_finest=False,
+    clip=False,
+    candidate_limit=200,
+    max_detections=None,
+    **options,
+):
     """(Ultraface, scores, boxes, quantization) for one generated case; ``options`` (nms, pixel_size,
     score_test, soft_sigma...) go to the Ultraface."""
     rng = np.random.default_rng(seed)
     if logits and decoded:
         decoded = False
     t = float(rng.choice([0.3, 0.5, 0.6, 0.7, 0.9]))
-    pp = Ultraface(size, score_threshold=t, iou_threshold=float(rng.choice([0.1, 0.3, 0.45, 0.7])),
-                             candidate_limit=candidate_limit, max_detections=max_detections, priors=convention,
-                             drop_finest_level=drop_finest, logits=logits, clip=clip, **options)
+    pp = Ultraface(
+        size,
+        score_threshold=t,
+        iou_threshold=float(rng.choice([0.1, 0.3, 0.45, 0.7])),
+        candidate_limit=candidate_limit,
+        max_detections=max_detections,
+        priors=convention,
+        drop_finest_level=drop_finest,
+        logits=logits,
+        clip=clip,
+        **options,
+    )
     n = pp.num_anchors
     p = _scores_of(rng, mode, n, t)  # face probability (clipped to (0, 1))
     if mode == "extreme":
@@ -65,9 +87,15 @@ def make_case(seed: int, size, kind: str, mode: str, *, decoded=False, logits=Fa
         s_scale, s_zp = float(rng.choice([0.05, 0.0625, 0.1])), int(rng.integers(-20, 20))
     elif mode == "on_level":
         s_scale, s_zp = 1 / 256, -128
-        pp = Ultraface(size, score_threshold=(int(rng.integers(140, 250)) - 128) / 256 * 1 + 0.0,
-                                 candidate_limit=candidate_limit, priors=convention, drop_finest_level=drop_finest,
-                                 clip=clip, **options)
+        pp = Ultraface(
+            size,
+            score_threshold=(int(rng.integers(140, 250)) - 128) / 256 * 1 + 0.0,
+            candidate_limit=candidate_limit,
+            priors=convention,
+            drop_finest_level=drop_finest,
+            clip=clip,
+            **options,
+        )
     else:
         s_scale, s_zp = float(rng.choice([1 / 256, 1 / 255, 0.0039])), -128
     b_scale = float(rng.choice([0.01, 0.04, 0.08])) if not decoded else 1 / 128
@@ -131,16 +159,35 @@ def _to_i32(x, q: int) -> np.ndarray:
     return np.clip(np.floor(x * 2.0**q + 0.5), -(2**31), 2**31 - 1).astype(np.int32)
 
 
-def retinaface_case(seed: int, kind: str, mode: str = "random", *, config: str = "slim", size=None,
-                    nms: str = "hard", logits: bool = False, candidate_limit=2000, max_detections=1000, **options):
+def retinaface_case(
+    seed: int,
+    kind: str,
+    mode: str = "random",
+    *,
+    config: str = "slim",
+    size=None,
+    nms: str = "hard",
+    logits: bool = False,
+    candidate_limit=2000,
+    max_detections=1000,
+    **options,
+):
     """(RetinaFace, conf, loc, landms, quantization) for one generated case of a prior config ("slim" or
     "blazeface"); ``options`` (pixel_size, score_test, soft_sigma...) go to the RetinaFace."""
     rng = np.random.default_rng(seed)
     size = RETINAFACE_SIZES[config][int(rng.integers(len(RETINAFACE_SIZES[config])))] if size is None else size
     t = float(rng.choice([0.3, 0.5, 0.7, 0.9]))
-    rf = RetinaFace.model(config, size, score_threshold=t, iou_threshold=float(rng.choice([0.1, 0.4, 0.7])),
-                                    nms=nms, logits=logits, candidate_limit=candidate_limit,
-                                    max_detections=max_detections, **options)
+    rf = RetinaFace.model(
+        config,
+        size,
+        score_threshold=t,
+        iou_threshold=float(rng.choice([0.1, 0.4, 0.7])),
+        nms=nms,
+        logits=logits,
+        candidate_limit=candidate_limit,
+        max_detections=max_detections,
+        **options,
+    )
     n = rf.num_anchors
     p = _scores_of(rng, mode, n, t)
     conf = np.stack([np.zeros(n), np.log(p / (1 - p))], 1) if logits else np.stack([1 - p, p], 1)
@@ -162,8 +209,9 @@ def retinaface_case(seed: int, kind: str, mode: str = "random", *, config: str =
 def blazeface_case(seed: int, kind: str, *, model: str = "short", nms: str = "weighted"):
     """(BlazeFace, classificators, regressors, quantization) for one generated case of a MediaPipe model."""
     rng = np.random.default_rng(seed)
-    bf = BlazeFace.model(model, nms=nms, score_threshold=float(rng.choice([0.5, 0.75, 0.9])),
-                                   iou_threshold=float(rng.choice([0.3, 0.5])))
+    bf = BlazeFace.model(
+        model, nms=nms, score_threshold=float(rng.choice([0.5, 0.75, 0.9])), iou_threshold=float(rng.choice([0.3, 0.5]))
+    )
     n = bf.num_anchors
     logits = rng.normal(-3, 4, (n, 1))
     if seed % 5 == 0:
@@ -181,13 +229,26 @@ def blazeface_case(seed: int, kind: str, *, model: str = "short", nms: str = "we
     return bf, s8, r8, (sq, rq)
 
 
-def multiclass_case(seed: int, kind: str, *, size=(160, 120), nms: str = "hard", decoded: bool = False,
-                    num_classes: int = 3, max_detections=None):
+def multiclass_case(
+    seed: int,
+    kind: str,
+    *,
+    size=(160, 120),
+    nms: str = "hard",
+    decoded: bool = False,
+    num_classes: int = 3,
+    max_detections=None,
+):
     """(Ultraface with class_thresholds, scores [N, C], boxes, quantization): softmax rows over C classes."""
     rng = np.random.default_rng(seed)
     thresholds = tuple(float(v) for v in rng.choice([0.3, 0.5, 0.6, 0.8], num_classes - 1))
-    pp = Ultraface(size, class_thresholds=thresholds, iou_threshold=float(rng.choice([0.3, 0.5])),
-                             nms=nms, max_detections=max_detections)
+    pp = Ultraface(
+        size,
+        class_thresholds=thresholds,
+        iou_threshold=float(rng.choice([0.3, 0.5])),
+        nms=nms,
+        max_detections=max_detections,
+    )
     n = pp.num_anchors
     p = rng.dirichlet([4.0] + [1.0] * (num_classes - 1), n)
     if decoded:

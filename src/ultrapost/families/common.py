@@ -52,8 +52,13 @@ def as_rows(x, name: str, n: int, cols: int, batch: bool = False) -> np.ndarray:
     if x.dtype not in KIND_OF_DTYPE:
         raise TypeError(f"{name} must be float32, int8 or int32 (fixed point), got {x.dtype}")
     item = x.itemsize
-    if (x.strides[-1] != item or x.strides[-2] < cols * item or x.strides[-2] % item or not x.flags.aligned
-            or (batch and (x.strides[0] < 0 or x.strides[0] % item))):
+    if (
+        x.strides[-1] != item
+        or x.strides[-2] < cols * item
+        or x.strides[-2] % item
+        or not x.flags.aligned
+        or (batch and (x.strides[0] < 0 or x.strides[0] % item))
+    ):
         x = np.ascontiguousarray(x)
     return x
 
@@ -99,6 +104,6 @@ def split_quantization(quantization):
         sq, bq = quantization
     except (TypeError, ValueError):
         raise TypeError(
-            "int8 quantization must be ((score_scale, score_zp), (box_scale, box_zp)), " f"got {quantization!r}"
+            f"int8 quantization must be ((score_scale, score_zp), (box_scale, box_zp)), got {quantization!r}"
         ) from None
     return (prepare.check_quantization(sq, "score"), prepare.check_quantization(bq, "box"))

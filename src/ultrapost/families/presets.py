@@ -15,16 +15,53 @@ Every preset is a plain dict; none has a code path of its own. Values are those 
 from __future__ import annotations
 
 PRESETS: dict[str, dict] = {
-    "predict": {"score_threshold": 0.7, "iou_threshold": 0.3, "candidate_limit": 200, "eps": 1e-5, "nms": "hard",
-                "priors": "trained", "clip": False, "score_test": ">"},
-    "ncnn": {"score_threshold": 0.7, "iou_threshold": 0.3, "candidate_limit": None, "eps": 0.0, "nms": "blend",
-             "priors": "stride", "clip": True, "score_test": ">", "pixel_size": "input"},
-    "mediapipe": {"score_threshold": 0.5, "iou_threshold": 0.3, "candidate_limit": None, "eps": 0.0,
-                  "nms": "weighted", "score_test": ">="},
-    "retinaface": {"score_threshold": 0.3, "iou_threshold": 0.4, "candidate_limit": 2000, "max_detections": 1000,
-                   "eps": 0.0, "nms": "hard", "score_test": ">", "pixel_size": "input"},
-    "opencv": {"score_threshold": 0.7, "iou_threshold": 0.3, "candidate_limit": None, "eps": 0.0, "nms": "hard",
-               "score_test": ">"},
+    "predict": {
+        "score_threshold": 0.7,
+        "iou_threshold": 0.3,
+        "candidate_limit": 200,
+        "eps": 1e-5,
+        "nms": "hard",
+        "priors": "trained",
+        "clip": False,
+        "score_test": ">",
+    },
+    "ncnn": {
+        "score_threshold": 0.7,
+        "iou_threshold": 0.3,
+        "candidate_limit": None,
+        "eps": 0.0,
+        "nms": "blend",
+        "priors": "stride",
+        "clip": True,
+        "score_test": ">",
+        "pixel_size": "input",
+    },
+    "mediapipe": {
+        "score_threshold": 0.5,
+        "iou_threshold": 0.3,
+        "candidate_limit": None,
+        "eps": 0.0,
+        "nms": "weighted",
+        "score_test": ">=",
+    },
+    "retinaface": {
+        "score_threshold": 0.3,
+        "iou_threshold": 0.4,
+        "candidate_limit": 2000,
+        "max_detections": 1000,
+        "eps": 0.0,
+        "nms": "hard",
+        "score_test": ">",
+        "pixel_size": "input",
+    },
+    "opencv": {
+        "score_threshold": 0.7,
+        "iou_threshold": 0.3,
+        "candidate_limit": None,
+        "eps": 0.0,
+        "nms": "hard",
+        "score_test": ">",
+    },
 }
 
 

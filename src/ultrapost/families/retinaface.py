@@ -122,12 +122,30 @@ class RetinaFace:
         def build():
             sq, bq, kq = _split_quantization(quantization) if kind == "s8" else (None, None, None)
             return prepare.prepare(
-                num_anchors=self.num_anchors, priors=self.priors, input_kind=kind, decoded=False, logits=self.logits,
-                score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
-                candidate_limit=self.candidate_limit, max_detections=self.max_detections, score_quant=sq, box_quant=bq,
-                keypoint_quant=kq, num_classes=2, class_index=1, eps=self.eps, center_variance=self.center_variance,
-                size_variance=self.size_variance, nms=self.nms, inclusive=self.inclusive, pixel_size=self.pixel_size,
-                soft_sigma=self.soft_sigma, soft_threshold=self.soft_threshold, num_keypoints=self.num_landmarks)
+                num_anchors=self.num_anchors,
+                priors=self.priors,
+                input_kind=kind,
+                decoded=False,
+                logits=self.logits,
+                score_threshold=self.score_threshold,
+                iou_threshold=self.iou_threshold,
+                candidate_limit=self.candidate_limit,
+                max_detections=self.max_detections,
+                score_quant=sq,
+                box_quant=bq,
+                keypoint_quant=kq,
+                num_classes=2,
+                class_index=1,
+                eps=self.eps,
+                center_variance=self.center_variance,
+                size_variance=self.size_variance,
+                nms=self.nms,
+                inclusive=self.inclusive,
+                pixel_size=self.pixel_size,
+                soft_sigma=self.soft_sigma,
+                soft_threshold=self.soft_threshold,
+                num_keypoints=self.num_landmarks,
+            )
 
         return cached_config(self, (kind, quantization), kind, quantization, build)
 
@@ -142,8 +160,10 @@ class RetinaFace:
         kind = KIND_OF_DTYPE[s.dtype]
         if kind == "s8":
             if quantization is None:
-                raise ValueError("int8 inputs need quantization=((conf_scale, conf_zp), (loc_scale, loc_zp), "
-                                 "(landms_scale, landms_zp))")
+                raise ValueError(
+                    "int8 inputs need quantization=((conf_scale, conf_zp), (loc_scale, loc_zp), "
+                    "(landms_scale, landms_zp))"
+                )
             quantization = _split_quantization(quantization)
         return s, b, k, kind, quantization
 
@@ -177,11 +197,24 @@ class RetinaFace:
             s, b, k = s / (1 << 20 if self.logits else 1 << 30), b / (1 << 20), k / (1 << 20)
         pad = (0.0, 0.0) if self.pixel_size is None else (1.0 / self.pixel_size[0], 1.0 / self.pixel_size[1])
         boxes, scores, landmarks, anchors = reference.retinaface(
-            s, b, k, self.priors, score_threshold=self.score_threshold, iou_threshold=self.iou_threshold,
+            s,
+            b,
+            k,
+            self.priors,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
             candidate_limit=self.num_anchors if self.candidate_limit is None else self.candidate_limit,
-            max_detections=self.max_detections, logits=self.logits, eps=self.eps,
-            center_variance=self.center_variance, size_variance=self.size_variance, nms_kind=self.nms,
-            inclusive=self.inclusive, pad=pad, sigma=self.soft_sigma, soft_threshold=self.soft_threshold)
+            max_detections=self.max_detections,
+            logits=self.logits,
+            eps=self.eps,
+            center_variance=self.center_variance,
+            size_variance=self.size_variance,
+            nms_kind=self.nms,
+            inclusive=self.inclusive,
+            pad=pad,
+            sigma=self.soft_sigma,
+            soft_threshold=self.soft_threshold,
+        )
         return Detections(boxes, scores, anchors, landmarks=landmarks)
 
     def __repr__(self) -> str:
@@ -193,7 +226,12 @@ def _split_quantization(quantization):
     try:
         sq, bq, kq = quantization
     except (TypeError, ValueError):
-        raise TypeError("int8 quantization must be ((conf_scale, conf_zp), (loc_scale, loc_zp), "
-                        f"(landms_scale, landms_zp)), got {quantization!r}") from None
-    return (prepare.check_quantization(sq, "conf"), prepare.check_quantization(bq, "loc"),
-            prepare.check_quantization(kq, "landms"))
+        raise TypeError(
+            "int8 quantization must be ((conf_scale, conf_zp), (loc_scale, loc_zp), "
+            f"(landms_scale, landms_zp)), got {quantization!r}"
+        ) from None
+    return (
+        prepare.check_quantization(sq, "conf"),
+        prepare.check_quantization(bq, "loc"),
+        prepare.check_quantization(kq, "landms"),
+    )

@@ -158,8 +158,9 @@ class Ultraface:
         return s, b, kind, quantization
 
     # -- running -------------------------------------------------------------------------------------------------
-    def postprocess_batch(self, scores, boxes, decoded: bool = False, quantization=None,
-                          backend: str = "c") -> list[Detections]:
+    def postprocess_batch(
+        self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c"
+    ) -> list[Detections]:
         """Detections of each image of a batch: scores [B, N, C], boxes [B, N, 4] (or the [B, N, 6] ultraslim
         tensor with boxes None). The C backend runs the whole batch in one call without the GIL."""
         if backend not in BACKENDS:
@@ -239,13 +240,26 @@ class Ultraface:
         parts = []
         for i, t in enumerate(self.class_thresholds):
             out = reference.ultraface(
-                s, b, self.priors, decoded=decoded, score_threshold=t, iou_threshold=self.iou_threshold,
+                s,
+                b,
+                self.priors,
+                decoded=decoded,
+                score_threshold=t,
+                iou_threshold=self.iou_threshold,
                 candidate_limit=self.num_anchors if self.candidate_limit is None else self.candidate_limit,
-                max_detections=self.max_detections, clip=self.clip, eps=self.eps,
-                center_variance=self.center_variance, size_variance=self.size_variance, class_index=1 + i,
-                nms_kind=self.nms, inclusive=self.inclusive, pad=self._pad(), sigma=self.soft_sigma,
+                max_detections=self.max_detections,
+                clip=self.clip,
+                eps=self.eps,
+                center_variance=self.center_variance,
+                size_variance=self.size_variance,
+                class_index=1 + i,
+                nms_kind=self.nms,
+                inclusive=self.inclusive,
+                pad=self._pad(),
+                sigma=self.soft_sigma,
                 # one soft-NMS stop for every class, as the config has one
-                soft_threshold=self.score_threshold if self.soft_threshold is None else self.soft_threshold)
+                soft_threshold=self.score_threshold if self.soft_threshold is None else self.soft_threshold,
+            )
             parts.append((*out, np.full(len(out[2]), 1 + i, dtype=np.int64)))
         cat = [np.concatenate([p[k] for p in parts]) for k in range(4)]
         return Detections(cat[0], cat[1], cat[2], labels=cat[3])
@@ -258,5 +272,3 @@ class Ultraface:
 def _pair(q):
     scale, zp = prepare.check_quantization(q, "tensor")
     return (scale, zp)
-
-

@@ -50,8 +50,6 @@ class CheckReport:
         return bad
 
 
-
-
 def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[CheckCase]]:
     """Configs and vector cases for a board, with the host's and the golden model's answers.
 

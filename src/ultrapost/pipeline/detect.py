@@ -95,15 +95,23 @@ def _retinaface(spec: ModelSpec, options: dict, backend: str) -> PostProcessor:
             pp = candidate
             break
     if pp is None:
-        counts = ", ".join(f"{name}: {len(retinaface_priors(spec.input_size, **cfg))}"
-                           for name, cfg in RETINAFACE_CONFIGS.items())
-        raise ValueError(f"a RetinaFace-style model at {spec.input_size} with {spec.num_anchors} anchors matches no "
-                         f"known prior config ({counts}); use ultrapost.RetinaFace with its min_sizes and steps")
+        counts = ", ".join(
+            f"{name}: {len(retinaface_priors(spec.input_size, **cfg))}" for name, cfg in RETINAFACE_CONFIGS.items()
+        )
+        raise ValueError(
+            f"a RetinaFace-style model at {spec.input_size} with {spec.num_anchors} anchors matches no "
+            f"known prior config ({counts}); use ultrapost.RetinaFace with its min_sizes and steps"
+        )
     quantization = _quantization(spec, spec.scores, spec.boxes, spec.keypoints)
 
     def run(outputs):
-        return pp.postprocess(outputs[spec.scores], outputs[spec.boxes], outputs[spec.keypoints],
-                              quantization=quantization, backend=backend)
+        return pp.postprocess(
+            outputs[spec.scores],
+            outputs[spec.boxes],
+            outputs[spec.keypoints],
+            quantization=quantization,
+            backend=backend,
+        )
 
     run.postprocessor = pp
     return run

@@ -64,15 +64,35 @@ def ultraface(
         anchors = passed[kept].astype(np.int64)
         return corners[anchors], p[anchors], anchors
     out_b, out_s, idx, _ = nms(
-        corners[passed], p[passed], iou_threshold, kind=nms_kind, eps=eps, pad=pad, max_detections=max_detections,
-        candidate_limit=candidate_limit, sigma=sigma, soft_threshold=t if soft_threshold is None else soft_threshold)
+        corners[passed],
+        p[passed],
+        iou_threshold,
+        kind=nms_kind,
+        eps=eps,
+        pad=pad,
+        max_detections=max_detections,
+        candidate_limit=candidate_limit,
+        sigma=sigma,
+        soft_threshold=t if soft_threshold is None else soft_threshold,
+    )
     return out_b, out_s, passed[idx].astype(np.int64)
 
 
-def blazeface(classificators, regressors, anchors, *, scale, score_threshold: float = 0.5,
-              iou_threshold: float = 0.3, inclusive: bool = True, nms_kind: str = "weighted",
-              max_detections: int | None = None, logit_clip: float = 100.0, sigma: float = 0.5,
-              soft_threshold: float | None = None):
+def blazeface(
+    classificators,
+    regressors,
+    anchors,
+    *,
+    scale,
+    score_threshold: float = 0.5,
+    iou_threshold: float = 0.3,
+    inclusive: bool = True,
+    nms_kind: str = "weighted",
+    max_detections: int | None = None,
+    logit_clip: float = 100.0,
+    sigma: float = 0.5,
+    soft_threshold: float | None = None,
+):
     """MediaPipe face detection post-processing in float64: logits clipped to +-``logit_clip``, sigmoid,
     ``score >= t`` (``>`` unless inclusive), linear decode ``cx = r0 / scale_x * aw + ax``, ``w = r2 / scale_x * aw``,
     keypoints ``r[4 + 2k] / scale_x * aw + ax``; weighted NMS (:func:`mediapipe_weighted_nms`) or any kind of
@@ -90,20 +110,44 @@ def blazeface(classificators, regressors, anchors, *, scale, score_threshold: fl
     kp = r[:, 4:].reshape(len(r), -1, 2) / [sx, sy] * a[:, None, 2:] + a[:, None, :2]
     passed = np.flatnonzero(p >= score_threshold if inclusive else p > score_threshold)
     if nms_kind == "weighted":
-        boxes, scores, kps, top = mediapipe_weighted_nms(corners[passed], p[passed], kp[passed], iou_threshold,
-                                                         max_detections=max_detections)
+        boxes, scores, kps, top = mediapipe_weighted_nms(
+            corners[passed], p[passed], kp[passed], iou_threshold, max_detections=max_detections
+        )
     else:
-        boxes, scores, top, kps = nms(corners[passed], p[passed], iou_threshold, kind=nms_kind, eps=0.0,
-                                      max_detections=max_detections, sigma=sigma,
-                                      soft_threshold=score_threshold if soft_threshold is None else soft_threshold,
-                                      keypoints=kp[passed])
+        boxes, scores, top, kps = nms(
+            corners[passed],
+            p[passed],
+            iou_threshold,
+            kind=nms_kind,
+            eps=0.0,
+            max_detections=max_detections,
+            sigma=sigma,
+            soft_threshold=score_threshold if soft_threshold is None else soft_threshold,
+            keypoints=kp[passed],
+        )
     return boxes, scores, kps.reshape(len(top), kp.shape[1], 2), passed[top].astype(np.int64)
 
 
-def retinaface(conf, loc, landms, priors, *, score_threshold: float = 0.3, iou_threshold: float = 0.4,
-               candidate_limit: int | None = 2000, max_detections: int | None = 1000, logits: bool = False,
-               eps: float = 0.0, center_variance: float = 0.1, size_variance: float = 0.2, nms_kind: str = "hard",
-               inclusive: bool = False, pad=(0.0, 0.0), sigma: float = 0.5, soft_threshold: float | None = None):
+def retinaface(
+    conf,
+    loc,
+    landms,
+    priors,
+    *,
+    score_threshold: float = 0.3,
+    iou_threshold: float = 0.4,
+    candidate_limit: int | None = 2000,
+    max_detections: int | None = 1000,
+    logits: bool = False,
+    eps: float = 0.0,
+    center_variance: float = 0.1,
+    size_variance: float = 0.2,
+    nms_kind: str = "hard",
+    inclusive: bool = False,
+    pad=(0.0, 0.0),
+    sigma: float = 0.5,
+    soft_threshold: float | None = None,
+):
     """RetinaFace's test path in float64 (Face-Detector-1MB-with-landmark ``detect.py``): face probability
     (softmax column 1, or two-class logits), ``p > t``, the ``candidate_limit`` best, variance decode of boxes
     (:func:`decode_deltas`) and landmarks (:func:`decode_landmarks`), NMS (``py_cpu_nms`` is "hard" with
@@ -117,7 +161,16 @@ def retinaface(conf, loc, landms, priors, *, score_threshold: float = 0.3, iou_t
     t = real(score_threshold, "score_threshold", -np.inf, np.inf)
     passed = np.flatnonzero(p >= t if inclusive else p > t)
     out_b, out_s, idx, out_k = nms(
-        corners[passed], p[passed], iou_threshold, kind=nms_kind, eps=eps, pad=pad, max_detections=max_detections,
-        candidate_limit=candidate_limit, sigma=sigma, soft_threshold=t if soft_threshold is None else soft_threshold,
-        keypoints=points[passed])
+        corners[passed],
+        p[passed],
+        iou_threshold,
+        kind=nms_kind,
+        eps=eps,
+        pad=pad,
+        max_detections=max_detections,
+        candidate_limit=candidate_limit,
+        sigma=sigma,
+        soft_threshold=t if soft_threshold is None else soft_threshold,
+        keypoints=points[passed],
+    )
     return out_b, out_s, out_k.reshape(len(idx), points.shape[1], 2), passed[idx].astype(np.int64)

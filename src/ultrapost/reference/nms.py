@@ -147,8 +147,12 @@ def nms(
             if kp is not None:
                 out_k.append(w @ kp[cluster])
     k = None if kp is None else np.asarray(out_k, dtype=np.float64).reshape(len(out_i), kp.shape[1] // 2, 2)
-    return (np.asarray(out_b, dtype=np.float64).reshape(-1, 4), np.asarray(out_s, dtype=np.float64),
-            np.asarray(out_i, dtype=np.int64), k)
+    return (
+        np.asarray(out_b, dtype=np.float64).reshape(-1, 4),
+        np.asarray(out_s, dtype=np.float64),
+        np.asarray(out_i, dtype=np.int64),
+        k,
+    )
 
 
 def ncnn_nms(boxes_px, scores, iou_threshold: float, *, blending: bool = True):
@@ -206,8 +210,9 @@ def mediapipe_weighted_nms(boxes, scores, keypoints, iou_threshold: float, *, ma
             x1, y1 = max(b[i, 0], b[top, 0]), max(b[i, 1], b[top, 1])
             x2, y2 = min(b[i, 2], b[top, 2]), min(b[i, 3], b[top, 3])
             inter = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
-            union = ((b[i, 2] - b[i, 0]) * (b[i, 3] - b[i, 1]) + (b[top, 2] - b[top, 0]) * (b[top, 3] - b[top, 1])
-                     - inter)
+            union = (
+                (b[i, 2] - b[i, 0]) * (b[i, 3] - b[i, 1]) + (b[top, 2] - b[top, 0]) * (b[top, 3] - b[top, 1]) - inter
+            )
             (candidates if union > 0 and inter / union > iou_threshold else rest).append(i)
         remained = rest
         if not candidates:
