@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ultrapost.core import config
 from ultrapost.core.priors import ULTRAFACE_SIZES
 from ultrapost.families.blazeface import BlazeFace
 from ultrapost.families.retinaface import RetinaFace
@@ -123,7 +124,7 @@ def ultraslim_case(seed: int, kind: str = "s8", mode: str = "random", score_thre
     return pp, np.clip(np.round(t / scale) + zp, -128, 127).astype(np.int8), (scale, zp)
 
 
-NMS_KINDS = ("hard", "blend", "weighted", "soft-linear", "soft-gaussian")
+NMS_KINDS = tuple(config.NMS_KINDS)
 RETINAFACE_SIZES = {"slim": ((320, 240), (160, 120), (128, 96), (100, 70)), "blazeface": ((128, 128), (96, 64))}
 
 

@@ -99,11 +99,13 @@ def run_batch(core, s, b, k=None) -> list[dict]:
         raise
 
 
-def split_quantization(quantization):
+def split_quantization(quantization, names=("score", "box")):
+    """Per-tensor int8 (scale, zero_point) pairs, one per name, each checked; a clear TypeError otherwise."""
     try:
-        sq, bq = quantization
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"int8 quantization must be ((score_scale, score_zp), (box_scale, box_zp)), got {quantization!r}"
-        ) from None
-    return (prepare.check_quantization(sq, "score"), prepare.check_quantization(bq, "box"))
+        pairs = tuple(quantization)
+    except TypeError:
+        pairs = ()
+    if len(pairs) != len(names):
+        shape = ", ".join(f"({n}_scale, {n}_zp)" for n in names)
+        raise TypeError(f"int8 quantization must be ({shape}), got {quantization!r}")
+    return tuple(prepare.check_quantization(q, n) for q, n in zip(pairs, names, strict=True))

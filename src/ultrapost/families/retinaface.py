@@ -28,10 +28,12 @@ from ultrapost.families.common import (
     check_nms,
     check_score_test,
     run_batch,
+    split_quantization,
 )
 from ultrapost.families.presets import preset_options
 
 NUM_LANDMARKS = 5
+TENSORS = ("conf", "loc", "landms")  # the heads, in the order of quantization's pairs
 
 
 class RetinaFace:
@@ -120,7 +122,7 @@ class RetinaFace:
         """The prepared (FixedConfig, C Core) pair for one input kind, made once and cached."""
 
         def build():
-            sq, bq, kq = _split_quantization(quantization) if kind == "s8" else (None, None, None)
+            sq, bq, kq = split_quantization(quantization, TENSORS) if kind == "s8" else (None, None, None)
             return prepare.prepare(
                 num_anchors=self.num_anchors,
                 priors=self.priors,
@@ -164,7 +166,7 @@ class RetinaFace:
                     "int8 inputs need quantization=((conf_scale, conf_zp), (loc_scale, loc_zp), "
                     "(landms_scale, landms_zp))"
                 )
-            quantization = _split_quantization(quantization)
+            quantization = split_quantization(quantization, TENSORS)
         return s, b, k, kind, quantization
 
     def postprocess(self, conf, loc, landms, quantization=None, backend: str = "c"):
@@ -220,18 +222,3 @@ class RetinaFace:
     def __repr__(self) -> str:
         w, h = self.input_size
         return f"RetinaFace({w}x{h}, {self.num_anchors} anchors, t={self.score_threshold}, nms={self.nms})"
-
-
-def _split_quantization(quantization):
-    try:
-        sq, bq, kq = quantization
-    except (TypeError, ValueError):
-        raise TypeError(
-            "int8 quantization must be ((conf_scale, conf_zp), (loc_scale, loc_zp), "
-            f"(landms_scale, landms_zp)), got {quantization!r}"
-        ) from None
-    return (
-        prepare.check_quantization(sq, "conf"),
-        prepare.check_quantization(bq, "loc"),
-        prepare.check_quantization(kq, "landms"),
-    )

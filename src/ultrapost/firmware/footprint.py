@@ -91,6 +91,18 @@ def _archive_members_for(map_file: Path, objects: set[str]) -> list[str]:
     return sorted(chosen)
 
 
+def _section_sizes(map_file: Path, origins: set[str], label) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Bytes per section kind of the kept input sections from these origins: in total, and by label(origin)."""
+    totals = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+    by_object: dict[str, dict[str, int]] = {}
+    for name, _addr, size, origin in map_sections(map_file):
+        kind = _section_kind(name) if origin in origins and size else None
+        if kind is not None:
+            totals[kind] += size
+            by_object.setdefault(label(origin), dict.fromkeys(totals, 0))[kind] += size
+    return totals, by_object
+
+
 def footprint(image: Image, group: str = "core") -> Footprint:
     """Sizes of one object group (default: the core) in the linked image, from the linker map.
 
@@ -102,34 +114,14 @@ def footprint(image: Image, group: str = "core") -> Footprint:
     objects = {str(p) for p in image.objects.get(group, [])}
     if not objects:
         raise ValueError(f"image {image.elf.name} has no object group {group!r}")
-    totals = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
-    by_object: dict[str, dict[str, int]] = {}
-    for name, _addr, size, origin in map_sections(image.map_file):
-        if origin not in objects or size == 0:
-            continue
-        kind = _section_kind(name)
-        if kind is None:
-            continue
-        totals[kind] += size
-        obj = by_object.setdefault(Path(origin).name, {"text": 0, "rodata": 0, "data": 0, "bss": 0})
-        obj[kind] += size
+    totals, by_object = _section_sizes(image.map_file, objects, lambda origin: Path(origin).name)
     members = _archive_members_for(image.map_file, objects)
     return Footprint(totals["text"], totals["rodata"], totals["data"], totals["bss"], by_object, members)
 
 
 def footprint_of_members(image: Image, members: list[str]) -> Footprint:
     """Sizes of archive members (as named in Footprint.library_members) in the linked image."""
-    wanted = set(members)
-    totals = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
-    by_object: dict[str, dict[str, int]] = {}
-    for name, _addr, size, origin in map_sections(image.map_file):
-        if origin not in wanted or size == 0:
-            continue
-        kind = _section_kind(name)
-        if kind is None:
-            continue
-        totals[kind] += size
-        by_object.setdefault(origin, {"text": 0, "rodata": 0, "data": 0, "bss": 0})[kind] += size
+    totals, by_object = _section_sizes(image.map_file, set(members), lambda origin: origin)
     return Footprint(totals["text"], totals["rodata"], totals["data"], totals["bss"], by_object, [])
 
 

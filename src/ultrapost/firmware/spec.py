@@ -11,11 +11,12 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from ultrapost.core import config
 from ultrapost.families.blazeface import BlazeFace
 from ultrapost.families.ultraface import Ultraface
 
 FAMILIES = ("ultraface", "ultraslim", "blazeface")
-NMS_KINDS = ("hard", "blend", "weighted", "soft-linear", "soft-gaussian")
+NMS_KINDS = tuple(config.NMS_KINDS)
 INPUT_KINDS = ("s8", "i32", "f32")
 ULTRASLIM_QUANT = (1 / 255, -128)  # NXP ultraslim int8 output: one scale and zero point for all six columns
 BLAZEFACE_QUANT = ((0.25, 0), (0.5, 0))  # int8 logits and regressors (pixels) of the generated BlazeFace heads

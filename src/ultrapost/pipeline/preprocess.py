@@ -72,6 +72,14 @@ def _from_pil(im: Image.Image, exif_transpose: bool) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
+def _pairs(points) -> tuple[np.ndarray, np.ndarray]:
+    """float64 points [..., 2k] and the same as [..., k, 2] (x, y) pairs."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim == 0 or p.shape[-1] % 2:
+        raise ValueError(f"points must have an even last axis (x, y pairs), got shape {list(p.shape)}")
+    return p, p.reshape(*p.shape[:-1], p.shape[-1] // 2, 2)  # explicit: -1 is ambiguous for empty arrays
+
+
 @dataclass(frozen=True)
 class Transform:
     """How a photo was placed in the model input: ``input = image * scale + offset`` in pixel units.
@@ -87,10 +95,7 @@ class Transform:
 
     def points_to_image(self, points) -> np.ndarray:
         """Normalized model-input points [..., 2k] (x, y, x, y, ...) -> photo pixels, float64."""
-        p = np.asarray(points, dtype=np.float64)
-        if p.ndim == 0 or p.shape[-1] % 2:
-            raise ValueError(f"points must have an even last axis (x, y pairs), got shape {list(p.shape)}")
-        xy = p.reshape(*p.shape[:-1], p.shape[-1] // 2, 2)  # explicit: -1 is ambiguous for empty arrays
+        p, xy = _pairs(points)
         out = np.empty_like(xy)
         for axis in (0, 1):
             out[..., axis] = (xy[..., axis] * self.input_size[axis] - self.offset[axis]) / self.scale[axis]
@@ -105,10 +110,7 @@ class Transform:
 
     def points_from_image(self, points) -> np.ndarray:
         """Photo pixels [..., 2k] -> normalized model-input coordinates (the inverse of ``points_to_image``)."""
-        p = np.asarray(points, dtype=np.float64)
-        if p.ndim == 0 or p.shape[-1] % 2:
-            raise ValueError(f"points must have an even last axis (x, y pairs), got shape {list(p.shape)}")
-        xy = p.reshape(*p.shape[:-1], p.shape[-1] // 2, 2)  # explicit: -1 is ambiguous for empty arrays
+        p, xy = _pairs(points)
         out = np.empty_like(xy)
         for axis in (0, 1):
             out[..., axis] = (xy[..., axis] * self.scale[axis] + self.offset[axis]) / self.input_size[axis]
