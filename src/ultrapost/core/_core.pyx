@@ -4,12 +4,14 @@ codes into exceptions."""
 
 cimport numpy as cnp
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memcpy
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from ultrapost.core._capi cimport *
 
 import numpy as np
 
+from ultrapost.core.checks import check_image_side
 from ultrapost.core.config import INPUT_F32, INPUT_S8, ONE_BOX, ONE_SCORE, STATUS
 
 cnp.import_array()
@@ -57,6 +59,11 @@ cdef class Detections:
     cdef public object labels
 
     def __init__(self, boxes, scores, anchors, *, fixed=None, landmarks=None, labels=None):
+        # A second __init__ on a fast-path result drops its buffer: nothing may read it afterwards.
+        PyMem_Free(self._raw)
+        self._raw = NULL
+        self._lazy = False
+        self._count = 0
         self._boxes = None if boxes is None else np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         self._scores = None if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
         self._anchors = None if anchors is None else np.asarray(anchors, dtype=np.int64).reshape(-1)
@@ -79,6 +86,14 @@ cdef class Detections:
 
     def __dealloc__(self):
         PyMem_Free(self._raw)
+
+    def __reduce__(self):
+        # Pickle, copy and deepcopy: the integer outputs when there are some (the float views follow from them),
+        # else the float64 arrays of a reference result; landmarks and labels as they are.
+        fixed = self.fixed
+        if fixed is not None:
+            return (_restore_detections, (fixed, None, None, None, self.landmarks, self.labels))
+        return (_restore_detections, (None, self._boxes, self._scores, self._anchors, self.landmarks, self.labels))
 
     @property
     def fixed(self):
@@ -119,18 +134,25 @@ cdef class Detections:
         return len(self.fixed["anchors"]) if self._anchors is None else len(self._anchors)
 
     def to_pixels(self, width, height):
-        """Boxes in pixels of an image of this size (float64, not clipped)."""
-        return self.boxes * np.array([width, height, width, height], dtype=np.float64)
+        """Boxes in pixels of an image of this size (float64, not clipped); width and height finite, > 0."""
+        w, h = check_image_side(width, "width"), check_image_side(height, "height")
+        return self.boxes * np.array([w, h, w, h], dtype=np.float64)
 
     def landmarks_to_pixels(self, width, height):
         """Landmarks [K, P, 2] in pixels of an image of this size, or None."""
+        w, h = check_image_side(width, "width"), check_image_side(height, "height")
         if self.landmarks is None:
             return None
-        return self.landmarks * np.array([width, height], dtype=np.float64)
+        return self.landmarks * np.array([w, h], dtype=np.float64)
 
     def __repr__(self):
         kind = "fixed" if self.fixed is not None else "float64"
         return f"Detections({len(self)} faces, {kind})"
+
+
+def _restore_detections(fixed, boxes, scores, anchors, landmarks, labels):
+    """Detections.__reduce__'s inverse."""
+    return Detections(boxes, scores, anchors, fixed=fixed, landmarks=landmarks, labels=labels)
 
 
 cdef class Core:
@@ -222,13 +244,18 @@ cdef class Core:
             raise ValueError(f"{name} needs at least {cols} columns, got {a.shape[axis + 1]}")
         if not a.dtype.isnative:
             raise ValueError(f"{name} must be in native byte order")
-        if a.strides[axis + 1] != item or a.strides[axis] % item or a.strides[axis] < cols * item:
+        if a.size == 0:
+            return cols  # an empty batch: nothing is read
+        # The stride of an axis of size 1 is never used (numpy gives a broadcast [:, None] axis stride 0).
+        cdef Py_ssize_t col_stride = a.strides[axis + 1] if a.shape[axis + 1] > 1 else item
+        cdef Py_ssize_t row_stride = a.strides[axis] if a.shape[axis] > 1 else cols * item
+        if col_stride != item or row_stride % item or row_stride < cols * item:
             raise ValueError(f"{name} rows must be contiguous and laid out in increasing memory order")
         if not a.flags.aligned:
             raise ValueError(f"{name} must be aligned")
-        if a.strides[axis] // item > 2147483647:
+        if row_stride // item > 2147483647:
             raise ValueError(f"{name} row stride too large")
-        return <int32_t>(a.strides[axis] // item)
+        return <int32_t>(row_stride // item)
 
     cdef inline bint _plain(self, object x, int cols):
         """x is an aligned, native, C-contiguous [N, cols] or [1, N, cols] array of this config's dtype."""
@@ -362,9 +389,9 @@ cdef class Core:
             kp = <const char *>cnp.PyArray_DATA(k)
             kb = k.strides[0]
         for arr, name in ((scores, "scores"), (boxes, "boxes")):
-            if arr.strides[0] < 0 or (arr.shape[0] > 1 and arr.strides[0] % arr.itemsize):
+            if arr.shape[0] > 1 and (arr.strides[0] < 0 or arr.strides[0] % arr.itemsize):
                 raise ValueError(f"{name} batch items must be laid out in increasing memory order")
-        if kb < 0:
+        if scores.shape[0] > 1 and kb < 0:
             raise ValueError("keypoints batch items must be laid out in increasing memory order")
         return self._run_batch(scores.shape[0], cnp.PyArray_DATA(scores), scores.strides[0], ss,
                                cnp.PyArray_DATA(boxes), boxes.strides[0], bs, kp, kb, ks, portable)
@@ -372,13 +399,21 @@ cdef class Core:
     cdef object _run_batch(self, Py_ssize_t nb, const void *sp, Py_ssize_t sb, int32_t ss, const void *bp,
                            Py_ssize_t bb, int32_t bs, const void *kp, Py_ssize_t kb, int32_t ks,
                            bint portable=False):
-        cdef int m = self.cfg.max_detections * (self.cfg.num_labels if self.cfg.num_labels > 0 else 1)
+        if nb == 0:
+            return []
+        # Sizes in Py_ssize_t (64-bit) from the int32 config fields: m checked below 2^31, so per < 23 * 2^31.
+        cdef Py_ssize_t classes = self.cfg.num_labels if self.cfg.num_labels > 0 else 1
+        cdef Py_ssize_t m = <Py_ssize_t>self.cfg.max_detections * classes
         cdef int nkp = 2 * self.cfg.num_keypoints
-        cdef int per = m * (6 + nkp + (1 if self.cfg.num_labels > 0 else 0))
+        if m > 2147483647:  # the C's output capacity is an int32
+            raise ValueError(f"max_detections x classes = {m:,} output rows: more than the core's int32 capacity")
+        cdef Py_ssize_t per = m * (6 + nkp + (1 if self.cfg.num_labels > 0 else 0))  # < 2^31 * 23
+        if nb > PY_SSIZE_T_MAX // per:
+            raise MemoryError(f"outputs of {nb} images x {per:,} int32 do not fit the address space")
         # One allocation for all outputs; per image: boxes [m, 4], scores [m], anchors [m], keypoints [m, 2P],
         # labels [m].
-        cdef cnp.ndarray flat = np.empty(max(nb, 1) * per, dtype=np.int32)
-        cdef cnp.ndarray counts = np.zeros(max(nb, 1), dtype=np.int32)
+        cdef cnp.ndarray flat = np.empty(nb * per, dtype=np.int32)
+        cdef cnp.ndarray counts = np.zeros(nb, dtype=np.int32)
         cdef int32_t *fp = <int32_t *>cnp.PyArray_DATA(flat)
         cdef int32_t *cp = <int32_t *>cnp.PyArray_DATA(counts)
         cdef up_output_t out
@@ -396,7 +431,7 @@ cdef class Core:
                 out.anchors = out.scores + m
                 out.keypoints = out.anchors + m if nkp else NULL
                 out.labels = out.anchors + m + nkp * m if self.cfg.num_labels > 0 else NULL
-                out.capacity = m
+                out.capacity = <int32_t>m
                 out.count = 0
                 if is_f32:
                     status = up_run_f32_keypoints(&self.cfg, <const float *>(<const char *>sp + i * sb), ss,
