@@ -324,7 +324,7 @@ def test_to_pixels_sizes(case, bad, exc):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("scale, zp", [(1.0, -128), (1 / 64, 0), (0.02, -128)])
+@pytest.mark.parametrize("scale, zp", [(1.0, -128), (1 / 32, 0), (0.02, -128), (1 / 63, 127)])
 def test_probability_scales_beyond_the_fixed_point_range(case, backend, scale, zp):
     """int8 probabilities whose levels reach 2.0 would saturate in Q30: refused, naming the score quantization."""
     pp, s, b = case
@@ -336,7 +336,8 @@ def test_probability_scales_beyond_the_fixed_point_range(case, backend, scale, z
 def test_probability_scale_up_to_one_is_accepted(case):
     pp, s, b = case
     s8, b8 = np.zeros(s.shape, np.int8), np.zeros(b.shape, np.int8)
-    for q in (((1 / 255, -128), (0.04, 0)), ((1 / 256, -128), (0.04, 0)), ((1 / 127, 0), (0.04, 0))):
+    for q in (((1 / 255, -128), (0.04, 0)), ((1 / 256, -128), (0.04, 0)), ((1 / 127, 0), (0.04, 0)),
+              ((1 / 64, 0), (0.04, 0))):  # the last: levels -2.0 to 1.98, all within Q30
         same(pp.postprocess(s8, b8, quantization=q), pp.postprocess(s8, b8, quantization=q, backend="golden"))
 
 

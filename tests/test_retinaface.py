@@ -254,7 +254,7 @@ def test_bad_inputs():
         rf.postprocess(np.stack([conf, conf]), loc, landms)
     bad = landms.copy()
     bad[5, 3] = np.nan
-    with pytest.raises(ValueError, match="NaN or Inf in keypoints"):
+    with pytest.raises(ValueError, match="NaN or Inf in landms"):
         rf.postprocess(conf, loc, bad)
     with pytest.raises(ValueError, match="NaN or Inf"):
         rf.postprocess(conf, loc, bad, backend="golden")

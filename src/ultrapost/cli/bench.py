@@ -242,8 +242,8 @@ def plot(rows: list[dict], path) -> None:
 def run(args) -> int:
     from ultrapost import bench
 
-    if args.budget <= 0:
-        raise ValueError(f"--budget must be > 0 seconds, got {args.budget}")
+    if not (math.isfinite(args.budget) and args.budget > 0):
+        raise ValueError(f"--budget must be > 0 seconds (and finite), got {args.budget}")
     if args.image and not args.model:
         raise ValueError("--image is for --model: the default bench uses synthetic outputs")
     budget, scaling_budget, min_samples = args.budget, min(args.budget, 0.15), 15

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +221,8 @@ def run(args) -> int:
     from ultrapost import firmware as fw
     from ultrapost.firmware import vectorsets as vs
 
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise ValueError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
     if not fw.toolchain_available():
         raise FileNotFoundError(
             "arm-none-eabi-gcc with newlib not found (install gcc-arm-none-eabi and libnewlib-arm-none-eabi)"

@@ -145,7 +145,7 @@ def spec_from_args(args) -> ModelSpec:
     def pick(value, default):
         return default if value is None else value
 
-    return ModelSpec(
+    spec = ModelSpec(
         name=args.name or args.family,
         family=args.family,
         input_size=pick(args.input_size, base.input_size),
@@ -167,3 +167,10 @@ def spec_from_args(args) -> ModelSpec:
         class_thresholds=args.class_thresholds,
         soft_sigma=args.soft_sigma,
     )
+    try:  # sizes are checked (sides, anchor count) before anything is made from them
+        spec.processor()
+    except ValueError as exc:
+        if "input_size" in str(exc):
+            raise ValueError(f"--input-size {spec.input_size[0]}x{spec.input_size[1]}: {exc}") from None
+        raise
+    return spec

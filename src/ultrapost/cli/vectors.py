@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +70,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 _DTYPES = {"s8": np.int8, "i32": np.int32, "f32": np.float32}
+MAX_CASES = 10000  # generated records are kept in memory until written (10,000 f32 Ultraface 320 cases: ~1 GB)
 
 
 def npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(label, scores, boxes) per record of a .npz file (see the epilog); TypeError/ValueError name a bad array."""
+    try:
+        return _npz_inputs(spec, path)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ValueError(f"--inputs {path}: not a readable .npz archive ({' '.join(str(exc).split())})") from None
+    except ValueError as exc:
+        if "pickled" in str(exc):  # np.load's words for a file that is no .npy / .npz (a photo, a text)
+            raise ValueError(f"--inputs {path}: not a .npz archive of arrays") from None
+        raise
+
+
+def _npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     want = np.dtype(_DTYPES[spec.input_kind])
     n = spec.processor().num_anchors
     out = []
@@ -109,6 +123,10 @@ def npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
 def run(args) -> int:
     from ultrapost.firmware import vectorsets
 
+    if not 0 <= args.cases <= MAX_CASES:
+        raise ValueError(f"--cases must be in [0, {MAX_CASES}], got {args.cases}")
+    if not 0 <= args.seed < 2**32:
+        raise ValueError(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
     spec = spec_from_args(args)
     if args.inputs:
         records = vectorsets.records_for(spec, 0, npz_inputs(spec, args.inputs), error_records=not args.no_errors)

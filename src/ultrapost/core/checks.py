@@ -60,7 +60,12 @@ def check_input_size(value, name: str = "input_size") -> tuple[int, int]:
     for v in pair:
         if not _is_int(v):
             raise TypeError(f"{name} must be an int or a (width, height) pair of ints, got {value!r}")
-    return (check_count(pair[0], f"{name} width", hi=MAX_SIDE), check_count(pair[1], f"{name} height", hi=MAX_SIDE))
+    w, h = int(pair[0]), int(pair[1])
+    if w < 1 or h < 1:
+        raise ValueError(f"{name} must be positive, got {(w, h)}")
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise ValueError(f"{name} sides are at most {MAX_SIDE}, got {(w, h)}")
+    return w, h
 
 
 def _is_int(v) -> bool:
@@ -86,7 +91,11 @@ def check_strides(value, name: str) -> list[int]:
     """Strides (``strides``, ``steps``): a non-empty sequence of positive ints."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise TypeError(f"{name} must be a sequence of positive ints, got {value!r}")
-    out = [check_count(s, name, lo=1, hi=MAX_SIDE) for s in value]
+    out = [check_count(s, name, lo=-(1 << 62)) for s in value]
+    if any(s < 1 for s in out):
+        raise ValueError(f"{name} must be positive, got {list(value)!r}")
+    if any(s > MAX_SIDE for s in out):
+        raise ValueError(f"{name} are at most {MAX_SIDE}, got {list(value)!r}")
     if not out:
         raise ValueError(f"{name} must not be empty")
     return out
@@ -134,11 +143,3 @@ def check_image_side(value, name: str) -> float:
         raise ValueError(f"{name} must be > 0 pixels, got {v!r}")
     return v
 
-
-def freeze(value):
-    """Nested lists and tuples as nested tuples (hashable: quantization options are cache keys)."""
-    if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
-    if isinstance(value, np.ndarray):
-        return freeze(value.tolist())
-    return value

@@ -8,9 +8,11 @@ own float64 rule on every representable key where the key domain is small (int8)
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
+from ultrapost.core.checks import check_count, check_real, check_zero_point
 from ultrapost.core.config import (
     BOX_CORNERS,
     BOX_DELTAS,
@@ -20,6 +22,7 @@ from ultrapost.core.config import (
     INPUT_I32,
     INPUT_S8,
     MAX_INV_SIGMA_Q16,
+    MAX_ANCHORS,
     MAX_KEYPOINTS,
     MAX_MERGE_CANDIDATES,
     NMS_BLEND,
@@ -38,6 +41,8 @@ from ultrapost.core.config import (
     FixedConfig,
 )
 
+# Output rows per image (max_detections x classes) at most: as many as the core takes anchors.
+MAX_OUTPUT_ROWS = MAX_ANCHORS
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 _S8 = np.arange(-128, 128, dtype=np.float64)
@@ -51,23 +56,22 @@ def to_fixed(x, q: int, lo: int = INT32_MIN, hi: int = INT32_MAX) -> np.ndarray:
 
 
 def check_quantization(q, what: str) -> tuple[float, int]:
+    """(scale, zero_point) of an int8 tensor (a tuple or a list): scale finite and > 0, zero point an integer in
+    [-128, 127] (never truncated: -127.6 is an error, not -127)."""
     try:
         scale, zero_point = q
-        scale, zero_point = float(scale), int(zero_point)
     except (TypeError, ValueError):
         raise TypeError(f"{what} quantization must be a (scale, zero_point) pair, got {q!r}") from None
-    if not (math.isfinite(scale) and scale > 0):
+    scale = check_real(scale, f"{what} quantization scale")
+    if scale <= 0:
         raise ValueError(f"{what} quantization scale must be a positive finite number, got {scale!r}")
-    if not -128 <= zero_point <= 127:
-        raise ValueError(f"{what} quantization zero point must be in [-128, 127], got {zero_point}")
-    return scale, zero_point
+    return scale, check_zero_point(zero_point, what)
 
 
 def check_unit_interval(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    v = float(value)
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {v!r}")
     return v
@@ -191,16 +195,17 @@ def prepare(
     iou = check_unit_interval(iou_threshold, "iou_threshold")
     if num_anchors <= 0:
         raise ValueError("the config has zero anchors")
-    limit = num_anchors if candidate_limit is None else int(candidate_limit)
-    if limit < 1:
-        raise ValueError(f"candidate_limit must be >= 1, got {candidate_limit!r}")
-    limit = min(limit, num_anchors)
-    max_det = limit if max_detections is None else int(max_detections)
-    if max_det < 1:
-        raise ValueError(f"max_detections must be >= 1, got {max_detections!r}")
-    max_det = min(max_det, limit)
-    if not (math.isfinite(eps) and 0 <= eps <= 1):
+    if num_anchors > MAX_ANCHORS:
+        raise ValueError(f"the config has {num_anchors:,} anchors; the core takes at most {MAX_ANCHORS:,}")
+    limit = check_count(candidate_limit, "candidate_limit", allow_none=True)
+    limit = num_anchors if limit is None else min(limit, num_anchors)
+    max_det = check_count(max_detections, "max_detections", allow_none=True)
+    max_det = limit if max_det is None else min(max_det, limit)
+    eps = check_real(eps, "eps")
+    if not 0 <= eps <= 1:
         raise ValueError(f"eps must be in [0, 1], got {eps!r}")
+    center_variance = check_real(center_variance, "center_variance")
+    size_variance = check_real(size_variance, "size_variance")
     if not (0 < center_variance <= 1 and 0 < size_variance <= 1):
         raise ValueError("variances (and linear decode scales) must be in (0, 1]")
     nms_kind = _kind_code(nms, NMS_KINDS, "nms")
@@ -261,6 +266,10 @@ def prepare(
             )
         if score_kind == SCORE_LOGIT2:
             raise ValueError("multi-class scores must be probabilities or per-class logits")
+        rows = max_det * len(label_thresholds)
+        if rows > MAX_OUTPUT_ROWS:
+            raise ValueError(f"max_detections ({max_det:,}) x {len(label_thresholds):,} classes = {rows:,} output "
+                             f"rows per image, more than {MAX_OUTPUT_ROWS:,}: pass a smaller max_detections")
     sq = bq = None
     tables: dict[str, np.ndarray] = {}
     if kind == INPUT_S8:
@@ -270,7 +279,11 @@ def prepare(
         bq = check_quantization(box_quant, "box")
         s, zp = sq
         if score_kind == SCORE_PROB:
-            tables["score_lut"] = to_fixed(s * (_S8 - zp), Q_SCORE)
+            levels = s * (_S8 - zp)
+            if levels.max() >= 2.0 or levels.min() < -2.0:  # Q30 int32 holds [-2, 2): the table would saturate
+                raise ValueError(f"score quantization {sq} maps int8 levels to probabilities from {levels.min():g} "
+                                 f"to {levels.max():g}; the fixed-point score holds [-2, 2)")
+            tables["score_lut"] = to_fixed(levels, Q_SCORE)
         elif score_kind == SCORE_LOGIT1:
             v = s * (_S8 - zp)
             tables["score_lut"] = to_fixed(sigmoid(np.clip(v, -logit_clip, logit_clip) if logit_clip else v), Q_SCORE)

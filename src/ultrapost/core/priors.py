@@ -15,6 +15,9 @@ import math
 
 import numpy as np
 
+from ultrapost.core.checks import check_input_size, check_levels, check_strides
+from ultrapost.core.config import MAX_ANCHORS
+
 ULTRAFACE_MIN_BOXES = ((10, 16, 24), (32, 48), (64, 96), (128, 192, 256))
 ULTRAFACE_STRIDES = (8, 16, 32, 64)
 ULTRAFACE_SIZES = ((128, 96), (160, 120), (320, 240), (480, 360), (640, 480), (1280, 960))
@@ -22,16 +25,16 @@ CONVENTIONS = ("trained", "stride")
 
 
 def _size(input_size) -> tuple[int, int]:
-    if isinstance(input_size, (int, np.integer)):
-        w = h = int(input_size)
-    else:
-        try:
-            w, h = (int(v) for v in input_size)
-        except (TypeError, ValueError):
-            raise TypeError(f"input_size must be an int or a (width, height) pair, got {input_size!r}") from None
-    if w <= 0 or h <= 0:
-        raise ValueError(f"input_size must be positive, got {(w, h)}")
-    return w, h
+    return check_input_size(input_size)
+
+
+def check_anchor_count(w: int, h: int, strides, per_cell) -> int:
+    """The anchors of feature maps ceil(w / s) x ceil(h / s) with per_cell anchors each, counted before any is made
+    (a 100000 x 100000 input would take gigabytes of priors): ValueError above the core's limit."""
+    n = sum(-(-w // s) * -(-h // s) * k for s, k in zip(strides, per_cell, strict=True))
+    if n > MAX_ANCHORS:
+        raise ValueError(f"input_size {w}x{h} gives {n:,} anchors; the core takes at most {MAX_ANCHORS:,}")
+    return n
 
 
 def feature_maps(input_size, strides=ULTRAFACE_STRIDES) -> list[tuple[int, int]]:
@@ -55,17 +58,16 @@ def ultraface_priors(
     if convention not in CONVENTIONS:
         raise ValueError(f"priors must be one of {CONVENTIONS}, got {convention!r}")
     w, h = _size(input_size)
-    min_boxes = [tuple(float(m) for m in level) for level in min_boxes]
-    strides = [int(s) for s in strides]
-    if len(min_boxes) != len(strides) or not strides:
-        raise ValueError("min_boxes and strides must be non-empty and of equal length")
-    if any(s <= 0 for s in strides) or any(not level or min(level) <= 0 for level in min_boxes):
-        raise ValueError("strides and min boxes must be positive")
+    min_boxes = check_levels(min_boxes, "min_boxes")
+    strides = check_strides(strides, "strides")
+    if len(min_boxes) != len(strides):
+        raise ValueError(f"min_boxes has {len(min_boxes)} levels but strides has {len(strides)}; they must match")
     levels = list(zip(strides, min_boxes, strict=True))
     if drop_finest_level:
         levels = levels[1:]
         if not levels:
             raise ValueError("drop_finest_level leaves no level")
+    check_anchor_count(w, h, [s for s, _ in levels], [len(b) for _, b in levels])
     out = []
     for stride, boxes in levels:
         fm_w, fm_h = math.ceil(w / stride), math.ceil(h / stride)
@@ -102,17 +104,11 @@ def retinaface_priors(input_size=(320, 240), *, min_sizes=ULTRAFACE_MIN_BOXES, s
     ``cx = (j + 0.5) * step / W``, ``cy = (i + 0.5) * step / H``, ``w = min_size / W``, ``h = min_size / H``.
     """
     w, h = _size(input_size)
-    try:
-        steps = [int(s) for s in steps]
-        min_sizes = [tuple(float(m) for m in level) for level in min_sizes]
-    except (TypeError, ValueError):
-        raise TypeError("steps must be a sequence of ints and min_sizes a sequence of sequences of numbers") from None
-    if not steps:
-        raise ValueError("steps must not be empty")
+    steps = check_strides(steps, "steps")
+    min_sizes = check_levels(min_sizes, "min_sizes")
     if len(min_sizes) != len(steps):
         raise ValueError(f"min_sizes has {len(min_sizes)} levels but steps has {len(steps)}; they must match")
-    if any(s <= 0 for s in steps) or any(not level or min(level) <= 0 for level in min_sizes):
-        raise ValueError("steps and min sizes must be positive (and no level empty)")
+    check_anchor_count(w, h, steps, [len(level) for level in min_sizes])
     out = []
     for step, sizes in zip(steps, min_sizes, strict=True):
         fm_w, fm_h = math.ceil(w / step), math.ceil(h / step)

@@ -14,8 +14,10 @@ import threading
 
 import numpy as np
 
-from ultrapost import golden, reference
+from ultrapost import reference
 from ultrapost.core import prepare
+from ultrapost.core.checks import check_anchors, check_count, check_input_size, check_strides
+from ultrapost.core.config import MAX_ANCHORS
 from ultrapost.core.detections import Detections
 from ultrapost.families.common import (
     BACKENDS,
@@ -25,7 +27,7 @@ from ultrapost.families.common import (
     cached_config,
     check_nms,
     check_score_test,
-    run_batch,
+    run_outputs,
     split_quantization,
 )
 
@@ -40,15 +42,18 @@ MODELS = {
 
 def ssd_anchors(input_size=128, strides=(8, 16, 16, 16), *, interpolated_anchors=True, offset=0.5) -> np.ndarray:
     """float64 [N, 4] (cx, cy, 1, 1) anchors of MediaPipe's SSD generator with ``fixed_anchor_size``."""
-    w, h = (input_size, input_size) if isinstance(input_size, (int, np.integer)) else tuple(input_size)
-    try:
-        strides = [int(s) for s in strides]
-    except (TypeError, ValueError):
-        raise TypeError(f"strides must be a sequence of ints, got {strides!r}") from None
-    if not strides:
-        raise ValueError("strides must not be empty")
-    if min(strides) <= 0 or w <= 0 or h <= 0:
-        raise ValueError(f"input size and strides must be positive, got {(w, h)} and {strides}")
+    w, h = check_input_size(input_size)
+    strides = check_strides(strides, "strides")
+    groups, i = [], 0  # (stride, anchors per cell) of each run of equal strides
+    while i < len(strides):
+        j = i
+        while j < len(strides) and strides[j] == strides[i]:
+            j += 1
+        groups.append((strides[i], (j - i) * (2 if interpolated_anchors else 1)))
+        i = j
+    n = sum(-(-w // s) * -(-h // s) * k for s, k in groups)  # counted before any is made
+    if n > MAX_ANCHORS:
+        raise ValueError(f"input_size {w}x{h} gives {n:,} anchors; the core takes at most {MAX_ANCHORS:,}")
     out = []
     i = 0
     while i < len(strides):
@@ -92,13 +97,9 @@ class BlazeFace:
         soft_sigma: float = 0.5,
         soft_threshold: float | None = None,
     ):
-        if isinstance(input_size, (int, np.integer)):
-            self.input_size = (int(input_size), int(input_size))
-        else:
-            try:
-                self.input_size = tuple(int(v) for v in input_size)
-            except (TypeError, ValueError):
-                raise TypeError(f"input_size must be an int or a (width, height) pair, got {input_size!r}") from None
+        self.input_size = check_input_size(input_size)
+        if self.input_size[0] != self.input_size[1]:  # the core has one decode scale (1 / W) for both axes
+            raise ValueError(f"BlazeFace needs a square input_size, got {self.input_size}")
         # Strides and interpolation default to those of the MediaPipe model with this input size.
         known = {(m["input_size"],) * 2: m for m in MODELS.values()}.get(self.input_size, MODELS["short"])
         strides = known["strides"] if strides is None else strides
@@ -106,17 +107,17 @@ class BlazeFace:
         self.anchors = (
             ssd_anchors(self.input_size, strides, interpolated_anchors=interpolated_anchors)
             if anchors is None
-            else np.asarray(anchors, dtype=np.float64)
+            else check_anchors(anchors)
         )
-        if self.anchors.ndim != 2 or self.anchors.shape[1] != 4:
-            raise ValueError(f"anchors must be [N, 4], got {self.anchors.shape}")
+        if len(self.anchors) > MAX_ANCHORS:
+            raise ValueError(f"anchors has {len(self.anchors):,} rows; the core takes at most {MAX_ANCHORS:,}")
         self.num_anchors = len(self.anchors)
         self.score_threshold = prepare.check_unit_interval(score_threshold, "score_threshold")
         self.iou_threshold = prepare.check_unit_interval(iou_threshold, "iou_threshold")
         self.nms = check_nms(nms)
         self.inclusive = check_score_test(score_test)
-        self.candidate_limit = candidate_limit
-        self.max_detections = max_detections
+        self.candidate_limit = check_count(candidate_limit, "candidate_limit", allow_none=True)
+        self.max_detections = check_count(max_detections, "max_detections", allow_none=True)
         self.soft_sigma = soft_sigma
         self.soft_threshold = soft_threshold
         self._configs: dict = {}
@@ -178,15 +179,12 @@ class BlazeFace:
         """Detections with ``landmarks`` [K, 6, 2] (normalized x, y); a list of them for a batch B > 1."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        batch = bool(batch_size(classificators, regressors))
+        batch = batch_size(classificators, regressors) is not None
         s, r, kind, quant = self._inputs(classificators, regressors, quantization, batch)
         fc, core = self.config(kind, quant)
         if not batch:
             s, r = s[None], r[None]
-        if backend == "golden":
-            outs = [golden.run(fc, s[i], r[i]) for i in range(s.shape[0])]
-        else:
-            outs = run_batch(core, s, r)
+        outs = run_outputs(backend, fc, core, s, r, names=("classificators", "regressors"))
         dets = [Detections.from_fixed(o) for o in outs]
         return dets if batch else dets[0]
 

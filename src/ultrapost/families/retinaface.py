@@ -14,8 +14,9 @@ import threading
 
 import numpy as np
 
-from ultrapost import golden, reference
+from ultrapost import reference
 from ultrapost.core import prepare
+from ultrapost.core.checks import check_count, check_input_size, check_real
 from ultrapost.core.config import MAX_KEYPOINTS
 from ultrapost.core.detections import Detections
 from ultrapost.core.priors import RETINAFACE_CONFIGS, ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, retinaface_priors
@@ -27,7 +28,7 @@ from ultrapost.families.common import (
     cached_config,
     check_nms,
     check_score_test,
-    run_batch,
+    run_outputs,
     split_quantization,
 )
 from ultrapost.families.presets import preset_options
@@ -68,25 +69,25 @@ class RetinaFace:
         soft_sigma: float = 0.5,
         soft_threshold: float | None = None,
     ):
-        self.priors = retinaface_priors(input_size, min_sizes=min_sizes, steps=steps)
-        self.input_size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        self.input_size = check_input_size(input_size)
+        self.priors = retinaface_priors(self.input_size, min_sizes=min_sizes, steps=steps)
         self.num_anchors = len(self.priors)
         self.min_sizes = tuple(tuple(level) for level in min_sizes)
         self.steps = tuple(int(s) for s in steps)
         self.score_threshold = prepare.check_unit_interval(score_threshold, "score_threshold")
         self.iou_threshold = prepare.check_unit_interval(iou_threshold, "iou_threshold")
         self.nms = check_nms(nms)
-        self.candidate_limit = candidate_limit
-        self.max_detections = max_detections
-        self.eps = float(eps)
+        self.candidate_limit = check_count(candidate_limit, "candidate_limit", allow_none=True)
+        self.max_detections = check_count(max_detections, "max_detections", allow_none=True)
+        self.eps = check_real(eps, "eps")
         if isinstance(pixel_size, str) and pixel_size == "input":
             pixel_size = self.input_size
         self.pixel_size = prepare.check_pixel_size(pixel_size)
         self.score_test = score_test
         self.inclusive = check_score_test(score_test)
         self.logits = bool(logits)
-        self.center_variance = float(center_variance)
-        self.size_variance = float(size_variance)
+        self.center_variance = check_real(center_variance, "center_variance")
+        self.size_variance = check_real(size_variance, "size_variance")
         if isinstance(num_landmarks, bool) or not isinstance(num_landmarks, (int, np.integer)):
             raise TypeError(f"num_landmarks must be an int, got {num_landmarks!r}")
         if not 1 <= num_landmarks <= MAX_KEYPOINTS:
@@ -177,15 +178,12 @@ class RetinaFace:
         landms_zp))``) or int32 fixed point (probabilities Q30, logits, deltas and landmarks Q20)."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        batch = bool(batch_size(conf, loc, landms))
+        batch = batch_size(conf, loc, landms) is not None
         s, b, k, kind, quant = self._inputs(conf, loc, landms, quantization, batch)
         fc, core = self.config(kind, quant)
         if not batch:
             s, b, k = s[None], b[None], k[None]
-        if backend == "golden":
-            outs = [golden.run(fc, s[i], b[i], k[i]) for i in range(s.shape[0])]
-        else:
-            outs = run_batch(core, s, b, k)
+        outs = run_outputs(backend, fc, core, s, b, k, names=("conf", "loc", "landms"))
         dets = [Detections.from_fixed(o) for o in outs]
         return dets if batch else dets[0]
 

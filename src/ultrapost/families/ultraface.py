@@ -6,9 +6,10 @@ import threading
 
 import numpy as np
 
-from ultrapost import golden, reference
+from ultrapost import reference
 from ultrapost.core import prepare
 from ultrapost.core._core import PlainPath, plain_postprocess
+from ultrapost.core.checks import check_count, check_input_size, check_real
 from ultrapost.core.detections import Detections
 from ultrapost.core.priors import ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, ultraface_priors
 from ultrapost.families.common import (
@@ -19,7 +20,7 @@ from ultrapost.families.common import (
     cached_config,
     check_nms,
     check_score_test,
-    run_batch,
+    run_outputs,
     split_quantization,
 )
 from ultrapost.families.presets import preset_options
@@ -62,27 +63,40 @@ class Ultraface:
         soft_threshold: float | None = None,
         class_thresholds=None,
     ):
+        self.input_size = check_input_size(input_size)
         self.priors = ultraface_priors(
-            input_size, convention=priors, drop_finest_level=drop_finest_level, min_boxes=min_boxes, strides=strides
+            self.input_size,
+            convention=priors,
+            drop_finest_level=drop_finest_level,
+            min_boxes=min_boxes,
+            strides=strides,
         )
-        self.input_size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
         self.num_anchors = len(self.priors)
         self.score_threshold = prepare.check_unit_interval(score_threshold, "score_threshold")
         self.iou_threshold = prepare.check_unit_interval(iou_threshold, "iou_threshold")
-        self.candidate_limit = candidate_limit
-        self.max_detections = max_detections
+        self.candidate_limit = check_count(candidate_limit, "candidate_limit", allow_none=True)
+        self.max_detections = check_count(max_detections, "max_detections", allow_none=True)
         self.logits = bool(logits)
         self.clip = bool(clip)
-        self.eps = float(eps)
-        self.center_variance = float(center_variance)
-        self.size_variance = float(size_variance)
+        self.eps = check_real(eps, "eps")
+        self.center_variance = check_real(center_variance, "center_variance")
+        self.size_variance = check_real(size_variance, "size_variance")
         self.nms = check_nms(nms)
         self.pixel_size = prepare.check_pixel_size(pixel_size)
         self.score_test = score_test
         self.inclusive = check_score_test(score_test)
         self.soft_sigma = soft_sigma
         self.soft_threshold = soft_threshold
-        self.class_thresholds = None if class_thresholds is None else tuple(float(t) for t in class_thresholds)
+        if class_thresholds is not None and (
+            isinstance(class_thresholds, (str, bytes)) or not hasattr(class_thresholds, "__iter__")
+        ):
+            raise TypeError(
+                f"class_thresholds must be a sequence of thresholds (one per class column from 1), "
+                f"got {class_thresholds!r}"
+            )
+        self.class_thresholds = (
+            None if class_thresholds is None else tuple(check_real(t, "class_thresholds") for t in class_thresholds)
+        )
         self.num_classes = 2 if self.class_thresholds is None else 1 + len(self.class_thresholds)
         if self.class_thresholds is not None and self.logits:
             raise ValueError("class_thresholds need probability scores (logits=False)")
@@ -167,9 +181,8 @@ class Ultraface:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         s, b, kind, quant = self._inputs(scores, boxes, decoded, quantization, batch=True)
         fc, core = self.config(kind, decoded, quant)
-        if backend == "golden":
-            return [Detections.from_fixed(golden.run(fc, s[i], b[i])) for i in range(s.shape[0])]
-        return [Detections.from_fixed(o) for o in run_batch(core, s, b)]
+        names = ("detections", "detections") if boxes is None else ("scores", "boxes")
+        return [Detections.from_fixed(o) for o in run_outputs(backend, fc, core, s, b, names=names)]
 
     # postprocess(scores, boxes, decoded=False, quantization=None, backend="c"): detections of one image (a list of
     # them for inputs with a leading batch axis B > 1). Compiled (_core.plain_postprocess), so that tensors as models
@@ -177,7 +190,7 @@ class Ultraface:
     postprocess = plain_postprocess
 
     def _postprocess_any(self, scores, boxes, decoded: bool = False, quantization=None, backend: str = "c"):
-        if batch_size(scores, boxes):
+        if batch_size(scores, boxes) is not None:
             return self.postprocess_batch(scores, boxes, decoded, quantization, backend)
         return self._postprocess(scores, boxes, decoded, quantization, backend)
 
@@ -193,9 +206,8 @@ class Ultraface:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         s, b, kind, quant = self._inputs(scores, boxes, decoded, quantization)
         fc, core = self.config(kind, decoded, quant)
-        if backend == "golden":
-            return Detections.from_fixed(golden.run(fc, s, b))
-        return Detections.from_fixed(run_batch(core, s[None], b[None])[0])
+        names = ("detections", "detections") if boxes is None else ("scores", "boxes")
+        return Detections.from_fixed(run_outputs(backend, fc, core, s[None], b[None], names=names)[0])
 
     def reference(self, scores, boxes, decoded: bool = False, quantization=None) -> Detections:
         """The float64 reference (ultrapost.reference) on the same inputs, int8 dequantized first."""

@@ -41,8 +41,10 @@ def load_image(source, *, exif_transpose: bool = True) -> np.ndarray:
             with Image.open(path) as im:
                 im.load()
                 image = _from_pil(im, exif_transpose)
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise ValueError(f"cannot read image {path}: {exc}") from exc
+        except Image.DecompressionBombError as exc:  # not an OSError: its header claims too many pixels
+            raise ValueError(f"cannot read image {path}: {exc}") from None
+        except (UnidentifiedImageError, OSError, ValueError, MemoryError) as exc:
+            raise ValueError(f"cannot read image {path}: {exc or type(exc).__name__}") from exc
         return image
     if isinstance(source, Image.Image):
         return _from_pil(source, exif_transpose)

@@ -22,7 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ultrapost.core.checks import check_count
+
 OP_RESOLVERS = ("default", "reference")
+# Threads a backend may be asked for at most (a runtime given 10^6 spends minutes making them before failing).
+MAX_THREADS = 256
 MODEL_SUFFIXES = (".tflite", ".onnx")
 
 _ONNX_DTYPES = {
@@ -254,8 +258,7 @@ def load_model(path, *, op_resolver: str = "default", num_threads: int | None = 
     """
     if op_resolver not in OP_RESOLVERS:
         raise ValueError(f"op_resolver must be one of {OP_RESOLVERS}, got {op_resolver!r}")
-    if num_threads is not None and (not isinstance(num_threads, (int, np.integer)) or num_threads < 1):
-        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
+    check_count(num_threads, "num_threads", lo=1, hi=MAX_THREADS, allow_none=True)
     p = Path(os.fspath(path))
     if not p.exists():
         raise FileNotFoundError(f"model file not found: {p}")
