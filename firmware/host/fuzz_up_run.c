@@ -35,7 +35,9 @@
 
 #include "ultrapost.h"
 
+#ifndef MAX_ANCHORS /* -DMAX_ANCHORS=48: smaller configs, many more executions per second */
 #define MAX_ANCHORS 600
+#endif
 #define MAX_LABEL_TABLE 16
 
 static uint32_t rng_next(uint32_t *s)

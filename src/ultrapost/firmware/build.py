@@ -250,3 +250,22 @@ def build_fuzzer(out_dir: Path, *, csrc: Path | None = None) -> Path:
     ]
     run_tool(cmd, "building the fuzzer")
     return exe
+
+
+def build_host_fuzzer(out_dir: Path, *, csrc: Path | None = None, defines: dict | None = None) -> Path:
+    """firmware/host/fuzz_host_diff.c (the host float32 path against the portable integer path) as a libFuzzer
+    binary with ASan and UBSan, built with the host files too (needs clang). ``defines``: -D NAME=VALUE pairs."""
+    if shutil.which("clang") is None:
+        raise FileNotFoundError("clang not found on PATH (libFuzzer comes with clang)")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exe = out_dir / "fuzz_host_diff"
+    root = csrc or csrc_dir()
+    core = core_sources(csrc)
+    host = sorted(p for p in root.rglob("*.c") if p not in core)
+    cmd = ["clang", "-std=c99", "-g", "-O1", "-fsanitize=fuzzer", *SANITIZE, *WARNINGS, "-Werror"]
+    cmd += ["-DUP_HOST_FLOAT=1", *(f"-I{d}" for d in sorted({root, *(p.parent for p in host)}))]
+    cmd += [f"-D{k}={v}" for k, v in (defines or {}).items()]
+    cmd += [str(firmware_dir() / "host" / "fuzz_host_diff.c"), *map(str, core), *map(str, host), "-lm", "-o", str(exe)]
+    run_tool(cmd, "building the host differential fuzzer")
+    return exe
