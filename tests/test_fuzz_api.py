@@ -166,9 +166,9 @@ def _c_equals_golden(made, kind, batch, layouts, nan, seed):
     for (_name, cols, role), how in zip(_columns(family, pp), layouts, strict=False):
         images = [_tensor(rng, pp.num_anchors, cols, role, kind) for _ in range(max(batch or 1, 1))]
         x = images[0] if batch is None else np.stack(images)[:batch]
-        if nan and kind == "f32" and rng.random() < 0.7:
+        if nan and kind == "f32" and x.size and rng.random() < 0.7:
             x = x.copy()
-            x.reshape(-1)[int(rng.integers(0, x.size))] = np.nan if x.size else 0
+            x.reshape(-1)[int(rng.integers(0, x.size))] = np.nan
         tensors.append(_layout(x, how, rng))
     q = _quantization(family, kind)
     c = _outcome(pp, family, tensors, q, "c")
