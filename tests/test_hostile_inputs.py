@@ -389,7 +389,7 @@ def test_detections_round_trip(case, how):
             e = pickle.loads(pickle.dumps(d, protocol=pickle.HIGHEST_PROTOCOL))
         else:
             e = getattr(copy, how)(d)
-        assert type(e) is type(d)
+        assert type(e) is type(d), name
         _assert_round_trip(d, e)
         if how == "deepcopy" and d.fixed is not None:
             assert e.fixed["boxes"] is not d.fixed["boxes"]
