@@ -46,8 +46,9 @@ def png_bomb(path: Path, width: int = 100000, height: int = 100000) -> Path:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -59,11 +60,18 @@ def child(argv, limit_gib: int = 3, timeout: float = 300) -> subprocess.Complete
         resource.setrlimit(resource.RLIMIT_AS, (limit_gib << 30, limit_gib << 30))
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    return subprocess.run([sys.executable, "-m", "ultrapost", *map(str, argv)], capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=limit, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "ultrapost", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,
+        env=env,
+    )
 
 
 # -- images -----------------------------------------------------------------------------------------------------------
+
 
 def test_detect_on_an_image_bomb(capsys, tmp_path):
     model = require(RFB)
@@ -80,6 +88,7 @@ def test_bench_on_an_image_bomb(capsys, tmp_path):
 
 
 # -- output paths -----------------------------------------------------------------------------------------------------
+
 
 def _bad_outputs(tmp_path):
     (tmp_path / "adir").mkdir()
@@ -107,6 +116,7 @@ def test_vectors_output_errors(capsys, tmp_path, where):
 
 # -- vectors --inputs -------------------------------------------------------------------------------------------------
 
+
 def test_vectors_inputs_that_are_not_archives(capsys, tmp_path):
     corrupt = tmp_path / "corrupt.npz"
     np.savez(corrupt, a=np.zeros((172, 6), np.int8))
@@ -121,6 +131,7 @@ def test_vectors_inputs_that_are_not_archives(capsys, tmp_path):
 
 
 # -- sizes and options ------------------------------------------------------------------------------------------------
+
 
 def test_codegen_huge_input_size_is_refused_before_allocating():
     r = child(["codegen", "--input-size", "100000x100000", "--input-kind", "f32", "-o", "-"])

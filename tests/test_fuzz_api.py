@@ -38,8 +38,12 @@ def postprocessor(draw):
     )
     if family in ("ultraface", "multiclass", "ultraslim"):
         size = draw(st.sampled_from([(64, 48), (40, 30), (96, 72), (128, 128)]))
-        kw = dict(score_threshold=draw(st.sampled_from([0.5, 0.7, 0.3, 0.01, 0.99])), clip=draw(st.booleans()),
-                  pixel_size=draw(st.sampled_from([None, size])), **common)
+        kw = dict(
+            score_threshold=draw(st.sampled_from([0.5, 0.7, 0.3, 0.01, 0.99])),
+            clip=draw(st.booleans()),
+            pixel_size=draw(st.sampled_from([None, size])),
+            **common,
+        )
         if family == "multiclass":
             kw["class_thresholds"] = draw(st.sampled_from([(0.5, 0.6), (0.3,), (0.7, 0.2, 0.9)]))
         elif family == "ultraface":
@@ -51,8 +55,9 @@ def postprocessor(draw):
         size = draw(st.sampled_from([64, 128]))
         return family, ultrapost.BlazeFace(size, score_threshold=draw(st.sampled_from([0.5, 0.75, 0.1])), **common)
     size = draw(st.sampled_from([(64, 48), (48, 48)]))
-    return family, ultrapost.RetinaFace(size, score_threshold=draw(st.sampled_from([0.3, 0.5, 0.8])),
-                                        logits=draw(st.booleans()), **common)
+    return family, ultrapost.RetinaFace(
+        size, score_threshold=draw(st.sampled_from([0.3, 0.5, 0.8])), logits=draw(st.booleans()), **common
+    )
 
 
 def _columns(family, pp):
@@ -70,8 +75,13 @@ def _tensor(rng, n, cols, role, kind):
     """One image's tensor [n, cols] of the input kind: many values near the thresholds, some extremes."""
     if role == "slim":
         p = rng.uniform(0, 1, n)
-        x = np.concatenate([np.stack([1 - p, p], 1), np.sort(rng.uniform(-0.2, 1.2, (n, 4)).reshape(n, 2, 2), 1)
-                            .transpose(0, 2, 1).reshape(n, 4)], 1)
+        x = np.concatenate(
+            [
+                np.stack([1 - p, p], 1),
+                np.sort(rng.uniform(-0.2, 1.2, (n, 4)).reshape(n, 2, 2), 1).transpose(0, 2, 1).reshape(n, 4),
+            ],
+            1,
+        )
     elif role == "prob":
         x = rng.dirichlet(np.ones(cols), n) if cols > 1 else rng.uniform(0, 1, (n, 1))
     elif role == "logit":
@@ -109,8 +119,8 @@ def _layout(x, how, rng):
         return np.asfortranarray(x)
     if how == "wide":  # rows inside a wider buffer (a row stride)
         buf = np.zeros((*x.shape[:-1], x.shape[-1] + 3), x.dtype)
-        buf[..., 1:1 + x.shape[-1]] = x
-        return buf[..., 1:1 + x.shape[-1]]
+        buf[..., 1 : 1 + x.shape[-1]] = x
+        return buf[..., 1 : 1 + x.shape[-1]]
     if how == "unaligned" and x.itemsize > 1:
         raw = np.zeros(x.nbytes + 1, np.uint8)
         out = raw[1:].view(x.dtype).reshape(x.shape)
@@ -154,9 +164,14 @@ def _same(a, b):
 
 
 @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(made=postprocessor(), kind=st.sampled_from(["f32", "i32", "s8"]), batch=st.sampled_from([None, 1, 0, 2, 3]),
-       layouts=st.lists(st.sampled_from(LAYOUTS), min_size=3, max_size=3), nan=st.sampled_from([False] * 4 + [True]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    made=postprocessor(),
+    kind=st.sampled_from(["f32", "i32", "s8"]),
+    batch=st.sampled_from([None, 1, 0, 2, 3]),
+    layouts=st.lists(st.sampled_from(LAYOUTS), min_size=3, max_size=3),
+    nan=st.sampled_from([False] * 4 + [True]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def _c_equals_golden(made, kind, batch, layouts, nan, seed):
     family, pp = made
     if family == "multiclass" and kind == "i32":
@@ -173,8 +188,16 @@ def _c_equals_golden(made, kind, batch, layouts, nan, seed):
     q = _quantization(family, kind)
     c = _outcome(pp, family, tensors, q, "c")
     g = _outcome(pp, family, tensors, q, "golden")
-    assert _same(c, g), (family, pp, kind, batch, layouts, nan, c if isinstance(c, type) else "result",
-                         g if isinstance(g, type) else "result")
+    assert _same(c, g), (
+        family,
+        pp,
+        kind,
+        batch,
+        layouts,
+        nan,
+        c if isinstance(c, type) else "result",
+        g if isinstance(g, type) else "result",
+    )
 
 
 def test_c_equals_golden_through_the_api():

@@ -14,16 +14,17 @@ import numpy as np
 import pytest
 
 import ultrapost
-from ultrapost.cases import make_case
 from ultrapost.data import require_file
+from ultrapost.families.cases import make_case
 
 BACKENDS = ["c", "golden"]
 
 
 def run_child(code: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs code in a fresh interpreter (a segfault there is a failed test here)."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,7 @@ def same(a, b):
 
 
 # -- crashes ----------------------------------------------------------------------------------------------------------
+
 
 def test_many_classes_output_size_is_checked_not_overflowed():
     """max_detections x classes output rows computed in a checked wide type: 4420 x 138,819 classes is refused with
@@ -76,7 +78,7 @@ def test_many_classes_output_size_is_checked_not_overflowed():
 def test_reinit_after_lazy_buffer_does_not_crash():
     r = run_child("""
         import ultrapost
-        from ultrapost.cases import make_case
+        from ultrapost.families.cases import make_case
         pp, s, b, _ = make_case(3, (320, 240), "f32", "random")
         d = pp.postprocess(s, b)
         assert len(d) > 0
@@ -100,6 +102,7 @@ def test_num_threads_is_bounded_before_the_runtime_gets_it(threads):
 
 
 # -- C == golden on every accepted layout -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_size_one_axis_with_any_stride(blazeface_case, backend):
@@ -141,12 +144,18 @@ def test_empty_batch(case, blazeface_case, backend):
     assert pp.postprocess_batch(empty_s, empty_b, backend=backend) == []
     assert pp.postprocess(empty_s, empty_b, backend=backend) == []
     bf, logits, reg = blazeface_case
-    assert bf.postprocess(np.zeros((0, 896, 1), np.float32), np.zeros((0, 896, 16), np.float32),
-                          backend=backend) == []
+    assert bf.postprocess(np.zeros((0, 896, 1), np.float32), np.zeros((0, 896, 16), np.float32), backend=backend) == []
     rf = ultrapost.RetinaFace()
     n = rf.num_anchors
-    assert rf.postprocess(np.zeros((0, n, 2), np.float32), np.zeros((0, n, 4), np.float32),
-                          np.zeros((0, n, 10), np.float32), backend=backend) == []
+    assert (
+        rf.postprocess(
+            np.zeros((0, n, 2), np.float32),
+            np.zeros((0, n, 4), np.float32),
+            np.zeros((0, n, 10), np.float32),
+            backend=backend,
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -210,9 +219,20 @@ def test_errors_name_the_argument_as_passed(blazeface_case, backend):
 
 # -- options ----------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["candidate_limit", "max_detections"])
-@pytest.mark.parametrize("value, exc", [(float("nan"), TypeError), (float("inf"), TypeError), ("x", TypeError),
-                                        (2.5, TypeError), (True, TypeError), (0, ValueError), (-3, ValueError)])
+@pytest.mark.parametrize(
+    "value, exc",
+    [
+        (float("nan"), TypeError),
+        (float("inf"), TypeError),
+        ("x", TypeError),
+        (2.5, TypeError),
+        (True, TypeError),
+        (0, ValueError),
+        (-3, ValueError),
+    ],
+)
 def test_counts_are_validated(name, value, exc):
     for family in (ultrapost.Ultraface, ultrapost.BlazeFace, ultrapost.RetinaFace):
         with pytest.raises(exc, match=name):
@@ -309,8 +329,17 @@ def test_bad_input_size_names_it(size):
             family(size)
 
 
-@pytest.mark.parametrize("bad, exc", [(None, TypeError), (float("nan"), ValueError), (-640, ValueError),
-                                      (0, ValueError), ("640", TypeError), (float("inf"), ValueError)])
+@pytest.mark.parametrize(
+    "bad, exc",
+    [
+        (None, TypeError),
+        (float("nan"), ValueError),
+        (-640, ValueError),
+        (0, ValueError),
+        ("640", TypeError),
+        (float("inf"), ValueError),
+    ],
+)
 def test_to_pixels_sizes(case, bad, exc):
     pp, s, b = case
     d = pp.postprocess(s, b)
@@ -336,16 +365,22 @@ def test_probability_scales_beyond_the_fixed_point_range(case, backend, scale, z
 def test_probability_scale_up_to_one_is_accepted(case):
     pp, s, b = case
     s8, b8 = np.zeros(s.shape, np.int8), np.zeros(b.shape, np.int8)
-    for q in (((1 / 255, -128), (0.04, 0)), ((1 / 256, -128), (0.04, 0)), ((1 / 127, 0), (0.04, 0)),
-              ((1 / 64, 0), (0.04, 0))):  # the last: levels -2.0 to 1.98, all within Q30
+    for q in (
+        ((1 / 255, -128), (0.04, 0)),
+        ((1 / 256, -128), (0.04, 0)),
+        ((1 / 127, 0), (0.04, 0)),
+        ((1 / 64, 0), (0.04, 0)),
+    ):  # the last: levels -2.0 to 1.98, all within Q30
         same(pp.postprocess(s8, b8, quantization=q), pp.postprocess(s8, b8, quantization=q, backend="golden"))
 
 
 # -- Detections pickle and copy ---------------------------------------------------------------------------------------
 
+
 def _fields(d):
-    return dict(fixed=d.fixed, boxes=d.boxes, scores=d.scores, anchors=d.anchors, landmarks=d.landmarks,
-                labels=d.labels)
+    return dict(
+        fixed=d.fixed, boxes=d.boxes, scores=d.scores, anchors=d.anchors, landmarks=d.landmarks, labels=d.labels
+    )
 
 
 def _assert_round_trip(d, e):

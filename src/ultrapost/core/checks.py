@@ -142,4 +142,3 @@ def check_image_side(value, name: str) -> float:
     if v <= 0:
         raise ValueError(f"{name} must be > 0 pixels, got {v!r}")
     return v
-

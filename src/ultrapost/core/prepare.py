@@ -268,8 +268,10 @@ def prepare(
             raise ValueError("multi-class scores must be probabilities or per-class logits")
         rows = max_det * len(label_thresholds)
         if rows > MAX_OUTPUT_ROWS:
-            raise ValueError(f"max_detections ({max_det:,}) x {len(label_thresholds):,} classes = {rows:,} output "
-                             f"rows per image, more than {MAX_OUTPUT_ROWS:,}: pass a smaller max_detections")
+            raise ValueError(
+                f"max_detections ({max_det:,}) x {len(label_thresholds):,} classes = {rows:,} output "
+                f"rows per image, more than {MAX_OUTPUT_ROWS:,}: pass a smaller max_detections"
+            )
     sq = bq = None
     tables: dict[str, np.ndarray] = {}
     if kind == INPUT_S8:
@@ -281,8 +283,10 @@ def prepare(
         if score_kind == SCORE_PROB:
             levels = s * (_S8 - zp)
             if levels.max() >= 2.0 or levels.min() < -2.0:  # Q30 int32 holds [-2, 2): the table would saturate
-                raise ValueError(f"score quantization {sq} maps int8 levels to probabilities from {levels.min():g} "
-                                 f"to {levels.max():g}; the fixed-point score holds [-2, 2)")
+                raise ValueError(
+                    f"score quantization {sq} maps int8 levels to probabilities from {levels.min():g} "
+                    f"to {levels.max():g}; the fixed-point score holds [-2, 2)"
+                )
             tables["score_lut"] = to_fixed(levels, Q_SCORE)
         elif score_kind == SCORE_LOGIT1:
             v = s * (_S8 - zp)
