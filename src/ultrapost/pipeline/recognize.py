@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ultrapost.core.checks import check_input_size
 from ultrapost.core.priors import ultraface_priors
 from ultrapost.pipeline.runners import Runner, TensorInfo
 
@@ -150,13 +151,7 @@ class ModelSpec:
         for key, value in _FAMILY_DEFAULTS[self.family].items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
-        try:
-            w, h = (int(v) for v in self.input_size)
-        except (TypeError, ValueError):
-            raise TypeError(f"input_size must be a (width, height) pair, got {self.input_size!r}") from None
-        if w <= 0 or h <= 0:
-            raise ValueError(f"input_size must be positive, got {(w, h)}")
-        object.__setattr__(self, "input_size", (w, h))
+        object.__setattr__(self, "input_size", check_input_size(self.input_size))
         object.__setattr__(self, "mean", _triple(self.mean, "mean"))
         object.__setattr__(self, "std", _triple(self.std, "std"))
         if any(s == 0 for s in self.std):
