@@ -1,0 +1,326 @@
+/*
+ * Pre-processing: a camera frame (stride, crop, pixel format) to the model's
+ * input tensor, with the resize of a named reference reproduced byte for byte
+ * (Pillow bilinear, OpenCV INTER_LINEAR_EXACT, OpenCV INTER_NEAREST_EXACT).
+ * The tables come from the host (see the header); this file only applies them.
+ */
+#include "up_preprocess_api.h"
+
+/* Rounding of each pass, by resample kind: acc = bias + sum(v * k); value = acc >> shift. */
+typedef struct {
+    int32_t h_bias, h_shift; /* horizontal; PIL clips its result to 0..255 (Pillow keeps 8-bit rows) */
+    int32_t v_bias, v_shift; /* vertical; every kind clips to 0..255 */
+    bool h_clip;
+} pre_rounding_t;
+
+static pre_rounding_t pre_rounding(uint8_t resample)
+{
+    pre_rounding_t r = {0, 0, 0, 0, false};
+    if (resample == UP_RESAMPLE_PIL) {
+        r.h_bias = r.v_bias = (int32_t)1 << 21; /* Pillow: PRECISION_BITS = 22, add half */
+        r.h_shift = r.v_shift = 22;
+        r.h_clip = true;
+    } else if (resample == UP_RESAMPLE_CV2) {
+        r.v_bias = (int32_t)1 << 15; /* Q8 x Q8 = Q16, rounded half up to 8 bits */
+        r.v_shift = 16;
+    }
+    return r;
+}
+
+static int32_t pre_bytes_per_pixel(uint8_t format)
+{
+    switch (format) {
+    case UP_PIX_RGB888:
+    case UP_PIX_BGR888: return 3;
+    case UP_PIX_RGBA8888: return 4;
+    case UP_PIX_GRAY8: return 1;
+    case UP_PIX_RGB565:
+    case UP_PIX_YUYV: return 2;
+    default: return 0;
+    }
+}
+
+static int32_t pre_channels(uint8_t format) { return format == UP_PIX_GRAY8 ? 1 : 3; }
+
+static bool pre_converts(uint8_t format) { return format == UP_PIX_RGB565 || format == UP_PIX_YUYV; }
+
+static inline int32_t pre_clip8(int32_t v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+
+/* Largest sum of |coefficients| over the outputs of one pass (int64: the check's own arithmetic). */
+static int64_t pre_max_abs_sum(const int32_t *coeff, int32_t count, int32_t taps)
+{
+    int64_t best = 0;
+    for (int32_t j = 0; j < count; j++) {
+        int64_t s = 0;
+        for (int32_t t = 0; t < taps; t++) {
+            int32_t k = coeff[(size_t)j * (size_t)taps + (size_t)t];
+            s += k < 0 ? -(int64_t)k : (int64_t)k;
+        }
+        if (s > best) best = s;
+    }
+    return best;
+}
+
+static bool pre_starts_ok(const int32_t *start, int32_t count, int32_t limit, bool monotonic)
+{
+    for (int32_t j = 0; j < count; j++) {
+        if (start[j] < 0 || start[j] > limit) return false;
+        if (monotonic && j > 0 && start[j] < start[j - 1]) return false;
+    }
+    return true;
+}
+
+int32_t up_pre_check_config(const up_pre_config_t *cfg)
+{
+    if (cfg == NULL || cfg->x_start == NULL || cfg->x_coeff == NULL || cfg->y_start == NULL ||
+        cfg->y_coeff == NULL)
+        return UP_ERR_NULL;
+    if (pre_bytes_per_pixel(cfg->pixel_format) == 0 || cfg->resample > UP_RESAMPLE_NEAREST ||
+        cfg->layout > UP_LAYOUT_NCHW)
+        return UP_ERR_CONFIG;
+    if (cfg->out_bytes == 1) {
+        if (cfg->lut8 == NULL) return UP_ERR_NULL;
+    } else if (cfg->out_bytes == 4) {
+        if (cfg->lut32 == NULL) return UP_ERR_NULL;
+    } else {
+        return UP_ERR_CONFIG;
+    }
+    const int32_t fw = cfg->frame_width, fh = cfg->frame_height;
+    if (fw < 1 || fh < 1 || fw > UP_PRE_MAX_DIM || fh > UP_PRE_MAX_DIM) return UP_ERR_CONFIG;
+    if (cfg->pixel_format == UP_PIX_YUYV && (fw & 1)) return UP_ERR_CONFIG; /* pixels come in pairs */
+    if (cfg->crop_x < 0 || cfg->crop_y < 0 || cfg->crop_width < 1 || cfg->crop_height < 1 ||
+        cfg->crop_width > fw - cfg->crop_x || cfg->crop_height > fh - cfg->crop_y)
+        return UP_ERR_CONFIG;
+    const int32_t ow = cfg->out_width, oh = cfg->out_height;
+    if (ow < 1 || oh < 1 || ow > UP_PRE_MAX_DIM || oh > UP_PRE_MAX_DIM) return UP_ERR_CONFIG;
+    if (cfg->rect_x < 0 || cfg->rect_y < 0 || cfg->rect_width < 1 || cfg->rect_height < 1 ||
+        cfg->rect_width > ow - cfg->rect_x || cfg->rect_height > oh - cfg->rect_y)
+        return UP_ERR_CONFIG;
+    if (cfg->x_taps < 1 || cfg->y_taps < 1 || cfg->x_taps > UP_PRE_MAX_TAPS || cfg->y_taps > UP_PRE_MAX_TAPS ||
+        cfg->x_taps > cfg->crop_width || cfg->y_taps > cfg->crop_height)
+        return UP_ERR_CONFIG;
+    /* Rows must be needed in order: the ring of filtered rows only moves forward. */
+    if (!pre_starts_ok(cfg->x_start, cfg->rect_width, cfg->crop_width - cfg->x_taps, false) ||
+        !pre_starts_ok(cfg->y_start, cfg->rect_height, cfg->crop_height - cfg->y_taps, true))
+        return UP_ERR_CONFIG;
+    const int32_t n = pre_channels(cfg->pixel_format);
+    for (int32_t c = 0; c < 3; c++)
+        if (cfg->channel_map[c] >= n) return UP_ERR_CONFIG;
+    if (cfg->v_first && cfg->resample != UP_RESAMPLE_PIL) return UP_ERR_CONFIG;
+    /* Accumulators stay below 2^31: |bias| + max|value| * sum|k| per pass (the first pass reads 0..255). */
+    const pre_rounding_t r = pre_rounding(cfg->resample);
+    const int64_t limit = INT32_MAX;
+    const int64_t x_sum = pre_max_abs_sum(cfg->x_coeff, cfg->rect_width, cfg->x_taps);
+    const int64_t y_sum = pre_max_abs_sum(cfg->y_coeff, cfg->rect_height, cfg->y_taps);
+    if (cfg->v_first) /* PIL: both passes clip to 0..255 */
+        return 255 * y_sum + r.v_bias > limit || 255 * x_sum + r.h_bias > limit ? UP_ERR_CONFIG : UP_OK;
+    int64_t h_max = 255 * x_sum + r.h_bias;
+    if (h_max > limit) return UP_ERR_CONFIG;
+    if (r.h_clip) h_max = 255;
+    if (h_max * y_sum + r.v_bias > limit) return UP_ERR_CONFIG;
+    return UP_OK;
+}
+
+/* Scratch layout, in bytes from the start: ring rows (int32), the vertical accumulator row (int32),
+ * the converted crop row (RGB565 / YUYV only), the resized row (uint8). With v_first: the vertical
+ * accumulator over the crop width and the horizontal row (int32), the converted row, the vertically
+ * filtered crop row and the resized row (uint8). */
+static size_t pre_row_len(const up_pre_config_t *cfg)
+{
+    return (size_t)cfg->rect_width * (size_t)pre_channels(cfg->pixel_format);
+}
+
+size_t up_pre_scratch_size(const up_pre_config_t *cfg)
+{
+    if (up_pre_check_config(cfg) != UP_OK) return 0;
+    size_t len = pre_row_len(cfg);
+    size_t conv = pre_converts(cfg->pixel_format) ? (size_t)cfg->crop_width * 3u : 0u;
+    if (cfg->v_first) {
+        size_t wide = (size_t)cfg->crop_width * (size_t)pre_channels(cfg->pixel_format);
+        return (wide + len) * sizeof(int32_t) + conv + wide + len;
+    }
+    return ((size_t)cfg->y_taps + 1u) * len * sizeof(int32_t) + conv + len;
+}
+
+/* OpenCV's integer BT.601 (color_yuv: ITUR_BT_601_*, Q20), one pixel. */
+#define UP_YUV_CY 1220542
+#define UP_YUV_CUB 2116026
+#define UP_YUV_CUG (-409993)
+#define UP_YUV_CVG (-852492)
+#define UP_YUV_CVR 1673527
+
+static void pre_yuv_to_rgb(int32_t y, int32_t u, int32_t v, uint8_t *rgb)
+{
+    const int32_t half = (int32_t)1 << 19;
+    int32_t yy = (y > 16 ? y - 16 : 0) * UP_YUV_CY;
+    int32_t uu = u - 128, vv = v - 128;
+    rgb[0] = (uint8_t)pre_clip8((yy + half + UP_YUV_CVR * vv) >> 20);
+    rgb[1] = (uint8_t)pre_clip8((yy + half + UP_YUV_CVG * vv + UP_YUV_CUG * uu) >> 20);
+    rgb[2] = (uint8_t)pre_clip8((yy + half + UP_YUV_CUB * uu) >> 20);
+}
+
+/* Source row r of the crop as interleaved source channels; *step = bytes between pixels. Converting formats
+ * write the crop's pixels to conv (RGB888); the others are read in place. */
+static const uint8_t *pre_read_row(const up_pre_config_t *cfg, const uint8_t *frame, int32_t stride, int32_t r,
+                                   uint8_t *conv, int32_t *step)
+{
+    const uint8_t *row = frame + (size_t)(cfg->crop_y + r) * (size_t)stride;
+    const int32_t x0 = cfg->crop_x, cw = cfg->crop_width;
+    switch (cfg->pixel_format) {
+    case UP_PIX_RGB565:
+        for (int32_t c = 0; c < cw; c++) {
+            const uint8_t *p = row + (size_t)(x0 + c) * 2u;
+            uint32_t w = (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+            conv[3 * c + 0] = (uint8_t)((w >> 8) & 0xF8u);
+            conv[3 * c + 1] = (uint8_t)((w >> 3) & 0xFCu);
+            conv[3 * c + 2] = (uint8_t)((w << 3) & 0xF8u);
+        }
+        *step = 3;
+        return conv;
+    case UP_PIX_YUYV:
+        for (int32_t c = 0; c < cw; c++) {
+            int32_t x = x0 + c;
+            const uint8_t *pair = row + (size_t)(x & ~1) * 2u; /* Y0 U Y1 V */
+            pre_yuv_to_rgb(row[(size_t)x * 2u], pair[1], pair[3], conv + 3 * c);
+        }
+        *step = 3;
+        return conv;
+    default:
+        *step = pre_bytes_per_pixel(cfg->pixel_format);
+        return row + (size_t)x0 * (size_t)*step;
+    }
+}
+
+/* Horizontal pass of one source row into dst[rect_width][n] (int32). */
+static void pre_hpass(const up_pre_config_t *cfg, const pre_rounding_t *r, const uint8_t *src, int32_t step,
+                      int32_t n, int32_t *dst)
+{
+    const int32_t taps = cfg->x_taps;
+    for (int32_t j = 0; j < cfg->rect_width; j++) {
+        const uint8_t *p = src + (size_t)cfg->x_start[j] * (size_t)step;
+        const int32_t *k = cfg->x_coeff + (size_t)j * (size_t)taps;
+        for (int32_t ch = 0; ch < n; ch++) {
+            int32_t acc = r->h_bias;
+            for (int32_t t = 0; t < taps; t++) acc += (int32_t)p[t * step + ch] * k[t];
+            acc >>= r->h_shift;
+            dst[j * n + ch] = r->h_clip ? pre_clip8(acc) : acc;
+        }
+    }
+}
+
+/* Vertical pass: taps ring rows (slot of crop row y0 + t is (y0 + t) % taps) into 8-bit values. */
+static void pre_vpass(const pre_rounding_t *r, const int32_t *ring, int32_t taps, int32_t y0, const int32_t *k,
+                      size_t len, int32_t *acc, uint8_t *dst)
+{
+    for (size_t e = 0; e < len; e++) acc[e] = r->v_bias;
+    for (int32_t t = 0; t < taps; t++) {
+        const int32_t *row = ring + (size_t)((y0 + t) % taps) * len;
+        const int32_t kt = k[t];
+        if (kt == 0) continue;
+        for (size_t e = 0; e < len; e++) acc[e] += row[e] * kt;
+    }
+    for (size_t e = 0; e < len; e++) dst[e] = (uint8_t)pre_clip8(acc[e] >> r->v_shift);
+}
+
+/* Writes output row y: pad outside the rect; vals = the resized row ([rect_width][n]) or NULL (a pad row). */
+static void pre_write_row(const up_pre_config_t *cfg, int32_t y, const uint8_t *vals, int32_t n, void *out)
+{
+    const int32_t w = cfg->out_width, h = cfg->out_height;
+    const int32_t x_lo = vals ? cfg->rect_x : w, x_hi = vals ? cfg->rect_x + cfg->rect_width : w;
+    const bool nchw = cfg->layout == UP_LAYOUT_NCHW;
+    for (int32_t c = 0; c < 3; c++) {
+        const int32_t m = cfg->channel_map[c];
+        /* element (y, x, c) at base + x * step */
+        const size_t base = nchw ? ((size_t)c * (size_t)h + (size_t)y) * (size_t)w : (size_t)y * (size_t)w * 3u + (size_t)c;
+        const size_t step = nchw ? 1u : 3u;
+        if (cfg->out_bytes == 1) {
+            const uint8_t *lut = cfg->lut8 + 256 * c;
+            uint8_t *o = (uint8_t *)out + base;
+            const uint8_t pad = lut[cfg->pad_value];
+            for (int32_t x = 0; x < x_lo; x++) o[(size_t)x * step] = pad;
+            for (int32_t x = x_lo; x < x_hi; x++) o[(size_t)x * step] = lut[vals[(x - x_lo) * n + m]];
+            for (int32_t x = x_hi; x < w; x++) o[(size_t)x * step] = pad;
+        } else {
+            const uint32_t *lut = cfg->lut32 + 256 * c;
+            uint32_t *o = (uint32_t *)out + base;
+            const uint32_t pad = lut[cfg->pad_value];
+            for (int32_t x = 0; x < x_lo; x++) o[(size_t)x * step] = pad;
+            for (int32_t x = x_lo; x < x_hi; x++) o[(size_t)x * step] = lut[vals[(x - x_lo) * n + m]];
+            for (int32_t x = x_hi; x < w; x++) o[(size_t)x * step] = pad;
+        }
+    }
+}
+
+/* Pillow's vertical-first order, one output row: y_taps source rows filtered into an 8-bit crop row (mid),
+ * then the horizontal pass of it into vals. */
+static void pre_row_v_first(const up_pre_config_t *cfg, const pre_rounding_t *r, const uint8_t *frame,
+                            int32_t stride, int32_t i, int32_t n, int32_t *acc, int32_t *hrow, uint8_t *conv,
+                            uint8_t *mid, uint8_t *vals)
+{
+    const size_t wide = (size_t)cfg->crop_width * (size_t)n;
+    const int32_t y0 = cfg->y_start[i];
+    const int32_t *k = cfg->y_coeff + (size_t)i * (size_t)cfg->y_taps;
+    for (size_t e = 0; e < wide; e++) acc[e] = r->v_bias;
+    for (int32_t t = 0; t < cfg->y_taps; t++) {
+        const int32_t kt = k[t];
+        if (kt == 0) continue;
+        int32_t step;
+        const uint8_t *src = pre_read_row(cfg, frame, stride, y0 + t, conv, &step);
+        for (int32_t c = 0; c < cfg->crop_width; c++)
+            for (int32_t ch = 0; ch < n; ch++) acc[c * n + ch] += (int32_t)src[c * step + ch] * kt;
+    }
+    for (size_t e = 0; e < wide; e++) mid[e] = (uint8_t)pre_clip8(acc[e] >> r->v_shift);
+    pre_hpass(cfg, r, mid, n, n, hrow);
+    for (size_t e = 0; e < pre_row_len(cfg); e++) vals[e] = (uint8_t)hrow[e]; /* clipped by the PIL pass */
+}
+
+int32_t up_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,
+                   int32_t stride_bytes, void *scratch, size_t scratch_size, void *out, size_t out_size)
+{
+    if (cfg == NULL || frame == NULL || scratch == NULL || out == NULL) return UP_ERR_NULL;
+    if (width != cfg->frame_width || height != cfg->frame_height) return UP_ERR_FRAME;
+    if ((int64_t)stride_bytes < (int64_t)width * pre_bytes_per_pixel(cfg->pixel_format)) return UP_ERR_STRIDE;
+    const size_t need = up_pre_scratch_size(cfg);
+    if (need == 0) return UP_ERR_CONFIG;
+    if (scratch_size < need || ((uintptr_t)scratch & 3u)) return UP_ERR_SCRATCH;
+    const size_t out_need = (size_t)cfg->out_width * (size_t)cfg->out_height * 3u * cfg->out_bytes;
+    if (out_size < out_need || ((uintptr_t)out & (uintptr_t)(cfg->out_bytes - 1u))) return UP_ERR_OUTPUT;
+
+    const pre_rounding_t r = pre_rounding(cfg->resample);
+    const int32_t n = pre_channels(cfg->pixel_format), taps = cfg->y_taps;
+    const size_t len = pre_row_len(cfg);
+    const size_t conv_len = pre_converts(cfg->pixel_format) ? (size_t)cfg->crop_width * 3u : 0u;
+    if (cfg->v_first) {
+        const size_t wide = (size_t)cfg->crop_width * (size_t)n;
+        int32_t *vacc = (int32_t *)scratch, *hrow = vacc + wide;
+        uint8_t *vconv = (uint8_t *)(hrow + len), *mid = vconv + conv_len, *vvals = mid + wide;
+        for (int32_t y = 0; y < cfg->rect_y; y++) pre_write_row(cfg, y, NULL, n, out);
+        for (int32_t i = 0; i < cfg->rect_height; i++) {
+            pre_row_v_first(cfg, &r, frame, stride_bytes, i, n, vacc, hrow, vconv, mid, vvals);
+            pre_write_row(cfg, cfg->rect_y + i, vvals, n, out);
+        }
+        for (int32_t y = cfg->rect_y + cfg->rect_height; y < cfg->out_height; y++)
+            pre_write_row(cfg, y, NULL, n, out);
+        return UP_OK;
+    }
+    int32_t *ring = (int32_t *)scratch;
+    int32_t *acc = ring + (size_t)taps * len;
+    uint8_t *conv = (uint8_t *)(acc + len);
+    uint8_t *vals = conv + conv_len;
+
+    for (int32_t y = 0; y < cfg->rect_y; y++) pre_write_row(cfg, y, NULL, n, out);
+    int32_t done = 0; /* crop rows below done that are >= the current window's first row are in the ring */
+    for (int32_t i = 0; i < cfg->rect_height; i++) {
+        const int32_t y0 = cfg->y_start[i];
+        for (int32_t row = done > y0 ? done : y0; row < y0 + taps; row++) {
+            int32_t step;
+            const uint8_t *src = pre_read_row(cfg, frame, stride_bytes, row, conv, &step);
+            pre_hpass(cfg, &r, src, step, n, ring + (size_t)(row % taps) * len);
+        }
+        done = y0 + taps;
+        pre_vpass(&r, ring, taps, y0, cfg->y_coeff + (size_t)i * (size_t)taps, len, acc, vals);
+        pre_write_row(cfg, cfg->rect_y + i, vals, n, out);
+    }
+    for (int32_t y = cfg->rect_y + cfg->rect_height; y < cfg->out_height; y++) pre_write_row(cfg, y, NULL, n, out);
+    return UP_OK;
+}
