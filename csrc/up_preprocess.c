@@ -6,23 +6,26 @@
  */
 #include "up_preprocess_api.h"
 
-/* Rounding of each pass, by resample kind: acc = bias + sum(v * k); value = acc >> shift. */
+/* Rounding of each pass, in the order the passes run (horizontal first unless v_first):
+ * acc = bias + sum(v * k); value = acc >> shift. The first pass of PIL clips to 0..255 (Pillow keeps 8-bit
+ * images between its passes); CV2's first pass stays exact, so its order does not change the result; the
+ * second pass of every kind clips to 0..255. */
 typedef struct {
-    int32_t h_bias, h_shift; /* horizontal; PIL clips its result to 0..255 (Pillow keeps 8-bit rows) */
-    int32_t v_bias, v_shift; /* vertical; every kind clips to 0..255 */
-    bool h_clip;
+    int32_t bias1, shift1;
+    int32_t bias2, shift2;
+    bool clip1;
 } pre_rounding_t;
 
 static pre_rounding_t pre_rounding(uint8_t resample)
 {
     pre_rounding_t r = {0, 0, 0, 0, false};
     if (resample == UP_RESAMPLE_PIL) {
-        r.h_bias = r.v_bias = (int32_t)1 << 21; /* Pillow: PRECISION_BITS = 22, add half */
-        r.h_shift = r.v_shift = 22;
-        r.h_clip = true;
+        r.bias1 = r.bias2 = (int32_t)1 << 21; /* Pillow: PRECISION_BITS = 22, add half */
+        r.shift1 = r.shift2 = 22;
+        r.clip1 = true;
     } else if (resample == UP_RESAMPLE_CV2) {
-        r.v_bias = (int32_t)1 << 15; /* Q8 x Q8 = Q16, rounded half up to 8 bits */
-        r.v_shift = 16;
+        r.bias2 = (int32_t)1 << 15; /* Q8 x Q8 = Q16, rounded half up to 8 bits */
+        r.shift2 = 16;
     }
     return r;
 }
@@ -106,25 +109,21 @@ int32_t up_pre_check_config(const up_pre_config_t *cfg)
     const int32_t n = pre_channels(cfg->pixel_format);
     for (int32_t c = 0; c < 3; c++)
         if (cfg->channel_map[c] >= n) return UP_ERR_CONFIG;
-    if (cfg->v_first && cfg->resample != UP_RESAMPLE_PIL) return UP_ERR_CONFIG;
     /* Accumulators stay below 2^31: |bias| + max|value| * sum|k| per pass (the first pass reads 0..255). */
     const pre_rounding_t r = pre_rounding(cfg->resample);
     const int64_t limit = INT32_MAX;
     const int64_t x_sum = pre_max_abs_sum(cfg->x_coeff, cfg->rect_width, cfg->x_taps);
     const int64_t y_sum = pre_max_abs_sum(cfg->y_coeff, cfg->rect_height, cfg->y_taps);
-    if (cfg->v_first) /* PIL: both passes clip to 0..255 */
-        return 255 * y_sum + r.v_bias > limit || 255 * x_sum + r.h_bias > limit ? UP_ERR_CONFIG : UP_OK;
-    int64_t h_max = 255 * x_sum + r.h_bias;
-    if (h_max > limit) return UP_ERR_CONFIG;
-    if (r.h_clip) h_max = 255;
-    if (h_max * y_sum + r.v_bias > limit) return UP_ERR_CONFIG;
+    int64_t first = 255 * (cfg->v_first ? y_sum : x_sum) + r.bias1;
+    if (first > limit) return UP_ERR_CONFIG;
+    if (r.clip1) first = 255;
+    if (first * (cfg->v_first ? x_sum : y_sum) + r.bias2 > limit) return UP_ERR_CONFIG;
     return UP_OK;
 }
 
 /* Scratch layout, in bytes from the start: ring rows (int32), the vertical accumulator row (int32),
  * the converted crop row (RGB565 / YUYV only), the resized row (uint8). With v_first: the vertical
- * accumulator over the crop width and the horizontal row (int32), the converted row, the vertically
- * filtered crop row and the resized row (uint8). */
+ * accumulator over the crop width (int32), the converted row, the resized row. */
 static size_t pre_row_len(const up_pre_config_t *cfg)
 {
     return (size_t)cfg->rect_width * (size_t)pre_channels(cfg->pixel_format);
@@ -135,10 +134,7 @@ size_t up_pre_scratch_size(const up_pre_config_t *cfg)
     if (up_pre_check_config(cfg) != UP_OK) return 0;
     size_t len = pre_row_len(cfg);
     size_t conv = pre_converts(cfg->pixel_format) ? (size_t)cfg->crop_width * 3u : 0u;
-    if (cfg->v_first) {
-        size_t wide = (size_t)cfg->crop_width * (size_t)pre_channels(cfg->pixel_format);
-        return (wide + len) * sizeof(int32_t) + conv + wide + len;
-    }
+    if (cfg->v_first) return (size_t)cfg->crop_width * (size_t)pre_channels(cfg->pixel_format) * sizeof(int32_t) + conv + len;
     return ((size_t)cfg->y_taps + 1u) * len * sizeof(int32_t) + conv + len;
 }
 
@@ -191,35 +187,105 @@ static const uint8_t *pre_read_row(const up_pre_config_t *cfg, const uint8_t *fr
     }
 }
 
-/* Horizontal pass of one source row into dst[rect_width][n] (int32). */
+/* Horizontal first pass of one source row (uint8, pixels step bytes apart) into dst[rect_width][n] (int32). */
 static void pre_hpass(const up_pre_config_t *cfg, const pre_rounding_t *r, const uint8_t *src, int32_t step,
                       int32_t n, int32_t *dst)
 {
     const int32_t taps = cfg->x_taps;
-    for (int32_t j = 0; j < cfg->rect_width; j++) {
+    const int32_t *k = cfg->x_coeff;
+    for (int32_t j = 0; j < cfg->rect_width; j++, k += taps) {
         const uint8_t *p = src + (size_t)cfg->x_start[j] * (size_t)step;
-        const int32_t *k = cfg->x_coeff + (size_t)j * (size_t)taps;
-        for (int32_t ch = 0; ch < n; ch++) {
-            int32_t acc = r->h_bias;
-            for (int32_t t = 0; t < taps; t++) acc += (int32_t)p[t * step + ch] * k[t];
-            acc >>= r->h_shift;
-            dst[j * n + ch] = r->h_clip ? pre_clip8(acc) : acc;
+        if (n == 3) {
+            int32_t a0 = r->bias1, a1 = r->bias1, a2 = r->bias1;
+            for (int32_t t = 0; t < taps; t++, p += step) {
+                a0 += (int32_t)p[0] * k[t];
+                a1 += (int32_t)p[1] * k[t];
+                a2 += (int32_t)p[2] * k[t];
+            }
+            a0 >>= r->shift1;
+            a1 >>= r->shift1;
+            a2 >>= r->shift1;
+            if (r->clip1) {
+                a0 = pre_clip8(a0);
+                a1 = pre_clip8(a1);
+                a2 = pre_clip8(a2);
+            }
+            dst[3 * j] = a0;
+            dst[3 * j + 1] = a1;
+            dst[3 * j + 2] = a2;
+        } else {
+            int32_t a0 = r->bias1;
+            for (int32_t t = 0; t < taps; t++, p += step) a0 += (int32_t)p[0] * k[t];
+            a0 >>= r->shift1;
+            dst[j] = r->clip1 ? pre_clip8(a0) : a0;
         }
     }
 }
 
-/* Vertical pass: taps ring rows (slot of crop row y0 + t is (y0 + t) % taps) into 8-bit values. */
+/* Horizontal second pass of one vertically filtered row (int32 [crop_width][n]) into 8-bit values. */
+static void pre_hpass2(const up_pre_config_t *cfg, const pre_rounding_t *r, const int32_t *src, int32_t n,
+                       uint8_t *dst)
+{
+    const int32_t taps = cfg->x_taps;
+    const int32_t *k = cfg->x_coeff;
+    for (int32_t j = 0; j < cfg->rect_width; j++, k += taps) {
+        const int32_t *p = src + (size_t)cfg->x_start[j] * (size_t)n;
+        if (n == 3) {
+            int32_t a0 = r->bias2, a1 = r->bias2, a2 = r->bias2;
+            for (int32_t t = 0; t < taps; t++, p += 3) {
+                a0 += p[0] * k[t];
+                a1 += p[1] * k[t];
+                a2 += p[2] * k[t];
+            }
+            dst[3 * j] = (uint8_t)pre_clip8(a0 >> r->shift2);
+            dst[3 * j + 1] = (uint8_t)pre_clip8(a1 >> r->shift2);
+            dst[3 * j + 2] = (uint8_t)pre_clip8(a2 >> r->shift2);
+        } else {
+            int32_t a0 = r->bias2;
+            for (int32_t t = 0; t < taps; t++, p++) a0 += p[0] * k[t];
+            dst[j] = (uint8_t)pre_clip8(a0 >> r->shift2);
+        }
+    }
+}
+
+/* Vertical second pass: taps ring rows (slot of crop row y0 + t is (y0 + t) % taps) into 8-bit values. */
 static void pre_vpass(const pre_rounding_t *r, const int32_t *ring, int32_t taps, int32_t y0, const int32_t *k,
                       size_t len, int32_t *acc, uint8_t *dst)
 {
-    for (size_t e = 0; e < len; e++) acc[e] = r->v_bias;
+    for (size_t e = 0; e < len; e++) acc[e] = r->bias2;
     for (int32_t t = 0; t < taps; t++) {
         const int32_t *row = ring + (size_t)((y0 + t) % taps) * len;
         const int32_t kt = k[t];
         if (kt == 0) continue;
         for (size_t e = 0; e < len; e++) acc[e] += row[e] * kt;
     }
-    for (size_t e = 0; e < len; e++) dst[e] = (uint8_t)pre_clip8(acc[e] >> r->v_shift);
+    for (size_t e = 0; e < len; e++) dst[e] = (uint8_t)pre_clip8(acc[e] >> r->shift2);
+}
+
+/* Vertical first pass for output row i: y_taps source rows into acc[crop_width][n] (int32, first rounding). */
+static void pre_vpass1(const up_pre_config_t *cfg, const pre_rounding_t *r, const uint8_t *frame, int32_t stride,
+                       int32_t i, int32_t n, int32_t *acc, uint8_t *conv)
+{
+    const size_t wide = (size_t)cfg->crop_width * (size_t)n;
+    const int32_t y0 = cfg->y_start[i];
+    const int32_t *k = cfg->y_coeff + (size_t)i * (size_t)cfg->y_taps;
+    for (size_t e = 0; e < wide; e++) acc[e] = r->bias1;
+    for (int32_t t = 0; t < cfg->y_taps; t++) {
+        const int32_t kt = k[t];
+        if (kt == 0) continue;
+        int32_t step;
+        const uint8_t *src = pre_read_row(cfg, frame, stride, y0 + t, conv, &step);
+        if (step == n) { /* packed: one flat loop the compiler vectorizes */
+            for (size_t e = 0; e < wide; e++) acc[e] += (int32_t)src[e] * kt;
+        } else {
+            for (int32_t c = 0; c < cfg->crop_width; c++)
+                for (int32_t ch = 0; ch < n; ch++) acc[c * n + ch] += (int32_t)src[c * step + ch] * kt;
+        }
+    }
+    for (size_t e = 0; e < wide; e++) {
+        int32_t v = acc[e] >> r->shift1;
+        acc[e] = r->clip1 ? pre_clip8(v) : v;
+    }
 }
 
 /* Writes output row y: pad outside the rect; vals = the resized row ([rect_width][n]) or NULL (a pad row). */
@@ -251,29 +317,6 @@ static void pre_write_row(const up_pre_config_t *cfg, int32_t y, const uint8_t *
     }
 }
 
-/* Pillow's vertical-first order, one output row: y_taps source rows filtered into an 8-bit crop row (mid),
- * then the horizontal pass of it into vals. */
-static void pre_row_v_first(const up_pre_config_t *cfg, const pre_rounding_t *r, const uint8_t *frame,
-                            int32_t stride, int32_t i, int32_t n, int32_t *acc, int32_t *hrow, uint8_t *conv,
-                            uint8_t *mid, uint8_t *vals)
-{
-    const size_t wide = (size_t)cfg->crop_width * (size_t)n;
-    const int32_t y0 = cfg->y_start[i];
-    const int32_t *k = cfg->y_coeff + (size_t)i * (size_t)cfg->y_taps;
-    for (size_t e = 0; e < wide; e++) acc[e] = r->v_bias;
-    for (int32_t t = 0; t < cfg->y_taps; t++) {
-        const int32_t kt = k[t];
-        if (kt == 0) continue;
-        int32_t step;
-        const uint8_t *src = pre_read_row(cfg, frame, stride, y0 + t, conv, &step);
-        for (int32_t c = 0; c < cfg->crop_width; c++)
-            for (int32_t ch = 0; ch < n; ch++) acc[c * n + ch] += (int32_t)src[c * step + ch] * kt;
-    }
-    for (size_t e = 0; e < wide; e++) mid[e] = (uint8_t)pre_clip8(acc[e] >> r->v_shift);
-    pre_hpass(cfg, r, mid, n, n, hrow);
-    for (size_t e = 0; e < pre_row_len(cfg); e++) vals[e] = (uint8_t)hrow[e]; /* clipped by the PIL pass */
-}
-
 int32_t up_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,
                    int32_t stride_bytes, void *scratch, size_t scratch_size, void *out, size_t out_size)
 {
@@ -290,36 +333,31 @@ int32_t up_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t wid
     const int32_t n = pre_channels(cfg->pixel_format), taps = cfg->y_taps;
     const size_t len = pre_row_len(cfg);
     const size_t conv_len = pre_converts(cfg->pixel_format) ? (size_t)cfg->crop_width * 3u : 0u;
-    if (cfg->v_first) {
-        const size_t wide = (size_t)cfg->crop_width * (size_t)n;
-        int32_t *vacc = (int32_t *)scratch, *hrow = vacc + wide;
-        uint8_t *vconv = (uint8_t *)(hrow + len), *mid = vconv + conv_len, *vvals = mid + wide;
-        for (int32_t y = 0; y < cfg->rect_y; y++) pre_write_row(cfg, y, NULL, n, out);
-        for (int32_t i = 0; i < cfg->rect_height; i++) {
-            pre_row_v_first(cfg, &r, frame, stride_bytes, i, n, vacc, hrow, vconv, mid, vvals);
-            pre_write_row(cfg, cfg->rect_y + i, vvals, n, out);
-        }
-        for (int32_t y = cfg->rect_y + cfg->rect_height; y < cfg->out_height; y++)
-            pre_write_row(cfg, y, NULL, n, out);
-        return UP_OK;
-    }
-    int32_t *ring = (int32_t *)scratch;
-    int32_t *acc = ring + (size_t)taps * len;
-    uint8_t *conv = (uint8_t *)(acc + len);
-    uint8_t *vals = conv + conv_len;
-
     for (int32_t y = 0; y < cfg->rect_y; y++) pre_write_row(cfg, y, NULL, n, out);
-    int32_t done = 0; /* crop rows below done that are >= the current window's first row are in the ring */
-    for (int32_t i = 0; i < cfg->rect_height; i++) {
-        const int32_t y0 = cfg->y_start[i];
-        for (int32_t row = done > y0 ? done : y0; row < y0 + taps; row++) {
-            int32_t step;
-            const uint8_t *src = pre_read_row(cfg, frame, stride_bytes, row, conv, &step);
-            pre_hpass(cfg, &r, src, step, n, ring + (size_t)(row % taps) * len);
+    if (cfg->v_first) {
+        int32_t *acc = (int32_t *)scratch;
+        uint8_t *conv = (uint8_t *)(acc + (size_t)cfg->crop_width * (size_t)n), *vals = conv + conv_len;
+        for (int32_t i = 0; i < cfg->rect_height; i++) {
+            pre_vpass1(cfg, &r, frame, stride_bytes, i, n, acc, conv);
+            pre_hpass2(cfg, &r, acc, n, vals);
+            pre_write_row(cfg, cfg->rect_y + i, vals, n, out);
         }
-        done = y0 + taps;
-        pre_vpass(&r, ring, taps, y0, cfg->y_coeff + (size_t)i * (size_t)taps, len, acc, vals);
-        pre_write_row(cfg, cfg->rect_y + i, vals, n, out);
+    } else {
+        int32_t *ring = (int32_t *)scratch;
+        int32_t *acc = ring + (size_t)taps * len;
+        uint8_t *conv = (uint8_t *)(acc + len), *vals = conv + conv_len;
+        int32_t done = 0; /* crop rows below done that are >= the current window's first row are in the ring */
+        for (int32_t i = 0; i < cfg->rect_height; i++) {
+            const int32_t y0 = cfg->y_start[i];
+            for (int32_t row = done > y0 ? done : y0; row < y0 + taps; row++) {
+                int32_t step;
+                const uint8_t *src = pre_read_row(cfg, frame, stride_bytes, row, conv, &step);
+                pre_hpass(cfg, &r, src, step, n, ring + (size_t)(row % taps) * len);
+            }
+            done = y0 + taps;
+            pre_vpass(&r, ring, taps, y0, cfg->y_coeff + (size_t)i * (size_t)taps, len, acc, vals);
+            pre_write_row(cfg, cfg->rect_y + i, vals, n, out);
+        }
     }
     for (int32_t y = cfg->rect_y + cfg->rect_height; y < cfg->out_height; y++) pre_write_row(cfg, y, NULL, n, out);
     return UP_OK;

@@ -14,10 +14,9 @@
  * All coefficient tables are made on the host from the named references'
  * double-precision rules and checked once by up_pre_check_config:
  *   PIL ....... Pillow Image.resize(BILINEAR): Q22 coefficients, both passes
- *               (acc + 2^21) >> 22 clipped to 0..255, horizontal first unless
- *               v_first (then each output row filters y_taps source rows first).
- *   CV2 ....... OpenCV INTER_LINEAR_EXACT: Q8 coefficients, horizontal pass
- *               kept exact (Q8), vertical (acc + 2^15) >> 16.
+ *               (acc + 2^21) >> 22 clipped to 0..255, in Pillow's pass order.
+ *   CV2 ....... OpenCV INTER_LINEAR_EXACT: Q8 coefficients, first pass kept
+ *               exact (Q8), second (acc + 2^15) >> 16: the order cannot matter.
  *   NEAREST ... OpenCV INTER_NEAREST_EXACT: one tap of coefficient 1.
  * Pixel formats (converted exactly as OpenCV's cvtColor does):
  *   RGB565 .... little-endian 16-bit words, R in bits 15..11, B in 4..0;
@@ -88,17 +87,19 @@ typedef struct {
     const uint32_t *lut32;  /* [3][256], out_bytes == 4 */
     uint8_t channel_map[3]; /* output channel c reads source channel channel_map[c] */
     uint8_t pad_value;      /* letterbox border, a source value (goes through the table) */
-    bool v_first;           /* PIL only: vertical pass first (Pillow >= 13 does so when the
-                               height shrinks much more than the width; the 8-bit rows between
-                               the passes make the order visible) */
+    bool v_first;           /* vertical pass first. PIL: as Pillow >= 13 does when the height
+                               shrinks much more than the width (its 8-bit rows between the
+                               passes make the order visible); CV2, NEAREST: exact either way,
+                               the host picks the cheaper order */
 } up_pre_config_t;
 
 /* Checks a config once: UP_OK, UP_ERR_NULL or UP_ERR_CONFIG. */
 int32_t up_pre_check_config(const up_pre_config_t *cfg);
 
 /* Bytes of scratch up_pre_run needs (0 if the config is invalid): the ring of
- * y_taps filtered rows (int32) and an accumulator row, or with v_first two
- * accumulator rows; one resized row; for RGB565 / YUYV one converted row. */
+ * y_taps filtered rows (int32) and an accumulator row, or with v_first one
+ * accumulator row over the crop width; one resized row; for RGB565 / YUYV
+ * one converted crop row. */
 size_t up_pre_scratch_size(const up_pre_config_t *cfg);
 
 /*

@@ -27,7 +27,7 @@ YUV_CY, YUV_CUB, YUV_CUG, YUV_CVG, YUV_CVR = 1220542, 2116026, -409993, -852492,
 
 
 def pre_rounding(resample: int):
-    """(h_bias, h_shift, v_bias, v_shift, h_clip) of a resample kind."""
+    """(bias1, shift1, bias2, shift2, clip1): the rounding of the first and second pass, in run order."""
     if resample == RESAMPLE_PIL:
         return 1 << 21, 22, 1 << 21, 22, True
     if resample == RESAMPLE_CV2:
@@ -97,19 +97,15 @@ def up_pre_check_config(cfg) -> int:
     n = pre_channels(cfg.pixel_format)
     if any(not 0 <= m < n for m in cfg.channel_map):
         return UP_ERR_CONFIG
-    if cfg.v_first and cfg.resample != RESAMPLE_PIL:
-        return UP_ERR_CONFIG
-    h_bias, _, v_bias, _, h_clip = pre_rounding(cfg.resample)
+    bias1, _, bias2, _, clip1 = pre_rounding(cfg.resample)
     x_sum = pre_max_abs_sum(cfg.x_coeff[: cfg.rect_width])
     y_sum = pre_max_abs_sum(cfg.y_coeff[: cfg.rect_height])
-    if cfg.v_first:
-        return UP_ERR_CONFIG if 255 * y_sum + v_bias > INT32_MAX or 255 * x_sum + h_bias > INT32_MAX else UP_OK
-    h_max = 255 * x_sum + h_bias
-    if h_max > INT32_MAX:
+    first = 255 * (y_sum if cfg.v_first else x_sum) + bias1
+    if first > INT32_MAX:
         return UP_ERR_CONFIG
-    if h_clip:
-        h_max = 255
-    if h_max * y_sum + v_bias > INT32_MAX:
+    if clip1:
+        first = 255
+    if first * (x_sum if cfg.v_first else y_sum) + bias2 > INT32_MAX:
         return UP_ERR_CONFIG
     return UP_OK
 
@@ -124,8 +120,7 @@ def up_pre_scratch_size(cfg) -> int:
     length = pre_row_len(cfg)
     conv = cfg.crop_width * 3 if pre_converts(cfg.pixel_format) else 0
     if cfg.v_first:
-        wide = cfg.crop_width * pre_channels(cfg.pixel_format)
-        return (wide + length) * 4 + conv + wide + length
+        return cfg.crop_width * pre_channels(cfg.pixel_format) * 4 + conv + length
     return (cfg.y_taps + 1) * length * 4 + conv + length
 
 
@@ -157,23 +152,40 @@ def pre_read_row(cfg, frame: np.ndarray) -> np.ndarray:
     return rows[:, x0 : x0 + cw, :n]
 
 
+def _taps(start, coeff, count: int, taps: int):
+    return start[:count, None].astype(np.int64) + np.arange(taps), coeff[:count].astype(np.int64)
+
+
 def pre_hpass(cfg, src: np.ndarray) -> np.ndarray:
-    """Horizontal pass of every source row: int64 [rows, rect_width, n]."""
-    h_bias, h_shift, _, _, h_clip = pre_rounding(cfg.resample)
-    idx = cfg.x_start[: cfg.rect_width, None].astype(np.int64) + np.arange(cfg.x_taps)  # [rw, taps]
-    k = cfg.x_coeff[: cfg.rect_width].astype(np.int64)
-    acc = h_bias + np.einsum("rjtc,jt->rjc", src[:, idx, :].astype(np.int64), k)
-    acc >>= h_shift
-    return pre_clip8(acc) if h_clip else acc
+    """Horizontal first pass of every source row: int64 [rows, rect_width, n], first rounding."""
+    bias1, shift1, _, _, clip1 = pre_rounding(cfg.resample)
+    idx, k = _taps(cfg.x_start, cfg.x_coeff, cfg.rect_width, cfg.x_taps)
+    acc = (bias1 + np.einsum("rjtc,jt->rjc", src[:, idx, :].astype(np.int64), k)) >> shift1
+    return pre_clip8(acc) if clip1 else acc
+
+
+def pre_hpass2(cfg, rows: np.ndarray) -> np.ndarray:
+    """Horizontal second pass of vertically filtered rows: uint8 [rect_height, rect_width, n]."""
+    _, _, bias2, shift2, _ = pre_rounding(cfg.resample)
+    idx, k = _taps(cfg.x_start, cfg.x_coeff, cfg.rect_width, cfg.x_taps)
+    acc = bias2 + np.einsum("rjtc,jt->rjc", rows[:, idx, :].astype(np.int64), k)
+    return pre_clip8(acc >> shift2).astype(np.uint8)
 
 
 def pre_vpass(cfg, hrows: np.ndarray) -> np.ndarray:
-    """Vertical pass: uint8 [rect_height, rect_width, n]."""
-    _, _, v_bias, v_shift, _ = pre_rounding(cfg.resample)
-    idx = cfg.y_start[: cfg.rect_height, None].astype(np.int64) + np.arange(cfg.y_taps)  # [rh, taps]
-    k = cfg.y_coeff[: cfg.rect_height].astype(np.int64)
-    acc = v_bias + np.einsum("itjc,it->ijc", hrows[idx], k)
-    return pre_clip8(acc >> v_shift).astype(np.uint8)
+    """Vertical second pass of horizontally filtered rows: uint8 [rect_height, rect_width, n]."""
+    _, _, bias2, shift2, _ = pre_rounding(cfg.resample)
+    idx, k = _taps(cfg.y_start, cfg.y_coeff, cfg.rect_height, cfg.y_taps)
+    acc = bias2 + np.einsum("itjc,it->ijc", hrows[idx].astype(np.int64), k)
+    return pre_clip8(acc >> shift2).astype(np.uint8)
+
+
+def pre_vpass1(cfg, src: np.ndarray) -> np.ndarray:
+    """Vertical first pass of the source rows: int64 [rect_height, crop_width, n], first rounding."""
+    bias1, shift1, _, _, clip1 = pre_rounding(cfg.resample)
+    idx, k = _taps(cfg.y_start, cfg.y_coeff, cfg.rect_height, cfg.y_taps)
+    acc = (bias1 + np.einsum("itjc,it->ijc", src[idx].astype(np.int64), k)) >> shift1
+    return pre_clip8(acc) if clip1 else acc
 
 
 def pre_write_row(cfg, vals: np.ndarray) -> np.ndarray:
@@ -200,8 +212,8 @@ def up_pre_run(cfg, frame: np.ndarray, width: int, height: int, stride_bytes: in
     if up_pre_scratch_size(cfg) == 0:
         return UP_ERR_CONFIG, None
     src = pre_read_row(cfg, frame)
-    if cfg.v_first:  # pre_row_v_first: vertical pass over the source rows, then horizontal (PIL clips both)
-        vals = pre_hpass(cfg, pre_vpass(cfg, src)).astype(np.uint8)
+    if cfg.v_first:
+        vals = pre_hpass2(cfg, pre_vpass1(cfg, src))
     else:
         vals = pre_vpass(cfg, pre_hpass(cfg, src))
     return UP_OK, pre_write_row(cfg, vals)

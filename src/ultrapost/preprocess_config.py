@@ -129,6 +129,16 @@ def pil_vertical_first(frame_size, out_size) -> bool:
 TAPS = {"pil": pil_taps, "cv2": cv2_taps, "nearest": nearest_taps}
 
 
+def _vertical_first(interpolation: str, crop_size, rect_size, x_taps: int, y_taps: int) -> bool:
+    """Pillow's order for "pil"; for the others (exact in either order) the one with fewer multiplications."""
+    if interpolation == "pil":
+        return pil_vertical_first(crop_size, rect_size)
+    (cw, ch), (rw, rh) = crop_size, rect_size
+    h_first = min(ch, rh * y_taps) * rw * x_taps + rh * rw * y_taps
+    v_first = rh * cw * y_taps + rh * rw * x_taps
+    return v_first < h_first
+
+
 def output_tables(dtype: str, mean, std, quantization) -> np.ndarray:
     """[3, 256] table per output channel: uint8 bytes (int8 as its two's complement) or uint32 float32 bits."""
     x = (np.arange(256, dtype=np.float64)[None, :] - np.asarray(mean, np.float64).reshape(-1, 1)) / np.asarray(
@@ -173,7 +183,7 @@ class PreConfig:
     lut32: np.ndarray | None
     channel_map: tuple[int, int, int]
     pad_value: int
-    v_first: bool  # PIL only: vertical pass first (Pillow >= 13 when the height shrinks much more)
+    v_first: bool  # vertical pass first: Pillow's order for PIL, the cheaper one for the exact kinds
     dtype: str  # the tensor's numpy dtype
 
     @property
@@ -232,5 +242,5 @@ def prepare_config(
         x_taps=xk.shape[1], y_taps=yk.shape[1], x_start=xs, x_coeff=np.ascontiguousarray(xk), y_start=ys,
         y_coeff=np.ascontiguousarray(yk), lut8=None if dtype == "float32" else table,
         lut32=table if dtype == "float32" else None, channel_map=cmap, pad_value=int(pad_value), dtype=dtype,
-        v_first=interpolation == "pil" and pil_vertical_first((cw, ch), rect[2:]),
+        v_first=_vertical_first(interpolation, (cw, ch), rect[2:], xk.shape[1], yk.shape[1]),
     )  # fmt: skip
