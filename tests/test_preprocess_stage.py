@@ -74,7 +74,10 @@ def cases(draw):
     dtype = draw(st.sampled_from(["float32", "int8", "uint8"]))
     quant = None
     if dtype != "float32" and draw(st.booleans()):
-        quant = (draw(st.sampled_from([1 / 128, 0.02, 1.0, 3.5])), draw(st.integers(-20, 20)) % (128 if dtype == "int8" else 256))
+        quant = (
+            draw(st.sampled_from([1 / 128, 0.02, 1.0, 3.5])),
+            draw(st.integers(-20, 20)) % (128 if dtype == "int8" else 256),
+        )
     options = dict(
         input_size=(ow, oh),
         resize=draw(st.sampled_from(["stretch", "letterbox"])),
@@ -158,7 +161,9 @@ def test_crops_and_pixel_formats_equal_the_reference(data, interpolation, fmt):
                         pixel_format=fmt, crop=(cx, cy, cw, ch))  # fmt: skip
     rgb = as_rgb(frame, fmt)[cy : cy + ch, cx : cx + cw]
     if interpolation == "pil":
-        ref = np.asarray(Image.fromarray(as_rgb(frame, fmt)).crop((cx, cy, cx + cw, cy + ch)).resize((ow, oh), Image.BILINEAR))
+        ref = np.asarray(
+            Image.fromarray(as_rgb(frame, fmt)).crop((cx, cy, cx + cw, cy + ch)).resize((ow, oh), Image.BILINEAR)
+        )
     else:
         ref = reference_resize(np.ascontiguousarray(rgb), (ow, oh), interpolation)
     assert same_bytes(prep(frame)[0][0], ref)
@@ -188,7 +193,10 @@ def test_shared_photos_equal_pillow_and_opencv(name):
     rgb = load_image(require(f"images/{name}.jpg"))
     for size in [(320, 240), (128, 128), (640, 480)]:
         for interpolation in ("pil", "cv2", "nearest"):
-            assert same_bytes(resize(rgb, size, interpolation), reference_resize(rgb, size, interpolation)), (size, interpolation)
+            assert same_bytes(resize(rgb, size, interpolation), reference_resize(rgb, size, interpolation)), (
+                size,
+                interpolation,
+            )
 
 
 @pytest.mark.parametrize("size, npz", [((320, 240), "inputs_320x240"), ((128, 128), "inputs_128x128")])
@@ -282,8 +290,8 @@ def test_bad_options_are_clear_errors(options, error):
 
 def test_c_status_codes_become_exceptions():
     from numpy.lib.stride_tricks import as_strided
-
     from ultrapost._core import PreprocessConfig
+
     from ultrapost.golden_preprocess import UP_ERR_CONFIG, up_pre_check_config
 
     prep = Preprocessor((16, 16))

@@ -37,7 +37,7 @@ def _place(bounds: list[tuple[int, int]], weights: list[list[int]], in_size: int
     taps = max(len(w) for w in weights)
     start = np.empty(len(bounds), np.int32)
     coeff = np.zeros((len(bounds), taps), np.int32)
-    for j, ((first, _), w) in enumerate(zip(bounds, weights)):
+    for j, ((first, _), w) in enumerate(zip(bounds, weights, strict=True)):
         s = min(first, in_size - taps)
         start[j] = s
         coeff[j, first - s : first - s + len(w)] = w

@@ -106,6 +106,14 @@ def packed_rows(a: np.ndarray) -> bool:
     return (bpp == 1 or a.strides[2] == 1) and (w == 1 or a.strides[1] == bpp) and (h == 1 or a.strides[0] >= w * bpp)
 
 
+def _transform(cfg: PreConfig, input_size):
+    from ultrapost.preprocess import Transform
+
+    sx, sy = cfg.rect_width / cfg.crop_width, cfg.rect_height / cfg.crop_height
+    offset = (cfg.rect_x - cfg.crop_x * sx, cfg.rect_y - cfg.crop_y * sy)
+    return Transform((cfg.frame_width, cfg.frame_height), tuple(input_size), (sx, sy), offset)
+
+
 class Preprocessor:
     """Frames of any size -> one model's input tensor, and the ``Transform`` that maps its boxes back.
 
@@ -179,62 +187,55 @@ class Preprocessor:
     def config(self, frame_size, crop=None) -> PreConfig:
         """The prepared tables for frames of ``frame_size`` (W, H) (cached)."""
         fw, fh = _pair(frame_size, "frame size")
-        crop = self.crop if crop is None else self._crop(crop)
+        return self._entry(fw, fh, self.crop if crop is None else self._crop(crop))[0]
+
+    def _entry(self, fw: int, fh: int, crop):
+        """[PreConfig, its checked C struct (made on first C run), Transform] for a frame size and crop."""
+        key = (fw, fh, crop)
+        entry = self._configs.get(key)
+        if entry is not None:
+            return entry
         if crop is not None:
             x, y, w, h = crop
             if w < 1 or h < 1 or x < 0 or y < 0 or x + w > fw or y + h > fh:
                 raise ValueError(f"crop rectangle {crop} (x, y, width, height) lies outside the {fw}x{fh} frame")
-        return self._entry(fw, fh, crop)[0]
-
-    def _entry(self, fw: int, fh: int, crop):
-        """[PreConfig, its checked C struct or None until the C backend first runs it] for a frame size."""
-        key = (fw, fh, crop)
-        entry = self._configs.get(key)
-        if entry is None:
-            cfg = prepare_config(
-                (fw, fh), self.input_size, pixel_format=self.pixel_format, crop=crop, resize=self.resize,
-                align=self.align, interpolation=self.interpolation, channel_order=self.channel_order,
-                layout=self.layout, mean=self.mean, std=self.std, dtype=self.dtype, quantization=self.quantization,
-                pad_value=self.pad_value,
-            )  # fmt: skip
-            entry = self._configs[key] = [cfg, None]
-            while len(self._configs) > 8:
-                self._configs.popitem(last=False)
+        cfg = prepare_config(
+            (fw, fh), self.input_size, pixel_format=self.pixel_format, crop=crop, resize=self.resize,
+            align=self.align, interpolation=self.interpolation, channel_order=self.channel_order,
+            layout=self.layout, mean=self.mean, std=self.std, dtype=self.dtype, quantization=self.quantization,
+            pad_value=self.pad_value,
+        )  # fmt: skip
+        entry = self._configs[key] = [cfg, None, _transform(cfg, self.input_size)]
+        while len(self._configs) > 8:
+            self._configs.popitem(last=False)
         return entry
 
     def transform(self, frame_size, crop=None):
         """The ``Transform`` (model input <-> frame pixels) of frames of ``frame_size``."""
-        from ultrapost.preprocess import Transform
-
-        cfg = self.config(frame_size, crop)
-        sx, sy = cfg.rect_width / cfg.crop_width, cfg.rect_height / cfg.crop_height
-        offset = (cfg.rect_x - cfg.crop_x * sx, cfg.rect_y - cfg.crop_y * sy)
-        return Transform((cfg.frame_width, cfg.frame_height), self.input_size, (sx, sy), offset)
+        fw, fh = _pair(frame_size, "frame size")
+        return self._entry(fw, fh, self.crop if crop is None else self._crop(crop))[2]
 
     def __call__(self, frame, *, backend: str = "c", crop=None):
         """(tensor, transform) for one frame."""
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         pixels = frame_pixels(frame, self.pixel_format)
-        size = (pixels.shape[1], pixels.shape[0])
-        cfg = self.config(size, crop)
+        entry = self._entry(pixels.shape[1], pixels.shape[0], self.crop if crop is None else self._crop(crop))
         if backend == "c":
-            entry = self._entry(size[0], size[1], self.crop if crop is None else self._crop(crop))
             if entry[1] is None:
                 from ultrapost._core import PreprocessConfig
 
-                entry[1] = PreprocessConfig(cfg)
-            tensor = entry[1].run(pixels)
-        else:
-            from ultrapost.golden_preprocess import up_pre_run
+                entry[1] = PreprocessConfig(entry[0])
+            return entry[1].run(pixels), entry[2]
+        if backend != "golden":
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        from ultrapost.golden_preprocess import up_pre_run
 
-            status, words = up_pre_run(cfg, pixels, size[0], size[1], pixels.strides[0])
-            if status != 0:
-                from ultrapost._core import check_status
+        cfg = entry[0]
+        status, words = up_pre_run(cfg, pixels, pixels.shape[1], pixels.shape[0], pixels.strides[0])
+        if status != 0:
+            from ultrapost._core import preprocess_status
 
-                check_status(status, "preprocess (golden)")
-            tensor = words.view(np.dtype(cfg.dtype))
-        return tensor, self.transform(size, crop)
+            preprocess_status(status, "preprocess (golden)")
+        return words.view(np.dtype(cfg.dtype)), entry[2]
 
     def __repr__(self) -> str:
         w, h = self.input_size
