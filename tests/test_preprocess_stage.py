@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ultrapost.preprocessor import Preprocessor, resize
+from ultrapost.pipeline.preprocessor import Preprocessor, resize
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 CV2_FLAGS = {"cv2": cv2.INTER_LINEAR_EXACT, "nearest": cv2.INTER_NEAREST_EXACT}
@@ -188,7 +188,7 @@ def test_yuyv_and_rgb565_conversions_are_opencv_for_every_code():
 
 @pytest.mark.parametrize("name", PHOTOS)
 def test_shared_photos_equal_pillow_and_opencv(name):
-    from ultrapost.preprocess import load_image
+    from ultrapost.pipeline.preprocess import load_image
 
     rgb = load_image(require(f"images/{name}.jpg"))
     for size in [(320, 240), (128, 128), (640, 480)]:
@@ -201,7 +201,7 @@ def test_shared_photos_equal_pillow_and_opencv(name):
 
 @pytest.mark.parametrize("size, npz", [((320, 240), "inputs_320x240"), ((128, 128), "inputs_128x128")])
 def test_recorded_model_inputs_are_reproduced_from_the_photos(size, npz):
-    from ultrapost.preprocess import load_image
+    from ultrapost.pipeline.preprocess import load_image
 
     recorded = np.load(require(f"int8/{npz}.npz"))
     names = [k for k in recorded.files if k != "astronaut"]  # the astronaut is not among the shared photos
@@ -290,9 +290,9 @@ def test_bad_options_are_clear_errors(options, error):
 
 def test_c_status_codes_become_exceptions():
     from numpy.lib.stride_tricks import as_strided
-    from ultrapost._core import PreprocessConfig
+    from ultrapost.core._core import PreprocessConfig
 
-    from ultrapost.golden_preprocess import UP_ERR_CONFIG, up_pre_check_config
+    from ultrapost.golden.preprocess import UP_ERR_CONFIG, pre_check_config
 
     prep = Preprocessor((16, 16))
     cfg = prep.config((32, 24))
@@ -309,14 +309,44 @@ def test_c_status_codes_become_exceptions():
     from dataclasses import replace
 
     bad = replace(cfg, x_start=np.full_like(cfg.x_start, 31))  # windows past the crop's right edge
-    assert up_pre_check_config(bad) == UP_ERR_CONFIG
+    assert pre_check_config(bad) == UP_ERR_CONFIG
     with pytest.raises(ValueError, match="inconsistent"):
         PreprocessConfig(bad)
     huge = replace(cfg, x_coeff=np.full_like(cfg.x_coeff, 2**28))  # accumulators would overflow int32
-    assert up_pre_check_config(huge) == UP_ERR_CONFIG
+    assert pre_check_config(huge) == UP_ERR_CONFIG
     with pytest.raises(ValueError, match="inconsistent"):
         PreprocessConfig(huge)
     backwards = replace(cfg, y_start=cfg.y_start[::-1].copy())  # rows must be needed in order
-    assert up_pre_check_config(backwards) == UP_ERR_CONFIG
+    assert pre_check_config(backwards) == UP_ERR_CONFIG
     with pytest.raises(ValueError, match="inconsistent"):
         PreprocessConfig(backwards)
+
+
+# --- FaceDetector --------------------------------------------------------------------------------------------------
+
+DETECTOR_MODELS = (
+    "ultraface/version-RFB-320.onnx",
+    "int8/version-slim-320_raw_int8.tflite",
+    "int8/ultraface_ultraslim_int8.tflite",
+    "blazeface/face_detection_short_range.tflite",
+)
+
+
+@pytest.mark.parametrize("model", DETECTOR_MODELS)
+def test_face_detector_feeds_its_family_the_bytes_of_prepare(model):
+    """FaceDetector pre-processes through the C stage with its family's settings: the tensors of the Python
+    ``prepare`` (Pillow bilinear; stretch or letterbox; the family's normalization) byte for byte."""
+    from ultrapost.pipeline.detect import FaceDetector
+    from ultrapost.pipeline.preprocess import load_image, prepare
+
+    detector = FaceDetector(require(model))
+    assert isinstance(detector.preprocessor, Preprocessor)
+    for name in ("nasa_group", "ultraface_5", "ultraface_13"):
+        image = load_image(require(f"images/{name}.jpg"))
+        tensor, transform = detector.preprocessor(image)
+        expected, expected_transform = prepare(image, detector.spec)
+        assert same_bytes(tensor, expected), (model, name)
+        assert np.allclose(transform.scale, expected_transform.scale) and transform.offset == expected_transform.offset
+    golden = FaceDetector(detector.runner, backend="golden")
+    assert same_bytes(golden.preprocessor(image, backend="golden")[0], tensor)
+    assert np.array_equal(golden(image).boxes, detector(image).boxes)

@@ -1,7 +1,8 @@
 """ultrapost: fixed-point post-processing for tiny face detectors.
 
-Anchor decode, score threshold and NMS in portable fixed-point C (csrc/), bit-exact with a numpy golden model
-(ultrapost.golden), with a float64 reference of each reference implementation's decisions (ultrapost.reference).
+Anchor decode, score threshold and NMS, and the pre-processing of camera frames, in portable fixed-point C
+(csrc/), bit-exact with a numpy golden model (ultrapost.golden), with a float64 reference of each reference
+implementation's decisions (ultrapost.reference).
 
 Subpackages by role, imports pointing down only: core (the binding, config preparation, priors), golden and
 reference (the twins), families (one post-processor per model family), pipeline (from a model file and a photo),
@@ -15,14 +16,17 @@ from ultrapost.families.blazeface import BlazeFace
 from ultrapost.families.retinaface import RetinaFace
 from ultrapost.families.ultraface import Ultraface
 from ultrapost.pipeline.detect import FaceDetector, detect
+from ultrapost.pipeline.preprocessor import Preprocessor, resize
 
 __all__ = [
     "BlazeFace",
     "Detections",
     "FaceDetector",
+    "Preprocessor",
     "RetinaFace",
     "Ultraface",
     "detect",
+    "resize",
     "retinaface_priors",
     "ultraface_priors",
     "__version__",

@@ -1,5 +1,5 @@
 # Declarations mirroring csrc/ultrapost.h and csrc/up_host.h one to one.
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t
 
 
 cdef extern from "ultrapost.h" nogil:
@@ -58,6 +58,44 @@ cdef extern from "ultrapost.h" nogil:
                              up_output_t *out)
     int32_t up_exp_q20(int32_t x_q20)
     int32_t up_sigmoid_q30(int32_t x_q20)
+
+cdef extern from "ultrapost.h" nogil:
+    # Pre-processing section
+    int UP_ERR_FRAME
+
+    ctypedef struct up_pre_config_t:
+        uint8_t pixel_format
+        uint8_t resample
+        uint8_t layout
+        uint8_t out_bytes
+        int32_t frame_width
+        int32_t frame_height
+        int32_t crop_x
+        int32_t crop_y
+        int32_t crop_width
+        int32_t crop_height
+        int32_t out_width
+        int32_t out_height
+        int32_t rect_x
+        int32_t rect_y
+        int32_t rect_width
+        int32_t rect_height
+        int32_t x_taps
+        int32_t y_taps
+        const int32_t *x_start
+        const int32_t *x_coeff
+        const int32_t *y_start
+        const int32_t *y_coeff
+        const uint8_t *lut8
+        const uint32_t *lut32
+        uint8_t channel_map[3]
+        uint8_t pad_value
+        bint v_first
+
+    int32_t up_pre_check_config(const up_pre_config_t *cfg)
+    size_t up_pre_scratch_size(const up_pre_config_t *cfg)
+    int32_t up_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,
+                       int32_t stride_bytes, void *scratch, size_t scratch_size, void *out, size_t out_size)
 
 
 cdef extern from "up_host.h" nogil:

@@ -6,8 +6,8 @@ right shifts of negative values are arithmetic in both, divisions only on non-ne
 "add half, then shift", and ordering uses ``np.lexsort`` on (anchor, -key), a total order.
 
 One module per C stage file: ``fixed`` (up_fixed.c), ``select`` (up_select.c), ``decode`` (up_decode.c), ``nms``
-(up_nms.c), ``pipeline`` (up_pipeline.c), ``f32`` (the host's float32 boundary). Their names are re-exported here
-(``ultrapost.golden.run``...).
+(up_nms.c), ``pipeline`` (up_pipeline.c), ``preprocess`` (up_preprocess.c), ``f32`` (the host's float32
+boundary). Their names are re-exported here (``ultrapost.golden.run``...).
 """
 
 from ultrapost.golden.decode import Rows, decode, emit, keypoints_of
@@ -15,6 +15,7 @@ from ultrapost.golden.f32 import convert_f32, f32_to_fixed
 from ultrapost.golden.fixed import INT32_MAX, INT32_MIN, exp_q20, rshift_round, sat32, sigmoid_q30
 from ultrapost.golden.nms import iou_exceeds, nms, nms_hard, nms_merge, nms_rows, nms_soft, overlap, udiv_round
 from ultrapost.golden.pipeline import run
+from ultrapost.golden.preprocess import pre_check_config, pre_run, pre_scratch_size
 from ultrapost.golden.select import keys, score_of_key, select
 
 __all__ = [
@@ -35,6 +36,9 @@ __all__ = [
     "nms_rows",
     "nms_soft",
     "overlap",
+    "pre_check_config",
+    "pre_run",
+    "pre_scratch_size",
     "rshift_round",
     "run",
     "sat32",

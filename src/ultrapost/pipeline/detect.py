@@ -194,7 +194,9 @@ class FaceDetector:
     ``model``: a .onnx or .tflite path, or a loaded ``ultrapost.pipeline.runners.Runner``. ``spec``: a ``ModelSpec`` for
     a model whose family cannot be recognized from its tensors (default: ``detect_family``). Thresholds left ``None``
     take the family's defaults (``DEFAULTS``). ``backend``: ``"c"`` (the compiled core) or ``"golden"`` (its numpy twin,
-    bit-identical and slower). ``op_resolver``/``num_threads`` go to ``load_model``; ``interpolation`` to ``prepare``;
+    bit-identical and slower), for the pre-processing and the post-processing alike. ``op_resolver``/``num_threads``
+    go to ``load_model``. ``interpolation`` ("pil", the family references' Pillow bilinear; "cv2"; "nearest") goes to
+    ``preprocessor``, the C pre-processing stage set up from the family's spec (``preprocessor_for``).
     ``clip=False`` keeps boxes that reach past the photo's edges unclipped.
 
     A detector holds one model session: use one detector per thread (LiteRT interpreters are not thread-safe).
@@ -215,7 +217,7 @@ class FaceDetector:
         interpolation: str = "pil",
         clip: bool = True,
     ):
-        from ultrapost.pipeline.preprocess import INTERPOLATIONS
+        from ultrapost.pipeline.preprocessor import INTERPOLATIONS, preprocessor_for
 
         if backend not in ("c", "golden"):
             raise ValueError(f"backend must be 'c' or 'golden', got {backend!r}")
@@ -240,15 +242,17 @@ class FaceDetector:
             options["candidate_limit"] = candidate_limit
         self.options = options
         self.interpolation = interpolation
+        self.preprocessor = preprocessor_for(self.spec, interpolation)
+        self.backend = backend
         self.clip = bool(clip)
         self._postprocess = factory(self.spec, dict(options), backend)
         self.postprocessor = getattr(self._postprocess, "postprocessor", None)
 
     def outputs(self, image) -> tuple[dict[str, np.ndarray], Transform]:
         """The model's raw outputs for a photo, and how the photo was placed in the model input."""
-        from ultrapost.pipeline.preprocess import prepare
+        from ultrapost.pipeline.preprocess import load_image
 
-        tensor, transform = prepare(image, self.spec, interpolation=self.interpolation)
+        tensor, transform = self.preprocessor(load_image(image), backend=self.backend)
         return self.runner.run(tensor), transform
 
     def detect(self, image) -> Faces:

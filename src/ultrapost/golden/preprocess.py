@@ -1,4 +1,4 @@
-"""Numpy twin of csrc/up_preprocess.c, function by function (same names), bit for bit.
+"""Numpy twin of csrc/up_preprocess.c, function by function (the C names without ``up_``), bit for bit.
 
 Whole arrays at once where the C goes row by row: ``pre_read_row`` converts every crop row, ``pre_hpass`` filters
 them all (the C computes only the rows the ring needs: the others never reach an output), ``pre_vpass`` and
@@ -62,7 +62,7 @@ def pre_starts_ok(start, limit: int, monotonic: bool) -> bool:
     return not (monotonic and np.any(np.diff(s) < 0))
 
 
-def up_pre_check_config(cfg) -> int:
+def pre_check_config(cfg) -> int:
     if any(a is None for a in (cfg.x_start, cfg.x_coeff, cfg.y_start, cfg.y_coeff)):
         return UP_ERR_NULL
     if pre_bytes_per_pixel(cfg.pixel_format) == 0 or not 0 <= cfg.resample <= 2 or not 0 <= cfg.layout <= 1:
@@ -114,8 +114,8 @@ def pre_row_len(cfg) -> int:
     return cfg.rect_width * pre_channels(cfg.pixel_format)
 
 
-def up_pre_scratch_size(cfg) -> int:
-    if up_pre_check_config(cfg) != UP_OK:
+def pre_scratch_size(cfg) -> int:
+    if pre_check_config(cfg) != UP_OK:
         return 0
     length = pre_row_len(cfg)
     conv = cfg.crop_width * 3 if pre_converts(cfg.pixel_format) else 0
@@ -200,7 +200,7 @@ def pre_write_row(cfg, vals: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out[None])
 
 
-def up_pre_run(cfg, frame: np.ndarray, width: int, height: int, stride_bytes: int):
+def pre_run(cfg, frame: np.ndarray, width: int, height: int, stride_bytes: int):
     """(status, output words) for a uint8 frame [height, width, bytes/pixel]; the words are uint8 or uint32 (the
     bits of the tensor: view them as cfg.dtype)."""
     if frame is None:
@@ -209,7 +209,7 @@ def up_pre_run(cfg, frame: np.ndarray, width: int, height: int, stride_bytes: in
         return UP_ERR_FRAME, None
     if stride_bytes < width * pre_bytes_per_pixel(cfg.pixel_format):
         return UP_ERR_STRIDE, None
-    if up_pre_scratch_size(cfg) == 0:
+    if pre_scratch_size(cfg) == 0:
         return UP_ERR_CONFIG, None
     src = pre_read_row(cfg, frame)
     if cfg.v_first:

@@ -28,7 +28,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ultrapost.preprocess_config import (
+from ultrapost.core.preprocess_config import (
     BYTES_PER_PIXEL,
     INTERPOLATIONS,
     LAYOUTS,
@@ -107,7 +107,7 @@ def packed_rows(a: np.ndarray) -> bool:
 
 
 def _transform(cfg: PreConfig, input_size):
-    from ultrapost.preprocess import Transform
+    from ultrapost.pipeline.preprocess import Transform
 
     sx, sy = cfg.rect_width / cfg.crop_width, cfg.rect_height / cfg.crop_height
     offset = (cfg.rect_x - cfg.crop_x * sx, cfg.rect_y - cfg.crop_y * sy)
@@ -221,18 +221,18 @@ class Preprocessor:
         entry = self._entry(pixels.shape[1], pixels.shape[0], self.crop if crop is None else self._crop(crop))
         if backend == "c":
             if entry[1] is None:
-                from ultrapost._core import PreprocessConfig
+                from ultrapost.core._core import PreprocessConfig
 
                 entry[1] = PreprocessConfig(entry[0])
             return entry[1].run(pixels), entry[2]
         if backend != "golden":
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        from ultrapost.golden_preprocess import up_pre_run
+        from ultrapost.golden.preprocess import pre_run
 
         cfg = entry[0]
-        status, words = up_pre_run(cfg, pixels, pixels.shape[1], pixels.shape[0], pixels.strides[0])
+        status, words = pre_run(cfg, pixels, pixels.shape[1], pixels.shape[0], pixels.strides[0])
         if status != 0:
-            from ultrapost._core import preprocess_status
+            from ultrapost.core._core import preprocess_status
 
             preprocess_status(status, "preprocess (golden)")
         return words.view(np.dtype(cfg.dtype)), entry[2]
@@ -243,6 +243,17 @@ class Preprocessor:
             f"<Preprocessor {self.pixel_format} -> {w}x{h} {self.layout} {self.dtype}, {self.resize}, "
             f"{self.interpolation}, {self.channel_order}>"
         )
+
+
+def preprocessor_for(spec, interpolation: str = "pil") -> Preprocessor:
+    """The ``Preprocessor`` of a model (``pipeline.recognize.ModelSpec``): its input size, resize mode, layout,
+    channel order, mean/std and input type, for RGB888 frames. With ``"pil"`` it gives the bytes of
+    ``pipeline.preprocess.prepare`` (the recorded inputs of the shared int8 models among them)."""
+    return Preprocessor(
+        input_size=spec.input_size, resize=spec.resize, interpolation=interpolation,
+        channel_order=spec.channel_order, layout=spec.layout, mean=spec.mean, std=spec.std, dtype=spec.input_dtype,
+        quantization=spec.input_quantization if spec.input_dtype != "float32" else None,
+    )  # fmt: skip
 
 
 def resize(frame, size, interpolation: str = "pil", *, backend: str = "c") -> np.ndarray:
@@ -258,4 +269,12 @@ def resize(frame, size, interpolation: str = "pil", *, backend: str = "c") -> np
     return out[0, :, :, 0] if gray else out[0]
 
 
-__all__ = ["Preprocessor", "resize", "frame_pixels", "letterbox_rect", "PIXEL_FORMATS", "INTERPOLATIONS"]
+__all__ = [
+    "Preprocessor",
+    "preprocessor_for",
+    "resize",
+    "frame_pixels",
+    "letterbox_rect",
+    "PIXEL_FORMATS",
+    "INTERPOLATIONS",
+]
