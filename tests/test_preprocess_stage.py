@@ -350,3 +350,29 @@ def test_face_detector_feeds_its_family_the_bytes_of_prepare(model):
     golden = FaceDetector(detector.runner, backend="golden")
     assert same_bytes(golden.preprocessor(image, backend="golden")[0], tensor)
     assert np.array_equal(golden(image).boxes, detector(image).boxes)
+
+
+def test_preprocess_fuzzer_bounded_run(tmp_path):
+    """libFuzzer + ASan + UBSan over pre-processing configs (valid and broken), strides, scratch and output sizes
+    and frames, for $ULTRAPOST_FUZZ_SECONDS (8 by default)."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    from conftest import require_tool
+
+    from ultrapost.firmware.build import build_fuzzer
+
+    require_tool(shutil.which("clang") is not None, "clang with libFuzzer")
+    seconds = int(os.environ.get("ULTRAPOST_FUZZ_SECONDS", "8"))
+    exe = build_fuzzer(tmp_path, target="up_preprocess")
+    proc = subprocess.run(
+        [str(exe), "-seed=1", f"-max_total_time={seconds}", "-rss_limit_mb=1024", "-max_len=4096"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert re.search(r"Done (\d+) runs in (\d+) second", proc.stderr), proc.stderr[-2000:]

@@ -63,6 +63,8 @@ static int32_t *table(reader_t *r, int32_t count, int32_t taps, int32_t limit, i
     return t;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     reader_t r = {data, size, 0x9E3779B97F4A7C15ull ^ size};

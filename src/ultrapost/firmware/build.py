@@ -226,13 +226,14 @@ def build_host_runner(
     return exe
 
 
-def build_fuzzer(out_dir: Path, *, csrc: Path | None = None) -> Path:
-    """firmware/host/fuzz_up_run.c as a libFuzzer binary with ASan and UBSan (needs clang)."""
+def build_fuzzer(out_dir: Path, *, csrc: Path | None = None, target: str = "up_run") -> Path:
+    """firmware/host/fuzz_<target>.c (``up_run``: the post-processing; ``up_preprocess``: the pre-processing) as a
+    libFuzzer binary with ASan and UBSan (needs clang)."""
     if shutil.which("clang") is None:
         raise FileNotFoundError("clang not found on PATH (libFuzzer comes with clang)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    exe = out_dir / "fuzz_up_run"
+    exe = out_dir / f"fuzz_{target}"
     cmd = [
         "clang",
         "-std=c99",
@@ -243,7 +244,7 @@ def build_fuzzer(out_dir: Path, *, csrc: Path | None = None) -> Path:
         *WARNINGS,
         "-Werror",
         f"-I{csrc or csrc_dir()}",
-        str(firmware_dir() / "host" / "fuzz_up_run.c"),
+        str(firmware_dir() / "host" / f"fuzz_{target}.c"),
         *map(str, core_sources(csrc)),
         "-o",
         str(exe),
