@@ -20,7 +20,7 @@ extra = [] if sys.platform == "win32" else ["-O3", "-fno-strict-aliasing", "-fvi
 
 ext = Extension(
     "ultrapost.core._core",
-    sources,
+    [s for s in sources if not s.endswith("up_preprocess.c")],
     include_dirs=["csrc", np.get_include()],
     # UP_HOST_FLOAT: the host build, whose float32 boundary (up_host_float.c) joins the integer stages.
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"), ("UP_HOST_FLOAT", "1")],
@@ -43,4 +43,13 @@ class BuildPyWithSources(build_py):
                     shutil.copy2(f, dest / folder / f.name)
 
 
-setup(ext_modules=cythonize([ext], language_level=3, include_path=["src"]), cmdclass={"build_py": BuildPyWithSources})
+# The pre-processing stage: its own module (it needs only csrc/ultrapost.h).
+pre = Extension(
+    "ultrapost.core._preprocess",
+    ["src/ultrapost/core/_preprocess.pyx", "csrc/up_preprocess.c"],
+    include_dirs=["csrc", np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=extra,
+)
+
+setup(ext_modules=cythonize([ext, pre], language_level=3, include_path=["src"]), cmdclass={"build_py": BuildPyWithSources})

@@ -290,7 +290,7 @@ def test_bad_options_are_clear_errors(options, error):
 
 def test_c_status_codes_become_exceptions():
     from numpy.lib.stride_tricks import as_strided
-    from ultrapost.core._core import PreprocessConfig
+    from ultrapost.core._preprocess import PreprocessConfig
 
     from ultrapost.golden.preprocess import UP_ERR_CONFIG, pre_check_config
 

@@ -221,7 +221,7 @@ class Preprocessor:
         entry = self._entry(pixels.shape[1], pixels.shape[0], self.crop if crop is None else self._crop(crop))
         if backend == "c":
             if entry[1] is None:
-                from ultrapost.core._core import PreprocessConfig
+                from ultrapost.core._preprocess import PreprocessConfig
 
                 entry[1] = PreprocessConfig(entry[0])
             return entry[1].run(pixels), entry[2]
@@ -232,7 +232,7 @@ class Preprocessor:
         cfg = entry[0]
         status, words = pre_run(cfg, pixels, pixels.shape[1], pixels.shape[0], pixels.strides[0])
         if status != 0:
-            from ultrapost.core._core import preprocess_status
+            from ultrapost.core._preprocess import preprocess_status
 
             preprocess_status(status, "preprocess (golden)")
         return words.view(np.dtype(cfg.dtype)), entry[2]
