@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ultrapost.h"
+#include "up_preprocess_api.h"
 
 #define MAX_SIDE 48
 #define MAX_TAPS 8

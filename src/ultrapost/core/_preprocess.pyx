@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Thin binding over the pre-processing stage (csrc/up_preprocess.c): checks arguments, allocates the tensor, calls
-C without the GIL, and turns status codes into exceptions. A module of its own: the stage needs only ultrapost.h."""
+C without the GIL, and turns status codes into exceptions. A module of its own: the stage needs only its header."""
 
 cimport numpy as cnp
 from libc.stdint cimport int32_t, uint8_t, uint32_t
