@@ -376,3 +376,32 @@ def test_preprocess_fuzzer_bounded_run(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert re.search(r"Done (\d+) runs in (\d+) second", proc.stderr), proc.stderr[-2000:]
+
+
+def test_preprocess_stage_is_freestanding_and_builds_for_cortex_m(tmp_path):
+    """up_preprocess.c (built with the core only where asked: core_sources(preprocess=True)) includes only the
+    freestanding headers and compiles warning-free for Cortex-M0+, M4 and M33, needing no float or heap helper."""
+    import re
+    import shutil
+    import subprocess
+
+    from conftest import require_tool
+
+    from ultrapost.firmware.build import core_sources
+    from ultrapost.firmware.toolchain import csrc_dir
+
+    (source,) = [p for p in core_sources(preprocess=True) if p.name == "up_preprocess.c"]
+    assert source not in core_sources()
+    for path in (source, csrc_dir() / "up_preprocess_api.h"):
+        for inc in re.findall(r"^\s*#\s*include\s+([<\"][^>\"]+[>\"])", path.read_text(), re.M):
+            assert inc in ('"ultrapost.h"', '"up_preprocess_api.h"'), (path, inc)
+    gcc = shutil.which("arm-none-eabi-gcc")
+    require_tool(gcc is not None, "arm-none-eabi-gcc")
+    for cpu in ("cortex-m0plus", "cortex-m4", "cortex-m33"):
+        obj = tmp_path / f"{cpu}.o"
+        flags = ["-std=c99", "-O2", "-ffreestanding", "-Wall", "-Wextra", "-Wshadow", "-Wconversion", "-Werror"]
+        cmd = [gcc, f"-mcpu={cpu}", "-mthumb", *flags, f"-I{csrc_dir()}", "-c", str(source), "-o", str(obj)]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+        nm = subprocess.run([shutil.which("arm-none-eabi-nm"), "-u", str(obj)], capture_output=True, text=True)
+        undefined = set(nm.stdout.split()) - {"U"}
+        assert all(re.fullmatch(r"__aeabi_(l|u?i)\w+", s) for s in undefined), (cpu, undefined)

@@ -23,10 +23,18 @@ CFLAGS = [
 ]
 
 
-def core_sources(csrc: Path | None = None) -> list[Path]:
-    """The firmware part of the core: csrc/*.c without "host" in the name."""
+# Stages that the post-processing images do not use: built only where asked for (preprocess=True), so the
+# post-processing images, their footprints and every object in them stay what they were.
+PREPROCESS_SOURCES = ("up_preprocess.c",)
+
+
+def core_sources(csrc: Path | None = None, *, preprocess: bool = False) -> list[Path]:
+    """The firmware part of the core: csrc/*.c without "host" in the name (the pre-processing stage, up_preprocess.c,
+    only with ``preprocess=True``)."""
     csrc = csrc or csrc_dir()
-    return sorted(p for p in csrc.glob("*.c") if "host" not in p.name)
+    return sorted(
+        p for p in csrc.glob("*.c") if "host" not in p.name and (preprocess or p.name not in PREPROCESS_SOURCES)
+    )
 
 
 @dataclass
@@ -245,7 +253,7 @@ def build_fuzzer(out_dir: Path, *, csrc: Path | None = None, target: str = "up_r
         "-Werror",
         f"-I{csrc or csrc_dir()}",
         str(firmware_dir() / "host" / f"fuzz_{target}.c"),
-        *map(str, core_sources(csrc)),
+        *map(str, core_sources(csrc, preprocess=target == "up_preprocess")),
         "-o",
         str(exe),
     ]
