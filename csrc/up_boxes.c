@@ -582,7 +582,8 @@ int32_t up_boxes_nms(const up_boxes_config_t *cfg, const up_boxes_input_t *in, v
     bool soft = cfg->nms_kind == UP_NMS_SOFT_LINEAR || cfg->nms_kind == UP_NMS_SOFT_GAUSSIAN;
     bool merge = cfg->nms_kind == UP_NMS_BLEND || cfg->nms_kind == UP_NMS_WEIGHTED;
     if (!in || !out || !out->indices || (cfg->count > 0 && (!in->boxes || !in->keys)) ||
-        ((soft || merge) && (!in->values || !out->values)) || (merge && !out->boxes) || !scratch) {
+        ((soft || merge) && ((cfg->count > 0 && !in->values) || !out->values)) || (merge && !out->boxes) ||
+        !scratch) {
         return UP_ERR_NULL;
     }
 #ifdef UP_NO_SOFT_NMS

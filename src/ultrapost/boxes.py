@@ -4,7 +4,8 @@ The host turns each call's floats into the integers the C compares, exactly wher
 
 - boxes: corners on one grid 2^-s chosen per call (the largest s with every corner within 2^30 on the grid), so
   integer and float32 coordinates whose low bits lie on that grid are exact; others are rounded to the nearest grid
-  point (at most 2^-31 of the largest corner); a box whose positive side would round to 0 is refused.
+  point (within 2^-30 of the largest |value| for xyxy, 2^-27 for xywh and cxcywh, whose corners are sums); a box
+  whose positive side would round to 0 is refused.
 - scores: int64 keys that order like the float64 values (its bits, sign-magnitude turned into two's complement),
   so the score test and the order are those of the given values for any threshold, logits included.
 - IoU threshold: the float64 t is num / 2^shift exactly; the C decides IoU > t in 128-bit integers.
@@ -78,6 +79,7 @@ def _corners(cols: np.ndarray, box_format: str, any_corner_order: bool):
     """Integer corners [N, 4] and the grid exponent g (corner = value * 2^g), exact where the values allow."""
     if box_format == "yxyx":
         cols = cols[:, [1, 0, 3, 2]]
+        box_format = "xyxy"
     n = cols.shape[0]
     if n == 0:
         return np.zeros((0, 4), dtype=np.int32), 0
@@ -119,7 +121,7 @@ def _check_sides(cols: np.ndarray, corners: np.ndarray, box_format: str, any_cor
         i = int(np.argwhere(lost.any(axis=1))[0][0])
         raise ValueError(
             f"box {i} ({cols[i].tolist()}) is too small to represent beside the largest coordinate "
-            f"({float(np.max(np.abs(cols)))}): its sides need a grid finer than 2^-31 of it"
+            f"({float(np.max(np.abs(cols)))}): its sides need a grid finer than 2^-30 of it"
         )
 
 
@@ -293,8 +295,8 @@ def nms(boxes, scores, iou_threshold, score_threshold=None, *, classes=None, max
     leaves soft-NMS once its decayed score fails the score test.
 
     Coordinates go onto one grid 2^-s per call (every corner within 2^30 of it): integer and float32 coordinates
-    on that grid are exact, others round to it (at most 2^-31 of the largest corner); a box whose positive side
-    would round to 0 raises ValueError. Soft and merged scores are fixed point (|score| * 2^q <= 2^30).
+    on that grid are exact, others round to it (within 2^-30 of the largest |value| for xyxy and yxyx, 2^-27 for
+    xywh and cxcywh); a box whose positive side would round to 0 raises ValueError. Soft and merged scores are fixed point (|score| * 2^q <= 2^30).
 
     The peers' conventions, where they differ:
       score_test=">="       keep score >= threshold (OpenCV softNMSBoxes stops below the threshold).
