@@ -20,6 +20,14 @@
 
 #define UP_GRID_REG_MAX 4 /* cells a kept box is registered in at most; wider boxes go to the wide list */
 
+/* A kept box in a grid cell: its corners, area and class beside the link, so a cell's tests read one line. */
+typedef struct {
+    int32_t box[4];
+    int32_t cls;
+    int32_t next; /* next entry of the cell, -1 at the end */
+    uint64_t area;
+} up_grid_entry_t;
+
 typedef struct {
     int32_t *order;   /* [N] candidates, sorted */
     int32_t *tmp;     /* [N] */
@@ -27,10 +35,9 @@ typedef struct {
     uint64_t *utmp;   /* [N] */
     uint32_t *counts; /* [256] */
     int32_t *values;  /* [N] decayed values (soft) */
-    int32_t *heads;   /* [cells] grid lists (hard) */
-    int32_t *next;    /* [4N] */
-    int32_t *ent;     /* [4N] */
-    int32_t *wide;    /* [N] */
+    int32_t *heads;   /* [cells] grid lists (hard): first entry of each cell, -1 when empty */
+    up_grid_entry_t *ent; /* [4N] kept boxes registered in cells, copied for locality */
+    int32_t *wide;    /* [N] kept boxes tested by every candidate */
     int32_t cells;
 } up_boxes_scratch_t;
 
@@ -102,8 +109,7 @@ static size_t up_boxes_layout(const up_boxes_config_t *cfg, void *base, up_boxes
     UP_TAKE(counts, uint32_t, 256);
     UP_TAKE(values, int32_t, cfg->nms_kind == UP_NMS_SOFT_LINEAR || cfg->nms_kind == UP_NMS_SOFT_GAUSSIAN ? n : 0);
     UP_TAKE(heads, int32_t, (size_t)cells);
-    UP_TAKE(next, int32_t, grid ? UP_GRID_REG_MAX * n : 0);
-    UP_TAKE(ent, int32_t, grid ? UP_GRID_REG_MAX * n : 0);
+    UP_TAKE(ent, up_grid_entry_t, grid ? UP_GRID_REG_MAX * n : 0);
     UP_TAKE(wide, int32_t, grid ? n : 0);
 #undef UP_TAKE
     if (s) {
@@ -358,18 +364,21 @@ static int32_t up_boxes_hard_grid(const up_boxes_config_t *cfg, const up_boxes_i
     for (int32_t i = 0; i < c && kept < limit; i++) {
         int32_t a = s->order[i];
         const int32_t *box = in->boxes + (size_t)a * 4u;
+        int32_t cls = in->classes ? in->classes[a] : 0;
         int32_t k = up_boxes_step(cfg, kept);
+        uint64_t num = cfg->iou_num[k];
+        int32_t sh = cfg->iou_shift[k];
         bool suppressed = false;
         for (int32_t w = 0; w < nwide && !suppressed; w++) {
             int32_t b = s->wide[w];
             suppressed = up_same_class(in, a, b) && up_boxes_exceeds(cfg, box, in->boxes + (size_t)b * 4u, k);
         }
-        bool empty = box[2] <= box[0] || box[3] <= box[1];
+        uint64_t area = up_area(box);
         int32_t cx0, cx1, cy0, cy1;
         up_cell_range(box[0], box[2], x0, shift, gx, &cx0, &cx1);
         up_cell_range(box[1], box[3], y0, shift, gy, &cy0, &cy1);
-        if (!empty) {
-            int64_t span = ((int64_t)cx1 - cx0 + 1) * ((int64_t)cy1 - cy0 + 1);
+        int64_t span = ((int64_t)cx1 - cx0 + 1) * ((int64_t)cy1 - cy0 + 1);
+        if (area != 0 && !suppressed) {
             if (span > kept) { /* fewer kept boxes than cells to visit: test them all */
                 for (int32_t j = 0; j < kept && !suppressed; j++) {
                     int32_t b = out->indices[j];
@@ -379,10 +388,16 @@ static int32_t up_boxes_hard_grid(const up_boxes_config_t *cfg, const up_boxes_i
             } else {
                 for (int32_t cy = cy0; cy <= cy1 && !suppressed; cy++) {
                     for (int32_t cx = cx0; cx <= cx1 && !suppressed; cx++) {
-                        for (int32_t e = s->heads[cy * gx + cx]; e >= 0 && !suppressed; e = s->next[e]) {
-                            int32_t b = s->ent[e];
-                            suppressed = up_same_class(in, a, b) &&
-                                         up_boxes_exceeds(cfg, box, in->boxes + (size_t)b * 4u, k);
+                        for (int32_t e = s->heads[cy * gx + cx]; e >= 0; e = s->ent[e].next) {
+                            const up_grid_entry_t *en = &s->ent[e];
+                            if (en->cls != cls) {
+                                continue;
+                            }
+                            uint64_t inter = up_inter(box, en->box);
+                            if (inter != 0 && up_exceeds(inter, area + en->area - inter, num, sh)) {
+                                suppressed = true;
+                                break;
+                            }
                         }
                     }
                 }
@@ -392,21 +407,26 @@ static int32_t up_boxes_hard_grid(const up_boxes_config_t *cfg, const up_boxes_i
             continue;
         }
         out->indices[kept++] = a;
-        if (empty) {
-            if (zero_overlap && up_area(box) == 0) {
+        if (area == 0) { /* no positive intersection with any box: only the zero-area rule can involve it */
+            if (zero_overlap) {
                 s->wide[nwide++] = a;
             }
             continue;
         }
-        if (((int64_t)cx1 - cx0 + 1) * ((int64_t)cy1 - cy0 + 1) > UP_GRID_REG_MAX) {
+        if (span > UP_GRID_REG_MAX) {
             s->wide[nwide++] = a;
             continue;
         }
         for (int32_t cy = cy0; cy <= cy1; cy++) {
             for (int32_t cx = cx0; cx <= cx1; cx++) {
                 int32_t cell = cy * gx + cx;
-                s->ent[nent] = a;
-                s->next[nent] = s->heads[cell];
+                up_grid_entry_t *en = &s->ent[nent];
+                for (int q = 0; q < 4; q++) {
+                    en->box[q] = box[q];
+                }
+                en->cls = cls;
+                en->area = area;
+                en->next = s->heads[cell];
                 s->heads[cell] = nent++;
             }
         }

@@ -75,6 +75,13 @@ def _scale_for(m: float, limit: int = 1 << 30) -> int:
     return (limit.bit_length() - 1) - e
 
 
+def _to_grid(x: np.ndarray, s: int) -> np.ndarray:
+    """rint(x * 2^s) as int64, |x| * 2^s <= 2^30: a product by a power of two is exact (ldexp only where 2^s is
+    not a float64); the float64 -> int32 conversion is numpy's fast one."""
+    y = x * np.float64(2.0**s) if -1000 < s < 1000 else np.ldexp(x, s)
+    return np.rint(y, out=y).astype(np.int32).astype(np.int64)
+
+
 def _corners(cols: np.ndarray, box_format: str, any_corner_order: bool):
     """Integer corners [N, 4] and the grid exponent g (corner = value * 2^g), exact where the values allow."""
     if box_format == "yxyx":
@@ -84,21 +91,21 @@ def _corners(cols: np.ndarray, box_format: str, any_corner_order: bool):
     if n == 0:
         return np.zeros((0, 4), dtype=np.int32), 0
     if box_format == "xyxy":
-        bound = float(np.max(np.abs(cols)))
+        bound = max(float(cols.max()), -float(cols.min()))
     elif box_format == "xywh":
         bound = float(np.max(np.abs(cols[:, :2]) + np.abs(cols[:, 2:])))
     else:  # cxcywh on the half grid: 2 * cx -+ w
         bound = float(np.max(2 * np.abs(cols[:, :2]) + np.abs(cols[:, 2:])))
     s = _scale_for(bound) if bound > 0 else 0
     for _ in range(4):  # the float bound may be off by a rounding: step down until the integers fit
-        g = np.rint(np.ldexp(cols, s)).astype(np.int64)
+        g = _to_grid(cols, s)
         if box_format == "xyxy":
             c = g
         elif box_format == "xywh":
             c = np.concatenate([g[:, :2], g[:, :2] + g[:, 2:]], axis=1)
         else:
             c = np.concatenate([2 * g[:, :2] - g[:, 2:], 2 * g[:, :2] + g[:, 2:]], axis=1)
-        if np.abs(c).max() <= gb.COORD_MAX:
+        if max(int(c.max()), -int(c.min())) <= gb.COORD_MAX:
             break
         s -= 1
     if any_corner_order:
@@ -108,6 +115,8 @@ def _corners(cols: np.ndarray, box_format: str, any_corner_order: bool):
 
 def _check_sides(cols: np.ndarray, corners: np.ndarray, box_format: str, any_corner_order: bool) -> None:
     """Refuses a box whose positive side the grid would turn into 0 (its area, hence its IoUs, would change)."""
+    if not ((corners[:, 2] <= corners[:, 0]) | (corners[:, 3] <= corners[:, 1])).any():
+        return
     if box_format == "yxyx":
         cols = cols[:, [1, 0, 3, 2]]
     if box_format == "xyxy" or box_format == "yxyx":
