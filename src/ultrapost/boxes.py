@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import operator
+import struct
 
 import numpy as np
 
@@ -57,6 +58,12 @@ def _keys(s: np.ndarray) -> np.ndarray:
     """int64 keys ordered like the float64 values (-0.0 and 0.0 share key 0)."""
     b = np.ascontiguousarray(s, dtype=np.float64).view(np.int64)
     return np.where(b < 0, -(b & np.int64(0x7FFFFFFFFFFFFFFF)), b)
+
+
+def _key(x: float) -> int:
+    """The key of one float64 (as _keys)."""
+    b = struct.unpack("<q", struct.pack("<d", x))[0]
+    return -(b & 0x7FFFFFFFFFFFFFFF) if b < 0 else b
 
 
 def _threshold_fraction(t: float) -> tuple[int, int]:
@@ -184,7 +191,7 @@ def _float_param(x, what: str, *, lo: float | None = None, lo_open: bool = False
 
 def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None, max_output=None,
             box_format="xyxy", method="hard", sigma=0.5, top_k=None, score_test=">", score_float32=False,
-            zero_area_overlap=False, eta=1.0, any_corner_order=False):
+            zero_area_overlap=False, eta=1.0, any_corner_order=False, fast=False):
     """Checks one box set ([N, 4], [N], [N]) and makes the C's inputs: (config, arrays, grid exponents)."""
     if method not in gb.NMS_KINDS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -197,13 +204,15 @@ def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None,
     eta_v = _float_param(eta, "eta", lo=0.0, lo_open=True)
     if eta_v < 1.0 and method != "hard":
         raise ValueError(f"eta < 1 (OpenCV's adaptive threshold) applies to method='hard' only, got {method!r}")
-    b = _as_f64(_as_array(boxes, "boxes", (2,)), "boxes")
+    b = _as_array(boxes, "boxes", (2,))
+    b = np.ascontiguousarray(b, dtype=np.float64) if fast and b.dtype.kind == "f" else _as_f64(b, "boxes")
     if b.ndim != 2 or b.shape[1] != 4:
         raise ValueError(f"boxes must have shape [N, 4], got {b.shape}")
     n = b.shape[0]
     if n > gb.MAX_BOXES:
         raise ValueError(f"at most {gb.MAX_BOXES} boxes per call, got {n}")
-    s = _as_f64(_as_array(scores, "scores", (1,)), "scores")
+    s = _as_array(scores, "scores", (1,))
+    s = np.ascontiguousarray(s, dtype=np.float64) if fast and s.dtype.kind == "f" else _as_f64(s, "scores")
     if s.shape != (n,):
         raise ValueError(f"scores must have shape [{n}] (one per box), got {s.shape}")
     if score_float32:
@@ -218,21 +227,33 @@ def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None,
         cls = np.unique(c, return_inverse=True)[1].astype(np.int32).reshape(-1)
     limit = n if max_output is None else _non_negative_int(max_output, "max_output")
     topk = 0 if top_k is None else _non_negative_int(top_k, "top_k")
-    corners, g = _corners(b, box_format, any_corner_order)
-    _check_sides(b, corners, box_format, any_corner_order)
+    if fast:  # the same integers from one Cython pass (ultrapost._core.boxes_grid), checked against this module
+        from ultrapost._core import boxes_grid
+
+        corners, g, lost = boxes_grid(b, BOX_FORMATS.index(box_format), any_corner_order)
+        if lost >= 0:
+            _check_sides(b, corners, box_format, any_corner_order)
+    else:
+        corners, g = _corners(b, box_format, any_corner_order)
+        _check_sides(b, corners, box_format, any_corner_order)
     cfg = gb.BoxesConfig(count=n, nms_kind=gb.NMS_KINDS[method], max_output=min(limit, n))
     cfg.flags = gb.ZERO_AREA_OVERLAP if zero_area_overlap else 0
     cfg.candidate_limit = topk if 0 < topk < n else 0
     steps = [_threshold_fraction(x) for x in _eta_schedule(t, eta_v)]
     cfg.iou_num = tuple(x[0] for x in steps)
     cfg.iou_shift = tuple(x[1] for x in steps)
-    keys = _keys(s)
+    if fast:
+        from ultrapost._core import score_keys
+
+        keys = score_keys(s)
+    else:
+        keys = _keys(s)
     st = None
     if score_threshold is not None:
         st = _float_param(score_threshold, "score_threshold")
         if score_float32:
             st = float(np.float32(st))
-        kb = int(_keys(np.array([st]))[0])
+        kb = _key(st)
         cfg.key_bound = kb if score_test == ">" else kb - 1
     values = None
     vq = 0
@@ -260,7 +281,7 @@ def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None,
 
 
 def _run_one(backend, args, kw):
-    cfg, corners, keys, values, cls, g, vq = prepare(*args, **kw)
+    cfg, corners, keys, values, cls, g, vq = prepare(*args, **kw, fast=backend == "c")
     if backend == "golden":
         idx, val, merged = gb.boxes_nms(cfg, corners, keys, values, cls)
     elif backend == "c":
@@ -310,9 +331,12 @@ def nms(boxes, scores, iou_threshold, score_threshold=None, *, classes=None, max
     The peers' conventions, where they differ:
       score_test=">="       keep score >= threshold (OpenCV softNMSBoxes stops below the threshold).
       score_float32=True    OpenCV: scores and score_threshold are rounded to float32 before the test and the
-                            sort (NMSBoxes takes std::vector<float> and a float threshold).
+                            sort (NMSBoxes takes std::vector<float> and float thresholds; pass
+                            float(np.float32(t)) as iou_threshold to use OpenCV's threshold too).
       zero_area_overlap     OpenCV: two boxes both of area 0 overlap fully (jaccardDistance returns 0 when
-                            Aa + Ab <= epsilon), so the later one is suppressed when iou_threshold < 1.
+                            Aa + Ab <= epsilon), so the later one is suppressed when iou_threshold < 1
+                            (within their class here; NMSBoxesBatched's class offset leaves them overlapping
+                            across classes too).
       eta                   OpenCV's adaptive threshold: after each kept box, while t > 0.5, t = t * eta
                             (float32 products as OpenCV computes them); hard NMS only.
       top_k                 OpenCV: only the top_k best candidates enter NMS (0 or None: all).
