@@ -124,8 +124,23 @@ def _generated(rng, center_point_box: int):
     scores = rng.choice(np.linspace(0, 1, 21, dtype=np.float32), (b, c, n)) if rng.random() < 0.5 else (
         rng.random((b, c, n)).astype(np.float32))
     iou = np.float32(rng.choice([0.0, 0.25, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 1.0, rng.random()]))
+    if rng.random() < 0.3 and center_point_box == 0:  # large integer boxes, t at the float32 of one pair's IoU
+        lo = rng.integers(0, 4000, (b, n, 2)).astype(np.float32)
+        hi = lo + rng.integers(500, 3000, (b, n, 2)).astype(np.float32)
+        boxes = np.concatenate([lo[..., ::-1], hi[..., ::-1]], 2)
+        a, c2 = fractions_xyxy(boxes[0, :2], "yxyx") if n > 1 else (None, None)
+        if a is not None:
+            iw = min(a[2], c2[2]) - max(a[0], c2[0])
+            ih = min(a[3], c2[3]) - max(a[1], c2[1])
+            if iw > 0 and ih > 0:
+                inter = iw * ih
+                iou = np.float32(float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (c2[2] - c2[0]) * (c2[3] - c2[1])
+                                                 - inter)))
+                scores[..., 0], scores[..., 1] = 1.0, 0.99  # the pair decides: the top two candidates
     score_t = None if rng.random() < 0.3 else np.float32(rng.choice([0.0, 0.3, 0.5, rng.random()]))
     max_out = int(rng.choice([0, 1, 3, n, 1000]))
+    if scores.size and scores[0, 0, 0] == 1.0 and n > 1 and scores[0, 0, 1] == np.float32(0.99):
+        score_t, max_out = None, n
     return boxes.astype(np.float32), scores.astype(np.float32), max_out, iou, score_t
 
 
@@ -171,7 +186,8 @@ def test_onnx_generated_sets(center_point_box):
             if not np.array_equal(got, peer):
                 differ[what] += 1
             _explain(boxes, scores, max_out, iou, st, center_point_box, got, peer, what)
-    assert differ["onnx reference"] <= 10 and differ["onnxruntime"] <= 10, differ
+    # near-ties are made on purpose (t at a pair's float32 IoU): some differ, each explained above
+    assert differ["onnx reference"] <= 40 and differ["onnxruntime"] <= 40, differ
 
 
 def test_onnx_float32_iou_rounding_shown():

@@ -75,6 +75,12 @@ def test_nmsboxes_generated():
         st = _f32(rng.choice([0.0, 0.2, 0.5, rng.random()]))
         eta = float(rng.choice([1.0, 1.0, 0.9, 0.7]))
         top_k = int(rng.choice([0, 0, 3, 10]))
+        if rng.random() < 0.25 and len(boxes) > 1:  # large boxes, t at the float32 overlap of the top pair
+            boxes = np.concatenate([rng.integers(0, 3000, (len(boxes), 2)), rng.integers(400, 3000, (len(boxes), 2))],
+                                   1).astype(np.float64)
+            boxes[1, :2] = boxes[0, :2] + rng.integers(-300, 300, 2)
+            scores[0], scores[1] = 1.0, 0.99
+            t, st, eta, top_k = opencv_overlap_f32(boxes[0], boxes[1]), 0.0, 1.0, 0
         peer = np.asarray(cv2.dnn.NMSBoxes(boxes, scores, st, t, eta=eta, top_k=top_k), np.int64).reshape(-1)
         for backend in ("c", "golden"):
             got = nms(boxes, scores, t, st, box_format="xywh", score_float32=True, zero_area_overlap=True, eta=eta,
@@ -82,7 +88,7 @@ def test_nmsboxes_generated():
             assert got.dtype == np.int64
             d = _check_hard(boxes, scores, st, t, eta, top_k, got, peer)
         differ += d
-    assert differ <= 5, differ
+    assert differ <= 40, differ  # near-ties made on purpose; each difference explained by _check_hard
 
 
 def test_nmsboxes_batched_generated():
