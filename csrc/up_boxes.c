@@ -15,32 +15,11 @@
  * grid changes which pairs are tested, never a decision: a pair whose boxes
  * share no cell has no positive intersection.
  */
-#include "up_boxes.h"
-#include "up_internal.h"
+#include "up_boxes_internal.h"
 
 #define UP_GRID_REG_MAX 4 /* cells a kept box is registered in at most; wider boxes go to the wide list */
 
 /* A kept box in a grid cell: its corners, area and class beside the link, so a cell's tests read one line. */
-typedef struct {
-    int32_t box[4];
-    int32_t cls;
-    int32_t next; /* next entry of the cell, -1 at the end */
-    uint64_t area;
-} up_grid_entry_t;
-
-typedef struct {
-    int32_t *order;   /* [N] candidates, sorted */
-    int32_t *tmp;     /* [N] */
-    uint64_t *ukeys;  /* [N] */
-    uint64_t *utmp;   /* [N] */
-    uint32_t *counts; /* [256] */
-    int32_t *values;  /* [N] decayed values (soft) */
-    int32_t *heads;   /* [cells] grid lists (hard): first entry of each cell, -1 when empty */
-    up_grid_entry_t *ent; /* [4N] kept boxes registered in cells, copied for locality */
-    int32_t *wide;    /* [N] kept boxes tested by every candidate */
-    int32_t cells;
-} up_boxes_scratch_t;
-
 static size_t up_align8(size_t n)
 {
     return (n + 7u) & ~(size_t)7u;
@@ -126,78 +105,8 @@ size_t up_boxes_scratch_size(const up_boxes_config_t *cfg)
     return up_boxes_layout(cfg, 0, 0);
 }
 
-/* 128-bit product of two uint64 as (hi, lo), from 32-bit halves where the compiler has no 128-bit type. */
-#if defined(__SIZEOF_INT128__)
-__extension__ typedef unsigned __int128 up_u128;
-#endif
-static inline void up_mul64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
-{
-#if defined(__SIZEOF_INT128__)
-    up_u128 p = (up_u128)a * b;
-    *hi = (uint64_t)(p >> 64);
-    *lo = (uint64_t)p;
-#else
-    uint64_t a0 = a & 0xffffffffu, a1 = a >> 32, b0 = b & 0xffffffffu, b1 = b >> 32;
-    uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
-    uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu);
-    *lo = (p00 & 0xffffffffu) | (mid << 32);
-    *hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
-#endif
-}
-
-/* inter > floor(num * uni / 2^shift): IoU > t exactly (inter < 2^62, uni < 2^64, num <= 2^53). */
-static inline bool up_exceeds(uint64_t inter, uint64_t uni, uint64_t num, int32_t shift)
-{
-    uint64_t hi;
-    uint64_t lo;
-    up_mul64(num, uni, &hi, &lo);
-    uint64_t q;
-    if (shift >= 128) {
-        q = 0;
-    } else if (shift >= 64) {
-        q = hi >> (shift - 64);
-    } else if (shift == 0) {
-        if (hi != 0) {
-            return false;
-        }
-        q = lo;
-    } else {
-        if ((hi >> shift) != 0) {
-            return false; /* the bound is at least 2^64 > inter */
-        }
-        q = (hi << (64 - shift)) | (lo >> shift);
-    }
-    return inter > q;
-}
-
-static inline uint64_t up_side(int32_t lo, int32_t hi)
-{
-    return hi > lo ? (uint64_t)((int64_t)hi - lo) : 0u;
-}
-
-static inline uint64_t up_area(const int32_t *b)
-{
-    return up_side(b[0], b[2]) * up_side(b[1], b[3]);
-}
-
-/* Intersection of a and b (0 when they do not overlap on an axis). */
-static inline uint64_t up_inter(const int32_t *a, const int32_t *b)
-{
-    int32_t x1 = up_max32(a[0], b[0]);
-    int32_t x2 = up_min32(a[2], b[2]);
-    if (x2 <= x1) {
-        return 0;
-    }
-    int32_t y1 = up_max32(a[1], b[1]);
-    int32_t y2 = up_min32(a[3], b[3]);
-    if (y2 <= y1) {
-        return 0;
-    }
-    return up_side(x1, x2) * up_side(y1, y2);
-}
-
 /* IoU(a, b) > t_k; two boxes of area 0 have IoU 1 under UP_BOXES_ZERO_AREA_OVERLAP, else 0. */
-static bool up_boxes_exceeds(const up_boxes_config_t *cfg, const int32_t *a, const int32_t *b, int32_t k)
+bool up_boxes_exceeds(const up_boxes_config_t *cfg, const int32_t *a, const int32_t *b, int32_t k)
 {
     uint64_t inter = up_inter(a, b);
     if (inter == 0) {
@@ -208,11 +117,6 @@ static bool up_boxes_exceeds(const up_boxes_config_t *cfg, const int32_t *a, con
     }
     uint64_t uni = up_area(a) + up_area(b) - inter;
     return up_exceeds(inter, uni, cfg->iou_num[k], cfg->iou_shift[k]);
-}
-
-static inline bool up_same_class(const up_boxes_input_t *in, int32_t i, int32_t j)
-{
-    return !in->classes || in->classes[i] == in->classes[j];
 }
 
 /*
@@ -433,164 +337,6 @@ static int32_t up_boxes_hard_grid(const up_boxes_config_t *cfg, const up_boxes_i
     }
     return kept;
 }
-
-#ifndef UP_NO_SOFT_NMS
-/* round(inter * 2^16 / union) (Q16), the union brought below 2^47 first (both shifted right alike). */
-static int64_t up_iou_q16(uint64_t inter, uint64_t uni)
-{
-    while (uni >= ((uint64_t)1 << 47)) {
-        inter >>= 1;
-        uni >>= 1;
-    }
-    return (int64_t)up_udiv_round(inter << 16, uni);
-}
-
-/*
- * Soft-NMS: repeatedly output the best remaining decayed value (ties: lower index), then decay the others of
- * its class: linear by (1 - IoU) when IoU > t (exact test), Gaussian by exp(-IoU^2 / sigma) for every box.
- * A box leaves once its decayed value is <= value_bound. Scaling: IoU r in Q16 (up_iou_q16); linear
- * v * (2^16 - r) >> 16; Gaussian x = r^2 (Q32 -> Q16) * inv_sigma (Q16) -> Q20, then v * exp_q20(-x) >> 20;
- * |v| <= 2^30, so the products stay below 2^51.
- */
-static int32_t up_boxes_soft(const up_boxes_config_t *cfg, const up_boxes_input_t *in, up_boxes_scratch_t *s,
-                             int32_t c, int32_t limit, up_boxes_output_t *out)
-{
-    bool gaussian = cfg->nms_kind == UP_NMS_SOFT_GAUSSIAN;
-    int32_t *idx = s->order;
-    int32_t *v = s->values;
-    for (int32_t i = 0; i < c; i++) {
-        v[i] = in->values[idx[i]];
-    }
-    int32_t kept = 0;
-    while (kept < limit) {
-        int32_t best = -1;
-        for (int32_t i = 0; i < c; i++) {
-            if (idx[i] >= 0 && v[i] > cfg->value_bound &&
-                (best < 0 || v[i] > v[best] || (v[i] == v[best] && idx[i] < idx[best]))) {
-                best = i;
-            }
-        }
-        if (best < 0) {
-            break;
-        }
-        int32_t a = idx[best];
-        const int32_t *bb = in->boxes + (size_t)a * 4u;
-        out->indices[kept] = a;
-        out->values[kept] = v[best];
-        kept++;
-        idx[best] = -1;
-        for (int32_t i = 0; i < c; i++) {
-            int32_t j = idx[i];
-            if (j < 0 || !up_same_class(in, a, j)) {
-                continue;
-            }
-            const int32_t *b = in->boxes + (size_t)j * 4u;
-            if (!gaussian && !up_boxes_exceeds(cfg, bb, b, 0)) {
-                continue;
-            }
-            uint64_t inter = up_inter(bb, b);
-            int64_t r;
-            if (inter == 0) {
-                if (!((cfg->flags & UP_BOXES_ZERO_AREA_OVERLAP) && up_area(bb) == 0 && up_area(b) == 0)) {
-                    continue;
-                }
-                r = 65536;
-            } else {
-                r = up_iou_q16(inter, up_area(bb) + up_area(b) - inter);
-            }
-            if (gaussian) {
-                int64_t x = up_rshift_round(up_rshift_round(r * r, 16) * cfg->soft_inv_sigma_q16, 12);
-                int64_t f = up_exp_q20(-up_sat32(x));
-                v[i] = (int32_t)up_rshift_round((int64_t)v[i] * f, 20);
-            } else {
-                v[i] = (int32_t)up_rshift_round((int64_t)v[i] * (65536 - r), 16);
-            }
-        }
-    }
-    return kept;
-}
-#endif
-
-#ifndef UP_NO_MERGE_NMS
-/* round(n / d) half away from zero, d > 0. */
-static int64_t up_boxes_mean(int64_t n, int64_t d)
-{
-    uint64_t q = up_udiv_round(n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n, (uint64_t)d);
-    return n < 0 ? -(int64_t)q : (int64_t)q;
-}
-
-/*
- * Merge weight (Q16) of value v in a cluster whose top has value top (v <= top):
- *   blend ..... exp(v - top) (the softmax weights exp(score) / sum exp(score), shifted by the top's score);
- *               the difference is in units of 2^-vq, brought to Q20 first
- *   weighted .. v / top (score weights, normalised by the top's; values >= 0); 0 when top is 0.
- */
-static int64_t up_boxes_weight(bool blend, int32_t v, int32_t top, int32_t vq)
-{
-    if (blend) {
-        int64_t d = v < top ? (int64_t)v - top : 0; /* in [-2^31, 0] */
-        int64_t x;
-        if (vq >= 20) {
-            x = vq > 20 ? up_rshift_round(d, vq - 20 < 62 ? vq - 20 : 62) : d;
-        } else if (d == 0) {
-            x = 0;
-        } else {
-            x = 20 - vq >= 32 ? INT32_MIN : up_sat32(d * ((int64_t)1 << (20 - vq)));
-        }
-        return up_rshift_round(up_exp_q20((int32_t)x), 4);
-    }
-    return top > 0 ? (int64_t)up_udiv_round((uint64_t)(v < top ? v : top) << 16, (uint64_t)top) : 0;
-}
-
-/*
- * Blending and weighted NMS: the top remaining candidate and every remaining one of its class with IoU > t
- * against it form a cluster; the output box is the weighted mean of the cluster's corners (and, blending,
- * the value too; weighted keeps the top's value). Removed candidates hold -1 in order[]. Scaling: weights
- * <= 2^16, corners |v| <= 2^30: terms below 2^46, at most UP_BOXES_MAX_MERGE (2^16) of them below 2^62.
- */
-static int32_t up_boxes_merge(const up_boxes_config_t *cfg, const up_boxes_input_t *in, up_boxes_scratch_t *s,
-                              int32_t c, int32_t limit, int32_t vq, up_boxes_output_t *out)
-{
-    bool blend = cfg->nms_kind == UP_NMS_BLEND;
-    int32_t *idx = s->order;
-    int32_t kept = 0;
-    for (int32_t i = 0; i < c && kept < limit; i++) {
-        int32_t a = idx[i];
-        if (a < 0) {
-            continue;
-        }
-        const int32_t *tb = in->boxes + (size_t)a * 4u;
-        int32_t top = in->values[a];
-        int64_t sw = 0;
-        int64_t sum[5] = {0, 0, 0, 0, 0};
-        for (int32_t j = i; j < c; j++) {
-            int32_t b = idx[j];
-            if (b < 0 || (j != i && !(up_same_class(in, a, b) &&
-                                      up_boxes_exceeds(cfg, tb, in->boxes + (size_t)b * 4u, 0)))) {
-                continue;
-            }
-            int64_t w = up_boxes_weight(blend, in->values[b], top, vq);
-            const int32_t *bb = in->boxes + (size_t)b * 4u;
-            for (int k = 0; k < 4; k++) {
-                sum[k] += w * bb[k];
-            }
-            sum[4] += w * in->values[b];
-            sw += w;
-            if (j != i) {
-                idx[j] = -1;
-            }
-        }
-        int32_t *ob = out->boxes + (size_t)kept * 4u;
-        for (int k = 0; k < 4; k++) {
-            ob[k] = sw > 0 ? (int32_t)up_boxes_mean(sum[k], sw) : tb[k];
-        }
-        out->values[kept] = (blend && sw > 0) ? (int32_t)up_boxes_mean(sum[4], sw) : top;
-        out->indices[kept] = a;
-        kept++;
-    }
-    return kept;
-}
-#endif
 
 int32_t up_boxes_nms(const up_boxes_config_t *cfg, const up_boxes_input_t *in, void *scratch,
                      size_t scratch_size, up_boxes_output_t *out)
