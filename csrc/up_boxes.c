@@ -122,16 +122,31 @@ bool up_boxes_exceeds(const up_boxes_config_t *cfg, const int32_t *a, const int3
 /*
  * Candidates (key > key_bound) into s->order, best first: key descending, index ascending. LSD radix sort of
  * d = ~(key as an order-preserving uint64), ascending, one byte per pass, skipping bytes that all candidates
- * share. Returns the number of candidates.
+ * share. Returns the number of candidates, or -1 when a candidate's corner or value is out of range.
  */
 static int32_t up_boxes_sort(const up_boxes_config_t *cfg, const up_boxes_input_t *in, up_boxes_scratch_t *s)
 {
     int32_t c = 0;
     uint64_t all_or = 0;
     uint64_t all_and = ~(uint64_t)0;
+    bool values = cfg->nms_kind != UP_NMS_HARD;
     for (int32_t i = 0; i < cfg->count; i++) {
         int64_t key = in->keys[i];
         if (key > cfg->key_bound) {
+            /* only candidates are ever read: their corners (and values) are checked here, once */
+            const int32_t *b = in->boxes + (size_t)i * 4u;
+            const uint32_t off = (uint32_t)UP_BOXES_COORD_MAX; /* |v| <= 2^30  <=>  v + 2^30 in [0, 2^31] */
+            if ((uint32_t)b[0] + off > 2u * off || (uint32_t)b[1] + off > 2u * off ||
+                (uint32_t)b[2] + off > 2u * off || (uint32_t)b[3] + off > 2u * off) {
+                return -1;
+            }
+            if (values) {
+                int32_t v = in->values[i];
+                if (v > UP_BOXES_VALUE_MAX || v < -UP_BOXES_VALUE_MAX ||
+                    (cfg->nms_kind == UP_NMS_WEIGHTED && v < 0)) {
+                    return -1;
+                }
+            }
             uint64_t d = ~((uint64_t)key ^ ((uint64_t)1 << 63));
             s->order[c] = i;
             s->ukeys[c] = d;
@@ -370,24 +385,13 @@ int32_t up_boxes_nms(const up_boxes_config_t *cfg, const up_boxes_input_t *in, v
     if (scratch_size < need) {
         return UP_ERR_SCRATCH;
     }
-    for (int32_t i = 0; i < cfg->count; i++) {
-        const int32_t *b = in->boxes + (size_t)i * 4u;
-        for (int k = 0; k < 4; k++) {
-            if (b[k] > UP_BOXES_COORD_MAX || b[k] < -UP_BOXES_COORD_MAX) {
-                return UP_ERR_RANGE;
-            }
-        }
-        if (in->values && (soft || merge)) {
-            int32_t v = in->values[i];
-            if (v > UP_BOXES_VALUE_MAX || v < -UP_BOXES_VALUE_MAX || (cfg->nms_kind == UP_NMS_WEIGHTED && v < 0)) {
-                return UP_ERR_RANGE;
-            }
-        }
-    }
     up_boxes_scratch_t s;
     uintptr_t p = (uintptr_t)scratch;
     up_boxes_layout(cfg, (void *)((p + 7u) & ~(uintptr_t)7u), &s);
     int32_t c = up_boxes_sort(cfg, in, &s);
+    if (c < 0) {
+        return UP_ERR_RANGE;
+    }
     if (cfg->candidate_limit > 0 && c > cfg->candidate_limit) {
         c = cfg->candidate_limit;
     }
