@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ultrapost import bench_nms
+from ultrapost.bench import nms as bench_nms
 
 CASES = [(kind, n) for kind in bench_nms.SETS for n in (1000, 10000)]
 METHODS = ("ultrapost", *bench_nms.PEERS)

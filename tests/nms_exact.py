@@ -80,8 +80,18 @@ def opencv_overlap_f32(a_xywh, b_xywh) -> float:
     return float(np.float32(1.0) - np.float32(d))
 
 
-def exact_nms(corners, scores, rule, score_threshold=None, *, classes=None, max_output=None, top_k=None,
-              score_test=">", thresholds=None):
+def exact_nms(
+    corners,
+    scores,
+    rule,
+    score_threshold=None,
+    *,
+    classes=None,
+    max_output=None,
+    top_k=None,
+    score_test=">",
+    thresholds=None,
+):
     """Greedy hard NMS: candidates by score (float64 values) descending then index, `rule(i, j)` -> suppress.
 
     ``thresholds``: OpenCV's eta schedule, a list of rules (rule k after k kept boxes); else ``rule`` throughout.
@@ -108,7 +118,7 @@ def exact_nms(corners, scores, rule, score_threshold=None, *, classes=None, max_
         for j in keep:
             if classes is not None and classes[i] != classes[j]:
                 continue
-            if (r(i, j) if corners is None else r(corners[i], corners[j])):
+            if r(i, j) if corners is None else r(corners[i], corners[j]):
                 sup = True
                 break
         if not sup:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from ultrapost import bench_nms
+from ultrapost.bench import nms as bench_nms
 from ultrapost.cli import main
 
 
@@ -33,8 +33,9 @@ def test_bench_nms_json(capsys):
         for name, e in row["methods"].items():
             if name != "ultrapost":
                 assert e["same_decisions"] in (True, False) and e["ratio"] > 0
-    assert code == (0 if all(e.get("same_decisions", True) for r in result["rows"] for e in r["methods"].values())
-                    else 1)
+    assert code == (
+        0 if all(e.get("same_decisions", True) for r in result["rows"] for e in r["methods"].values()) else 1
+    )
 
 
 def test_bench_nms_table(capsys):
@@ -44,11 +45,14 @@ def test_bench_nms_table(capsys):
     assert code in (0, 1)
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["--sets", "grid"], "unknown box set"),
-    (["--sizes", "0"], "--sizes must be >= 1"),
-    (["--plot", "x.png"], "do not apply"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--sets", "grid"], "unknown box set"),
+        (["--sizes", "0"], "--sizes must be >= 1"),
+        (["--plot", "x.png"], "do not apply"),
+    ],
+)
 def test_bench_nms_bad_options(capsys, argv, match):
     code = main(["bench", "--nms", "--quick", *argv])
     _, err = capsys.readouterr()

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from nms_exact import exact_exceeds, exact_nms, fractions_xyxy
-from ultrapost import golden_boxes as gb
-from ultrapost._core import boxes_nms as c_boxes_nms
-from ultrapost.boxes import METHODS, nms, prepare
+from ultrapost.core._core import boxes_nms as c_boxes_nms
+
+from ultrapost import nms
+from ultrapost.core import boxes as gb
+from ultrapost.core.boxes import METHODS, prepare
 
 FORMATS = ("xyxy", "xywh", "cxcywh", "yxyx")
 
@@ -21,11 +22,11 @@ FORMATS = ("xyxy", "xywh", "cxcywh", "yxyx")
 def _same(a, b):
     if isinstance(a, list):
         assert isinstance(b, list) and len(a) == len(b)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             _same(x, y)
     elif isinstance(a, tuple):
         assert isinstance(b, tuple) and len(a) == len(b)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             _same(x, y)
     else:
         assert a.dtype == b.dtype and np.array_equal(a, b), (a, b)
@@ -99,8 +100,16 @@ def test_c_equals_golden(data, method, iou, score_t, test, max_output, top_k, ze
     boxes, scores, classes, fmt, score_kind = data
     if method == "weighted" and score_kind in ("logit", "int"):
         scores = np.abs(scores)
-    kw = dict(classes=classes, box_format=fmt, method=method, score_test=test, max_output=max_output, top_k=top_k,
-              zero_area_overlap=zero_area, sigma=sigma)
+    kw = dict(
+        classes=classes,
+        box_format=fmt,
+        method=method,
+        score_test=test,
+        max_output=max_output,
+        top_k=top_k,
+        zero_area_overlap=zero_area,
+        sigma=sigma,
+    )
     c = nms(boxes, scores, iou, score_t, **kw)
     g = nms(boxes, scores, iou, score_t, backend="golden", **kw)
     _same(c, g)
@@ -112,8 +121,9 @@ def test_c_equals_golden(data, method, iou, score_t, test, max_output, top_k, ze
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=box_sets(), iou=st.sampled_from([0.0, 0.25, 0.4, 0.5, 0.65, 1.0]),
-       score_t=st.sampled_from([None, 0.0, 0.5]))
+@given(
+    data=box_sets(), iou=st.sampled_from([0.0, 0.25, 0.4, 0.5, 0.65, 1.0]), score_t=st.sampled_from([None, 0.0, 0.5])
+)
 def test_hard_equals_exact_arithmetic(data, iou, score_t):
     """Integer and float32 coordinates lie on the per-call grid: decisions equal exact rational arithmetic."""
     boxes, scores, classes, fmt, score_kind = data
@@ -199,8 +209,11 @@ def test_off_grid_rounding_bound():
             largest = Fraction(float(np.max(np.abs(boxes))))
             bound = largest / 2 ** (30 if fmt in ("xyxy", "yxyx") else 27)
             step = Fraction(1, 2**g) if g >= 0 else Fraction(2 ** (-g))
-            worst = max(abs(Fraction(i) * step - v) for row, ints in zip(exact, corners.tolist())
-                        for v, i in zip(row, ints))
+            worst = max(
+                abs(Fraction(i) * step - v)
+                for row, ints in zip(exact, corners.tolist(), strict=True)
+                for v, i in zip(row, ints, strict=True)
+            )
             assert worst <= bound, (fmt, float(worst / largest))
 
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx", reason="the onnx package (the [models] extra) holds ONNX's cases")
+from nms_exact import exact_exceeds, exact_nms, fractions_xyxy, onnx_iou_f32  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 
-from nms_exact import exact_exceeds, exact_nms, fractions_xyxy, onnx_iou_f32  # noqa: E402
-from ultrapost.boxes import nms  # noqa: E402
+from ultrapost import nms  # noqa: E402
 
 
 def _onnx_cases():
@@ -51,8 +51,16 @@ def ultrapost_onnx(boxes, scores, max_out, iou, score_t, center_point_box, backe
     fmt = "cxcywh" if center_point_box else "yxyx"
     for b in range(boxes.shape[0]):
         for c in range(scores.shape[1]):
-            keep = nms(boxes[b], scores[b, c], iou, score_t, max_output=max_out, box_format=fmt,
-                       any_corner_order=not center_point_box, backend=backend)
+            keep = nms(
+                boxes[b],
+                scores[b, c],
+                iou,
+                score_t,
+                max_output=max_out,
+                box_format=fmt,
+                any_corner_order=not center_point_box,
+                backend=backend,
+            )
             rows += [(b, c, int(i)) for i in keep]
     return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
@@ -76,7 +84,7 @@ def test_onnx_node_case(case):
     cpb = _center_point_box(node)
     expected = outputs[0]
     # the case's expected output is the onnx reference implementation's
-    ref = ReferenceEvaluator(node).run(None, {n: v for n, v in zip(node.input, inputs)})[0]
+    ref = ReferenceEvaluator(node).run(None, {n: v for n, v in zip(node.input, inputs, strict=True)})[0]
     np.testing.assert_array_equal(ref, expected)
     for backend in ("c", "golden"):
         got = ultrapost_onnx(boxes, scores, max_out, iou, score_t, cpb, backend)
@@ -85,7 +93,9 @@ def test_onnx_node_case(case):
 
 
 def _model(center_point_box: int, with_score: bool):
-    names = ["boxes", "scores", "max_output_boxes_per_class", "iou_threshold"] + (["score_threshold"] if with_score else [])
+    names = ["boxes", "scores", "max_output_boxes_per_class", "iou_threshold"] + (
+        ["score_threshold"] if with_score else []
+    )
     node = helper.make_node("NonMaxSuppression", names, ["selected"], center_point_box=center_point_box)
     ins = [
         helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["B", "N", 4]),
@@ -121,8 +131,11 @@ def _generated(rng, center_point_box: int):
         yx_lo, yx_hi = lo[..., ::-1], hi[..., ::-1]
         flip = rng.random((b, n, 1)) < 0.3  # either diagonal order
         boxes = np.where(flip, np.concatenate([yx_hi, yx_lo], 2), np.concatenate([yx_lo, yx_hi], 2))
-    scores = rng.choice(np.linspace(0, 1, 21, dtype=np.float32), (b, c, n)) if rng.random() < 0.5 else (
-        rng.random((b, c, n)).astype(np.float32))
+    scores = (
+        rng.choice(np.linspace(0, 1, 21, dtype=np.float32), (b, c, n))
+        if rng.random() < 0.5
+        else (rng.random((b, c, n)).astype(np.float32))
+    )
     iou = np.float32(rng.choice([0.0, 0.25, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 1.0, rng.random()]))
     if rng.random() < 0.3 and center_point_box == 0:  # large integer boxes, t at the float32 of one pair's IoU
         lo = rng.integers(0, 4000, (b, n, 2)).astype(np.float32)
@@ -134,8 +147,9 @@ def _generated(rng, center_point_box: int):
             ih = min(a[3], c2[3]) - max(a[1], c2[1])
             if iw > 0 and ih > 0:
                 inter = iw * ih
-                iou = np.float32(float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (c2[2] - c2[0]) * (c2[3] - c2[1])
-                                                 - inter)))
+                iou = np.float32(
+                    float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (c2[2] - c2[0]) * (c2[3] - c2[1]) - inter))
+                )
                 scores[..., 0], scores[..., 1] = 1.0, 0.99  # the pair decides: the top two candidates
     score_t = None if rng.random() < 0.3 else np.float32(rng.choice([0.0, 0.3, 0.5, rng.random()]))
     max_out = int(rng.choice([0, 1, 3, n, 1000]))
@@ -151,14 +165,19 @@ def _explain(boxes, scores, max_out, iou, score_t, cpb, got, peer, what):
         corners = fractions_xyxy(boxes[b], fmt)
         if not cpb:
             corners = [(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)) for x1, y1, x2, y2 in corners]
+        rows_b = boxes[b]
+
+        def f32_rule(i, j, rows_b=rows_b):
+            return onnx_iou_f32(rows_b[i], rows_b[j], iou, cpb)
+
         for c in range(scores.shape[1]):
-            sel = lambda rows: rows[(rows[:, 0] == b) & (rows[:, 1] == c), 2]  # noqa: E731
+            mine = got[(got[:, 0] == b) & (got[:, 1] == c), 2]
+            theirs = peer[(peer[:, 0] == b) & (peer[:, 1] == c), 2]
             exact = exact_nms(corners, scores[b, c], exact_exceeds(float(iou)), score_t, max_output=max_out)
-            np.testing.assert_array_equal(sel(got), exact, err_msg="ultrapost differs from exact arithmetic")
-            if not np.array_equal(sel(peer), exact):
-                f32 = exact_nms(None, scores[b, c], lambda i, j: onnx_iou_f32(boxes[b, i], boxes[b, j], iou, cpb),
-                                score_t, max_output=max_out)
-                np.testing.assert_array_equal(sel(peer), f32, err_msg=f"{what}: not explained by float32 IoU")
+            np.testing.assert_array_equal(mine, exact, err_msg="ultrapost differs from exact arithmetic")
+            if not np.array_equal(theirs, exact):
+                f32 = exact_nms(None, scores[b, c], f32_rule, score_t, max_output=max_out)
+                np.testing.assert_array_equal(theirs, f32, err_msg=f"{what}: not explained by float32 IoU")
 
 
 @pytest.mark.parametrize("center_point_box", [0, 1])
@@ -173,11 +192,17 @@ def test_onnx_generated_sets(center_point_box):
         with_score = score_t is not None
         if with_score not in sessions:
             node, model = _model(center_point_box, with_score)
-            sessions[with_score] = (ReferenceEvaluator(node), ort.InferenceSession(
-                model.SerializeToString(), providers=["CPUExecutionProvider"]))
+            sessions[with_score] = (
+                ReferenceEvaluator(node),
+                ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]),
+            )
         ref, sess = sessions[with_score]
-        feeds = {"boxes": boxes, "scores": scores, "max_output_boxes_per_class": np.array([max_out], np.int64),
-                 "iou_threshold": np.array([iou], np.float32)}
+        feeds = {
+            "boxes": boxes,
+            "scores": scores,
+            "max_output_boxes_per_class": np.array([max_out], np.int64),
+            "iou_threshold": np.array([iou], np.float32),
+        }
         if with_score:
             feeds["score_threshold"] = np.array([score_t], np.float32)
         st = None if score_t is None else float(score_t)
@@ -207,6 +232,6 @@ def test_onnx_float32_iou_rounding_shown():
     assert onnx_iou_f32(boxes[0], boxes[1], t) is False  # ONNX's float32 rule: not above t, keep
     feeds = [boxes[None], scores[None, None], np.array([10], np.int64), np.array([t], np.float32)]
     node = helper.make_node("NonMaxSuppression", ["b", "s", "m", "i"], ["o"])
-    assert ReferenceEvaluator(node).run(None, dict(zip("bsmi", feeds)))[0][:, 2].tolist() == [0, 1]
+    assert ReferenceEvaluator(node).run(None, dict(zip("bsmi", feeds, strict=True)))[0][:, 2].tolist() == [0, 1]
     for backend in ("c", "golden"):
         assert nms(boxes, scores, float(t), box_format="yxyx", backend=backend).tolist() == [0]

@@ -17,7 +17,9 @@ import pytest
 cv2 = pytest.importorskip("cv2", reason="opencv-python-headless (the [models] extra)")
 
 from nms_exact import exact_exceeds, exact_nms, fractions_xyxy, opencv_overlap_f32  # noqa: E402
-from ultrapost.boxes import _eta_schedule, nms  # noqa: E402
+
+from ultrapost import nms  # noqa: E402
+from ultrapost.core.boxes import _eta_schedule  # noqa: E402
 
 
 def _sets(rng, n_max=60, zero_area=True, integer=False):
@@ -55,8 +57,15 @@ def _check_hard(boxes, scores, st, t, eta, top_k, got, peer, classes=None, offse
     """got == exact rational NMS on OpenCV's float32 scores; peer == the same loop with OpenCV's float32 overlap."""
     steps = _eta_schedule(t, eta)
     corners = fractions_xyxy(boxes, "xywh")
-    exact = exact_nms(corners, scores, None, st, classes=classes, top_k=top_k,
-                      thresholds=[exact_exceeds(s, zero_area_overlap=True) for s in steps])
+    exact = exact_nms(
+        corners,
+        scores,
+        None,
+        st,
+        classes=classes,
+        top_k=top_k,
+        thresholds=[exact_exceeds(s, zero_area_overlap=True) for s in steps],
+    )
     np.testing.assert_array_equal(got, exact, err_msg="ultrapost differs from exact arithmetic")
     if not np.array_equal(peer, exact):
         shifted = boxes if offsets is None else boxes + np.concatenate([offsets, offsets, 0 * offsets, 0 * offsets], 1)
@@ -76,15 +85,26 @@ def test_nmsboxes_generated():
         eta = float(rng.choice([1.0, 1.0, 0.9, 0.7]))
         top_k = int(rng.choice([0, 0, 3, 10]))
         if rng.random() < 0.25 and len(boxes) > 1:  # large boxes, t at the float32 overlap of the top pair
-            boxes = np.concatenate([rng.integers(0, 3000, (len(boxes), 2)), rng.integers(400, 3000, (len(boxes), 2))],
-                                   1).astype(np.float64)
+            boxes = np.concatenate(
+                [rng.integers(0, 3000, (len(boxes), 2)), rng.integers(400, 3000, (len(boxes), 2))], 1
+            ).astype(np.float64)
             boxes[1, :2] = boxes[0, :2] + rng.integers(-300, 300, 2)
             scores[0], scores[1] = 1.0, 0.99
             t, st, eta, top_k = opencv_overlap_f32(boxes[0], boxes[1]), 0.0, 1.0, 0
         peer = np.asarray(cv2.dnn.NMSBoxes(boxes, scores, st, t, eta=eta, top_k=top_k), np.int64).reshape(-1)
         for backend in ("c", "golden"):
-            got = nms(boxes, scores, t, st, box_format="xywh", score_float32=True, zero_area_overlap=True, eta=eta,
-                      top_k=top_k or None, backend=backend)
+            got = nms(
+                boxes,
+                scores,
+                t,
+                st,
+                box_format="xywh",
+                score_float32=True,
+                zero_area_overlap=True,
+                eta=eta,
+                top_k=top_k or None,
+                backend=backend,
+            )
             assert got.dtype == np.int64
             d = _check_hard(boxes, scores, st, t, eta, top_k, got, peer)
         differ += d
@@ -102,10 +122,21 @@ def test_nmsboxes_batched_generated():
         t = _f32(rng.choice([0.3, 0.45, 0.5, 0.7, rng.random()]))
         st = _f32(rng.choice([0.0, 0.3, rng.random()]))
         peer = np.asarray(cv2.dnn.NMSBoxesBatched(boxes, scores, classes, st, t), np.int64).reshape(-1)
-        got = nms(boxes, scores, t, st, classes=classes, box_format="xywh", score_float32=True,
-                  zero_area_overlap=True)
-        np.testing.assert_array_equal(got, nms(boxes, scores, t, st, classes=classes, box_format="xywh",
-                                               score_float32=True, zero_area_overlap=True, backend="golden"))
+        got = nms(boxes, scores, t, st, classes=classes, box_format="xywh", score_float32=True, zero_area_overlap=True)
+        np.testing.assert_array_equal(
+            got,
+            nms(
+                boxes,
+                scores,
+                t,
+                st,
+                classes=classes,
+                box_format="xywh",
+                score_float32=True,
+                zero_area_overlap=True,
+                backend="golden",
+            ),
+        )
         max_coord = max(0.0, float(np.max(boxes[:, :2] + boxes[:, 2:])), float(np.max(boxes[:, :2])))
         offsets = (classes * (max_coord + 1)).astype(np.float64)[:, None]
         differ += _check_hard(boxes, scores, st, t, 1.0, 0, got, peer, classes=classes, offsets=offsets)
@@ -136,9 +167,12 @@ def test_nmsboxes_float32_score_test():
 
 def test_nmsboxes_eta_schedule():
     """eta: after each kept box, while t > 0.5, t *= eta (float32), as OpenCV's NMSFast_ does."""
-    assert _eta_schedule(0.9, 0.9) == [0.9, _f32(np.float32(0.9) * np.float32(0.9)),
-                                       _f32(np.float32(_f32(np.float32(0.9) * np.float32(0.9))) * np.float32(0.9)),
-                                       *_eta_schedule(0.9, 0.9)[3:]]
+    assert _eta_schedule(0.9, 0.9) == [
+        0.9,
+        _f32(np.float32(0.9) * np.float32(0.9)),
+        _f32(np.float32(_f32(np.float32(0.9) * np.float32(0.9))) * np.float32(0.9)),
+        *_eta_schedule(0.9, 0.9)[3:],
+    ]
     assert _eta_schedule(0.9, 0.9)[-1] <= 0.5 < _eta_schedule(0.9, 0.9)[-2]
     boxes = np.array([[0, 0, 10, 10], [30, 0, 10, 10], [31, 0, 10, 10], [3, 0, 10, 10]], np.float64)
     scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
@@ -176,8 +210,9 @@ def test_softnmsboxes_generated(method):
     """softNMSBoxes: same boxes in the same order with decayed scores within 2e-4 (fixed-point decay against
     OpenCV's float32), except where two decayed scores lie closer than that and may swap."""
     rng = np.random.default_rng(18 if method == "soft-linear" else 19)
-    cv_method = cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_LINEAR if method == "soft-linear" else (
-        cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_GAUSSIAN)
+    cv_method = (
+        cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_LINEAR if method == "soft-linear" else (cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_GAUSSIAN)
+    )
     worst = 0.0
     swaps = 0
     for _ in range(150):
@@ -190,8 +225,15 @@ def test_softnmsboxes_generated(method):
         peer_s, peer_i = cv2.dnn.softNMSBoxes(boxes, scores, st, t, top_k=top_k, sigma=sigma, method=cv_method)
         peer_i = np.asarray(peer_i, np.int64).reshape(-1)
         peer_s = np.asarray(peer_s, np.float64).reshape(-1)
-        kw = dict(box_format="xywh", method=method, sigma=sigma, score_test=">=", score_float32=True,
-                  zero_area_overlap=True, max_output=top_k or None)
+        kw = dict(
+            box_format="xywh",
+            method=method,
+            sigma=sigma,
+            score_test=">=",
+            score_float32=True,
+            zero_area_overlap=True,
+            max_output=top_k or None,
+        )
         idx, sc = nms(boxes, scores, t, st, **kw)
         gi, gs = nms(boxes, scores, t, st, backend="golden", **kw)
         np.testing.assert_array_equal(idx, gi)
@@ -201,8 +243,11 @@ def test_softnmsboxes_generated(method):
         first = k if same.all() else int(np.argmin(same))
         if first < k or len(idx) != len(peer_i):
             # a swap of two near-equal decayed scores, or a box at the threshold within the tolerance
-            gap = abs(float(sc[first]) - float(peer_s[first])) if first < k else abs(
-                float((sc if len(sc) > k else peer_s)[k]) - st)
+            gap = (
+                abs(float(sc[first]) - float(peer_s[first]))
+                if first < k
+                else abs(float((sc if len(sc) > k else peer_s)[k]) - st)
+            )
             assert gap < 2e-4, (idx, peer_i, sc, peer_s)
             swaps += 1
         if first:

@@ -6,10 +6,12 @@ right shifts of negative values are arithmetic in both, divisions only on non-ne
 "add half, then shift", and ordering uses ``np.lexsort`` on (anchor, -key), a total order.
 
 One module per C stage file: ``fixed`` (up_fixed.c), ``select`` (up_select.c), ``decode`` (up_decode.c), ``nms``
-(up_nms.c), ``pipeline`` (up_pipeline.c), ``f32`` (the host's float32 boundary). Their names are re-exported here
+(up_nms.c), ``pipeline`` (up_pipeline.c), ``f32`` (the host's float32 boundary), ``boxes`` (up_boxes.c and
+up_boxes_merge.c: ``ultrapost.nms``). Their names are re-exported here
 (``ultrapost.golden.run``...).
 """
 
+from ultrapost.golden.boxes import boxes_nms
 from ultrapost.golden.decode import Rows, decode, emit, keypoints_of
 from ultrapost.golden.f32 import convert_f32, f32_to_fixed
 from ultrapost.golden.fixed import INT32_MAX, INT32_MIN, exp_q20, rshift_round, sat32, sigmoid_q30
@@ -21,6 +23,7 @@ __all__ = [
     "INT32_MAX",
     "INT32_MIN",
     "Rows",
+    "boxes_nms",
     "convert_f32",
     "decode",
     "emit",

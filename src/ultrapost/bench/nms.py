@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from ultrapost.boxes import nms
+from ultrapost.families.boxes import nms
 
 SETS = ("random", "clustered", "crowd")
 SIZES = (1000, 3000, 10000, 30000, 100000)
@@ -80,8 +80,9 @@ def _ort_session():
         helper.make_tensor_value_info("iou_threshold", TensorProto.FLOAT, [1]),
         helper.make_tensor_value_info("score_threshold", TensorProto.FLOAT, [1]),
     ]
-    graph = helper.make_graph([node], "nms", ins, [helper.make_tensor_value_info("selected", TensorProto.INT64,
-                                                                                   ["K", 3])])
+    graph = helper.make_graph(
+        [node], "nms", ins, [helper.make_tensor_value_info("selected", TensorProto.INT64, ["K", 3])]
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -134,8 +135,16 @@ def time_call(fn, budget: float, max_runs: int = 15) -> tuple[list[float], objec
     return times, result
 
 
-def run(sizes=SIZES, sets=SETS, peers=PEERS, *, iou: float = 0.5, budget: float = 1.0,
-        peer_limit: float = 60.0, progress=None) -> dict:
+def run(
+    sizes=SIZES,
+    sets=SETS,
+    peers=PEERS,
+    *,
+    iou: float = 0.5,
+    budget: float = 1.0,
+    peer_limit: float = 60.0,
+    progress=None,
+) -> dict:
     """The benchmark: a row per (set, N) with each method's median per call, ratio and decision check.
 
     A peer whose single call took more than `peer_limit` seconds is not run at larger N of the same set.
@@ -202,6 +211,8 @@ def format_table(result: dict) -> str:
         lines.append(line)
     for p, mod in result["missing"].items():
         lines.append(f"{PEER_LABELS[p]}: not installed ({mod}); not measured")
-    lines.append("x: the peer's median per call over ultrapost's; same: identical kept indices in the same order "
-                 "(else how many indices differ)")
+    lines.append(
+        "x: the peer's median per call over ultrapost's; same: identical kept indices in the same order "
+        "(else how many indices differ)"
+    )
     return "\n".join(lines)

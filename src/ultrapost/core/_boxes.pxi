@@ -1,5 +1,5 @@
 # Binding of up_boxes_nms (csrc/up_boxes.c), included into _core.pyx: checks nothing the host preparation
-# (ultrapost/boxes.py) has not checked, except what the C reports; the C call runs without the GIL.
+# (ultrapost/core/boxes.py) has not checked, except what the C reports; the C call runs without the GIL.
 from libc.math cimport frexp, isfinite, ldexp, nearbyint
 
 import threading
@@ -30,7 +30,7 @@ def _boxes_scratch(size_t size):
 
 
 def boxes_scratch_size(cfg):
-    """Bytes of scratch up_boxes_nms needs for a prepared config (ultrapost.golden_boxes.BoxesConfig)."""
+    """Bytes of scratch up_boxes_nms needs for a prepared config (ultrapost.core.boxes.BoxesConfig)."""
     cdef up_boxes_config_t c
     cdef uint64_t[::1] num = np.ascontiguousarray(cfg.iou_num, dtype=np.uint64)
     cdef int32_t[::1] sh = np.ascontiguousarray(cfg.iou_shift, dtype=np.int32)
@@ -125,7 +125,7 @@ cdef inline int64_t _max64(int64_t a, int64_t b) nogil:
 
 
 def boxes_grid(double[:, ::1] cols, int fmt, bint any_order):
-    """The host's float64 -> grid conversion of ultrapost.boxes._corners and _check_sides in one pass per step:
+    """The host's float64 -> grid conversion of ultrapost.core.boxes._corners and _check_sides in one pass per step:
     fmt 0 xyxy, 1 xywh, 2 cxcywh, 3 yxyx. Returns (corners int32 [N, 4], g, the first box whose positive side
     became 0 or negative on the grid or -1); the same integers as the numpy path."""
     cdef Py_ssize_t n = cols.shape[0], i
@@ -214,7 +214,7 @@ def boxes_grid(double[:, ::1] cols, int fmt, bint any_order):
 
 
 def score_keys(double[::1] s, str what="scores"):
-    """int64 keys ordered like the float64 values (ultrapost.boxes._keys), NaN/Inf refused with the position."""
+    """int64 keys ordered like the float64 values (ultrapost.core.boxes._keys), NaN/Inf refused with the position."""
     cdef Py_ssize_t n = s.shape[0], i
     cdef int64_t[::1] out = np.empty(n, dtype=np.int64)
     cdef int64_t b

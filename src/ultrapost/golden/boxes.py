@@ -1,4 +1,4 @@
-"""Golden twin of csrc/up_boxes.c: NMS over a generic box set, in Python integers.
+"""Golden twin of csrc/up_boxes.c and up_boxes_merge.c: NMS over a generic box set, in Python integers.
 
 Same inputs as the C (integer corners on one grid, int64 keys, int32 values, int32 classes, thresholds as
 num / 2^shift) and the same outputs, compared with ``np.array_equal``. The C tests a candidate only against the
@@ -8,41 +8,15 @@ are exact, so the two agree by construction and the tests check that they do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ultrapost.golden import exp_q20, rshift_round
-
-NMS_KINDS = {"hard": 0, "blend": 1, "weighted": 2, "soft-linear": 3, "soft-gaussian": 4}
-ZERO_AREA_OVERLAP = 1
-LINEAR_SCAN = 2
-COORD_MAX = 1 << 30
-VALUE_MAX = 1 << 30
-MAX_BOXES = 1 << 26
-MAX_MERGE = 1 << 16
-MAX_STEPS = 1 << 16
-MAX_INV_SIGMA_Q16 = 1 << 24
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1
-INT64_MIN = -(2**63)
-
-
-@dataclass
-class BoxesConfig:
-    """The fields of up_boxes_config_t (thresholds as Python int lists)."""
-
-    count: int
-    nms_kind: int = 0
-    flags: int = 0
-    candidate_limit: int = 0
-    max_output: int = 0
-    key_bound: int = INT64_MIN
-    iou_num: tuple = (0,)
-    iou_shift: tuple = (0,)
-    value_bound: int = INT32_MIN
-    value_q: int = 30
-    soft_inv_sigma_q16: int = 0
+from ultrapost.core.boxes import (
+    INT32_MAX,
+    INT32_MIN,
+    ZERO_AREA_OVERLAP,
+    BoxesConfig,
+)
+from ultrapost.golden.fixed import exp_q20, rshift_round
 
 
 def _exceeds(inter: int, uni: int, num: int, shift: int) -> bool:
@@ -148,8 +122,10 @@ def boxes_nms(cfg: BoxesConfig, boxes, keys, values=None, classes=None):
         while len(out_idx) < limit:
             best = -1
             for i, a in enumerate(idx):
-                if a >= 0 and v[i] > cfg.value_bound and (
-                    best < 0 or v[i] > v[best] or (v[i] == v[best] and a < idx[best])
+                if (
+                    a >= 0
+                    and v[i] > cfg.value_bound
+                    and (best < 0 or v[i] > v[best] or (v[i] == v[best] and a < idx[best]))
                 ):
                     best = i
             if best < 0:

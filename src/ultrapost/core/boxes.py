@@ -1,4 +1,4 @@
-"""``ultrapost.nms``: exact NMS over any detector's boxes, on the fixed-point C path (csrc/up_boxes.c).
+"""The host side of ``ultrapost.nms`` (csrc/up_boxes.c): inputs checked and made into the integers the C compares.
 
 The host turns each call's floats into the integers the C compares, exactly where it can:
 
@@ -17,13 +17,43 @@ from __future__ import annotations
 import math
 import operator
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 
-from ultrapost import golden_boxes as gb
-
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh", "yxyx")
-METHODS = tuple(gb.NMS_KINDS)
+NMS_KINDS = {"hard": 0, "blend": 1, "weighted": 2, "soft-linear": 3, "soft-gaussian": 4}
+ZERO_AREA_OVERLAP = 1
+LINEAR_SCAN = 2
+COORD_MAX = 1 << 30
+VALUE_MAX = 1 << 30
+MAX_BOXES = 1 << 26
+MAX_MERGE = 1 << 16
+MAX_STEPS = 1 << 16
+MAX_INV_SIGMA_Q16 = 1 << 24
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+INT64_MIN = -(2**63)
+
+
+@dataclass
+class BoxesConfig:
+    """The fields of up_boxes_config_t (thresholds as Python int lists)."""
+
+    count: int
+    nms_kind: int = 0
+    flags: int = 0
+    candidate_limit: int = 0
+    max_output: int = 0
+    key_bound: int = INT64_MIN
+    iou_num: tuple = (0,)
+    iou_shift: tuple = (0,)
+    value_bound: int = INT32_MIN
+    value_q: int = 30
+    soft_inv_sigma_q16: int = 0
+
+
+METHODS = tuple(NMS_KINDS)
 _F64_INT_MAX = 2**53
 
 
@@ -112,7 +142,7 @@ def _corners(cols: np.ndarray, box_format: str, any_corner_order: bool):
             c = np.concatenate([g[:, :2], g[:, :2] + g[:, 2:]], axis=1)
         else:
             c = np.concatenate([2 * g[:, :2] - g[:, 2:], 2 * g[:, :2] + g[:, 2:]], axis=1)
-        if max(int(c.max()), -int(c.min())) <= gb.COORD_MAX:
+        if max(int(c.max()), -int(c.min())) <= COORD_MAX:
             break
         s -= 1
     if any_corner_order:
@@ -162,8 +192,8 @@ def _eta_schedule(t: float, eta: float) -> list[float]:
     while cur > 0.5:
         cur = np.float32(cur * e)
         steps.append(float(cur))
-        if len(steps) > gb.MAX_STEPS:
-            raise ValueError(f"eta={eta} takes more than {gb.MAX_STEPS} steps to bring {t} to 0.5")
+        if len(steps) > MAX_STEPS:
+            raise ValueError(f"eta={eta} takes more than {MAX_STEPS} steps to bring {t} to 0.5")
     return steps
 
 
@@ -189,11 +219,27 @@ def _float_param(x, what: str, *, lo: float | None = None, lo_open: bool = False
     return v
 
 
-def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None, max_output=None,
-            box_format="xyxy", method="hard", sigma=0.5, top_k=None, score_test=">", score_float32=False,
-            zero_area_overlap=False, eta=1.0, any_corner_order=False, fast=False):
+def prepare(
+    boxes,
+    scores,
+    iou_threshold,
+    score_threshold=None,
+    *,
+    classes=None,
+    max_output=None,
+    box_format="xyxy",
+    method="hard",
+    sigma=0.5,
+    top_k=None,
+    score_test=">",
+    score_float32=False,
+    zero_area_overlap=False,
+    eta=1.0,
+    any_corner_order=False,
+    fast=False,
+):
     """Checks one box set ([N, 4], [N], [N]) and makes the C's inputs: (config, arrays, grid exponents)."""
-    if method not in gb.NMS_KINDS:
+    if method not in NMS_KINDS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if box_format not in BOX_FORMATS:
         raise ValueError(f"box_format must be one of {', '.join(BOX_FORMATS)}, got {box_format!r}")
@@ -209,8 +255,8 @@ def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None,
     if b.ndim != 2 or b.shape[1] != 4:
         raise ValueError(f"boxes must have shape [N, 4], got {b.shape}")
     n = b.shape[0]
-    if n > gb.MAX_BOXES:
-        raise ValueError(f"at most {gb.MAX_BOXES} boxes per call, got {n}")
+    if n > MAX_BOXES:
+        raise ValueError(f"at most {MAX_BOXES} boxes per call, got {n}")
     s = _as_array(scores, "scores", (1,))
     s = np.ascontiguousarray(s, dtype=np.float64) if fast and s.dtype.kind == "f" else _as_f64(s, "scores")
     if s.shape != (n,):
@@ -228,7 +274,7 @@ def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None,
     limit = n if max_output is None else _non_negative_int(max_output, "max_output")
     topk = 0 if top_k is None else _non_negative_int(top_k, "top_k")
     if fast:  # the same integers from one Cython pass (ultrapost._core.boxes_grid), checked against this module
-        from ultrapost._core import boxes_grid
+        from ultrapost.core._core import boxes_grid
 
         corners, g, lost = boxes_grid(b, BOX_FORMATS.index(box_format), any_corner_order)
         if lost >= 0:
@@ -236,14 +282,14 @@ def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None,
     else:
         corners, g = _corners(b, box_format, any_corner_order)
         _check_sides(b, corners, box_format, any_corner_order)
-    cfg = gb.BoxesConfig(count=n, nms_kind=gb.NMS_KINDS[method], max_output=min(limit, n))
-    cfg.flags = gb.ZERO_AREA_OVERLAP if zero_area_overlap else 0
+    cfg = BoxesConfig(count=n, nms_kind=NMS_KINDS[method], max_output=min(limit, n))
+    cfg.flags = ZERO_AREA_OVERLAP if zero_area_overlap else 0
     cfg.candidate_limit = topk if 0 < topk < n else 0
     steps = [_threshold_fraction(x) for x in _eta_schedule(t, eta_v)]
     cfg.iou_num = tuple(x[0] for x in steps)
     cfg.iou_shift = tuple(x[1] for x in steps)
     if fast:
-        from ultrapost._core import score_keys
+        from ultrapost.core._core import score_keys
 
         keys = score_keys(s)
     else:
@@ -264,7 +310,7 @@ def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None,
         vq = min(_scale_for(m), 62) if m > 0 else 30
         while True:
             v = np.rint(np.ldexp(s, vq))
-            if not n or np.abs(v).max() <= gb.VALUE_MAX:
+            if not n or np.abs(v).max() <= VALUE_MAX:
                 break
             vq -= 1
         values = v.astype(np.int32)
@@ -272,98 +318,16 @@ def prepare(boxes, scores, iou_threshold, score_threshold=None, *, classes=None,
         if st is not None:  # v / 2^q > t  <=>  v > floor(t * 2^q);  >= t  <=>  v > ceil(t * 2^q) - 1
             scaled = np.ldexp(st, vq)
             bound = math.floor(scaled) if score_test == ">" else math.ceil(scaled) - 1
-            cfg.value_bound = max(gb.INT32_MIN, min(gb.INT32_MAX, bound))
+            cfg.value_bound = max(INT32_MIN, min(INT32_MAX, bound))
         inv = round(65536 / sig)
-        if method == "soft-gaussian" and not 1 <= inv <= gb.MAX_INV_SIGMA_Q16:
+        if method == "soft-gaussian" and not 1 <= inv <= MAX_INV_SIGMA_Q16:
             raise ValueError(f"sigma must be within [2^-8, 2^17] for method='soft-gaussian', got {sig}")
-        cfg.soft_inv_sigma_q16 = min(max(inv, 1), gb.MAX_INV_SIGMA_Q16)
+        cfg.soft_inv_sigma_q16 = min(max(inv, 1), MAX_INV_SIGMA_Q16)
     return cfg, corners, keys, values, cls, g, vq
 
 
-def _run_one(backend, args, kw):
-    cfg, corners, keys, values, cls, g, vq = prepare(*args, **kw, fast=backend == "c")
-    if backend == "golden":
-        idx, val, merged = gb.boxes_nms(cfg, corners, keys, values, cls)
-    elif backend == "c":
-        from ultrapost._core import boxes_nms as c_boxes_nms
+def run_c(cfg: BoxesConfig, corners, keys, values=None, classes=None):
+    """up_boxes_nms through the binding: (indices int32, values int32 or None, merged boxes int32 or None)."""
+    from ultrapost.core._core import boxes_nms
 
-        idx, val, merged = c_boxes_nms(cfg, corners, keys, values, cls)
-    else:
-        raise ValueError(f"backend must be 'c' or 'golden', got {backend!r}")
-    idx = idx.astype(np.int64)
-    method = kw.get("method", "hard")
-    if method == "hard":
-        return idx
-    scores = np.ldexp(val.astype(np.float64), -vq)
-    if method.startswith("soft"):
-        return idx, scores
-    return idx, _from_corners(merged, g, kw.get("box_format", "xyxy")), scores
-
-
-def nms(boxes, scores, iou_threshold, score_threshold=None, *, classes=None, max_output=None, box_format="xyxy",
-        method="hard", sigma=0.5, top_k=None, score_test=">", score_float32=False, zero_area_overlap=False,
-        eta=1.0, any_corner_order=False, backend="c"):
-    """Non-maximum suppression of any detector's boxes with exact decisions, on the fixed-point C path.
-
-    boxes: [N, 4] (or [B, N, 4]: a list with one result per batch item), finite floats or integers, pixels or
-    normalized; box_format "xyxy" (x1, y1, x2, y2), "xywh" (x, y, width, height: OpenCV's Rect), "cxcywh"
-    (center, width, height: ONNX center_point_box=1) or "yxyx" (y1, x1, y2, x2: ONNX center_point_box=0).
-    A box with x2 < x1 or y2 < y1 has area 0 unless ``any_corner_order``.
-    scores: [N] (or [B, N]) finite values, probabilities or logits. classes: [N] (or [B, N]) integers: boxes of
-    different classes never suppress each other (torchvision ``batched_nms``, OpenCV ``NMSBoxesBatched``).
-
-    Decisions, exact for the given values: a box is a candidate when ``score > score_threshold`` (None: every
-    box); candidates are visited by score descending, then index ascending; a candidate is suppressed when
-    ``IoU > iou_threshold`` (IoU equal to the threshold keeps) with a kept box of its class, ``IoU = inter /
-    (area1 + area2 - inter)``, decided in integers for the float64 threshold (two boxes of area 0 have IoU 0).
-    Returns int64 indices in keep order, at most ``max_output`` of them.
-
-    method: "hard"; "blend" (clusters of the top box and the boxes with IoU > t against it, merged with softmax
-    weights exp(score), box and score), "weighted" (the same clusters weighted by score, scores >= 0, the top's
-    score kept), both returning (indices, merged boxes in box_format, scores); "soft-linear" (decay by 1 - IoU
-    when IoU > t) and "soft-gaussian" (decay by exp(-IoU^2 / sigma)) returning (indices, decayed scores); a box
-    leaves soft-NMS once its decayed score fails the score test.
-
-    Coordinates go onto one grid 2^-s per call (every corner within 2^30 of it): integer and float32 coordinates
-    on that grid are exact, others round to it (within 2^-30 of the largest |value| for xyxy and yxyx, 2^-27 for
-    xywh and cxcywh); a box whose positive side would round to 0 raises ValueError. Soft and merged scores are fixed point (|score| * 2^q <= 2^30).
-
-    The peers' conventions, where they differ:
-      score_test=">="       keep score >= threshold (OpenCV softNMSBoxes stops below the threshold).
-      score_float32=True    OpenCV: scores and score_threshold are rounded to float32 before the test and the
-                            sort (NMSBoxes takes std::vector<float> and float thresholds; pass
-                            float(np.float32(t)) as iou_threshold to use OpenCV's threshold too).
-      zero_area_overlap     OpenCV: two boxes both of area 0 overlap fully (jaccardDistance returns 0 when
-                            Aa + Ab <= epsilon), so the later one is suppressed when iou_threshold < 1
-                            (within their class here; NMSBoxesBatched's class offset leaves them overlapping
-                            across classes too).
-      eta                   OpenCV's adaptive threshold: after each kept box, while t > 0.5, t = t * eta
-                            (float32 products as OpenCV computes them); hard NMS only.
-      top_k                 OpenCV: only the top_k best candidates enter NMS (0 or None: all).
-      any_corner_order      ONNX NonMaxSuppression: corners may come in either diagonal order (min and max of
-                            each pair are taken).
-      box_format="yxyx" / "cxcywh"   ONNX center_point_box=0 / 1.
-      score_threshold=None  torchvision nms / batched_nms: no score test.
-    backend="golden" runs the numpy twin of the C (same integers; for tests).
-    """
-    b = _as_array(boxes, "boxes", (2, 3))
-    kw = dict(classes=None, max_output=max_output, box_format=box_format, method=method, sigma=sigma, top_k=top_k,
-              score_test=score_test, score_float32=score_float32, zero_area_overlap=zero_area_overlap, eta=eta,
-              any_corner_order=any_corner_order)
-    if b.ndim == 2:
-        kw["classes"] = classes
-        return _run_one(backend, (b, scores, iou_threshold, score_threshold), kw)
-    s = _as_array(scores, "scores", (2,))
-    if s.shape != b.shape[:2]:
-        raise ValueError(f"scores must have shape {list(b.shape[:2])} for boxes of shape {list(b.shape)}, got {list(s.shape)}")
-    c = None
-    if classes is not None:
-        c = np.asarray(classes)
-        if c.shape != b.shape[:2]:
-            raise ValueError(f"classes must have shape {list(b.shape[:2])} for boxes of shape {list(b.shape)}, "
-                             f"got {list(c.shape)}")
-    out = []
-    for i in range(b.shape[0]):
-        kw["classes"] = None if c is None else c[i]
-        out.append(_run_one(backend, (b[i], s[i], iou_threshold, score_threshold), kw))
-    return out
+    return boxes_nms(cfg, corners, keys, values, classes)
