@@ -1,5 +1,5 @@
 /*
- * NMS over a generic box set (see up_boxes.h): integer corners on one grid,
+ * NMS over a generic box set (see up_boxes_nms in ultrapost.h): integer corners on one grid,
  * int64 score keys, optional classes; hard, blending, weighted and soft kinds.
  *
  * Hard NMS decides IoU > t exactly. With widths and heights below 2^31, the
@@ -15,7 +15,7 @@
  * grid changes which pairs are tested, never a decision: a pair whose boxes
  * share no cell has no positive intersection.
  */
-#include "up_boxes_internal.h"
+#include "up_internal.h"
 
 #define UP_GRID_REG_MAX 4 /* cells a kept box is registered in at most; wider boxes go to the wide list */
 

@@ -1,8 +1,8 @@
 /*
- * Soft-NMS (linear, Gaussian) and the merging kinds (blending, weighted) of the box-set NMS (see up_boxes.h):
- * every candidate against every other of its class, scores in the values' fixed point.
+ * Soft-NMS (linear, Gaussian) and the merging kinds (blending, weighted) of the box-set NMS (up_boxes_nms in
+ * ultrapost.h): every candidate against every other of its class, scores in the values' fixed point.
  */
-#include "up_boxes_internal.h"
+#include "up_internal.h"
 
 #ifndef UP_NO_SOFT_NMS
 /* round(inter * 2^16 / union) (Q16), the union brought below 2^47 first (both shifted right alike). */

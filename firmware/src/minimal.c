@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include "semihost.h"
-#include "up_boxes.h"
 #include "ultrapost.h"
 
 static const up_config_t *volatile config_in;

@@ -1,4 +1,4 @@
-# Declarations mirroring csrc/ultrapost.h, csrc/up_host.h and csrc/up_boxes.h one to one.
+# Declarations mirroring csrc/ultrapost.h and csrc/up_host.h one to one.
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 
 
@@ -73,7 +73,7 @@ cdef extern from "up_host.h" nogil:
                                  up_output_t *out)
 
 
-cdef extern from "up_boxes.h" nogil:
+cdef extern from "ultrapost.h" nogil:
     ctypedef struct up_boxes_config_t:
         int32_t count
         uint8_t nms_kind
