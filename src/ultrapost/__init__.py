@@ -13,6 +13,7 @@ from ultrapost._version import __version__
 from ultrapost.core.detections import Detections
 from ultrapost.core.priors import retinaface_priors, ultraface_priors
 from ultrapost.families.blazeface import BlazeFace
+from ultrapost.families.boxes import nms
 from ultrapost.families.retinaface import RetinaFace
 from ultrapost.families.ultraface import Ultraface
 from ultrapost.pipeline.detect import FaceDetector, detect
@@ -26,6 +27,7 @@ __all__ = [
     "RetinaFace",
     "Ultraface",
     "detect",
+    "nms",
     "resize",
     "retinaface_priors",
     "ultraface_priors",

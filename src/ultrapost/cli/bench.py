@@ -82,6 +82,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--quick", action="store_true", help="a few seconds in all: short timing, fewer samples (noisier numbers)"
     )
     p.add_argument("--no-scaling", action="store_true", help="skip the table over input sizes")
+    p.add_argument(
+        "--nms",
+        action="store_true",
+        help="time ultrapost.nms against torchvision.ops.nms, cv2.dnn.NMSBoxes and onnxruntime's NonMaxSuppression "
+        "on generated box sets of 1,000 to 100,000 boxes (--quick: 1,000 and 10,000)",
+    )
+    p.add_argument("--sizes", type=int, nargs="+", metavar="N", help="--nms: box counts (1000 3000 10000 30000 100000)")
+    p.add_argument("--sets", nargs="+", metavar="SET", help="--nms: random, clustered, crowd (all three)")
     p.set_defaults(func=run)
     return p
 
@@ -239,7 +247,41 @@ def plot(rows: list[dict], path) -> None:
         raise ValueError(f"cannot write plot {path}: {' '.join(str(exc).split())}") from None
 
 
+def run_nms(args) -> int:
+    from ultrapost.bench import nms as bench_nms
+
+    sizes = args.sizes or (bench_nms.QUICK_SIZES if args.quick else bench_nms.SIZES)
+    sets = args.sets or bench_nms.SETS
+    for kind in sets:
+        if kind not in bench_nms.SETS:
+            raise ValueError(f"--sets: unknown box set {kind!r}; one of {', '.join(bench_nms.SETS)}")
+    if any(n < 1 for n in sizes):
+        raise ValueError(f"--sizes must be >= 1, got {list(sizes)}")
+    budget = min(args.budget, 0.2) if args.quick else args.budget
+    result = bench_nms.run(sizes, sets, iou=args.iou_threshold, budget=budget, progress=_progress)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r".ljust(61) + "\r")
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(f"ultrapost.nms against its peers, IoU threshold {args.iou_threshold}, median ms per call")
+        print(bench_nms.format_table(result))
+    differing = [
+        (r["set"], r["n"], name)
+        for r in result["rows"]
+        for name, e in r["methods"].items()
+        if e.get("same_decisions") is False
+    ]
+    for kind, n, name in differing:
+        print(f"decisions differ: {bench_nms.PEER_LABELS[name]} on {kind} N={n}", file=sys.stderr)
+    return 1 if differing else 0
+
+
 def run(args) -> int:
+    if args.nms:
+        if args.model or args.image or args.plot:
+            raise ValueError("--nms times generated box sets: --model, --image and --plot do not apply")
+        return run_nms(args)
     from ultrapost import bench
 
     if not (math.isfinite(args.budget) and args.budget > 0):

@@ -1,5 +1,5 @@
 # Declarations mirroring csrc/ultrapost.h and csrc/up_host.h one to one.
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 
 cdef extern from "ultrapost.h" nogil:
@@ -108,3 +108,36 @@ cdef extern from "up_host.h" nogil:
                                  const float *boxes, int32_t box_stride, const float *keypoints,
                                  int32_t keypoint_stride, void *scratch, size_t scratch_size,
                                  up_output_t *out)
+
+
+cdef extern from "ultrapost.h" nogil:
+    ctypedef struct up_boxes_config_t:
+        int32_t count
+        uint8_t nms_kind
+        uint8_t flags
+        int32_t candidate_limit
+        int32_t max_output
+        int64_t key_bound
+        int32_t iou_steps
+        const uint64_t *iou_num
+        const int32_t *iou_shift
+        int32_t value_bound
+        int32_t value_q
+        int32_t soft_inv_sigma_q16
+
+    ctypedef struct up_boxes_input_t:
+        const int32_t *boxes
+        const int64_t *keys
+        const int32_t *values
+        const int32_t *classes
+
+    ctypedef struct up_boxes_output_t:
+        int32_t *indices
+        int32_t *values
+        int32_t *boxes
+        int32_t capacity
+        int32_t count
+
+    size_t up_boxes_scratch_size(const up_boxes_config_t *cfg)
+    int32_t up_boxes_nms(const up_boxes_config_t *cfg, const up_boxes_input_t *inp, void *scratch,
+                         size_t scratch_size, up_boxes_output_t *out)

@@ -566,3 +566,7 @@ def f32_to_fixed(cnp.ndarray x, int q, int32_t lo, int32_t hi):
         for i in range(xin.shape[0]):
             y[i] = up_f32_to_fixed(xin[i], q, lo, hi)
     return np.asarray(y)
+
+
+# ultrapost.nms: the box-set NMS (csrc/up_boxes.c) and the host conversion of its inputs.
+include "_boxes.pxi"

@@ -7,9 +7,11 @@ right shifts of negative values are arithmetic in both, divisions only on non-ne
 
 One module per C stage file: ``fixed`` (up_fixed.c), ``select`` (up_select.c), ``decode`` (up_decode.c), ``nms``
 (up_nms.c), ``pipeline`` (up_pipeline.c), ``preprocess`` (up_preprocess.c), ``f32`` (the host's float32
-boundary). Their names are re-exported here (``ultrapost.golden.run``...).
+boundary), ``boxes`` (up_boxes.c and up_boxes_merge.c: ``ultrapost.nms``). Their names are re-exported here
+(``ultrapost.golden.run``...).
 """
 
+from ultrapost.golden.boxes import boxes_nms
 from ultrapost.golden.decode import Rows, decode, emit, keypoints_of
 from ultrapost.golden.f32 import convert_f32, f32_to_fixed
 from ultrapost.golden.fixed import INT32_MAX, INT32_MIN, exp_q20, rshift_round, sat32, sigmoid_q30
@@ -22,6 +24,7 @@ __all__ = [
     "INT32_MAX",
     "INT32_MIN",
     "Rows",
+    "boxes_nms",
     "convert_f32",
     "decode",
     "emit",
