@@ -11,7 +11,7 @@
 extern "C" {
 #endif
 
-#define UP_ERR_FRAME (-8) /* pre-processing: the frame's size differs from the config's */
+#define UP_ERR_FRAME (-9) /* pre-processing: the frame's size differs from the config's (-8 is UP_ERR_RANGE) */
 
 /* ---------------------------------------------------------------------------
  * Pre-processing: a camera frame to the model's input tensor.

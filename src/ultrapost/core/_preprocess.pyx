@@ -16,7 +16,7 @@ _PRE_ERRORS = {
     -3: "scratch buffer too small or misaligned",
     -4: "output buffer too small or misaligned",
     -5: "the frame's row stride is smaller than a row of pixels",
-    -8: "the frame's size differs from the config's",
+    -9: "the frame's size differs from the config's",
 }
 
 
