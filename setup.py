@@ -43,4 +43,13 @@ class BuildPyWithSources(build_py):
                     shutil.copy2(f, dest / folder / f.name)
 
 
-setup(ext_modules=cythonize([ext], language_level=3, include_path=["src"]), cmdclass={"build_py": BuildPyWithSources})
+# YuNet's stage (csrc/up_yunet.c) and its binding.
+yunet_ext = Extension(
+    "ultrapost._yunet",
+    ["src/ultrapost/_yunet.pyx", "csrc/up_yunet.c", "csrc/up_fixed.c"],
+    include_dirs=["csrc", np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=extra,
+)
+
+setup(ext_modules=cythonize([ext, yunet_ext], language_level=3, include_path=["src"]), cmdclass={"build_py": BuildPyWithSources})

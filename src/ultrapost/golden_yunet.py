@@ -1,0 +1,206 @@
+"""The numpy golden model of csrc/up_yunet.c, function by function, in integer arithmetic only (the names of the C
+functions without ``up_``). ``f32_mul_bits`` and ``f32_sqrt_bits`` are IEEE-754 float32 arithmetic done on bit
+patterns; tests check them against numpy's own float32 arithmetic as well as against the C.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ultrapost.config import INPUT_S8
+from ultrapost.golden import exp_q20, rshift_round
+from ultrapost.yunet_prepare import F32_ONE_BITS, LEVELS, NUM_KPS, Q_PIXEL, STRIDES, YuNetConfig
+
+
+def _bitlen(x: np.ndarray) -> np.ndarray:
+    """Bits of each x < 2^53 (exact through float64)."""
+    return np.where(x > 0, np.frexp(x.astype(np.float64))[1], 0).astype(np.int64)
+
+
+def _round_even(m: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    left = m << np.clip(-shift, 0, 62)
+    s = np.clip(shift, 1, 62)
+    q = m >> s
+    rem = m & ((np.int64(1) << s) - 1)
+    half = np.int64(1) << (s - 1)
+    q = q + ((rem > half) | ((rem == half) & (q & 1 == 1)))
+    return np.where(shift <= 0, left, np.where(shift >= 63, 0, q))
+
+
+def f32_mul_bits(a, b) -> np.ndarray:
+    """up_f32_mul_bits: float32 a * b (bit patterns of values in [0, 1]), round to nearest even."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    ea, eb = a >> 23, b >> 23
+    ma = np.where(ea > 0, (a & 0x7FFFFF) | 0x800000, a & 0x7FFFFF)
+    mb = np.where(eb > 0, (b & 0x7FFFFF) | 0x800000, b & 0x7FFFFF)
+    ea, eb = np.maximum(ea, 1), np.maximum(eb, 1)
+    p = ma * mb
+    n = _bitlen(p)
+    biased = ea + eb - 300 + n - 1 + 127
+    shift = n - 24
+    sub = _round_even(p, shift + 1 - biased)
+    m = _round_even(p, shift)
+    carry = m == (1 << 24)
+    m = np.where(carry, m >> 1, m)
+    normal = ((biased + carry) << 23) | (m & 0x7FFFFF)
+    return np.where(p == 0, 0, np.where(biased < 1, sub, normal)).astype(np.int64)
+
+
+def _isqrt(x: np.ndarray) -> np.ndarray:
+    """floor(sqrt(x)) for x < 2^50, exact (float64 estimate, then corrected)."""
+    x = np.asarray(x, dtype=np.int64)
+    r = np.floor(np.sqrt(x.astype(np.float64))).astype(np.int64)
+    r = np.where(r * r > x, r - 1, r)
+    r = np.where((r + 1) * (r + 1) <= x, r + 1, r)
+    return r
+
+
+def f32_sqrt_bits(a) -> np.ndarray:
+    """up_f32_sqrt_bits: float32 sqrt (bit pattern of a value in [0, 1]), correctly rounded."""
+    a = np.asarray(a, dtype=np.int64)
+    e = a >> 23
+    m = np.where(e > 0, (a & 0x7FFFFF) | 0x800000, a & 0x7FFFFF)
+    e = np.maximum(e, 1)
+    x = e - 150
+    odd = (x & 1) == 1
+    m = np.where(odd, m << 1, m)
+    x = np.where(odd, x - 1, x)
+    s2 = (48 - _bitlen(m)) & ~1
+    m = m << s2
+    x = x - s2
+    r = _isqrt(m)
+    r = r + (m - r * r > r)
+    biased = 150 + x // 2
+    carry = r == (1 << 24)
+    r = np.where(carry, r >> 1, r)
+    out = ((biased + carry) << 23) | (r & 0x7FFFFF)
+    return np.where(a == 0, 0, out).astype(np.int64)
+
+
+def f32_to_q30(a) -> np.ndarray:
+    """up_f32_to_q30: Q30 of a float32 value in [0, 1], rounded half up."""
+    a = np.asarray(a, dtype=np.int64)
+    e = a >> 23
+    m = np.where(e > 0, (a & 0x7FFFFF) | 0x800000, a & 0x7FFFFF)
+    e = np.maximum(e, 1)
+    shift = 120 - e
+    s = np.clip(shift, 1, 62)
+    rounded = (m + (np.int64(1) << (s - 1))) >> s
+    return np.where(shift <= 0, m << np.clip(-shift, 0, 62), np.where(shift > 62, 0, rounded))
+
+
+def prob_bits(v) -> np.ndarray:
+    """up_prob_bits: an I32 probability's float32 bits clamped to [0, 1]; raises for NaN or Inf."""
+    v = np.asarray(v, dtype=np.int64) & 0xFFFFFFFF
+    if ((v & 0x7FFFFFFF) >= 0x7F800000).any():
+        raise ValueError("NaN or Inf in a float input")
+    return np.where(v & 0x80000000, 0, np.minimum(v, F32_ONE_BITS))
+
+
+def products(cfg: YuNetConfig, tensors) -> list[np.ndarray]:
+    """up_yunet_product of every point, per level."""
+    out = []
+    for lv in range(LEVELS):
+        c = np.asarray(tensors["cls"][lv]).reshape(-1)
+        o = np.asarray(tensors["obj"][lv]).reshape(-1)
+        if cfg.input_kind == INPUT_S8:
+            cb = cfg.cls_lut[lv].astype(np.int64)[c.astype(np.int64) + 128]
+            ob = cfg.obj_lut[lv].astype(np.int64)[o.astype(np.int64) + 128]
+        else:
+            cb, ob = prob_bits(c), prob_bits(o)
+        out.append(f32_mul_bits(cb, ob))
+    return out
+
+
+def _trunc_shift(x: int, n: int) -> int:
+    return x >> n if x >= 0 else -((-x) >> n)
+
+
+def _row(cfg: YuNetConfig, tensors, kind: str, lv: int, i: int, width: int) -> list[int]:
+    return [int(v) for v in np.asarray(tensors[kind][lv]).reshape(-1, width)[i]]
+
+
+def box(cfg: YuNetConfig, tensors, lv: int, r: int, c: int):
+    """up_yunet_box: Q12 corners and OpenCV's integer rectangle (x, y, w, h) of one point."""
+    i = r * (cfg.pad_w // STRIDES[lv]) + c
+    raw = _row(cfg, tensors, "bbox", lv, i, 4)
+    if cfg.input_kind == INPUT_S8:
+        v = [int(cfg.center_lut[lv][raw[0] + 128]), int(cfg.center_lut[lv][raw[1] + 128]),
+             int(cfg.size_lut[lv][raw[2] + 128]), int(cfg.size_lut[lv][raw[3] + 128])]
+    else:
+        v = raw[:2] + [int(exp_q20(raw[2])), int(exp_q20(raw[3]))]
+    s = STRIDES[lv]
+    b, rect = [0] * 4, [0] * 4
+    for k, cell in enumerate((c, r)):
+        center = (cell * (1 << 20) + v[k]) * s
+        size = v[k + 2] * s
+        lo = 2 * center - size
+        b[k] = int(rshift_round(lo, 21 - Q_PIXEL))
+        b[k + 2] = int(rshift_round(lo + 2 * size, 21 - Q_PIXEL))
+        rect[k] = _trunc_shift(lo, 21)
+        rect[k + 2] = size >> 20
+    return b, rect
+
+
+def keypoints(cfg: YuNetConfig, tensors, lv: int, r: int, c: int) -> list[int]:
+    i = r * (cfg.pad_w // STRIDES[lv]) + c
+    raw = _row(cfg, tensors, "kps", lv, i, NUM_KPS)
+    s = STRIDES[lv]
+    out = []
+    for k, q in enumerate(raw):
+        v = int(cfg.kps_lut[lv][q + 128]) if cfg.input_kind == INPUT_S8 else q
+        out.append(int(rshift_round(((r if k & 1 else c) * (1 << 20) + v) * s, 20 - Q_PIXEL)))
+    return out
+
+
+def suppresses(cfg: YuNetConfig, a, b) -> bool:
+    """up_yunet_suppresses: OpenCV's overlap of two integer rectangles above the threshold, exactly."""
+    if cfg.iou_keep_all:
+        return False
+    area_a, area_b = a[2] * a[3], b[2] * b[3]
+    if area_a + area_b <= 0:
+        return True
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = iw * ih if iw > 0 and ih > 0 else 0
+    lhs = inter << cfg.iou_mid_e
+    rhs = cfg.iou_mid_m * (area_a + area_b - inter)
+    return lhs > rhs or (lhs == rhs and not cfg.iou_mid_inclusive)
+
+
+def run(cfg: YuNetConfig, tensors) -> dict[str, np.ndarray]:
+    """up_yunet_run on tensors {"cls": [3 arrays], "obj": ..., "bbox": ..., "kps": ...} (int8 or int32)."""
+    prods = products(cfg, tensors)
+    cand = []  # (key, level, row, col, id) in candidate order
+    offsets = np.cumsum([0] + [r * c for r, c in cfg.level_shapes])
+    for lv, p in enumerate(prods):
+        cols = cfg.pad_w // STRIDES[lv]
+        idx = np.flatnonzero(p > cfg.product_bound)
+        keys = f32_sqrt_bits(p[idx])
+        for i, k in zip(idx.tolist(), keys.tolist(), strict=True):
+            cand.append((k, lv, i // cols, i % cols, int(offsets[lv]) + i))
+    empty = {"boxes": np.zeros((0, 4), np.int32), "scores": np.zeros(0, np.int32),
+             "anchors": np.zeros(0, np.int32), "keypoints": np.zeros((0, NUM_KPS), np.int32)}
+    if len(cand) == 1 and cfg.lone_rule:
+        order = cand
+    else:
+        strict = [x for x in cand if x[0] > cfg.nms_bound]
+        order = sorted(strict, key=lambda x: (-x[0], x[4]))[: cfg.top_k]
+    boxes, scores, anchors, kps, rects = [], [], [], [], []
+    for k, lv, r, c, gid in order:
+        if len(boxes) >= cfg.max_detections:
+            break
+        b, rect = box(cfg, tensors, lv, r, c)
+        if len(cand) == 1 and cfg.lone_rule or not any(suppresses(cfg, kr, rect) for kr in rects):
+            rects.append(rect)
+            boxes.append(b)
+            scores.append(int(f32_to_q30(k)))
+            anchors.append(gid)
+            kps.append(keypoints(cfg, tensors, lv, r, c))
+    if not boxes:
+        return empty
+    return {"boxes": np.array(boxes, np.int32), "scores": np.array(scores, np.int32),
+            "anchors": np.array(anchors, np.int32), "keypoints": np.array(kps, np.int32)}
