@@ -115,45 +115,40 @@ def products(cfg: YuNetConfig, tensors) -> list[np.ndarray]:
     return out
 
 
-def _trunc_shift(x: int, n: int) -> int:
-    return x >> n if x >= 0 else -((-x) >> n)
+def _trunc_shift(x, n: int):
+    """trunc(x / 2^n) toward zero, as C's (int) of a float."""
+    x = np.asarray(x, dtype=np.int64)
+    return np.where(x >= 0, x >> n, -((-x) >> n))
 
 
-def _row(cfg: YuNetConfig, tensors, kind: str, lv: int, i: int, width: int) -> list[int]:
-    return [int(v) for v in np.asarray(tensors[kind][lv]).reshape(-1, width)[i]]
-
-
-def box(cfg: YuNetConfig, tensors, lv: int, r: int, c: int):
-    """up_yunet_box: Q12 corners and OpenCV's integer rectangle (x, y, w, h) of one point."""
-    i = r * (cfg.pad_w // STRIDES[lv]) + c
-    raw = _row(cfg, tensors, "bbox", lv, i, 4)
+def boxes(cfg: YuNetConfig, tensors, lv: int, idx: np.ndarray):
+    """up_yunet_box for points idx of level lv: Q12 corners [n, 4] and OpenCV's integer rectangles [n, 4]."""
+    cols = cfg.pad_w // STRIDES[lv]
+    raw = np.asarray(tensors["bbox"][lv]).reshape(-1, 4)[idx].astype(np.int64)
     if cfg.input_kind == INPUT_S8:
-        v = [int(cfg.center_lut[lv][raw[0] + 128]), int(cfg.center_lut[lv][raw[1] + 128]),
-             int(cfg.size_lut[lv][raw[2] + 128]), int(cfg.size_lut[lv][raw[3] + 128])]
+        v = np.stack([cfg.center_lut[lv][raw[:, 0] + 128], cfg.center_lut[lv][raw[:, 1] + 128],
+                      cfg.size_lut[lv][raw[:, 2] + 128], cfg.size_lut[lv][raw[:, 3] + 128]], 1).astype(np.int64)
     else:
-        v = raw[:2] + [int(exp_q20(raw[2])), int(exp_q20(raw[3]))]
+        v = np.concatenate([raw[:, :2], exp_q20(raw[:, 2:])], 1)
     s = STRIDES[lv]
-    b, rect = [0] * 4, [0] * 4
-    for k, cell in enumerate((c, r)):
-        center = (cell * (1 << 20) + v[k]) * s
-        size = v[k + 2] * s
-        lo = 2 * center - size
-        b[k] = int(rshift_round(lo, 21 - Q_PIXEL))
-        b[k + 2] = int(rshift_round(lo + 2 * size, 21 - Q_PIXEL))
-        rect[k] = _trunc_shift(lo, 21)
-        rect[k + 2] = size >> 20
+    cell = np.stack([idx % cols, idx // cols], 1).astype(np.int64)
+    center = (cell * (1 << 20) + v[:, :2]) * s
+    size = v[:, 2:] * s
+    lo = 2 * center - size
+    b = np.concatenate([rshift_round(lo, 21 - Q_PIXEL), rshift_round(lo + 2 * size, 21 - Q_PIXEL)], 1)
+    rect = np.concatenate([_trunc_shift(lo, 21), size >> 20], 1)
     return b, rect
 
 
-def keypoints(cfg: YuNetConfig, tensors, lv: int, r: int, c: int) -> list[int]:
-    i = r * (cfg.pad_w // STRIDES[lv]) + c
-    raw = _row(cfg, tensors, "kps", lv, i, NUM_KPS)
-    s = STRIDES[lv]
-    out = []
-    for k, q in enumerate(raw):
-        v = int(cfg.kps_lut[lv][q + 128]) if cfg.input_kind == INPUT_S8 else q
-        out.append(int(rshift_round(((r if k & 1 else c) * (1 << 20) + v) * s, 20 - Q_PIXEL)))
-    return out
+def keypoints(cfg: YuNetConfig, tensors, lv: int, idx: np.ndarray) -> np.ndarray:
+    """up_yunet_keypoints for points idx of level lv: Q12 pixels [n, 10]."""
+    cols = cfg.pad_w // STRIDES[lv]
+    raw = np.asarray(tensors["kps"][lv]).reshape(-1, NUM_KPS)[idx].astype(np.int64)
+    v = cfg.kps_lut[lv].astype(np.int64)[raw + 128] if cfg.input_kind == INPUT_S8 else raw
+    cell = np.empty_like(v)
+    cell[:, 0::2] = (idx % cols)[:, None]
+    cell[:, 1::2] = (idx // cols)[:, None]
+    return rshift_round((cell * (1 << 20) + v) * STRIDES[lv], 20 - Q_PIXEL)
 
 
 def suppresses(cfg: YuNetConfig, a, b) -> bool:
@@ -174,33 +169,37 @@ def suppresses(cfg: YuNetConfig, a, b) -> bool:
 def run(cfg: YuNetConfig, tensors) -> dict[str, np.ndarray]:
     """up_yunet_run on tensors {"cls": [3 arrays], "obj": ..., "bbox": ..., "kps": ...} (int8 or int32)."""
     prods = products(cfg, tensors)
-    cand = []  # (key, level, row, col, id) in candidate order
     offsets = np.cumsum([0] + [r * c for r, c in cfg.level_shapes])
+    keys, ids, lvs, pts = [], [], [], []
     for lv, p in enumerate(prods):
-        cols = cfg.pad_w // STRIDES[lv]
         idx = np.flatnonzero(p > cfg.product_bound)
-        keys = f32_sqrt_bits(p[idx])
-        for i, k in zip(idx.tolist(), keys.tolist(), strict=True):
-            cand.append((k, lv, i // cols, i % cols, int(offsets[lv]) + i))
-    empty = {"boxes": np.zeros((0, 4), np.int32), "scores": np.zeros(0, np.int32),
-             "anchors": np.zeros(0, np.int32), "keypoints": np.zeros((0, NUM_KPS), np.int32)}
-    if len(cand) == 1 and cfg.lone_rule:
-        order = cand
+        keys.append(f32_sqrt_bits(p[idx]))
+        ids.append(offsets[lv] + idx)
+        lvs.append(np.full(len(idx), lv))
+        pts.append(idx)
+    key, gid, lvl, pt = (np.concatenate(x).astype(np.int64) for x in (keys, ids, lvs, pts))
+    if len(key) == 1 and cfg.lone_rule:
+        order = np.zeros(1, np.int64)
     else:
-        strict = [x for x in cand if x[0] > cfg.nms_bound]
-        order = sorted(strict, key=lambda x: (-x[0], x[4]))[: cfg.top_k]
-    boxes, scores, anchors, kps, rects = [], [], [], [], []
-    for k, lv, r, c, gid in order:
-        if len(boxes) >= cfg.max_detections:
+        strict = np.flatnonzero(key > cfg.nms_bound)
+        order = strict[np.lexsort((gid[strict], -key[strict]))][: cfg.top_k]
+    bx = np.zeros((len(order), 4), np.int64)
+    rc = np.zeros((len(order), 4), np.int64)
+    for lv in range(LEVELS):
+        m = lvl[order] == lv
+        bx[m], rc[m] = boxes(cfg, tensors, lv, pt[order][m])
+    lone = len(key) == 1 and cfg.lone_rule
+    kept: list[int] = []
+    rects = rc.tolist()
+    for i in range(len(order)):
+        if len(kept) >= cfg.max_detections:
             break
-        b, rect = box(cfg, tensors, lv, r, c)
-        if len(cand) == 1 and cfg.lone_rule or not any(suppresses(cfg, kr, rect) for kr in rects):
-            rects.append(rect)
-            boxes.append(b)
-            scores.append(int(f32_to_q30(k)))
-            anchors.append(gid)
-            kps.append(keypoints(cfg, tensors, lv, r, c))
-    if not boxes:
-        return empty
-    return {"boxes": np.array(boxes, np.int32), "scores": np.array(scores, np.int32),
-            "anchors": np.array(anchors, np.int32), "keypoints": np.array(kps, np.int32)}
+        if lone or not any(suppresses(cfg, rects[j], rects[i]) for j in kept):
+            kept.append(i)
+    sel = order[kept]
+    kp = np.zeros((len(sel), NUM_KPS), np.int64)
+    for lv in range(LEVELS):
+        m = lvl[sel] == lv
+        kp[m] = keypoints(cfg, tensors, lv, pt[sel][m])
+    return {"boxes": bx[kept].astype(np.int32).reshape(-1, 4), "scores": f32_to_q30(key[sel]).astype(np.int32),
+            "anchors": gid[sel].astype(np.int32), "keypoints": kp.astype(np.int32).reshape(-1, NUM_KPS)}

@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from ultrapost import golden_yunet, models
+from ultrapost import golden_yunet
 from ultrapost._yunet import YuNetCore
 from ultrapost.config import INPUT_I32, INPUT_S8
 from ultrapost.detections import Detections
@@ -53,6 +53,19 @@ def _size(value, name: str) -> tuple[int, int]:
     return w, h
 
 
+def _closed_unit(value, name: str) -> float:
+    """A threshold in [0, 1] (OpenCV takes both ends: every decision stays exact there)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {v!r}")
+    return v
+
+
 class YuNet:
     """YuNet post-processing in integers, bit-exact between the C (``backend="c"``) and the golden model."""
 
@@ -61,8 +74,8 @@ class YuNet:
         if preset not in PRESETS:
             raise ValueError(f"unknown YuNet preset {preset!r}; presets: {', '.join(PRESETS)}")
         self.input_size = None if input_size is None else _size(input_size, "input_size")
-        self.score_threshold = models.check_unit_interval(score_threshold, "score_threshold")
-        self.iou_threshold = models.check_unit_interval(iou_threshold, "iou_threshold")
+        self.score_threshold = _closed_unit(score_threshold, "score_threshold")
+        self.iou_threshold = _closed_unit(iou_threshold, "iou_threshold")
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)):
             raise TypeError(f"top_k must be an int, got {top_k!r}")
         self.top_k = int(top_k)
