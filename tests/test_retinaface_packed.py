@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ultrapost
-from tests.conftest import require
+from conftest import require
 from ultrapost.priors import retinaface_priors
 from ultrapost.reference_retinaface import pytorch_retinaface
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import require
+from conftest import require
 from ultrapost import reference_yunet
 from ultrapost.yunet import YuNet
 from ultrapost.yunet_prepare import padded_size
