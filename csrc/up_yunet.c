@@ -173,7 +173,7 @@ int32_t up_yunet_check_config(const up_yunet_config_t *cfg)
     if (n == 0) {
         return UP_ERR_NUM_ANCHORS;
     }
-    if ((cfg->input_kind != UP_INPUT_S8 && cfg->input_kind != UP_INPUT_I32) || cfg->top_k < 1 ||
+    if ((cfg->input_kind != UP_INPUT_S8 && cfg->input_kind != UP_INPUT_F32) || cfg->top_k < 1 ||
         cfg->top_k > n || cfg->max_detections < 1 || cfg->max_detections > cfg->top_k) {
         return UP_ERR_CONFIG;
     }
@@ -207,7 +207,7 @@ size_t up_yunet_scratch_size(const up_yunet_config_t *cfg)
     return (size_t)cfg->top_k * 8u + (size_t)cfg->max_detections * 16u;
 }
 
-/* Clamped float32 bits of an I32 probability; -1 for NaN or Inf. */
+/* Clamped float32 bits of an F32 probability; -1 for NaN or Inf. */
 static int32_t up_prob_bits(int32_t v)
 {
     uint32_t u = (uint32_t)v;
@@ -218,6 +218,44 @@ static int32_t up_prob_bits(int32_t v)
         return 0; /* negative (or -0): clamped to 0 */
     }
     return v > UP_F32_ONE_BITS ? UP_F32_ONE_BITS : v;
+}
+
+/*
+ * Q20 of a float32 value (bit pattern), floor(x * 2^20 + 0.5) as the host's float boundary rounds; false for NaN,
+ * Inf or |x| >= 2048 (beyond int32 in Q20). Scaling: x * 2^20 = m * 2^(e - 130), m < 2^24.
+ */
+static bool up_f32_to_q20(int32_t bits, int32_t *q20)
+{
+    uint32_t a = (uint32_t)bits & 0x7fffffffu;
+    if (a >= 0x45000000u) { /* 2048.0f, Inf and NaN */
+        return false;
+    }
+    int32_t e = (int32_t)(a >> 23);
+    int64_t m = a & 0x7fffffu;
+    if (e) {
+        m |= 0x800000;
+    } else {
+        e = 1;
+    }
+    int shift = 130 - e;
+    int64_t v;
+    if (shift <= 0) {
+        v = m << -shift; /* e <= 138 here: below 2^31 */
+    } else if (shift > 62) {
+        v = 0;
+    } else if (bits >= 0) {
+        v = (m + ((int64_t)1 << (shift - 1))) >> shift;
+    } else {
+        v = (m + ((int64_t)1 << (shift - 1)) - 1) >> shift;
+    }
+    *q20 = bits >= 0 ? (int32_t)v : -(int32_t)v;
+    return true;
+}
+
+/* Q20 value k of a row of an F32 tensor (bit patterns), or false (see up_f32_to_q20). */
+static bool up_f32_row_q20(const void *base, size_t index, int32_t *q20)
+{
+    return up_f32_to_q20(((const int32_t *)base)[index], q20);
 }
 
 /* Float32 bits of cls * obj of point i of level l; -1 for a non-finite input. */
@@ -293,7 +331,7 @@ static int32_t up_trunc_shift(int64_t x, int n)
  * exactly as 2 cx - w in Q21 (below 2^39); Q12 corners are rounded half up once
  * from it and stay below 2^30.
  */
-static void up_yunet_box(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, int l, int32_t r, int32_t c,
+static bool up_yunet_box(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, int l, int32_t r, int32_t c,
                          int32_t box[4], int32_t rect[4])
 {
     int32_t i = r * (cfg->pad_w >> (3 + l)) + c;
@@ -305,11 +343,13 @@ static void up_yunet_box(const up_yunet_config_t *cfg, const up_yunet_tensors_t 
         v[2] = cfg->size_lut[l][row[2] + 128];
         v[3] = cfg->size_lut[l][row[3] + 128];
     } else {
-        const int32_t *row = (const int32_t *)t->bbox[l] + (size_t)i * 4u;
-        v[0] = row[0];
-        v[1] = row[1];
-        v[2] = up_exp_q20(row[2]);
-        v[3] = up_exp_q20(row[3]);
+        for (int k = 0; k < 4; k++) {
+            if (!up_f32_row_q20(t->bbox[l], (size_t)i * 4u + (size_t)k, &v[k])) {
+                return false;
+            }
+        }
+        v[2] = up_exp_q20(v[2]);
+        v[3] = up_exp_q20(v[3]);
     }
     int64_t s = (int64_t)8 << l;
     int32_t cell[2] = {c, r};
@@ -322,9 +362,10 @@ static void up_yunet_box(const up_yunet_config_t *cfg, const up_yunet_tensors_t 
         rect[k] = up_trunc_shift(lo_q21, 21);
         rect[k + 2] = (int32_t)(size_q20 >> 20);
     }
+    return true;
 }
 
-static void up_yunet_keypoints(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, int l, int32_t r,
+static bool up_yunet_keypoints(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, int l, int32_t r,
                                int32_t c, int32_t *kp)
 {
     int32_t i = r * (cfg->pad_w >> (3 + l)) + c;
@@ -333,12 +374,13 @@ static void up_yunet_keypoints(const up_yunet_config_t *cfg, const up_yunet_tens
         int32_t v;
         if (cfg->input_kind == UP_INPUT_S8) {
             v = cfg->kps_lut[l][((const int8_t *)t->kps[l])[(size_t)i * UP_YUNET_KPS + (size_t)k] + 128];
-        } else {
-            v = ((const int32_t *)t->kps[l])[(size_t)i * UP_YUNET_KPS + (size_t)k];
+        } else if (!up_f32_row_q20(t->kps[l], (size_t)i * UP_YUNET_KPS + (size_t)k, &v)) {
+            return false;
         }
         int64_t q20 = ((int64_t)(k & 1 ? r : c) * UP_ONE_BOX + v) * s;
         kp[k] = (int32_t)up_rshift_round(q20, 20 - UP_Q_PIXEL);
     }
+    return true;
 }
 
 /* 128-bit unsigned value as two halves. */
@@ -413,8 +455,8 @@ static bool up_yunet_suppresses(const up_yunet_config_t *cfg, const int32_t *a, 
     return !cfg->iou_mid_inclusive;
 }
 
-/* Writes output row k of candidate id (its box already decoded). */
-static void up_yunet_emit(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, up_output_t *out, int32_t k,
+/* Writes output row k of candidate id (its box already decoded); false for an out-of-range keypoint. */
+static bool up_yunet_emit(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, up_output_t *out, int32_t k,
                           int32_t id, int32_t key, const int32_t box[4])
 {
     int l = id >> 26;
@@ -429,13 +471,13 @@ static void up_yunet_emit(const up_yunet_config_t *cfg, const up_yunet_tensors_t
     }
     out->scores[k] = up_f32_to_q30((uint32_t)key);
     out->anchors[k] = off + r * (cfg->pad_w >> (3 + l)) + c;
-    up_yunet_keypoints(cfg, t, l, r, c, out->keypoints + (size_t)k * UP_YUNET_KPS);
+    return up_yunet_keypoints(cfg, t, l, r, c, out->keypoints + (size_t)k * UP_YUNET_KPS);
 }
 
-static void up_yunet_decode_id(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, int32_t id,
+static bool up_yunet_decode_id(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, int32_t id,
                                int32_t box[4], int32_t rect[4])
 {
-    up_yunet_box(cfg, t, id >> 26, (id >> 13) & 0x1fff, id & 0x1fff, box, rect);
+    return up_yunet_box(cfg, t, id >> 26, (id >> 13) & 0x1fff, id & 0x1fff, box, rect);
 }
 
 int32_t up_yunet_run(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, void *scratch,
@@ -510,8 +552,9 @@ int32_t up_yunet_run(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, 
     }
     int32_t box[4];
     if (count == 1 && cfg->lone_rule) {
-        up_yunet_decode_id(cfg, t, first_id, box, rects);
-        up_yunet_emit(cfg, t, out, 0, first_id, first_key, box);
+        if (!up_yunet_decode_id(cfg, t, first_id, box, rects) || !up_yunet_emit(cfg, t, out, 0, first_id, first_key, box)) {
+            return UP_ERR_RANGE;
+        }
         out->count = 1;
         return UP_OK;
     }
@@ -531,13 +574,17 @@ int32_t up_yunet_run(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, 
     int32_t kept = 0;
     for (int32_t i = 0; i < held && kept < cfg->max_detections; i++) {
         int32_t *rect = rects + (size_t)kept * 4u;
-        up_yunet_decode_id(cfg, t, id[i], box, rect);
+        if (!up_yunet_decode_id(cfg, t, id[i], box, rect)) {
+            return UP_ERR_RANGE;
+        }
         bool suppressed = false;
         for (int32_t j = 0; j < kept && !suppressed; j++) {
             suppressed = up_yunet_suppresses(cfg, rects + (size_t)j * 4u, rect);
         }
         if (!suppressed) {
-            up_yunet_emit(cfg, t, out, kept, id[i], key[i], box);
+            if (!up_yunet_emit(cfg, t, out, kept, id[i], key[i], box)) {
+                return UP_ERR_RANGE;
+            }
             kept++;
         }
     }

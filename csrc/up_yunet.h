@@ -23,8 +23,11 @@
  *                   bit patterns of the dequantized, clamped probabilities;
  *                   bbox centers (Q20), exp of bbox sizes (Q20, saturated to
  *                   INT32_MAX), kps (Q20)
- *   UP_INPUT_I32 .. cls / obj: float32 bit patterns (a float32 tensor read as
- *                   int32, no conversion); bbox and kps Q20 fixed point
+ *   UP_INPUT_F32 .. float32 tensors read as their bit patterns, in integers
+ *                   only: cls / obj exactly as above; bbox and kps rounded
+ *                   to Q20 (floor(x * 2^20 + 0.5)) when a point is decoded
+ *                   (NaN / Inf probabilities: UP_ERR_NONFINITE; a decoded
+ *                   value NaN, Inf or beyond +-2048: UP_ERR_RANGE)
  * Output: boxes Q12 pixel corners x1, y1, x2, y2 of the padded input (padding
  * is bottom / right, so these are input pixels); keypoints Q12 pixels, 5
  * (x, y) pairs; scores Q30; anchors: the point's index over the three strides.
@@ -45,9 +48,10 @@ extern "C" {
 #define UP_Q_PIXEL 12
 #define UP_YUNET_MAX_SIDE (1 << 15)
 #define UP_F32_ONE_BITS 0x3f800000 /* 1.0f */
+#define UP_ERR_RANGE (-8) /* a decoded input value is NaN, Inf or beyond the supported range */
 
 typedef struct {
-    int32_t input_kind;     /* UP_INPUT_S8 or UP_INPUT_I32 */
+    int32_t input_kind;     /* UP_INPUT_S8 or UP_INPUT_F32 */
     int32_t pad_w;          /* padded input size: multiples of 32 */
     int32_t pad_h;
     int32_t product_bound;  /* candidate when the float32 bits of cls * obj > product_bound */
@@ -67,7 +71,7 @@ typedef struct {
     const int32_t *kps_lut[UP_YUNET_LEVELS];    /* Q20 */
 } up_yunet_config_t;
 
-/* The 12 tensors of one image, each contiguous ([N_s][1], [N_s][1], [N_s][4], [N_s][10]), int8 or int32. */
+/* The 12 tensors of one image, each contiguous ([N_s][1], [N_s][1], [N_s][4], [N_s][10]), int8 or float32. */
 typedef struct {
     const void *cls[UP_YUNET_LEVELS];
     const void *obj[UP_YUNET_LEVELS];

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import ultrapost
 from ultrapost import _yunet, golden_yunet, reference_yunet
+from ultrapost.config import INPUT_F32
 from ultrapost.yunet import YuNet
 from ultrapost.yunet_cases import MODES, make_outputs
 from ultrapost.yunet_prepare import f32_bits, iou_rule, padded_size, product_bound
@@ -96,7 +97,7 @@ def test_product_bound_is_the_edge(t):
 def test_iou_rule_matches_opencv_overlap(t):
     """The exact integer test agrees with OpenCV's float overlap on random and on-the-edge rectangles."""
     rng = np.random.default_rng(int(t * 1000))
-    yn_cfg = YuNet((64, 64), 0.5, t).config(1, (64, 64))[0]
+    yn_cfg = YuNet((64, 64), 0.5, t).config(INPUT_F32, (64, 64))[0]
     pairs = [((0, 0, 10, 10), (0, 0, 10, 3)), ((0, 0, 10, 10), (7, 0, 10, 10)), ((0, 0, 0, 0), (0, 0, 0, 0)),
              ((0, 0, 0, 5), (0, 0, 7, 0)), ((0, 0, 13, 1), (0, 0, 4, 1)), ((0, 0, 100, 1), (0, 0, 30, 1))]
     for num in range(1, 200):  # I / U = num / den near t
@@ -163,8 +164,14 @@ def test_errors():
         YuNet((64, 64)).postprocess(bad, backend="golden")
     bad = dict(outs)
     bad["bbox_8"] = bad["bbox_8"] * 4000
-    with pytest.raises(ValueError, match="beyond"):
-        YuNet((64, 64)).postprocess(bad)
+    for backend in ("c", "golden"):
+        with pytest.raises(ValueError, match="beyond"):
+            YuNet((64, 64), 0.0).postprocess(bad, backend=backend)
+    bad = dict(outs)
+    bad["kps_32"] = np.full_like(bad["kps_32"], np.inf)
+    for backend in ("c", "golden"):
+        with pytest.raises(ValueError, match="NaN, Inf"):
+            YuNet((64, 64), 0.0).postprocess(bad, backend=backend)
     q8, quant = make_outputs(3, (64, 64), int8=True)
     with pytest.raises(ValueError, match="quantization"):
         YuNet((64, 64)).postprocess(q8)

@@ -62,7 +62,8 @@ cdef extern from "up_yunet.h" nogil:
 def _check(int32_t status, str where):
     if status == 0:
         return
-    msg = f"{where}: {STATUS.get(status, 'unknown error')} (status {status})"
+    why = "a decoded value is NaN, Inf or beyond +-2048 cells" if status == -8 else STATUS.get(status, "unknown error")
+    msg = f"{where}: {why} (status {status})"
     if status in (-3, -4):
         raise MemoryError(msg)
     raise ValueError(msg)
@@ -124,12 +125,12 @@ cdef class YuNetCore:
         _check(up_yunet_check_config(&self.cfg), "YuNet config")
         self.scratch_bytes = up_yunet_scratch_size(&self.cfg)
         self.num_points = up_yunet_num_points(&self.cfg)
-        self.dtype = np.dtype(np.int8) if c.input_kind == INPUT_S8 else np.dtype(np.int32)
+        self.dtype = np.dtype(np.int8) if c.input_kind == INPUT_S8 else np.dtype(np.float32)
 
     def run(self, cls, obj, bbox, kps):
-        """Runs one image: four sequences of three C-contiguous arrays (strides 8, 16, 32) of the config's dtype,
-        already checked for shape by the caller. Returns the integer outputs (boxes Q12 pixels, scores Q30,
-        anchors, keypoints Q12 pixels)."""
+        """Runs one image: four sequences of three C-contiguous arrays (strides 8, 16, 32) of the config's dtype
+        (int8 or float32). Returns the integer outputs (boxes Q12 pixels, scores Q30, anchors, keypoints Q12
+        pixels)."""
         cdef up_yunet_tensors_t t
         cdef cnp.ndarray a
         keep = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ultrapost.config import INPUT_S8
-from ultrapost.golden import exp_q20, rshift_round
+from ultrapost.golden import exp_q20, f32_to_fixed, rshift_round
 from ultrapost.yunet_prepare import F32_ONE_BITS, LEVELS, NUM_KPS, Q_PIXEL, STRIDES, YuNetConfig
 
 
@@ -93,8 +93,8 @@ def f32_to_q30(a) -> np.ndarray:
 
 
 def prob_bits(v) -> np.ndarray:
-    """up_prob_bits: an I32 probability's float32 bits clamped to [0, 1]; raises for NaN or Inf."""
-    v = np.asarray(v, dtype=np.int64) & 0xFFFFFFFF
+    """up_prob_bits: an F32 probability's float32 bits clamped to [0, 1]; raises for NaN or Inf."""
+    v = np.asarray(v, dtype=np.float32).view(np.int32).astype(np.int64) & 0xFFFFFFFF
     if ((v & 0x7FFFFFFF) >= 0x7F800000).any():
         raise ValueError("NaN or Inf in a float input")
     return np.where(v & 0x80000000, 0, np.minimum(v, F32_ONE_BITS))
@@ -121,14 +121,26 @@ def _trunc_shift(x, n: int):
     return np.where(x >= 0, x >> n, -((-x) >> n))
 
 
+def f32_to_q20(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """up_f32_to_q20 of float32 values: (Q20 int64, whether each is finite and within +-2048)."""
+    x = np.asarray(x, dtype=np.float32)
+    ok = np.abs(x.view(np.int32).astype(np.int64) & 0x7FFFFFFF) < 0x45000000
+    return f32_to_fixed(np.where(ok, x, 0), 20, -(2**31), 2**31 - 1), ok
+
+
 def boxes(cfg: YuNetConfig, tensors, lv: int, idx: np.ndarray):
-    """up_yunet_box for points idx of level lv: Q12 corners [n, 4] and OpenCV's integer rectangles [n, 4]."""
+    """up_yunet_box for points idx of level lv: Q12 corners [n, 4], OpenCV's integer rectangles [n, 4], and
+    whether each point's bbox values could be read (F32: finite, within +-2048)."""
     cols = cfg.pad_w // STRIDES[lv]
-    raw = np.asarray(tensors["bbox"][lv]).reshape(-1, 4)[idx].astype(np.int64)
+    rows = np.asarray(tensors["bbox"][lv]).reshape(-1, 4)[idx]
+    ok = np.ones(len(idx), bool)
     if cfg.input_kind == INPUT_S8:
+        raw = rows.astype(np.int64)
         v = np.stack([cfg.center_lut[lv][raw[:, 0] + 128], cfg.center_lut[lv][raw[:, 1] + 128],
                       cfg.size_lut[lv][raw[:, 2] + 128], cfg.size_lut[lv][raw[:, 3] + 128]], 1).astype(np.int64)
     else:
+        raw, good = f32_to_q20(rows)
+        ok = good.all(1)
         v = np.concatenate([raw[:, :2], exp_q20(raw[:, 2:])], 1)
     s = STRIDES[lv]
     cell = np.stack([idx % cols, idx // cols], 1).astype(np.int64)
@@ -137,18 +149,23 @@ def boxes(cfg: YuNetConfig, tensors, lv: int, idx: np.ndarray):
     lo = 2 * center - size
     b = np.concatenate([rshift_round(lo, 21 - Q_PIXEL), rshift_round(lo + 2 * size, 21 - Q_PIXEL)], 1)
     rect = np.concatenate([_trunc_shift(lo, 21), size >> 20], 1)
-    return b, rect
+    return b, rect, ok
 
 
-def keypoints(cfg: YuNetConfig, tensors, lv: int, idx: np.ndarray) -> np.ndarray:
-    """up_yunet_keypoints for points idx of level lv: Q12 pixels [n, 10]."""
+def keypoints(cfg: YuNetConfig, tensors, lv: int, idx: np.ndarray):
+    """up_yunet_keypoints for points idx of level lv: Q12 pixels [n, 10], and whether each could be read."""
     cols = cfg.pad_w // STRIDES[lv]
-    raw = np.asarray(tensors["kps"][lv]).reshape(-1, NUM_KPS)[idx].astype(np.int64)
-    v = cfg.kps_lut[lv].astype(np.int64)[raw + 128] if cfg.input_kind == INPUT_S8 else raw
+    rows = np.asarray(tensors["kps"][lv]).reshape(-1, NUM_KPS)[idx]
+    if cfg.input_kind == INPUT_S8:
+        v = cfg.kps_lut[lv].astype(np.int64)[rows.astype(np.int64) + 128]
+        ok = np.ones(len(idx), bool)
+    else:
+        v, good = f32_to_q20(rows)
+        ok = good.all(1)
     cell = np.empty_like(v)
     cell[:, 0::2] = (idx % cols)[:, None]
     cell[:, 1::2] = (idx // cols)[:, None]
-    return rshift_round((cell * (1 << 20) + v) * STRIDES[lv], 20 - Q_PIXEL)
+    return rshift_round((cell * (1 << 20) + v) * STRIDES[lv], 20 - Q_PIXEL), ok
 
 
 def suppresses(cfg: YuNetConfig, a, b) -> bool:
@@ -208,20 +225,25 @@ def run(cfg: YuNetConfig, tensors) -> dict[str, np.ndarray]:
         order = strict[np.lexsort((gid[strict], -key[strict]))][: cfg.top_k]
     bx = np.zeros((len(order), 4), np.int64)
     rc = np.zeros((len(order), 4), np.int64)
+    kp = np.zeros((len(order), NUM_KPS), np.int64)
+    box_ok = np.ones(len(order), bool)
+    kp_ok = np.ones(len(order), bool)
     for lv in range(LEVELS):
         m = lvl[order] == lv
-        bx[m], rc[m] = boxes(cfg, tensors, lv, pt[order][m])
+        bx[m], rc[m], box_ok[m] = boxes(cfg, tensors, lv, pt[order][m])
+        kp[m], kp_ok[m] = keypoints(cfg, tensors, lv, pt[order][m])
     lone = len(key) == 1 and cfg.lone_rule
     kept: list[int] = []
     for i in range(len(order)):
         if len(kept) >= cfg.max_detections:
             break
+        if not box_ok[i]:
+            raise ValueError("a decoded bbox value is NaN, Inf or beyond +-2048")
         if lone or not suppressed_by_any(cfg, rc[kept], rc[i]):
+            if not kp_ok[i]:
+                raise ValueError("a decoded kps value is NaN, Inf or beyond +-2048")
             kept.append(i)
     sel = order[kept]
-    kp = np.zeros((len(sel), NUM_KPS), np.int64)
-    for lv in range(LEVELS):
-        m = lvl[sel] == lv
-        kp[m] = keypoints(cfg, tensors, lv, pt[sel][m])
+    kp = kp[kept]
     return {"boxes": bx[kept].astype(np.int32).reshape(-1, 4), "scores": f32_to_q30(key[sel]).astype(np.int32),
             "anchors": gid[sel].astype(np.int32), "keypoints": kp.astype(np.int32).reshape(-1, NUM_KPS)}

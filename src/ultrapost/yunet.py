@@ -21,15 +21,13 @@ import numpy as np
 
 from ultrapost import golden_yunet
 from ultrapost._yunet import YuNetCore
-from ultrapost.config import INPUT_I32, INPUT_S8
+from ultrapost.config import INPUT_F32, INPUT_S8
 from ultrapost.detections import Detections
-from ultrapost.golden import f32_to_fixed
 from ultrapost.yunet_prepare import (
     NUM_KPS,
     OUTPUT_NAMES,
     Q_PIXEL,
     STRIDES,
-    VALUE_LIMIT,
     padded_size,
     prepare,
 )
@@ -86,7 +84,7 @@ class YuNet:
         self._configs: dict = {}
         self._lock = threading.Lock()
         if self.input_size is not None:
-            self.config(INPUT_I32, padded_size(*self.input_size))  # validates the parameters now
+            self.config(INPUT_F32, padded_size(*self.input_size))  # validates the parameters now
 
     def config(self, kind: int, pad: tuple[int, int], quantization=None):
         """The (YuNetConfig, YuNetCore) of an input kind and padded size, made once and cached."""
@@ -115,7 +113,7 @@ class YuNet:
 
     def tensors(self, outputs, quantization=None, input_size=None):
         """(kind, padded size, frame size, quantization, {"cls": [3], "obj": [3], "bbox": [3], "kps": [3]}) as the
-        C reads them: int8 as given (views), float32 cls / obj as their bit patterns (views) and bbox / kps in Q20."""
+        C reads them: flat views of the outputs (a copy only of a non-contiguous one)."""
         frame = self._frame(input_size)
         pad = padded_size(*frame)
         if not hasattr(outputs, "keys"):
@@ -141,17 +139,8 @@ class YuNet:
                 if a.size != n * width or (a.ndim and a.shape[-1] != width and not (width == 1 and a.ndim == 1)):
                     raise ValueError(f"{kind}_{s} must hold {n} rows of {width} for a {frame[0]}x{frame[1]} frame "
                                      f"(padded {pad[0]}x{pad[1]}), got shape {a.shape}")
-                a = np.ascontiguousarray(a).reshape(-1)
-                if not s8 and kind in ("cls", "obj"):
-                    a = a.view(np.int32)
-                elif not s8:
-                    if not np.isfinite(a).all():
-                        raise ValueError(f"NaN or Inf in {kind}_{s}")
-                    if (np.abs(a) >= VALUE_LIMIT).any():
-                        raise ValueError(f"{kind}_{s} holds values beyond +-{VALUE_LIMIT:g} cells")
-                    a = f32_to_fixed(a, 20, -(2**31), 2**31 - 1).astype(np.int32)
-                t[kind].append(a)
-        return (INPUT_S8 if s8 else INPUT_I32), pad, frame, quantization, t
+                t[kind].append(np.ascontiguousarray(a).reshape(-1))
+        return (INPUT_S8 if s8 else INPUT_F32), pad, frame, quantization, t
 
     def run_fixed(self, outputs, quantization=None, input_size=None, backend: str = "c") -> dict:
         """The integer outputs: boxes Q12 pixel corners, scores Q30, anchors, keypoints Q12 pixels [K, 10]."""

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ultrapost.config import INPUT_I32, INPUT_S8
+from ultrapost.config import INPUT_F32, INPUT_S8
 
 STRIDES = (8, 16, 32)
 LEVELS = len(STRIDES)
@@ -28,14 +28,14 @@ Q_PIXEL = 12
 MAX_SIDE = 1 << 15
 F32_ONE_BITS = 0x3F800000
 INT32_MAX = 2**31 - 1
-# |bbox| and |kps| values (cells) the Q20 int32 inputs hold
+# |bbox| and |kps| values (cells) the Q20 decode holds
 VALUE_LIMIT = 2048.0
 OUTPUT_NAMES = tuple(f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in STRIDES)
 
 
 @dataclass(frozen=True, eq=False)
 class YuNetConfig:
-    """Every field of ``up_yunet_config_t``; tables are per-stride int32 [256] arrays (None for I32 inputs)."""
+    """Every field of ``up_yunet_config_t``; tables are per-stride int32 [256] arrays (None for float32 inputs)."""
 
     input_kind: int
     pad_w: int
@@ -192,7 +192,7 @@ def prepare(pad_w: int, pad_h: int, *, input_kind: int, score_threshold: float, 
             size_lut=tuple(size_lut(*qs[f"bbox_{s}"]) for s in STRIDES),
             kps_lut=tuple(center_lut(*qs[f"kps_{s}"]) for s in STRIDES),
         )
-    elif input_kind != INPUT_I32:
+    elif input_kind != INPUT_F32:
         raise ValueError(f"unknown YuNet input kind {input_kind!r}")
     return YuNetConfig(
         input_kind=input_kind, pad_w=int(pad_w), pad_h=int(pad_h), product_bound=product_bound(score_threshold),
