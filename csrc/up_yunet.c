@@ -8,12 +8,16 @@
 /* Bits of x (0..64). */
 static int up_bitlen64(uint64_t x)
 {
+#if defined(__GNUC__)
+    return x ? 64 - __builtin_clzll(x) : 0;
+#else
     int n = 0;
     while (x) {
         x >>= 1;
         n++;
     }
     return n;
+#endif
 }
 
 /* m * 2^-shift rounded to nearest, ties to even; shift may be <= 0 (exact). */
@@ -258,7 +262,9 @@ static bool up_f32_row_q20(const void *base, size_t index, int32_t *q20)
     return up_f32_to_q20(((const int32_t *)base)[index], q20);
 }
 
-/* Float32 bits of cls * obj of point i of level l; -1 for a non-finite input. */
+/* Float32 bits of cls * obj of point i of level l; -1 for a non-finite input. A product of values in [0, 1] is at
+ * most the smaller of them (rounding is monotone), so when either is at or below the bound the product is too:
+ * that factor's bits are returned without multiplying (only "> product_bound" is read from the result). */
 static int32_t up_yunet_product(const up_yunet_config_t *cfg, const up_yunet_tensors_t *t, int l, int32_t i)
 {
     int32_t c;
@@ -272,6 +278,9 @@ static int32_t up_yunet_product(const up_yunet_config_t *cfg, const up_yunet_ten
         if (c < 0 || o < 0) {
             return -1;
         }
+    }
+    if (c <= cfg->product_bound || o <= cfg->product_bound) {
+        return c < o ? c : o;
     }
     return (int32_t)up_f32_mul_bits((uint32_t)c, (uint32_t)o);
 }
@@ -435,14 +444,14 @@ static bool up_yunet_suppresses(const up_yunet_config_t *cfg, const int32_t *a, 
     if (cfg->iou_keep_all) {
         return false;
     }
-    int64_t area_a = (int64_t)a[2] * a[3];
-    int64_t area_b = (int64_t)b[2] * b[3];
-    if (area_a + area_b <= 0) {
-        return true; /* OpenCV: overlap 1 */
-    }
     int32_t iw = up_min32(a[0] + a[2], b[0] + b[2]) - up_max32(a[0], b[0]);
     int32_t ih = up_min32(a[1] + a[3], b[1] + b[3]) - up_max32(a[1], b[1]);
-    int64_t inter = (iw > 0 && ih > 0) ? (int64_t)iw * ih : 0;
+    int64_t area_a = (int64_t)a[2] * a[3];
+    int64_t area_b = (int64_t)b[2] * b[3];
+    if (iw <= 0 || ih <= 0) {
+        return area_a + area_b <= 0; /* no overlap: 0, kept; two empty rectangles: OpenCV's 1 */
+    }
+    int64_t inter = (int64_t)iw * ih; /* > 0, so area_a + area_b > 0 */
     uint64_t uni = (uint64_t)(area_a + area_b - inter);
     up_u128_t lhs = up_shl128((uint64_t)inter, cfg->iou_mid_e);
     up_u128_t rhs = up_mul64x64(cfg->iou_mid_m, uni);

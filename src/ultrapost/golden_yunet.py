@@ -101,7 +101,7 @@ def prob_bits(v) -> np.ndarray:
 
 
 def products(cfg: YuNetConfig, tensors) -> list[np.ndarray]:
-    """up_yunet_product of every point, per level."""
+    """up_yunet_product of every point, per level (the smaller factor when it is at or below the bound)."""
     out = []
     for lv in range(LEVELS):
         c = np.asarray(tensors["cls"][lv]).reshape(-1)
@@ -111,7 +111,8 @@ def products(cfg: YuNetConfig, tensors) -> list[np.ndarray]:
             ob = cfg.obj_lut[lv].astype(np.int64)[o.astype(np.int64) + 128]
         else:
             cb, ob = prob_bits(c), prob_bits(o)
-        out.append(f32_mul_bits(cb, ob))
+        low = np.minimum(cb, ob)
+        out.append(np.where(low <= cfg.product_bound, low, f32_mul_bits(cb, ob)))
     return out
 
 
