@@ -45,8 +45,8 @@ class BuildPyWithSources(build_py):
 
 # YuNet's stage (csrc/up_yunet.c) and its binding.
 yunet_ext = Extension(
-    "ultrapost._yunet",
-    ["src/ultrapost/_yunet.pyx", "csrc/up_yunet.c", "csrc/up_fixed.c"],
+    "ultrapost.core._yunet",
+    ["src/ultrapost/core/_yunet.pyx", "csrc/up_yunet.c", "csrc/up_fixed.c"],
     include_dirs=["csrc", np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=extra,

@@ -10,10 +10,10 @@ import pytest
 from conftest import require, require_tool
 
 from ultrapost import firmware as fw
-from ultrapost import golden_yunet
-from ultrapost.firmware_yunet import build_yunet_image, run_yunet_image, tensors_of
-from ultrapost.yunet import YuNet
-from ultrapost.yunet_cases import make_outputs
+from ultrapost.families.yunet import YuNet
+from ultrapost.families.yunet_cases import make_outputs
+from ultrapost.firmware.yunet import build_yunet_image, run_yunet_image
+from ultrapost.golden import yunet as golden_yunet
 
 BOARDS = ["an386", "an505", "m0plus"]
 # Sized for the smallest board (8 KB of RAM): the top 128 candidates enter NMS, at most 32 faces.
@@ -30,11 +30,13 @@ def _case(name, frame, outputs, quant, t=0.6):
 def cases():
     cv2 = pytest.importorskip("cv2")
     ort = pytest.importorskip("onnxruntime")
-    sess = ort.InferenceSession(str(require("yunet/face_detection_yunet_2026may_int8_320_int8out.onnx")),
-                                providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(
+        str(require("yunet/face_detection_yunet_2026may_int8_320_int8out.onnx")), providers=["CPUExecutionProvider"]
+    )
     meta = sess.get_modelmeta().custom_metadata_map
-    quant = {k[6:]: (json.loads(v)["scale"], json.loads(v)["zero_point"]) for k, v in meta.items()
-             if k.startswith("quant.")}
+    quant = {
+        k[6:]: (json.loads(v)["scale"], json.loads(v)["zero_point"]) for k, v in meta.items() if k.startswith("quant.")
+    }
     img = cv2.imread(str(require("images/nasa_group.jpg")))
     h, w = img.shape[:2]
     s = 320 / max(w, h)

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import require
 
 import ultrapost
-from conftest import require
-from ultrapost.priors import retinaface_priors
-from ultrapost.reference_retinaface import pytorch_retinaface
+from ultrapost.core.priors import retinaface_priors
+from ultrapost.reference import pytorch_retinaface
 
 MNET = dict(min_sizes=[[16, 32], [64, 128], [256, 512]], steps=(8, 16, 32))
 FLOAT = "retinaface/retinaface_mnet025_640.onnx"

@@ -8,11 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ultrapost
-from ultrapost import _yunet, golden_yunet, reference_yunet
-from ultrapost.config import INPUT_F32
-from ultrapost.yunet import YuNet
-from ultrapost.yunet_cases import MODES, make_outputs
-from ultrapost.yunet_prepare import f32_bits, iou_rule, padded_size, product_bound
+from ultrapost import reference
+from ultrapost.core import _yunet
+from ultrapost.core.config import INPUT_F32
+from ultrapost.core.yunet_config import f32_bits, iou_rule, padded_size, product_bound
+from ultrapost.families.yunet import YuNet
+from ultrapost.families.yunet_cases import MODES, make_outputs
+from ultrapost.golden import yunet as golden_yunet
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
@@ -28,11 +30,18 @@ def assert_same(yn, outs, quant, frame):
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), w=st.integers(1, 160), h=st.integers(1, 160),
-       mode=st.sampled_from(MODES), int8=st.booleans(),
-       t=st.sampled_from([0.0, 0.3, 0.5, 0.6, 0.9, 1.0]), nms=st.sampled_from([0.0, 0.3, 0.45, 1.0]),
-       top_k=st.sampled_from([5000, 0, -1, 1, 3]), max_det=st.sampled_from([None, 1, 2]),
-       preset=st.sampled_from(["opencv", "single-test"]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    w=st.integers(1, 160),
+    h=st.integers(1, 160),
+    mode=st.sampled_from(MODES),
+    int8=st.booleans(),
+    t=st.sampled_from([0.0, 0.3, 0.5, 0.6, 0.9, 1.0]),
+    nms=st.sampled_from([0.0, 0.3, 0.45, 1.0]),
+    top_k=st.sampled_from([5000, 0, -1, 1, 3]),
+    max_det=st.sampled_from([None, 1, 2]),
+    preset=st.sampled_from(["opencv", "single-test"]),
+)
 def test_c_equals_golden(seed, w, h, mode, int8, t, nms, top_k, max_det, preset):
     outs, quant = make_outputs(seed, (w, h), mode, t, int8)
     yn = YuNet((w, h), t, nms, top_k, preset, max_detections=max_det)
@@ -77,7 +86,7 @@ def test_lone_candidate_on_the_threshold():
     assert len(YuNet(frame, 0.5, 0.3, preset="single-test").postprocess(outs)) == 1
     outs["cls_8"][0, 40, 0], outs["obj_8"][0, 40, 0] = 1.0, 0.81  # a second candidate (0.9)
     assert list(yn.postprocess(outs).anchors) == [40]
-    assert list(reference_yunet.yunet(outs, 64, 64, score_threshold=0.5)[1]) == [40]
+    assert list(reference.yunet(outs, 64, 64, score_threshold=0.5)[1]) == [40]
     assert sorted(YuNet(frame, 0.5, 0.3, preset="single-test").postprocess(outs).anchors) == [5, 40]
 
 
@@ -98,8 +107,14 @@ def test_iou_rule_matches_opencv_overlap(t):
     """The exact integer test agrees with OpenCV's float overlap on random and on-the-edge rectangles."""
     rng = np.random.default_rng(int(t * 1000))
     yn_cfg = YuNet((64, 64), 0.5, t).config(INPUT_F32, (64, 64))[0]
-    pairs = [((0, 0, 10, 10), (0, 0, 10, 3)), ((0, 0, 10, 10), (7, 0, 10, 10)), ((0, 0, 0, 0), (0, 0, 0, 0)),
-             ((0, 0, 0, 5), (0, 0, 7, 0)), ((0, 0, 13, 1), (0, 0, 4, 1)), ((0, 0, 100, 1), (0, 0, 30, 1))]
+    pairs = [
+        ((0, 0, 10, 10), (0, 0, 10, 3)),
+        ((0, 0, 10, 10), (7, 0, 10, 10)),
+        ((0, 0, 0, 0), (0, 0, 0, 0)),
+        ((0, 0, 0, 5), (0, 0, 7, 0)),
+        ((0, 0, 13, 1), (0, 0, 4, 1)),
+        ((0, 0, 100, 1), (0, 0, 30, 1)),
+    ]
     for num in range(1, 200):  # I / U = num / den near t
         den = max(1, int(round(num / t))) if t > 0 else num + 1
         for d in (den - 1, den, den + 1):
@@ -110,7 +125,7 @@ def test_iou_rule_matches_opencv_overlap(t):
         b = tuple(int(v) for v in rng.integers(-20, 40, 2)) + tuple(int(v) for v in rng.integers(0, 30, 2))
         pairs.append((a, b))
     for a, b in pairs:
-        want = reference_yunet.overlap(a, b) > np.float32(t)
+        want = reference.opencv_overlap(a, b) > np.float32(t)
         assert golden_yunet.suppresses(yn_cfg, a, b) == want, (a, b)
 
 
@@ -128,7 +143,7 @@ def test_float_arithmetic_helpers_c_golden_numpy():
     want_sqrt = np.sqrt(f(a)).view(np.int32)
     assert np.array_equal(golden_yunet.f32_mul_bits(a, b), want_mul)
     assert np.array_equal(golden_yunet.f32_sqrt_bits(a), want_sqrt)
-    assert [_yunet.f32_mul_bits(int(x), int(y)) for x, y in zip(a, b)] == want_mul.tolist()
+    assert [_yunet.f32_mul_bits(int(x), int(y)) for x, y in zip(a, b, strict=True)] == want_mul.tolist()
     assert [_yunet.f32_sqrt_bits(int(x)) for x in a] == want_sqrt.tolist()
 
 
@@ -138,8 +153,10 @@ def test_dynamic_size_and_api():
     d = yn.postprocess(outs, input_size=(100, 70))
     assert d.landmarks.shape == (len(d), 5, 2)
     assert np.array_equal(d.anchors, YuNet((100, 70), 0.6).postprocess(outs).anchors)
-    assert isinstance(ultrapost.YuNet(input_size=(320, 320), score_threshold=0.6, iou_threshold=0.3, top_k=5000,
-                                      preset="opencv"), YuNet)
+    assert isinstance(
+        ultrapost.YuNet(input_size=(320, 320), score_threshold=0.6, iou_threshold=0.3, top_k=5000, preset="opencv"),
+        YuNet,
+    )
     assert padded_size(100, 70) == (128, 96)
 
 

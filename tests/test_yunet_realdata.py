@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require
-from ultrapost import reference_yunet
-from ultrapost.yunet import YuNet
-from ultrapost.yunet_prepare import padded_size
+
+from ultrapost import reference
+from ultrapost.core.yunet_config import padded_size
+from ultrapost.families.yunet import YuNet
 
 cv2 = pytest.importorskip("cv2")
 ort = pytest.importorskip("onnxruntime")
@@ -59,7 +59,7 @@ def model_quantization(sess) -> dict:
     for k, v in meta.items():
         if k.startswith("quant."):
             d = json.loads(v)
-            out[k[len("quant."):]] = (d["scale"], d["zero_point"])
+            out[k[len("quant.") :]] = (d["scale"], d["zero_point"])
     return out
 
 
@@ -94,8 +94,9 @@ def test_opencv_rules_equal_face_detector_yn():
     for p in photos():
         img = cv2.imread(str(p))
         h, w = img.shape[:2]
-        faces, _ = reference_yunet.yunet(run(sess, padded_blob(img)), *padded_size(w, h), score_threshold=0.6,
-                                         nms_threshold=0.3, top_k=5000)
+        faces, _ = reference.yunet(
+            run(sess, padded_blob(img)), *padded_size(w, h), score_threshold=0.6, nms_threshold=0.3, top_k=5000
+        )
         det = cv2.FaceDetectorYN.create(model, "", (w, h), 0.6, 0.3, 5000)
         _, cv_faces = det.detect(img)
         cv_faces = np.zeros((0, 15)) if cv_faces is None else cv_faces
@@ -114,7 +115,7 @@ def test_int8_outputs_equal_reference_on_dequantized():
     for p in photos():
         blob = letterbox_320(cv2.imread(str(p))).transpose(2, 0, 1)[None].astype(np.float32)
         q8 = run(sess8, blob)
-        deq = reference_yunet.dequantize(q8, quant)
+        deq = {k: reference.dequantize_f32(v, *quant[k]) for k, v in q8.items()}
         fq = run(sessq, blob)
         assert all(np.array_equal(deq[k], fq[k]) for k in fq)
         det = yn.postprocess(q8, quant)

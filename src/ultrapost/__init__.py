@@ -15,6 +15,7 @@ from ultrapost.families.blazeface import BlazeFace
 from ultrapost.families.boxes import nms
 from ultrapost.families.retinaface import RetinaFace
 from ultrapost.families.ultraface import Ultraface
+from ultrapost.families.yunet import YuNet
 from ultrapost.pipeline.detect import FaceDetector, detect
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "FaceDetector",
     "RetinaFace",
     "Ultraface",
+    "YuNet",
     "detect",
     "nms",
     "retinaface_priors",

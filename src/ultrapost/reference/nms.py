@@ -247,3 +247,32 @@ def py_cpu_nms(dets, thresh: float):
         ovr = inter / (areas[i] + areas[order[1:]] - inter)
         order = order[np.where(ovr <= thresh)[0] + 1]
     return np.asarray(keep, dtype=np.int64)
+
+
+def opencv_overlap(a, b) -> float:
+    """OpenCV's rectOverlap of two integer rectangles (x, y, w, h): ``1.f - (float)(1.0 - I / U)`` with integer
+    areas (no +1); 1 when both areas are 0."""
+    area_a, area_b = a[2] * a[3], b[2] * b[3]
+    if area_a + area_b <= 0:
+        return 1.0
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = float(iw * ih) if iw > 0 and ih > 0 else 0.0
+    return float(np.float32(1.0) - np.float32(1.0 - inter / (area_a + area_b - inter)))
+
+
+def nms_boxes(rects, scores, score_threshold: float, nms_threshold: float, top_k: int = 0) -> np.ndarray:
+    """``cv::dnn::NMSBoxes`` (eta 1) on integer rectangles [M, 4] (x, y, w, h): ``score > t`` (strict, float32), a
+    stable sort by score descending, the first ``top_k`` (<= 0: all), keep when :func:`opencv_overlap` <= the
+    threshold against every kept one. Returns the kept indices in keep order."""
+    s = np.asarray(scores, dtype=np.float32)
+    passed = np.flatnonzero(s > np.float32(score_threshold))
+    order = passed[np.argsort(-s[passed], kind="stable")]
+    if top_k > 0:
+        order = order[:top_k]
+    t = np.float32(nms_threshold)
+    keep: list[int] = []
+    for i in order.tolist():
+        if all(opencv_overlap(rects[j], rects[i]) <= t for j in keep):
+            keep.append(i)
+    return np.asarray(keep, dtype=np.int64)

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ultrapost.yunet_prepare import OUTPUT_NAMES, STRIDES, padded_size
+from ultrapost.core.yunet_config import OUTPUT_NAMES, STRIDES, padded_size
 
 MODES = ("random", "ties", "threshold", "lone", "clustered", "none")
 # The real int8 model's quantization (face_detection_yunet_2026may_int8_320_int8out.onnx), for realistic cases.
 REAL_QUANT = {
-    "cls_8": (0.003669546451419592, -128), "cls_16": (0.0032913628965616226, -128),
-    "cls_32": (0.0032981999684125185, -128), "obj_8": (0.0039186859503388405, -128),
-    "obj_16": (0.003886277787387371, -128), "obj_32": (0.003916296176612377, -128),
-    "bbox_8": (0.01738416962325573, -33), "bbox_16": (0.010783078148961067, 4),
-    "bbox_32": (0.017476653680205345, -16), "kps_8": (0.045072201639413834, -24),
-    "kps_16": (0.006953100673854351, -85), "kps_32": (0.03365163505077362, -6),
+    "cls_8": (0.003669546451419592, -128),
+    "cls_16": (0.0032913628965616226, -128),
+    "cls_32": (0.0032981999684125185, -128),
+    "obj_8": (0.0039186859503388405, -128),
+    "obj_16": (0.003886277787387371, -128),
+    "obj_32": (0.003916296176612377, -128),
+    "bbox_8": (0.01738416962325573, -33),
+    "bbox_16": (0.010783078148961067, 4),
+    "bbox_32": (0.017476653680205345, -16),
+    "kps_8": (0.045072201639413834, -24),
+    "kps_16": (0.006953100673854351, -85),
+    "kps_32": (0.03365163505077362, -6),
 }
 
 
@@ -43,8 +49,9 @@ def _probs(rng, n: int, mode: str, t: float) -> tuple[np.ndarray, np.ndarray]:
     return cls, obj
 
 
-def make_outputs(seed: int, frame: tuple[int, int], mode: str = "random", t: float = 0.6,
-                 int8: bool = False) -> tuple[dict, dict | None]:
+def make_outputs(
+    seed: int, frame: tuple[int, int], mode: str = "random", t: float = 0.6, int8: bool = False
+) -> tuple[dict, dict | None]:
     """(outputs {name: [1, N, k]}, quantization or None) for a frame of this size."""
     rng = np.random.default_rng(seed)
     pw, ph = padded_size(*frame)
@@ -65,9 +72,17 @@ def make_outputs(seed: int, frame: tuple[int, int], mode: str = "random", t: flo
         out[f"bbox_{s}"], out[f"kps_{s}"] = bbox[None], kps[None]
     if not int8:
         return out, None
-    quant = dict(REAL_QUANT) if rng.random() < 0.5 else {
-        k: (float(np.float32(rng.uniform(0.002, 0.05) if k[0] in "bk" else 1 / rng.uniform(255, 320))),
-            int(rng.integers(-40, 40)) if k[0] in "bk" else -128) for k in OUTPUT_NAMES}
+    quant = (
+        dict(REAL_QUANT)
+        if rng.random() < 0.5
+        else {
+            k: (
+                float(np.float32(rng.uniform(0.002, 0.05) if k[0] in "bk" else 1 / rng.uniform(255, 320))),
+                int(rng.integers(-40, 40)) if k[0] in "bk" else -128,
+            )
+            for k in OUTPUT_NAMES
+        }
+    )
     q8 = {}
     for k, v in out.items():
         scale, zp = quant[k]

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ultrapost.config import INPUT_F32, INPUT_S8
+from ultrapost.core.config import INPUT_F32, INPUT_S8
 
 STRIDES = (8, 16, 32)
 LEVELS = len(STRIDES)
@@ -155,17 +155,30 @@ def check_quant(q, name: str) -> tuple[float, int]:
     except (TypeError, ValueError):
         raise TypeError(f"quantization of {name} must be (scale, zero_point), got {q!r}") from None
     if not (math.isfinite(scale) and scale > 0) or not -128 <= zp <= 127:
-        raise ValueError(f"quantization of {name}: scale must be finite and > 0 and zero_point in [-128, 127], "
-                         f"got {q!r}")
+        raise ValueError(
+            f"quantization of {name}: scale must be finite and > 0 and zero_point in [-128, 127], got {q!r}"
+        )
     if name.startswith(("bbox", "kps")) and scale * max(127 - zp, zp + 128) > VALUE_LIMIT:
-        raise ValueError(f"quantization of {name}: values reach {scale * max(127 - zp, zp + 128):g} cells, "
-                         f"beyond the +-{VALUE_LIMIT:g} the decode holds")
+        raise ValueError(
+            f"quantization of {name}: values reach {scale * max(127 - zp, zp + 128):g} cells, "
+            f"beyond the +-{VALUE_LIMIT:g} the decode holds"
+        )
     return scale, zp
 
 
-def prepare(pad_w: int, pad_h: int, *, input_kind: int, score_threshold: float, nms_threshold: float, top_k: int,
-            max_detections: int | None = None, lone_rule: bool = True, second_test: bool = True,
-            quantization: dict | None = None) -> YuNetConfig:
+def prepare(
+    pad_w: int,
+    pad_h: int,
+    *,
+    input_kind: int,
+    score_threshold: float,
+    nms_threshold: float,
+    top_k: int,
+    max_detections: int | None = None,
+    lone_rule: bool = True,
+    second_test: bool = True,
+    quantization: dict | None = None,
+) -> YuNetConfig:
     """The integer config of one padded input size and input kind (quantization: {name: (scale, zero_point)})."""
     for v, name in ((pad_w, "padded width"), (pad_h, "padded height")):
         if not 32 <= v <= MAX_SIDE or v % 32:
@@ -179,8 +192,9 @@ def prepare(pad_w: int, pad_h: int, *, input_kind: int, score_threshold: float, 
     tables = {}
     if input_kind == INPUT_S8:
         if quantization is None:
-            raise ValueError("int8 YuNet outputs need quantization={name: (scale, zero_point)} for "
-                             + ", ".join(OUTPUT_NAMES))
+            raise ValueError(
+                "int8 YuNet outputs need quantization={name: (scale, zero_point)} for " + ", ".join(OUTPUT_NAMES)
+            )
         missing = [k for k in OUTPUT_NAMES if k not in quantization]
         if missing:
             raise ValueError(f"quantization lacks {', '.join(missing)}")
@@ -195,7 +209,17 @@ def prepare(pad_w: int, pad_h: int, *, input_kind: int, score_threshold: float, 
     elif input_kind != INPUT_F32:
         raise ValueError(f"unknown YuNet input kind {input_kind!r}")
     return YuNetConfig(
-        input_kind=input_kind, pad_w=int(pad_w), pad_h=int(pad_h), product_bound=product_bound(score_threshold),
-        nms_bound=f32_bits(score_threshold) if second_test else -1, top_k=top, max_detections=md,
-        lone_rule=bool(lone_rule), iou_keep_all=keep_all, iou_mid_inclusive=inclusive, iou_mid_e=e, iou_mid_m=m,
-        **tables)
+        input_kind=input_kind,
+        pad_w=int(pad_w),
+        pad_h=int(pad_h),
+        product_bound=product_bound(score_threshold),
+        nms_bound=f32_bits(score_threshold) if second_test else -1,
+        top_k=top,
+        max_detections=md,
+        lone_rule=bool(lone_rule),
+        iou_keep_all=keep_all,
+        iou_mid_inclusive=inclusive,
+        iou_mid_e=e,
+        iou_mid_m=m,
+        **tables,
+    )

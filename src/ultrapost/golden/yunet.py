@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ultrapost.config import INPUT_S8
-from ultrapost.golden import exp_q20, f32_to_fixed, rshift_round
-from ultrapost.yunet_prepare import F32_ONE_BITS, LEVELS, NUM_KPS, Q_PIXEL, STRIDES, YuNetConfig
+from ultrapost.core.config import INPUT_S8
+from ultrapost.core.yunet_config import F32_ONE_BITS, LEVELS, NUM_KPS, Q_PIXEL, STRIDES, YuNetConfig
+from ultrapost.golden.f32 import f32_to_fixed
+from ultrapost.golden.fixed import exp_q20, rshift_round
 
 
 def _bitlen(x: np.ndarray) -> np.ndarray:
@@ -137,8 +138,15 @@ def boxes(cfg: YuNetConfig, tensors, lv: int, idx: np.ndarray):
     ok = np.ones(len(idx), bool)
     if cfg.input_kind == INPUT_S8:
         raw = rows.astype(np.int64)
-        v = np.stack([cfg.center_lut[lv][raw[:, 0] + 128], cfg.center_lut[lv][raw[:, 1] + 128],
-                      cfg.size_lut[lv][raw[:, 2] + 128], cfg.size_lut[lv][raw[:, 3] + 128]], 1).astype(np.int64)
+        v = np.stack(
+            [
+                cfg.center_lut[lv][raw[:, 0] + 128],
+                cfg.center_lut[lv][raw[:, 1] + 128],
+                cfg.size_lut[lv][raw[:, 2] + 128],
+                cfg.size_lut[lv][raw[:, 3] + 128],
+            ],
+            1,
+        ).astype(np.int64)
     else:
         raw, good = f32_to_q20(rows)
         ok = good.all(1)
@@ -246,5 +254,9 @@ def run(cfg: YuNetConfig, tensors) -> dict[str, np.ndarray]:
             kept.append(i)
     sel = order[kept]
     kp = kp[kept]
-    return {"boxes": bx[kept].astype(np.int32).reshape(-1, 4), "scores": f32_to_q30(key[sel]).astype(np.int32),
-            "anchors": gid[sel].astype(np.int32), "keypoints": kp.astype(np.int32).reshape(-1, NUM_KPS)}
+    return {
+        "boxes": bx[kept].astype(np.int32).reshape(-1, 4),
+        "scores": f32_to_q30(key[sel]).astype(np.int32),
+        "anchors": gid[sel].astype(np.int32),
+        "keypoints": kp.astype(np.int32).reshape(-1, NUM_KPS),
+    }

@@ -19,11 +19,10 @@ import threading
 
 import numpy as np
 
-from ultrapost import golden_yunet
-from ultrapost._yunet import YuNetCore
-from ultrapost.config import INPUT_F32, INPUT_S8
-from ultrapost.detections import Detections
-from ultrapost.yunet_prepare import (
+from ultrapost.core._yunet import YuNetCore
+from ultrapost.core.config import INPUT_F32, INPUT_S8
+from ultrapost.core.detections import Detections
+from ultrapost.core.yunet_config import (
     NUM_KPS,
     OUTPUT_NAMES,
     Q_PIXEL,
@@ -31,6 +30,9 @@ from ultrapost.yunet_prepare import (
     padded_size,
     prepare,
 )
+from ultrapost.golden import yunet as golden_yunet
+from ultrapost.reference.decode import dequantize_f32
+from ultrapost.reference.families import yunet as yunet_reference
 
 BACKENDS = ("c", "golden")
 PRESETS = {
@@ -67,8 +69,16 @@ def _closed_unit(value, name: str) -> float:
 class YuNet:
     """YuNet post-processing in integers, bit-exact between the C (``backend="c"``) and the golden model."""
 
-    def __init__(self, input_size=None, score_threshold: float = 0.9, iou_threshold: float = 0.3,
-                 top_k: int = 5000, preset: str = "opencv", *, max_detections: int | None = None):
+    def __init__(
+        self,
+        input_size=None,
+        score_threshold: float = 0.9,
+        iou_threshold: float = 0.3,
+        top_k: int = 5000,
+        preset: str = "opencv",
+        *,
+        max_detections: int | None = None,
+    ):
         if preset not in PRESETS:
             raise ValueError(f"unknown YuNet preset {preset!r}; presets: {', '.join(PRESETS)}")
         self.input_size = None if input_size is None else _size(input_size, "input_size")
@@ -95,10 +105,16 @@ class YuNet:
             md = self.max_detections
             n = sum((pad[0] // s) * (pad[1] // s) for s in STRIDES)
             top = n if self.top_k <= 0 else min(self.top_k, n)
-            fc = prepare(*pad, input_kind=kind, score_threshold=self.score_threshold,
-                         nms_threshold=self.iou_threshold, top_k=self.top_k,
-                         max_detections=None if md is None else min(md, top), quantization=quantization,
-                         **PRESETS[self.preset])
+            fc = prepare(
+                *pad,
+                input_kind=kind,
+                score_threshold=self.score_threshold,
+                nms_threshold=self.iou_threshold,
+                top_k=self.top_k,
+                max_detections=None if md is None else min(md, top),
+                quantization=quantization,
+                **PRESETS[self.preset],
+            )
             hit = (fc, YuNetCore(fc))
             with self._lock:
                 self._configs[key] = hit
@@ -124,21 +140,25 @@ class YuNet:
         arrays = {k: np.asarray(outputs[k]) for k in OUTPUT_NAMES}
         dtypes = {a.dtype for a in arrays.values()}
         if len(dtypes) != 1 or dtypes.pop() not in (np.dtype(np.float32), np.dtype(np.int8)):
-            raise TypeError("YuNet outputs must all be float32 or all int8, got "
-                            + ", ".join(sorted({str(a.dtype) for a in arrays.values()})))
+            raise TypeError(
+                "YuNet outputs must all be float32 or all int8, got "
+                + ", ".join(sorted({str(a.dtype) for a in arrays.values()}))
+            )
         s8 = arrays["cls_8"].dtype == np.int8
         if s8 and quantization is None:
             raise ValueError("int8 YuNet outputs need quantization={name: (scale, zero_point)}")
         if not s8 and quantization is not None:
             raise ValueError("quantization is only for int8 outputs")
         t = {"cls": [], "obj": [], "bbox": [], "kps": []}
-        for lv, s in enumerate(STRIDES):
+        for s in STRIDES:
             n = (pad[0] // s) * (pad[1] // s)
             for kind, width in (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", NUM_KPS)):
                 a = arrays[f"{kind}_{s}"]
                 if a.size != n * width or (a.ndim and a.shape[-1] != width and not (width == 1 and a.ndim == 1)):
-                    raise ValueError(f"{kind}_{s} must hold {n} rows of {width} for a {frame[0]}x{frame[1]} frame "
-                                     f"(padded {pad[0]}x{pad[1]}), got shape {a.shape}")
+                    raise ValueError(
+                        f"{kind}_{s} must hold {n} rows of {width} for a {frame[0]}x{frame[1]} frame "
+                        f"(padded {pad[0]}x{pad[1]}), got shape {a.shape}"
+                    )
                 t[kind].append(np.ascontiguousarray(a).reshape(-1))
         return (INPUT_S8 if s8 else INPUT_F32), pad, frame, quantization, t
 
@@ -163,19 +183,23 @@ class YuNet:
         return Detections(boxes, fixed["scores"] / float(1 << 30), fixed["anchors"], landmarks=kps)
 
     def reference(self, outputs, quantization=None, input_size=None, arithmetic: str = "float32") -> Detections:
-        """OpenCV's rules (ultrapost.reference_yunet) on the same outputs, int8 dequantized as onnxruntime does."""
-        from ultrapost import reference_yunet
-
+        """OpenCV's rules (``ultrapost.reference.yunet``) on the same outputs, int8 dequantized as onnxruntime
+        does."""
         frame = self._frame(input_size)
         pad = padded_size(*frame)
         outs = {k: np.asarray(outputs[k]) for k in OUTPUT_NAMES}
         if quantization is not None:
-            outs = reference_yunet.dequantize(outs, quantization)
+            outs = {k: dequantize_f32(v, *quantization[k]) for k, v in outs.items()}
         if self.preset != "opencv":
             raise ValueError("the reference is OpenCV's rules: preset 'opencv' only")
-        faces, points = reference_yunet.yunet(outs, *pad, score_threshold=self.score_threshold,
-                                              nms_threshold=self.iou_threshold, top_k=self.top_k,
-                                              arithmetic=arithmetic)
+        faces, points = yunet_reference(
+            outs,
+            *pad,
+            score_threshold=self.score_threshold,
+            nms_threshold=self.iou_threshold,
+            top_k=self.top_k,
+            arithmetic=arithmetic,
+        )
         if self.max_detections is not None:
             faces, points = faces[: self.max_detections], points[: self.max_detections]
         w, h = frame
@@ -186,5 +210,7 @@ class YuNet:
 
     def __repr__(self) -> str:
         size = "dynamic" if self.input_size is None else f"{self.input_size[0]}x{self.input_size[1]}"
-        return f"YuNet({size}, t={self.score_threshold}, nms={self.iou_threshold}, top_k={self.top_k}, " \
-               f"preset={self.preset!r})"
+        return (
+            f"YuNet({size}, t={self.score_threshold}, nms={self.iou_threshold}, top_k={self.top_k}, "
+            f"preset={self.preset!r})"
+        )
