@@ -8,7 +8,7 @@ from libc.stdlib cimport free, malloc
 
 import numpy as np
 
-from ultrapost.config import INPUT_S8, STATUS
+from ultrapost.core.config import INPUT_S8, STATUS
 
 cnp.import_array()
 
