@@ -72,3 +72,13 @@ def test_photos_detect_py_faces_float_and_int8():
                 assert np.abs(det.boxes * 640 - boxes).max() < 1 / 16
             counts[kind] += int((scores >= 0.6).sum())
     assert counts == {"float": 606, "int8": 589}
+
+
+@pytest.mark.parametrize("name", [FLOAT, INT8OUT, "retinaface/retinaface_mnet025_640_int8.onnx"])
+def test_recognized_from_the_file(name):
+    """The packed model and its int8 variants are recognized (logits, Pytorch_Retinaface's priors and decisions) and
+    find nasa_group.jpg's 14 people."""
+    fd = ultrapost.FaceDetector(str(require(name)))
+    assert fd.spec.family == "retinaface" and fd.spec.logits and fd.spec.scores == fd.spec.boxes
+    assert fd.postprocessor.min_sizes == ((16, 32), (64, 128), (256, 512))
+    assert len(fd(require("images/nasa_group.jpg"))) == 14

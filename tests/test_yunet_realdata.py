@@ -130,3 +130,42 @@ def test_int8_outputs_equal_reference_on_dequantized():
         assert all(np.array_equal(c[k], g[k]) for k in c)
         total += len(det)
     assert total > 300
+
+
+def test_face_detector_equals_face_detector_yn_on_every_photo():
+    """End to end: FaceDetector on the dynamic model (recognized from the file, frame padded as OpenCV pads it, the
+    network in onnxruntime, post-processing in the C) against cv2.FaceDetectorYN on the same pixels: the same faces
+    on every photo, boxes and landmarks within 1e-3 px (the runtimes' outputs differ by up to 2e-4 px)."""
+    import ultrapost
+
+    model = str(require(DYNAMIC))
+    fd = ultrapost.FaceDetector(model, score_threshold=0.6, iou_threshold=0.3)
+    assert fd.spec.family == "yunet" and fd.spec.input_size is None
+    total = 0
+    for p in photos():
+        bgr = cv2.imread(str(p))
+        h, w = bgr.shape[:2]
+        faces = fd(np.ascontiguousarray(bgr[:, :, ::-1]))
+        _, cv_faces = cv2.FaceDetectorYN.create(model, "", (w, h), 0.6, 0.3, 5000).detect(bgr)
+        cv_faces = np.zeros((0, 15)) if cv_faces is None else cv_faces
+        assert len(faces) == len(cv_faces), p.name
+        if len(cv_faces):
+            x, y, bw, bh = cv_faces[:, :4].T
+            want = np.stack([x, y, x + bw, y + bh], 1)
+            assert np.abs(faces.boxes - np.clip(want, 0, [w, h, w, h])).max() < 1e-3, p.name
+            assert np.abs(faces.landmarks.reshape(-1, 10) - cv_faces[:, 4:14]).max() < 1e-3, p.name
+            assert np.abs(faces.scores - cv_faces[:, 14]).max() < 1e-6, p.name
+        total += len(faces)
+    assert total == 1264  # MANIFEST.md: FaceDetectorYN at 0.6 / 0.3 at each photo's own size
+
+
+@pytest.mark.parametrize("name", [DYNAMIC, "yunet/face_detection_yunet_2026may_320.onnx", INT8, INT8OUT])
+def test_recognized_from_the_file(name):
+    """Every YuNet variant is recognized and finds nasa_group.jpg's 14 people at 0.6."""
+    import ultrapost
+
+    fd = ultrapost.FaceDetector(str(require(name)), score_threshold=0.6)
+    assert fd.spec.family == "yunet"
+    if name == INT8OUT:
+        assert fd.spec.output_quantization["cls_8"] == (pytest.approx(0.003669546451419592), -128)
+    assert len(fd(require("images/nasa_group.jpg"))) == 14
