@@ -1,8 +1,8 @@
 /*
- * YuNet (see up_yunet.h): the float32 score in integers, selection of the
+ * YuNet (see ultrapost.h): the float32 score in integers, selection of the
  * top_k candidates, fixed-point decode and OpenCV's NMS on integer rectangles.
  */
-#include "up_yunet.h"
+#include "ultrapost.h"
 #include "up_fixed.h"
 
 /* Bits of x (0..64). */

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "semihost.h"
-#include "up_yunet.h"
+#include "ultrapost.h"
 #include "yunet_cases.h"
 
 #define GUARD 0xA5C3E1F7u

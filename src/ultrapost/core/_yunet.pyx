@@ -24,7 +24,7 @@ cdef extern from "ultrapost.h" nogil:
         int32_t *labels
 
 
-cdef extern from "up_yunet.h" nogil:
+cdef extern from "ultrapost.h" nogil:
     ctypedef struct up_yunet_config_t:
         int32_t input_kind
         int32_t pad_w
@@ -62,8 +62,7 @@ cdef extern from "up_yunet.h" nogil:
 def _check(int32_t status, str where):
     if status == 0:
         return
-    why = "a decoded value is NaN, Inf or beyond +-2048 cells" if status == -8 else STATUS.get(status, "unknown error")
-    msg = f"{where}: {why} (status {status})"
+    msg = f"{where}: {STATUS.get(status, 'unknown error')} (status {status})"
     if status in (-3, -4):
         raise MemoryError(msg)
     raise ValueError(msg)

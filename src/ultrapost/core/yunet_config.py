@@ -1,4 +1,4 @@
-"""YuNet's prepared config: a Python mirror of ``up_yunet_config_t`` (csrc/up_yunet.h), and the one place where
+"""YuNet's prepared config: a Python mirror of ``up_yunet_config_t`` (csrc/ultrapost.h), and the one place where
 YuNet's float parameters become integers and tables.
 
 Every decision is OpenCV's float32 one made exact in integers:

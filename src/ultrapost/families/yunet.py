@@ -5,7 +5,7 @@
     det.boxes, det.scores, det.landmarks  # normalized to input_size; landmarks [K, 5, 2]
 
 Outputs are float32, or int8 (``quantization={name: (scale, zero_point)}``, e.g. the ``*_int8out.onnx`` model's).
-The preset ``"opencv"`` (the default) makes FaceDetectorYN's decisions exactly (csrc/up_yunet.h): the float32 score
+The preset ``"opencv"`` (the default) makes FaceDetectorYN's decisions exactly (csrc/ultrapost.h): the float32 score
 ``sqrtf(cls * obj)`` and its tests, a lone candidate kept without NMS, NMSBoxes' strict second test and ``top_k``,
 and the NMS on integer-truncated rectangles. ``"single-test"`` drops the two OpenCV particularities (every candidate
 ``score >= t`` enters NMS, a lone one included). ``input_size=None``: each call names its frame size

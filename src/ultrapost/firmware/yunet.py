@@ -41,7 +41,7 @@ def case_header(cases: list[tuple[str, YuNetConfig, dict]]) -> str:
         "#ifndef YUNET_CASES_H",
         "#define YUNET_CASES_H",
         "#include <stdint.h>",
-        '#include "up_yunet.h"',
+        '#include "ultrapost.h"',
         "",
     ]
     scratch = max(8 * c.top_k + 16 * c.max_detections for _, c, _ in cases)
