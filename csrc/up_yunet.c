@@ -256,12 +256,6 @@ static bool up_f32_to_q20(int32_t bits, int32_t *q20)
     return true;
 }
 
-/* Q20 value k of a row of an F32 tensor (bit patterns), or false (see up_f32_to_q20). */
-static bool up_f32_row_q20(const void *base, size_t index, int32_t *q20)
-{
-    return up_f32_to_q20(((const int32_t *)base)[index], q20);
-}
-
 /* Float32 bits of cls * obj of point i of level l; -1 for a non-finite input. A product of values in [0, 1] is at
  * most the smaller of them (rounding is monotone), so when either is at or below the bound the product is too:
  * that factor's bits are returned without multiplying (only "> product_bound" is read from the result). */
@@ -353,7 +347,7 @@ static bool up_yunet_box(const up_yunet_config_t *cfg, const up_yunet_tensors_t 
         v[3] = cfg->size_lut[l][row[3] + 128];
     } else {
         for (int k = 0; k < 4; k++) {
-            if (!up_f32_row_q20(t->bbox[l], (size_t)i * 4u + (size_t)k, &v[k])) {
+            if (!up_f32_to_q20(((const int32_t *)t->bbox[l])[(size_t)i * 4u + (size_t)k], &v[k])) {
                 return false;
             }
         }
@@ -383,7 +377,7 @@ static bool up_yunet_keypoints(const up_yunet_config_t *cfg, const up_yunet_tens
         int32_t v;
         if (cfg->input_kind == UP_INPUT_S8) {
             v = cfg->kps_lut[l][((const int8_t *)t->kps[l])[(size_t)i * UP_YUNET_KPS + (size_t)k] + 128];
-        } else if (!up_f32_row_q20(t->kps[l], (size_t)i * UP_YUNET_KPS + (size_t)k, &v)) {
+        } else if (!up_f32_to_q20(((const int32_t *)t->kps[l])[(size_t)i * UP_YUNET_KPS + (size_t)k], &v)) {
             return false;
         }
         int64_t q20 = ((int64_t)(k & 1 ? r : c) * UP_ONE_BOX + v) * s;
