@@ -43,9 +43,10 @@ __all__ = ["POSTPROCESSORS", "DEFAULTS", "Faces", "FaceDetector", "detect"]
 # py_cpu_nms at 0.4 with "+1 pixel" areas, at most 1000; a packed RetinaFace (Pytorch_Retinaface) is drawn by its
 # detect.py when score >= 0.6 after its py_cpu_nms at 0.4 (the 5000 best, the first 750 kept); FaceDetectorYN's
 # defaults are score 0.9, NMS 0.3, top_k 5000.
+# The packed RetinaFace's (a variant of the retinaface family).
+PACKED_RETINAFACE_DEFAULTS = dict(score_threshold=0.6, iou_threshold=0.4, candidate_limit=5000, max_detections=750)
 DEFAULTS: dict[str, dict] = {
     "yunet": dict(score_threshold=0.9, iou_threshold=0.3, candidate_limit=5000),
-    "retinaface_packed": dict(score_threshold=0.6, iou_threshold=0.4, candidate_limit=5000, max_detections=750),
     "ultraface": dict(score_threshold=0.7, iou_threshold=0.3, candidate_limit=200),
     "ultraslim": dict(score_threshold=0.5, iou_threshold=0.3, candidate_limit=200),
     "blazeface": dict(score_threshold=0.5, iou_threshold=0.3),
@@ -272,7 +273,7 @@ class FaceDetector:
                 f"isn't available in this version of ultrapost ({__version__})"
             )
         packed = self.spec.family == "retinaface" and self.spec.scores == self.spec.boxes
-        options = dict(DEFAULTS.get("retinaface_packed" if packed else self.spec.family, {}))
+        options = dict(PACKED_RETINAFACE_DEFAULTS if packed else DEFAULTS.get(self.spec.family, {}))
         given = dict(score_threshold=score_threshold, iou_threshold=iou_threshold, max_detections=max_detections)
         options.update({k: v for k, v in given.items() if v is not None})
         if candidate_limit is not _UNSET:
