@@ -52,4 +52,7 @@ yunet_ext = Extension(
     extra_compile_args=extra,
 )
 
-setup(ext_modules=cythonize([ext, yunet_ext], language_level=3, include_path=["src"]), cmdclass={"build_py": BuildPyWithSources})
+setup(
+    ext_modules=cythonize([ext, yunet_ext], language_level=3, include_path=["src"]),
+    cmdclass={"build_py": BuildPyWithSources},
+)
