@@ -174,13 +174,14 @@ class YuNet:
 
     def postprocess(self, outputs, quantization=None, input_size=None, backend: str = "c") -> Detections:
         """Detections: boxes normalized to the frame (x1, y1, x2, y2), scores, anchors (point index over the
-        strides), landmarks [K, 5, 2] normalized (right eye, left eye, nose tip, right and left mouth corner)."""
+        strides), landmarks [K, 5, 2] normalized (right eye, left eye, nose tip, right and left mouth corner);
+        ``fixed``: the integer outputs (:meth:`run_fixed`: boxes and keypoints Q12 pixels, scores Q30)."""
         frame = self._frame(input_size)
         fixed = self.run_fixed(outputs, quantization, input_size, backend)
         w, h = frame
         boxes = fixed["boxes"] / float(1 << Q_PIXEL) / np.array([w, h, w, h], dtype=np.float64)
         kps = fixed["keypoints"].reshape(-1, 5, 2) / float(1 << Q_PIXEL) / np.array([w, h], dtype=np.float64)
-        return Detections(boxes, fixed["scores"] / float(1 << 30), fixed["anchors"], landmarks=kps)
+        return Detections(boxes, fixed["scores"] / float(1 << 30), fixed["anchors"], fixed=fixed, landmarks=kps)
 
     def reference(self, outputs, quantization=None, input_size=None, arithmetic: str = "float32") -> Detections:
         """OpenCV's rules (``ultrapost.reference.yunet``) on the same outputs, int8 dequantized as onnxruntime
