@@ -261,6 +261,19 @@ def opencv_overlap(a, b) -> float:
     return float(np.float32(1.0) - np.float32(1.0 - inter / (area_a + area_b - inter)))
 
 
+def _opencv_overlaps(kept: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`opencv_overlap` of rectangle b against each kept one, the same float operations on arrays."""
+    area_a, area_b = kept[:, 2] * kept[:, 3], b[2] * b[3]
+    iw = np.minimum(kept[:, 0] + kept[:, 2], b[0] + b[2]) - np.maximum(kept[:, 0], b[0])
+    ih = np.minimum(kept[:, 1] + kept[:, 3], b[1] + b[3]) - np.maximum(kept[:, 1], b[1])
+    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0).astype(np.float64)
+    total = area_a + area_b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = inter / (total - inter)
+    out = np.float32(1.0) - (1.0 - q).astype(np.float32)
+    return np.where(total <= 0, np.float32(1.0), out)
+
+
 def nms_boxes(rects, scores, score_threshold: float, nms_threshold: float, top_k: int = 0) -> np.ndarray:
     """``cv::dnn::NMSBoxes`` (eta 1) on integer rectangles [M, 4] (x, y, w, h): ``score > t`` (strict, float32), a
     stable sort by score descending, the first ``top_k`` (<= 0: all), keep when :func:`opencv_overlap` <= the
@@ -271,8 +284,11 @@ def nms_boxes(rects, scores, score_threshold: float, nms_threshold: float, top_k
     if top_k > 0:
         order = order[:top_k]
     t = np.float32(nms_threshold)
+    r = np.asarray(rects, dtype=np.int64).reshape(-1, 4)
+    kept = np.zeros((0, 4), dtype=np.int64)
     keep: list[int] = []
     for i in order.tolist():
-        if all(opencv_overlap(rects[j], rects[i]) <= t for j in keep):
+        if len(keep) == 0 or (_opencv_overlaps(kept, r[i]) <= t).all():
             keep.append(i)
+            kept = r[keep]
     return np.asarray(keep, dtype=np.int64)
