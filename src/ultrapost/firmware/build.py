@@ -23,10 +23,16 @@ CFLAGS = [
 ]
 
 
+# Stage files of a family with its own entry point, linked only into the images that call it (YuNet's up_yunet_run:
+# firmware/yunet.py); the anchor-based core's images, footprint and stack figures leave them out.
+OWN_ENTRY_STAGES = ("up_yunet.c",)
+
+
 def core_sources(csrc: Path | None = None) -> list[Path]:
-    """The firmware part of the core: csrc/*.c without "host" in the name."""
+    """The firmware part of the anchor-based core: csrc/*.c without "host" in the name, nor a stage of
+    ``OWN_ENTRY_STAGES``."""
     csrc = csrc or csrc_dir()
-    return sorted(p for p in csrc.glob("*.c") if "host" not in p.name)
+    return sorted(p for p in csrc.glob("*.c") if "host" not in p.name and p.name not in OWN_ENTRY_STAGES)
 
 
 @dataclass
@@ -262,7 +268,7 @@ def build_host_fuzzer(out_dir: Path, *, csrc: Path | None = None, defines: dict 
     exe = out_dir / "fuzz_host_diff"
     root = csrc or csrc_dir()
     core = core_sources(csrc)
-    host = sorted(p for p in root.rglob("*.c") if p not in core)
+    host = sorted(p for p in root.rglob("*.c") if p not in core and p.name not in OWN_ENTRY_STAGES)
     cmd = ["clang", "-std=c99", "-g", "-O1", "-fsanitize=fuzzer", *SANITIZE, *WARNINGS, "-Werror"]
     cmd += ["-DUP_HOST_FLOAT=1", *(f"-I{d}" for d in sorted({root, *(p.parent for p in host)}))]
     cmd += [f"-D{k}={v}" for k, v in (defines or {}).items()]
