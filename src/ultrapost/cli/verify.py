@@ -24,8 +24,6 @@ post-processing cases, for every model family, input kind and NMS kind:
   retinaface  f32, s8, i32: both prior configs (Face-Detector-1MB, zineos Blazeface), 5 landmarks in their own
               tensor, probabilities or logits
   multiclass  f32, s8, i32: background + 2 or 3 classes, a threshold per class, labels
-  yunet       f32, s8: any frame size, random, tied, on-the-threshold, lone-candidate and clustered outputs,
-              OpenCV's rules ("opencv") or one score test ("single-test"); its one NMS counts as hard
 
 Case i of a family and kind uses NMS kind i mod 5 (hard, blend, weighted, soft-linear, soft-gaussian), so every
 family and kind is checked with every NMS kind. Cases come from ultrapost.families.cases: case i is a pure function of
@@ -51,7 +49,6 @@ GROUPS = {
     "blazeface": ("f32", "s8", "i32"),
     "retinaface": ("f32", "s8", "i32"),
     "multiclass": ("f32", "s8", "i32"),
-    "yunet": ("f32", "s8"),
 }
 _LIMITS = (200, 1, 7, None)
 _MAX_DETECTIONS = (None, 1, 5)
@@ -61,7 +58,6 @@ _MAKERS = {
     "blazeface": "blazeface_case",
     "retinaface": "retinaface_case",
     "multiclass": "multiclass_case",
-    "yunet": "make_outputs",
 }
 
 
@@ -81,8 +77,6 @@ class Case:
 
     def rebuild(self) -> str:
         p = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
-        if self.family == "yunet":
-            return f"ultrapost.families.yunet_cases.make_outputs({p}) with {self.pp!r}"
         return f"ultrapost.families.cases.{_MAKERS[self.family]}({p})"
 
 
@@ -121,23 +115,6 @@ def make(family: str, kind: str, index: int, seed: int = 0) -> Case:
         )
         pp, s, b, q = cases.make_case(**params)
         return Case(family, kind, index, params, pp, (s, b), dict(decoded=decoded, quantization=q))
-    if family == "yunet":
-        from ultrapost.families.yunet import YuNet
-        from ultrapost.families.yunet_cases import MODES, make_outputs
-
-        frame = (int(rng.integers(1, 161)), int(rng.integers(1, 161)))
-        t = float(rng.choice([0.0, 0.3, 0.5, 0.6, 0.9, 1.0]))
-        params = dict(seed=case_seed, frame=frame, mode=str(rng.choice(MODES)), t=t, int8=kind == "s8")
-        outs, q = make_outputs(**params)
-        pp = YuNet(
-            frame,
-            t,
-            float(rng.choice([0.0, 0.3, 0.45, 1.0])),
-            int(rng.choice([5000, 0, 1, 3])),
-            str(rng.choice(["opencv", "single-test"])),
-            max_detections=_MAX_DETECTIONS[rng.integers(len(_MAX_DETECTIONS))],
-        )
-        return Case(family, kind, index, params, pp, (outs,), dict(quantization=q))
     if family == "ultraslim":
         params = dict(
             seed=case_seed,
