@@ -43,7 +43,7 @@ class BuildPyWithSources(build_py):
                     shutil.copy2(f, dest / folder / f.name)
 
 
-# The pre-processing stage: its own module (it needs only csrc/ultrapost.h).
+# The pre-processing stage: its own module (it needs only its header).
 pre = Extension(
     "ultrapost.core._preprocess",
     ["src/ultrapost/core/_preprocess.pyx", "csrc/up_preprocess.c"],
@@ -52,4 +52,16 @@ pre = Extension(
     extra_compile_args=extra,
 )
 
-setup(ext_modules=cythonize([ext, pre], language_level=3, include_path=["src"]), cmdclass={"build_py": BuildPyWithSources})
+# YuNet's stage (csrc/up_yunet.c) and its binding.
+yunet_ext = Extension(
+    "ultrapost.core._yunet",
+    ["src/ultrapost/core/_yunet.pyx", "csrc/up_yunet.c", "csrc/up_fixed.c"],
+    include_dirs=["csrc", np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=extra,
+)
+
+setup(
+    ext_modules=cythonize([ext, pre, yunet_ext], language_level=3, include_path=["src"]),
+    cmdclass={"build_py": BuildPyWithSources},
+)

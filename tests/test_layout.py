@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "ultrapost"
 # Cython's import statements (the ast module cannot parse .pyx / .pxd).
+_CYTHON_INCLUDE = re.compile(r'^include\s+"([^"]+)"', re.M)
 _CYTHON_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+c?import\s+([\w*, ]+)|c?import\s+([\w., ]+))", re.M)
 
 
@@ -23,6 +24,8 @@ def _imports(path: Path, name: str) -> list[tuple[str, list[str]]]:
     """(module, names imported from it) for every import statement in the file, at any depth."""
     text = path.read_text()
     if path.suffix in (".pyx", ".pxd"):
+        # An included .pxi is part of the module that includes it.
+        text += "".join((path.parent / f).read_text() for f in _CYTHON_INCLUDE.findall(text))
         out = []
         for m in _CYTHON_IMPORT.finditer(text):
             if m.group(1):

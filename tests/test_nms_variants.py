@@ -196,7 +196,7 @@ def test_preset_opencv_matches_nmsboxes(source):
 
 
 def test_presets_are_data():
-    assert set(PRESETS) == {"predict", "ncnn", "mediapipe", "retinaface", "opencv"}
+    assert set(PRESETS) == {"predict", "ncnn", "mediapipe", "retinaface", "pytorch_retinaface", "opencv"}
     pp = ultrapost.Ultraface.preset("ncnn", input_size=(320, 240), score_threshold=0.6)
     assert pp.nms == "blend" and pp.clip and pp.pixel_size == (320, 240) and pp.score_threshold == 0.6
     with pytest.raises(ValueError, match="unknown preset 'tflite'"):

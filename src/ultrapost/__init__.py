@@ -16,6 +16,7 @@ from ultrapost.families.blazeface import BlazeFace
 from ultrapost.families.boxes import nms
 from ultrapost.families.retinaface import RetinaFace
 from ultrapost.families.ultraface import Ultraface
+from ultrapost.families.yunet import YuNet
 from ultrapost.pipeline.detect import FaceDetector, detect
 from ultrapost.pipeline.preprocessor import Preprocessor, resize
 
@@ -26,6 +27,7 @@ __all__ = [
     "Preprocessor",
     "RetinaFace",
     "Ultraface",
+    "YuNet",
     "detect",
     "nms",
     "resize",

@@ -50,6 +50,7 @@ STATUS = {
     -5: "a row stride is too small",
     -6: "NaN or Inf in a float input",
     -7: "zero anchors or too many",
+    -8: "a value outside the range its representation allows (YuNet: a decoded input NaN, Inf or beyond +-2048)",
 }
 
 

@@ -94,6 +94,8 @@ def ultraface_priors(
 RETINAFACE_CONFIGS = {
     "slim": {"min_sizes": ULTRAFACE_MIN_BOXES, "steps": ULTRAFACE_STRIDES},
     "blazeface": {"min_sizes": ((8, 11), (14, 19, 26, 38, 64, 149)), "steps": (8, 16)},
+    # Pytorch_Retinaface's cfg_mnet (mobilenet0.25)
+    "mnet": {"min_sizes": ((16, 32), (64, 128), (256, 512)), "steps": (8, 16, 32)},
 }
 
 

@@ -9,6 +9,8 @@ Every preset is a plain dict; none has a code path of its own. Values are those 
 - ``mediapipe``: MediaPipe's rule: ``score >= 0.5``, weighted NMS at 0.3, no eps, every candidate.
 - ``retinaface``: RetinaFace's test path: ``p > 0.3``, the 2000 best, ``py_cpu_nms`` at 0.4 (+1 pixel areas, no
   eps), at most 1000 kept.
+- ``pytorch_retinaface``: Pytorch_Retinaface's ``detect.py``: ``p > 0.02``, the 5000 best, ``py_cpu_nms`` at 0.4
+  (+1 pixel areas, no eps), the first 750 kept (it draws those with ``score >= 0.6``).
 - ``opencv``: ``cv2.dnn.NMSBoxes``: strict score test, every candidate, stable order, keep when IoU <= 0.3, no eps.
 """
 
@@ -49,6 +51,16 @@ PRESETS: dict[str, dict] = {
         "iou_threshold": 0.4,
         "candidate_limit": 2000,
         "max_detections": 1000,
+        "eps": 0.0,
+        "nms": "hard",
+        "score_test": ">",
+        "pixel_size": "input",
+    },
+    "pytorch_retinaface": {
+        "score_threshold": 0.02,
+        "iou_threshold": 0.4,
+        "candidate_limit": 5000,
+        "max_detections": 750,
         "eps": 0.0,
         "nms": "hard",
         "score_test": ">",

@@ -10,6 +10,7 @@ grid and no eps, at most 1000 kept.
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 import numpy as np
@@ -45,7 +46,11 @@ class RetinaFace:
     ``RetinaFace.model("blazeface", ...)`` for zineos Blazeface). ``nms``: "hard", "blend", "weighted",
     "soft-linear", "soft-gaussian". ``pixel_size``: "input" (default, "+1 pixel" areas on the input size grid, as
     ``py_cpu_nms`` on input pixels), a (W, H) pair, or None (plain areas). ``logits``: conf holds two-class logits
-    instead of softmax probabilities. ``score_test`` ">" or ">=".
+    instead of softmax probabilities. ``score_test`` ">" or ">=". ``preset``: a reference post-processor's
+    decisions (ultrapost.families.presets, e.g. "pytorch_retinaface") for every parameter left at its default.
+
+    A packed model's one output (Pytorch_Retinaface exports: rows ``[loc 4 | conf 2 | landms 10]``) goes in as it is:
+    ``postprocess(packed)``, read through views of its columns (no copy).
     """
 
     def __init__(
@@ -68,7 +73,24 @@ class RetinaFace:
         num_landmarks: int = NUM_LANDMARKS,
         soft_sigma: float = 0.5,
         soft_threshold: float | None = None,
+        preset: str | None = None,
     ):
+        if preset is not None:
+            given = dict(
+                score_threshold=score_threshold,
+                iou_threshold=iou_threshold,
+                nms=nms,
+                candidate_limit=candidate_limit,
+                max_detections=max_detections,
+                eps=eps,
+                pixel_size=pixel_size,
+                score_test=score_test,
+            )
+            chosen = _preset_choices(preset, input_size, given)
+            score_threshold, iou_threshold, nms = chosen["score_threshold"], chosen["iou_threshold"], chosen["nms"]
+            candidate_limit, max_detections, eps = chosen["candidate_limit"], chosen["max_detections"], chosen["eps"]
+            pixel_size, score_test = chosen["pixel_size"], chosen["score_test"]
+        self.preset_name = preset
         self.input_size = check_input_size(input_size)
         self.priors = retinaface_priors(self.input_size, min_sizes=min_sizes, steps=steps)
         self.num_anchors = len(self.priors)
@@ -170,14 +192,34 @@ class RetinaFace:
             quantization = split_quantization(quantization, TENSORS)
         return s, b, k, kind, quantization
 
-    def postprocess(self, conf, loc, landms, quantization=None, backend: str = "c"):
+    def unpack(self, packed, quantization=None):
+        """(conf, loc, landms, quantization) views of a packed [N, 4 + 2 + 2P] output (or [1, N, ...], [B, N, ...]);
+        an int8 one has one (scale, zero_point) for every column."""
+        if not isinstance(packed, np.ndarray):
+            raise TypeError(f"packed must be a numpy array, got {type(packed).__name__}")
+        cols = 6 + 2 * self.num_landmarks
+        if packed.ndim not in (2, 3) or packed.shape[-1] != cols:
+            raise ValueError(
+                f"a packed RetinaFace output must be [N, {cols}] (loc 4, conf 2, landms "
+                f"{2 * self.num_landmarks}) or [B, N, {cols}], got shape {packed.shape}"
+            )
+        if quantization is not None and len(quantization) == 2 and np.isscalar(quantization[0]):
+            quantization = (tuple(quantization),) * 3
+        return packed[..., 4:6], packed[..., :4], packed[..., 6:], quantization
+
+    def postprocess(self, conf, loc=None, landms=None, quantization=None, backend: str = "c"):
         """Detections with ``landmarks`` [K, P, 2] (normalized x, y); a list of them for a batch B > 1.
 
         conf [N, 2] (or [1, N, 2], or [B, N, 2]) softmax probabilities, loc [N, 4] raw deltas, landms [N, 2P] raw
         landmarks; float32, int8 (``quantization=((conf_scale, conf_zp), (loc_scale, loc_zp), (landms_scale,
-        landms_zp))``) or int32 fixed point (probabilities Q30, logits, deltas and landmarks Q20)."""
+        landms_zp))``) or int32 fixed point (probabilities Q30, logits, deltas and landmarks Q20). Or one packed
+        output alone (``postprocess(packed)``, see :meth:`unpack`; int8: ``quantization=(scale, zero_point)``)."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if loc is None and landms is None:
+            conf, loc, landms, quantization = self.unpack(conf, quantization)
+        elif loc is None or landms is None:
+            raise TypeError("pass conf, loc and landms, or one packed output alone")
         batch = batch_size(conf, loc, landms) is not None
         s, b, k, kind, quant = self._inputs(conf, loc, landms, quantization, batch)
         fc, core = self.config(kind, quant)
@@ -187,9 +229,11 @@ class RetinaFace:
         dets = [Detections.from_fixed(o) for o in outs]
         return dets if batch else dets[0]
 
-    def reference(self, conf, loc, landms, quantization=None) -> Detections:
+    def reference(self, conf, loc=None, landms=None, quantization=None) -> Detections:
         """RetinaFace's test path in float64 (ultrapost.reference.retinaface) on the same inputs, int8
         dequantized first."""
+        if loc is None and landms is None:
+            conf, loc, landms, quantization = self.unpack(conf, quantization)
         s, b, k, kind, quant = self._inputs(conf, loc, landms, quantization, False)
         if kind == "s8":
             s, b, k = (reference.dequantize(x, *q) for x, q in zip((s, b, k), quant, strict=True))
@@ -220,3 +264,19 @@ class RetinaFace:
     def __repr__(self) -> str:
         w, h = self.input_size
         return f"RetinaFace({w}x{h}, {self.num_anchors} anchors, t={self.score_threshold}, nms={self.nms})"
+
+
+def _preset_choices(name: str, input_size, given: dict) -> dict:
+    """The preset's value of each parameter left at RetinaFace's default (an explicit other value wins)."""
+    defaults = {k: p.default for k, p in inspect.signature(RetinaFace.__init__).parameters.items()}
+    opts = preset_options(name, input_size)
+    if opts.pop("priors", "stride") != "stride":
+        raise ValueError(f"preset {name!r} uses Ultraface's trained priors; RetinaFace priors are stride priors")
+    if opts.pop("clip", False):
+        raise ValueError(f"preset {name!r} clips boxes; RetinaFace's reference does not")
+    opts.setdefault("pixel_size", None)
+    out = dict(given)
+    for key, value in opts.items():
+        if key in out and out[key] == defaults[key]:
+            out[key] = value
+    return out

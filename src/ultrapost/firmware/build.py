@@ -23,17 +23,20 @@ CFLAGS = [
 ]
 
 
-# Stages that the post-processing images do not use: built only where asked for (preprocess=True), so the
-# post-processing images, their footprints and every object in them stay what they were.
-PREPROCESS_SOURCES = ("up_preprocess.c",)
+# Stage files with their own entry point, linked only into the images that call it (YuNet's up_yunet_run:
+# firmware/yunet.py; the pre-processing's up_pre_run); the anchor-based core's images, footprint and stack figures
+# leave them out.
+OWN_ENTRY_STAGES = ("up_yunet.c", "up_preprocess.c")
 
 
 def core_sources(csrc: Path | None = None, *, preprocess: bool = False) -> list[Path]:
-    """The firmware part of the core: csrc/*.c without "host" in the name (the pre-processing stage, up_preprocess.c,
-    only with ``preprocess=True``)."""
+    """The firmware part of the anchor-based core: csrc/*.c without "host" in the name, nor a stage of
+    ``OWN_ENTRY_STAGES`` (but up_preprocess.c with ``preprocess=True``)."""
     csrc = csrc or csrc_dir()
     return sorted(
-        p for p in csrc.glob("*.c") if "host" not in p.name and (preprocess or p.name not in PREPROCESS_SOURCES)
+        p
+        for p in csrc.glob("*.c")
+        if "host" not in p.name and (p.name not in OWN_ENTRY_STAGES or (preprocess and p.name == "up_preprocess.c"))
     )
 
 
@@ -271,7 +274,7 @@ def build_host_fuzzer(out_dir: Path, *, csrc: Path | None = None, defines: dict 
     exe = out_dir / "fuzz_host_diff"
     root = csrc or csrc_dir()
     core = core_sources(csrc)
-    host = sorted(p for p in root.rglob("*.c") if p not in core)
+    host = sorted(p for p in root.rglob("*.c") if p not in core and p.name not in OWN_ENTRY_STAGES)
     cmd = ["clang", "-std=c99", "-g", "-O1", "-fsanitize=fuzzer", *SANITIZE, *WARNINGS, "-Werror"]
     cmd += ["-DUP_HOST_FLOAT=1", *(f"-I{d}" for d in sorted({root, *(p.parent for p in host)}))]
     cmd += [f"-D{k}={v}" for k, v in (defines or {}).items()]

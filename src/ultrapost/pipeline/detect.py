@@ -28,7 +28,8 @@ from ultrapost.core.priors import RETINAFACE_CONFIGS, retinaface_priors
 from ultrapost.families.blazeface import BlazeFace
 from ultrapost.families.retinaface import RetinaFace
 from ultrapost.families.ultraface import Ultraface
-from ultrapost.pipeline.recognize import ModelSpec, detect_family
+from ultrapost.families.yunet import YuNet
+from ultrapost.pipeline.recognize import YUNET_OUTPUTS, ModelSpec, detect_family
 from ultrapost.pipeline.runners import Runner, load_model
 
 if TYPE_CHECKING:  # preprocess needs Pillow, an optional dependency: imported when a photo is first prepared
@@ -39,8 +40,13 @@ __all__ = ["POSTPROCESSORS", "DEFAULTS", "Faces", "FaceDetector", "detect"]
 # Per family, the decisions of its reference pipeline (REFERENCE.md): Ultraface's predict() keeps p > 0.7 and
 # suppresses at IoU 0.3 (every class of a multi-class model alike); NXP's ultraslim example keeps p > 0.5; MediaPipe
 # keeps BlazeFace scores >= 0.5, weighted NMS at IoU 0.3; RetinaFace's test path keeps p > 0.3, the 2000 best,
-# py_cpu_nms at 0.4 with "+1 pixel" areas, at most 1000.
+# py_cpu_nms at 0.4 with "+1 pixel" areas, at most 1000; a packed RetinaFace (Pytorch_Retinaface) is drawn by its
+# detect.py when score >= 0.6 after its py_cpu_nms at 0.4 (the 5000 best, the first 750 kept); FaceDetectorYN's
+# defaults are score 0.9, NMS 0.3, top_k 5000.
+# The packed RetinaFace's (a variant of the retinaface family).
+PACKED_RETINAFACE_DEFAULTS = dict(score_threshold=0.6, iou_threshold=0.4, candidate_limit=5000, max_detections=750)
 DEFAULTS: dict[str, dict] = {
+    "yunet": dict(score_threshold=0.9, iou_threshold=0.3, candidate_limit=5000),
     "ultraface": dict(score_threshold=0.7, iou_threshold=0.3, candidate_limit=200),
     "ultraslim": dict(score_threshold=0.5, iou_threshold=0.3, candidate_limit=200),
     "blazeface": dict(score_threshold=0.5, iou_threshold=0.3),
@@ -86,8 +92,32 @@ def _blazeface(spec: ModelSpec, options: dict, backend: str) -> PostProcessor:
     return run
 
 
+def _yunet(spec: ModelSpec, options: dict, backend: str) -> PostProcessor:
+    top_k = options.pop("candidate_limit", 5000)
+    pp = YuNet(
+        spec.input_size,
+        options["score_threshold"],
+        options["iou_threshold"],
+        0 if top_k is None else top_k,
+        max_detections=options.get("max_detections"),
+    )
+    quantization = _quantization(spec, *YUNET_OUTPUTS)
+    if quantization is not None:
+        quantization = dict(zip(YUNET_OUTPUTS, quantization, strict=True))
+
+    def run(outputs, frame_size=None):
+        return pp.postprocess(outputs, quantization=quantization, input_size=frame_size, backend=backend)
+
+    run.postprocessor = pp
+    return run
+
+
 def _retinaface(spec: ModelSpec, options: dict, backend: str) -> PostProcessor:
-    # The prior config whose anchor count is the model's (Face-Detector-1MB's, then zineos Blazeface's).
+    packed = spec.scores == spec.boxes == spec.keypoints
+    if packed:  # Pytorch_Retinaface's decisions; its drawn faces are score >= t
+        options = dict(options, logits=spec.logits, preset="pytorch_retinaface", score_test=">=")
+    # The prior config whose anchor count is the model's (Face-Detector-1MB's, zineos Blazeface's, then
+    # Pytorch_Retinaface's mobilenet0.25).
     pp = None
     for name in RETINAFACE_CONFIGS:
         candidate = RetinaFace.model(name, spec.input_size, **options)
@@ -103,6 +133,14 @@ def _retinaface(spec: ModelSpec, options: dict, backend: str) -> PostProcessor:
             f"known prior config ({counts}); use ultrapost.RetinaFace with its min_sizes and steps"
         )
     quantization = _quantization(spec, spec.scores, spec.boxes, spec.keypoints)
+    if packed:
+        quantization = None if quantization is None else quantization[0]
+
+        def run_packed(outputs):
+            return pp.postprocess(outputs[spec.scores], quantization=quantization, backend=backend)
+
+        run_packed.postprocessor = pp
+        return run_packed
 
     def run(outputs):
         return pp.postprocess(
@@ -123,6 +161,7 @@ POSTPROCESSORS: dict[str, Callable[[ModelSpec, dict, str], PostProcessor]] = {
     "ultraslim": _ultraface,
     "blazeface": _blazeface,
     "retinaface": _retinaface,
+    "yunet": _yunet,
 }
 
 
@@ -235,14 +274,16 @@ class FaceDetector:
                 f"{self.runner.path.name}: {self.spec.family} models are recognized but their post-processing "
                 f"isn't available in this version of ultrapost ({__version__})"
             )
-        options = dict(DEFAULTS.get(self.spec.family, {}))
+        packed = self.spec.family == "retinaface" and self.spec.scores == self.spec.boxes
+        options = dict(PACKED_RETINAFACE_DEFAULTS if packed else DEFAULTS.get(self.spec.family, {}))
         given = dict(score_threshold=score_threshold, iou_threshold=iou_threshold, max_detections=max_detections)
         options.update({k: v for k, v in given.items() if v is not None})
         if candidate_limit is not _UNSET:
             options["candidate_limit"] = candidate_limit
         self.options = options
         self.interpolation = interpolation
-        self.preprocessor = preprocessor_for(self.spec, interpolation)
+        # YuNet with a dynamic input size pads each frame to multiples of 32 instead (preprocess_yunet)
+        self.preprocessor = None if self.spec.input_size is None else preprocessor_for(self.spec, interpolation)
         self.backend = backend
         self.clip = bool(clip)
         self._postprocess = factory(self.spec, dict(options), backend)
@@ -252,20 +293,27 @@ class FaceDetector:
         """The model's raw outputs for a photo, and how the photo was placed in the model input."""
         from ultrapost.pipeline.preprocess import load_image
 
-        tensor, transform = self.preprocessor(load_image(image), backend=self.backend)
+        if self.spec.family == "yunet" and self.spec.input_size is None:
+            from ultrapost.pipeline.preprocess_yunet import pad_frame
+
+            tensor, transform = pad_frame(image)
+        else:
+            tensor, transform = self.preprocessor(load_image(image), backend=self.backend)
         return self.runner.run(tensor), transform
 
     def detect(self, image) -> Faces:
         """Faces in a photo: a path, a PIL image, or a uint8 RGB array [H, W, 3] (see ``preprocess.load_image``)."""
         outputs, transform = self.outputs(image)
+        if self.spec.family == "yunet":  # normalized to the frame (the model input) it was given
+            return Faces.from_detections(self._postprocess(outputs, transform.input_size), transform, clip=self.clip)
         return Faces.from_detections(self._postprocess(outputs), transform, clip=self.clip)
 
     __call__ = detect
 
     def __repr__(self) -> str:
-        w, h = self.spec.input_size
+        size = "dynamic" if self.spec.input_size is None else "{}x{}".format(*self.spec.input_size)
         opts = ", ".join(f"{k}={v}" for k, v in self.options.items())
-        return f"<FaceDetector {self.runner.path.name}: {self.spec.family} {w}x{h}, {opts}>"
+        return f"<FaceDetector {self.runner.path.name}: {self.spec.family} {size}, {opts}>"
 
 
 def detect(image, *, model, **options) -> Faces:

@@ -41,7 +41,9 @@ from ultrapost.core.checks import check_input_size
 from ultrapost.core.priors import ultraface_priors
 from ultrapost.pipeline.runners import Runner, TensorInfo
 
-FAMILIES = ("ultraface", "ultraslim", "blazeface", "retinaface")
+FAMILIES = ("ultraface", "ultraslim", "blazeface", "retinaface", "yunet")
+# YuNet's outputs, as every libfacedetection / opencv_zoo export names them
+YUNET_OUTPUTS = tuple(f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in (8, 16, 32))
 LAYOUTS = ("NCHW", "NHWC")
 CHANNEL_ORDERS = ("RGB", "BGR")
 RESIZE_MODES = ("stretch", "letterbox")
@@ -51,6 +53,18 @@ INPUT_DTYPES = ("float32", "int8", "uint8")
 # size. BlazeFace: [-1, 1] on RGB, aspect kept with a zero border (MediaPipe's ImageToTensorCalculator settings).
 # RetinaFace-style: BGR (cv2.imread) minus (104, 117, 123), no scaling, aspect kept.
 _FAMILY_DEFAULTS = {
+    # FaceDetectorYN: the BGR frame as it is, 0..255, no mean, no scale (padded bottom / right to multiples of 32)
+    "yunet": dict(
+        layout="NCHW",
+        mean=0.0,
+        std=1.0,
+        channel_order="BGR",
+        resize="letterbox",
+        decoded=False,
+        logits=False,
+        num_classes=1,
+        num_keypoints=5,
+    ),
     "ultraface": dict(
         layout="NCHW",
         mean=127.0,
@@ -151,7 +165,8 @@ class ModelSpec:
         for key, value in _FAMILY_DEFAULTS[self.family].items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
-        object.__setattr__(self, "input_size", check_input_size(self.input_size))
+        if not (self.input_size is None and self.family == "yunet"):  # None: a dynamic YuNet, each frame its size
+            object.__setattr__(self, "input_size", check_input_size(self.input_size))
         object.__setattr__(self, "mean", _triple(self.mean, "mean"))
         object.__setattr__(self, "std", _triple(self.std, "std"))
         if any(s == 0 for s in self.std):
@@ -179,6 +194,8 @@ class ModelSpec:
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
+        if self.input_size is None:
+            raise ValueError("a dynamic YuNet has no fixed input shape: each frame is its own size")
         w, h = self.input_size
         return (1, 3, h, w) if self.layout == "NCHW" else (1, h, w, 3)
 
@@ -307,6 +324,9 @@ def spec_from_tensors(
         layout, h, w = "NHWC", s[1], s[2]
     else:
         raise _unknown(source, inputs, outputs, "the input has no 3-channel axis")
+    names = {t.name for t in outputs}
+    if set(YUNET_OUTPUTS) <= names:
+        return _yunet_spec(inp, outputs, layout, w, h, source)
     if h is None or w is None:
         raise _unknown(source, inputs, outputs, "the input size is not fixed in the model")
     dtype = np.dtype(inp.dtype).name
@@ -355,6 +375,9 @@ def spec_from_tensors(
             drop_finest_level=n == without_finest,
             **common,
         )
+
+    if cs == [16] and n is not None:
+        return _packed_retinaface_spec(inp, outputs[0], n, size, probe, source, common)
 
     if cs == [2, 4, 10] and n is not None:
         return ModelSpec(
@@ -420,4 +443,48 @@ def spec_from_tensors(
     raise _unknown(source, inputs, outputs, "the outputs match no known face detector")
 
 
-__all__ = ["FAMILIES", "ModelSpec", "detect_family", "spec_from_tensors"]
+def _yunet_spec(inp: TensorInfo, outputs, layout: str, w, h, source: str) -> ModelSpec:
+    """YuNet: its 12 named outputs; a fixed or a dynamic ([1, 3, H, W] with H, W open) input."""
+    if layout != "NCHW" or np.dtype(inp.dtype).name != "float32":
+        raise _unknown(source, [inp], outputs, "YuNet-named outputs, but the input is not float32 NCHW")
+    dynamic = h is None or w is None
+    if not dynamic and (w % 32 or h % 32):
+        raise _unknown(source, [inp], outputs, f"a YuNet input must be a multiple of 32, got {w}x{h}")
+    return ModelSpec(
+        family="yunet",
+        input_size=None if dynamic else (w, h),
+        layout=layout,
+        input_name=inp.name,
+        scores="cls_8",
+        boxes="bbox_8",
+        keypoints="kps_8",
+        output_quantization={t.name: t.quantization for t in outputs},
+    )
+
+
+def _packed_retinaface_spec(inp, out: TensorInfo, n: int, size, probe, source: str, common: dict) -> ModelSpec:
+    """One [1, N, 16] output of loc (4), class pair (2) and landmarks (10), N the priors of a known config."""
+    from ultrapost.core.priors import RETINAFACE_CONFIGS, retinaface_priors
+
+    counts = {name: len(retinaface_priors(size, **cfg)) for name, cfg in RETINAFACE_CONFIGS.items()}
+    if n not in counts.values():
+        known = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        raise _unknown(source, [inp], [out], f"a packed [1,N,16] output, N = {n}; RetinaFace priors at {size}: {known}")
+    logits = _hint(out.name, _LOGIT_HINTS, _PROB_HINTS)
+    if logits is None:
+        if probe is None:
+            raise ValueError(f"{source}: packed output {out.name!r} does not say whether its class pair is logits")
+        got = probe(_probe_input(inp, (1, *inp.shape[1:])))
+        logits = _logits_from_probe(out.dequantize(got[out.name])[..., 4:6])
+    return ModelSpec(
+        family="retinaface",
+        scores=out.name,
+        boxes=out.name,
+        keypoints=out.name,
+        logits=logits,
+        num_anchors=n,
+        **common,
+    )
+
+
+__all__ = ["FAMILIES", "ModelSpec", "YUNET_OUTPUTS", "detect_family", "spec_from_tensors"]

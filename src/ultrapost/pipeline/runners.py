@@ -15,6 +15,7 @@ i.e. to what an MCU computes. ONNX files run through onnxruntime on the CPU.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -213,6 +214,19 @@ def _onnx_dim(d):
     return d if isinstance(d, int) and d >= 0 else None
 
 
+def _onnx_quantization(meta: Mapping[str, str], name: str) -> tuple | None:
+    """(scale, zero_point) of an integer tensor from the model's metadata ``quant.<name>`` (JSON with "scale" and
+    "zero_point", as the int8-output exports record it), or None."""
+    raw = meta.get(f"quant.{name}")
+    if raw is None:
+        return None
+    try:
+        q = json.loads(raw)
+        return float(q["scale"]), int(q["zero_point"])
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"metadata quant.{name} is not JSON with scale and zero_point: {raw!r}") from None
+
+
 class OnnxRunner(Runner):
     """An .onnx model in onnxruntime (CPUExecutionProvider)."""
 
@@ -233,12 +247,15 @@ class OnnxRunner(Runner):
             raise ValueError(f"cannot read ONNX model {path}: {exc}") from exc
         self._session = session
         self.op_resolver = "default"
+        meta = session.get_modelmeta().custom_metadata_map
 
         def info(arg) -> TensorInfo:
             dtype = _ONNX_DTYPES.get(arg.type)
             if dtype is None:
                 raise ValueError(f"{path}: tensor {arg.name!r} has unsupported type {arg.type}")
-            return TensorInfo(arg.name, tuple(_onnx_dim(d) for d in arg.shape), np.dtype(dtype), None)
+            return TensorInfo(
+                arg.name, tuple(_onnx_dim(d) for d in arg.shape), np.dtype(dtype), _onnx_quantization(meta, arg.name)
+            )
 
         super().__init__(
             path, tuple(info(a) for a in session.get_inputs()), tuple(info(a) for a in session.get_outputs())

@@ -12,26 +12,52 @@ implementations (see REFERENCE.md section 1):
 - order: score descending, then anchor index ascending. ``predict()`` orders with an unstable ``np.argsort``, so on
   exact ties it has no defined order; this is the order ultrapost defines (TFLite Micro's rule too).
 
+YuNet: ``yunet`` follows OpenCV's ``FaceDetectorYN`` (REFERENCE.md section 7); the packed RetinaFace:
+``pytorch_retinaface`` follows Pytorch_Retinaface's ``detect.py`` (section 4).
+
 Modules: ``decode``, ``nms``, ``families`` (whole pipelines), ``checks``; their names are re-exported here.
 """
 
-from ultrapost.reference.decode import decode_deltas, decode_landmarks, dequantize, face_probability
-from ultrapost.reference.families import blazeface, retinaface, ultraface
-from ultrapost.reference.nms import NMS_KINDS, hard_nms, iou_matrix, mediapipe_weighted_nms, ncnn_nms, nms, py_cpu_nms
+from ultrapost.reference.decode import decode_deltas, decode_landmarks, dequantize, dequantize_f32, face_probability
+from ultrapost.reference.families import (
+    blazeface,
+    pytorch_retinaface,
+    retinaface,
+    ultraface,
+    yunet,
+    yunet_candidates,
+)
+from ultrapost.reference.nms import (
+    NMS_KINDS,
+    hard_nms,
+    iou_matrix,
+    mediapipe_weighted_nms,
+    ncnn_nms,
+    nms,
+    nms_boxes,
+    opencv_overlap,
+    py_cpu_nms,
+)
 
 __all__ = [
     "blazeface",
     "decode_deltas",
     "decode_landmarks",
     "dequantize",
+    "dequantize_f32",
     "face_probability",
     "hard_nms",
     "iou_matrix",
     "mediapipe_weighted_nms",
     "ncnn_nms",
     "nms",
+    "nms_boxes",
     "NMS_KINDS",
+    "opencv_overlap",
     "py_cpu_nms",
+    "pytorch_retinaface",
     "retinaface",
     "ultraface",
+    "yunet",
+    "yunet_candidates",
 ]

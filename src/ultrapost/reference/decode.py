@@ -73,3 +73,8 @@ def dequantize(q, scale: float, zero_point: int) -> np.ndarray:
     if not 0.0 < scale < np.inf:
         raise ValueError(f"scale must be positive and finite, got {scale}")
     return scale * (arr.astype(np.float64) - float(zero_point))
+
+
+def dequantize_f32(q, scale: float, zero_point: int) -> np.ndarray:
+    """onnxruntime's DequantizeLinear: float32 ``(q - zero_point) * scale``, both in float32."""
+    return (np.asarray(q, dtype=np.int32) - np.int32(zero_point)).astype(np.float32) * np.float32(scale)

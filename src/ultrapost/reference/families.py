@@ -6,7 +6,7 @@ import numpy as np
 
 from ultrapost.reference.checks import float_array, real
 from ultrapost.reference.decode import decode_deltas, decode_landmarks, face_probability
-from ultrapost.reference.nms import hard_nms, mediapipe_weighted_nms, nms
+from ultrapost.reference.nms import hard_nms, mediapipe_weighted_nms, nms, nms_boxes, py_cpu_nms
 
 
 def ultraface(
@@ -174,3 +174,118 @@ def retinaface(
         keypoints=points[passed],
     )
     return out_b, out_s, out_k.reshape(len(idx), points.shape[1], 2), passed[idx].astype(np.int64)
+
+
+YUNET_STRIDES = (8, 16, 32)
+
+
+def _level(outputs, kind: str, s: int, cols: int) -> np.ndarray:
+    return np.asarray(outputs[f"{kind}_{s}"]).reshape(-1, cols)
+
+
+def yunet_candidates(outputs, pad_w: int, pad_h: int, score_threshold: float, *, arithmetic: str = "float32"):
+    """Every candidate in OpenCV's order: (faces [M, 15] x, y, w, h, 10 landmark values, score; point indices [M]).
+
+    ``outputs``: {"cls_8", "obj_8", "bbox_8", "kps_8", ... } float arrays (int8 outputs dequantized first)."""
+    if arithmetic not in ("float32", "float64"):
+        raise ValueError(f"arithmetic must be 'float32' or 'float64', got {arithmetic!r}")
+    ft = np.float32 if arithmetic == "float32" else np.float64
+    t = np.float32(score_threshold)
+    faces, points = [], []
+    offset = 0
+    for s in YUNET_STRIDES:
+        rows, cols = pad_h // s, pad_w // s
+        n = rows * cols
+        cls = np.clip(_level(outputs, "cls", s, 1)[:, 0].astype(np.float32), np.float32(0), np.float32(1))
+        obj = np.clip(_level(outputs, "obj", s, 1)[:, 0].astype(np.float32), np.float32(0), np.float32(1))
+        if len(cls) != n or len(obj) != n:
+            raise ValueError(f"stride {s}: expected {n} points, got {len(cls)} and {len(obj)}")
+        score = np.sqrt(cls * obj)
+        idx = np.flatnonzero(~(score < t))
+        b = _level(outputs, "bbox", s, 4)[idx].astype(ft)
+        k = _level(outputs, "kps", s, 10)[idx].astype(ft)
+        c = (idx % cols).astype(ft)
+        r = (idx // cols).astype(ft)
+        st = ft(s)
+        cx = (c + b[:, 0]) * st
+        cy = (r + b[:, 1]) * st
+        w = np.exp(b[:, 2]) * st
+        h = np.exp(b[:, 3]) * st
+        x = cx - w / ft(2)
+        y = cy - h / ft(2)
+        lm = np.empty((len(idx), 10), dtype=ft)
+        lm[:, 0::2] = (k[:, 0::2] + c[:, None]) * st
+        lm[:, 1::2] = (k[:, 1::2] + r[:, None]) * st
+        f = np.concatenate([np.stack([x, y, w, h], 1), lm, score[idx, None].astype(ft)], 1)
+        faces.append(f.astype(np.float64))
+        points.append(offset + idx)
+        offset += n
+    return np.concatenate(faces), np.concatenate(points).astype(np.int64)
+
+
+def yunet(
+    outputs,
+    pad_w: int,
+    pad_h: int,
+    *,
+    score_threshold: float = 0.9,
+    nms_threshold: float = 0.3,
+    top_k: int = 5000,
+    arithmetic: str = "float32",
+):
+    """OpenCV's ``FaceDetectorYN`` post-processing (``face_detect.cpp`` and ``cv::dnn::NMSBoxes``, REFERENCE.md
+    section 7): (faces [K, 15] as OpenCV returns them, point indices [K]).
+
+    Scores are computed in float32 as OpenCV does (``sqrtf(cls * obj)``, both clamped to [0, 1]), so every score
+    and every score decision is OpenCV's own; boxes and landmarks are decoded in float32 (OpenCV's arithmetic, the
+    default) or float64 (``arithmetic="float64"``). Candidates: ``!(score < t)``, in order stride 8, 16, 32, then
+    row-major. Exactly one candidate is returned as is; otherwise :func:`nms_boxes` on
+    ``Rect2i(int(x), int(y), int(w), int(h))``."""
+    faces, points = yunet_candidates(outputs, pad_w, pad_h, score_threshold, arithmetic=arithmetic)
+    if len(faces) <= 1:
+        return faces, points
+    rects = np.trunc(faces[:, :4].astype(np.float32 if arithmetic == "float32" else np.float64)).astype(np.int64)
+    keep = nms_boxes(rects, faces[:, 14], score_threshold, nms_threshold, top_k)
+    return faces[keep], points[keep]
+
+
+def pytorch_retinaface(
+    packed,
+    priors,
+    input_size,
+    *,
+    confidence_threshold: float = 0.02,
+    top_k: int = 5000,
+    nms_threshold: float = 0.4,
+    keep_top_k: int = 750,
+    variances=(0.1, 0.2),
+):
+    """Pytorch_Retinaface's ``detect.py`` decisions on the packed mobilenet0.25 model (REFERENCE.md section 4), whose
+    rows are ``[dx, dy, dw, dh | l_bg, l_face | 5 x (dx, dy)]``: softmax of the two logits, ``p > 0.02``, the
+    ``top_k`` (5000) best by score (descending, then anchor index ascending: ``detect.py``'s unstable
+    ``argsort()[::-1]`` leaves ties undefined), variance decode (0.1, 0.2) of boxes and landmarks times the input
+    size, ``py_cpu_nms`` at 0.4 on pixel boxes with "+1" areas, the first ``keep_top_k`` (750). ``detect.py`` then
+    draws the faces with ``score >= 0.6``; this returns every kept face. Returns (boxes [K, 4] pixel corners,
+    scores [K], landmarks [K, 5, 2] pixels, anchors [K]) in keep order."""
+    x = np.asarray(packed, dtype=np.float64)
+    if x.ndim == 3:
+        x = x[0]
+    p = np.asarray(priors, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != 16 or x.shape[0] != p.shape[0]:
+        raise ValueError(f"packed must be [N, 16] with N = {p.shape[0]} priors, got {np.shape(packed)}")
+    w, h = (input_size, input_size) if np.isscalar(input_size) else input_size
+    loc, conf, landm = x[:, :4], x[:, 4:6], x[:, 6:]
+    v0, v1 = variances
+    centers = p[:, :2] + loc[:, :2] * v0 * p[:, 2:]
+    sizes = p[:, 2:] * np.exp(loc[:, 2:] * v1)
+    scale = np.array([w, h, w, h], dtype=np.float64)
+    boxes = np.concatenate([centers - sizes / 2, centers + sizes / 2], 1) * scale
+    pts = (p[:, None, :2] + landm.reshape(-1, 5, 2) * v0 * p[:, None, 2:]) * np.array([w, h], dtype=np.float64)
+    e = np.exp(conf - conf.max(1, keepdims=True))
+    scores = e[:, 1] / e.sum(1)
+    inds = np.flatnonzero(scores > confidence_threshold)
+    order = inds[np.lexsort((inds, -scores[inds]))][:top_k]
+    dets = np.concatenate([boxes[order], scores[order, None]], 1)
+    keep = py_cpu_nms(dets, nms_threshold)[:keep_top_k]
+    sel = order[keep]
+    return boxes[sel], scores[sel], pts[sel], sel.astype(np.int64)

@@ -247,3 +247,48 @@ def py_cpu_nms(dets, thresh: float):
         ovr = inter / (areas[i] + areas[order[1:]] - inter)
         order = order[np.where(ovr <= thresh)[0] + 1]
     return np.asarray(keep, dtype=np.int64)
+
+
+def opencv_overlap(a, b) -> float:
+    """OpenCV's rectOverlap of two integer rectangles (x, y, w, h): ``1.f - (float)(1.0 - I / U)`` with integer
+    areas (no +1); 1 when both areas are 0."""
+    area_a, area_b = a[2] * a[3], b[2] * b[3]
+    if area_a + area_b <= 0:
+        return 1.0
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = float(iw * ih) if iw > 0 and ih > 0 else 0.0
+    return float(np.float32(1.0) - np.float32(1.0 - inter / (area_a + area_b - inter)))
+
+
+def _opencv_overlaps(kept: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`opencv_overlap` of rectangle b against each kept one, the same float operations on arrays."""
+    area_a, area_b = kept[:, 2] * kept[:, 3], b[2] * b[3]
+    iw = np.minimum(kept[:, 0] + kept[:, 2], b[0] + b[2]) - np.maximum(kept[:, 0], b[0])
+    ih = np.minimum(kept[:, 1] + kept[:, 3], b[1] + b[3]) - np.maximum(kept[:, 1], b[1])
+    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0).astype(np.float64)
+    total = area_a + area_b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = inter / (total - inter)
+    out = np.float32(1.0) - (1.0 - q).astype(np.float32)
+    return np.where(total <= 0, np.float32(1.0), out)
+
+
+def nms_boxes(rects, scores, score_threshold: float, nms_threshold: float, top_k: int = 0) -> np.ndarray:
+    """``cv::dnn::NMSBoxes`` (eta 1) on integer rectangles [M, 4] (x, y, w, h): ``score > t`` (strict, float32), a
+    stable sort by score descending, the first ``top_k`` (<= 0: all), keep when :func:`opencv_overlap` <= the
+    threshold against every kept one. Returns the kept indices in keep order."""
+    s = np.asarray(scores, dtype=np.float32)
+    passed = np.flatnonzero(s > np.float32(score_threshold))
+    order = passed[np.argsort(-s[passed], kind="stable")]
+    if top_k > 0:
+        order = order[:top_k]
+    t = np.float32(nms_threshold)
+    r = np.asarray(rects, dtype=np.int64).reshape(-1, 4)
+    kept = np.zeros((0, 4), dtype=np.int64)
+    keep: list[int] = []
+    for i in order.tolist():
+        if len(keep) == 0 or (_opencv_overlaps(kept, r[i]) <= t).all():
+            keep.append(i)
+            kept = r[keep]
+    return np.asarray(keep, dtype=np.int64)
