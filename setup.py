@@ -2,6 +2,7 @@
 firmware harness inside the package (ultrapost/_src) so the firmware commands work from an installed wheel."""
 
 import glob
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 # Every C stage plus the host-only float boundary; the firmware build takes the same files minus up_host_*.
@@ -30,6 +32,23 @@ ext = Extension(
 # What `ultrapost codegen`, `vectors` and `firmware-check` read: the core and the firmware harness (no build output).
 SHIPPED = [("csrc", ("*.c", "*.h")), ("firmware/src", ("*.c", "*.h")), ("firmware/ld", ("*.ld",)),
            ("firmware/host", ("*.c",)), ("firmware", ("README.md",))]
+# ... and the CMake description firmware-check builds the images with (CMakeLists.txt, cmake/, firmware/).
+SHIPPED += [(".", ("CMakeLists.txt",)), ("cmake", ("*.cmake", "*.in")), ("firmware", ("CMakeLists.txt",)),
+            ("firmware/host", ("CMakeLists.txt",))]
+
+
+class BuildExtPortable(build_ext):
+    """An extension for other machines: no RUNPATH into the build machine's Python (some Pythons' LDSHARED carries
+    -Wl,-rpath) and, on Linux, no symbols or debug info (-s; 2.6 MB -> 0.4 MB). ULTRAPOST_DEBUG_BUILD=1 keeps
+    them."""
+
+    def build_extensions(self):
+        linker = getattr(self.compiler, "linker_so", None)
+        if linker is not None:
+            self.compiler.linker_so = [a for a in linker if not a.startswith(("-Wl,-rpath", "-Wl,-R"))]
+            if sys.platform.startswith("linux") and os.environ.get("ULTRAPOST_DEBUG_BUILD") != "1":
+                self.compiler.linker_so.append("-s")
+        super().build_extensions()
 
 
 class BuildPyWithSources(build_py):
@@ -63,5 +82,5 @@ yunet_ext = Extension(
 
 setup(
     ext_modules=cythonize([ext, pre, yunet_ext], language_level=3, include_path=["src"]),
-    cmdclass={"build_py": BuildPyWithSources},
+    cmdclass={"build_py": BuildPyWithSources, "build_ext": BuildExtPortable},
 )

@@ -226,7 +226,17 @@ def test_bench_json_on_synthetic_outputs(capsys, tmp_path):
     assert [r["workload"]["anchors"] for r in doc["scaling"]] == [708, 1118, 4420, 9984, 17640, 70500]
     for r in doc["scaling"]:
         assert [m["method"] for m in r["methods"]] == METHOD_KEYS and r["same_decisions"]
-    assert Image.open(plot).size == (900, 560)
+    assert Image.open(plot).size == (1080, 672)  # matplotlib, 9 x 5.6 in at 120 dpi
+
+
+def test_bench_plot_without_matplotlib_prints_the_tables_and_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    code, out, err = run(capsys, "bench", "--quick", "--plot", tmp_path / "p.png")
+    assert code == 1 and not (tmp_path / "p.png").exists()
+    assert "70500" in out and "decisions:" in out  # the timings are not lost
+    said = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("ultrapost bench")]
+    assert said == ["ultrapost bench: --plot needs matplotlib: pip install 'ultrapost[plot]'; no plot written"]
+    assert "Traceback" not in err
 
 
 def test_bench_text_on_a_real_model(capsys):
@@ -319,6 +329,14 @@ def test_verify_text_summary(capsys):
     # 5 cases per family and kind: one per NMS kind
     assert all(line.split()[2:] == ["5", "0"] + ["0/1"] * 5 for line in lines[1 : 1 + len(rows)])
     assert lines[-1].startswith(f"{5 * len(rows)} cases in ") and lines[-1].endswith("C == golden on every case")
+
+
+def test_verify_shows_progress_off_a_terminal(capsys):
+    """Off a terminal too (CI logs, pipes), verify reports progress on stderr; stdout keeps only the results."""
+    code, out, err = run(capsys, "verify", "--cases", "2", "--family", "retinaface")
+    assert code == 0
+    assert "verify: 100%" in err and "retinaface" in err and "case" in err
+    assert "verify:" not in out
 
 
 def test_verify_json(capsys):

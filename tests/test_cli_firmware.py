@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import require_tool
 
+import ultrapost
 from ultrapost import cli, golden
 from ultrapost import firmware as fw
 from ultrapost.cli import codegen
@@ -187,12 +188,30 @@ def test_codegen_header_compiles_for_the_boards_with_the_core(board, tmp_path):
         (["--family", "ultraslim", "--score-scale", "0.01", "--box-scale", "0.02"], "share one scale"),
         (["--name", "Bad-Name"], "C identifier"),
         (["--score-threshold", "1.5"], "score_threshold"),
+        (["--host", "--input-kind", "s8"], "--input-kind f32"),
+        (["--family", "blazeface", "--eps", "0"], "no --eps"),
     ],
 )
 def test_codegen_refuses_contradictions(args, words, tmp_path, capsys):
     assert cli.main(["codegen", *args, "-o", str(tmp_path / "x.h")]) == 1
     assert words in capsys.readouterr().err
     assert not (tmp_path / "x.h").exists()
+
+
+def test_codegen_host_writes_the_float32_config_of_the_python_api(tmp_path):
+    """--host: the config up_run_f32 reads (input kind F32), equal to the Python API's -- here the ncnn preset,
+    which needs --eps 0 (the default IoU epsilon is predict()'s 1e-5)."""
+    header = tmp_path / "cfg_ultraface.h"
+    args = ["--priors", "stride", "--clip", "--nms", "blend", "--pixel-size", "320x240", "--candidate-limit", "none"]
+    assert cli.main(["codegen", "--host", "--name", "ultraface", *args, "--eps", "0", "-o", str(header)]) == 0
+    fc = ultrapost.Ultraface.preset("ncnn", input_size=(320, 240)).config("f32", False)[0]
+    assert int(fc.input_kind) == 2
+    body = header.read_text().split("static const up_config_t")[1]
+    assert body == fw.config_header("ultraface", fc).split("static const up_config_t")[1]
+    assert "ULTRAFACE_SCRATCH_BYTES" not in header.read_text()  # the host's scratch is up_scratch_size_f32(cfg)
+    # without --eps the epsilon differs from the preset's
+    assert cli.main(["codegen", "--host", "--name", "ultraface", *args, "-o", str(header)]) == 0
+    assert header.read_text().split("static const up_config_t")[1] != body
 
 
 def test_help_teaches_the_options(capsys):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
+
+from ultrapost.cli.progress import Steps
 
 DESCRIPTION = """\
 Time ultrapost's post-processing (score test, top candidates, decode, hard NMS) against, on the same inputs in the
@@ -31,7 +32,7 @@ than ultrapost it is). Before timing, every method's decisions are compared with
 (golden: the same integers).
 
 A second table repeats the comparison on synthetic outputs at every Ultraface input size, 128x96 (708 anchors) to
-1280x960 (70500 anchors); --plot draws it (latency against anchors, log-log).
+1280x960 (70500 anchors); --plot draws it (latency against anchors, log-log; needs matplotlib, the 'plot' extra).
 
 Exit status: 0 when every method decided like ultrapost, 1 otherwise (the differing ones are listed).
 """
@@ -72,7 +73,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="the photo(s) --model runs on, or folders of .jpg/.png (default: the shared test photo)",
     )
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
-    p.add_argument("--plot", metavar="OUT.png", help="draw latency against anchors for each method")
+    p.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help="also draw latency against anchors for each method (matplotlib: pip install 'ultrapost[plot]')",
+    )
     p.add_argument("--score-threshold", type=float, default=0.7, metavar="T", help="score threshold (0.7)")
     p.add_argument("--iou-threshold", type=float, default=0.3, metavar="T", help="IoU threshold (0.3)")
     p.add_argument(
@@ -152,12 +157,6 @@ def _photo_table(results: list[dict], summary: dict) -> list[str]:
     return lines
 
 
-def _progress(message: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\rtiming {message} ...".ljust(60))
-        sys.stderr.flush()
-
-
 def _table(result: dict) -> list[str]:
     w = result["workload"]
     lines = [
@@ -197,54 +196,50 @@ def _scaling_table(rows: list[dict]) -> list[str]:
 
 
 def plot(rows: list[dict], path) -> None:
-    """Median latency against anchors, one line per method, log-log, as a PNG (Pillow only)."""
-    from PIL import Image, ImageDraw
+    """Median latency against anchors, one line per method, log-log, as an image (matplotlib, the 'plot' extra)."""
+    try:
+        import matplotlib
 
+        matplotlib.use("Agg")  # files only: no display needed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ModuleNotFoundError("--plot needs matplotlib: pip install 'ultrapost[plot]'") from None
     from ultrapost.bench import LABELS
 
-    width, height, left, right, top, bottom = 900, 560, 80, 250, 40, 60
-    im = Image.new("RGB", (width, height), "white")
-    d = ImageDraw.Draw(im)
+    fig, ax = plt.subplots(figsize=(9, 5.6), layout="constrained")
     xs = [r["workload"]["anchors"] for r in rows]
-    ys = [m["median_us"] for r in rows for m in r["methods"] if m["median_us"] > 0]
-    x0, x1 = math.log10(min(xs)) - 0.05, math.log10(max(xs)) + 0.05
-    y0, y1 = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
-
-    def px(a, us):
-        x = left + (math.log10(a) - x0) / (x1 - x0) * (width - left - right)
-        y = height - bottom - (math.log10(us) - y0) / (y1 - y0) * (height - top - bottom)
-        return x, y
-
-    d.rectangle([left, top, width - right, height - bottom], outline="black")
-    for e in range(y0, y1 + 1):
-        _, y = px(xs[0], 10.0**e)
-        d.line([left, y, width - right, y], fill=(225, 225, 225))
-        d.text((left - 8, y), f"{10.0**e:g}", fill="black", anchor="rm")
-    for a in xs:
-        x, _ = px(a, 10.0**y0)
-        d.line([x, top, x, height - bottom], fill=(235, 235, 235))
-        d.text((x, height - bottom + 8), str(a), fill="black", anchor="mt")
-    d.text(
-        ((left + width - right) / 2, height - 22),
-        "anchors (Ultraface input 128x96 ... 1280x960)",
-        fill="black",
-        anchor="mm",
-    )
-    d.text((left, 16), "median latency per call, microseconds (log scale)", fill="black", anchor="lm")
-    keys = [m["method"] for m in rows[0]["methods"]]
-    for i, key in enumerate(keys):
-        color = COLORS.get(key, (0, 0, 0))
-        pts = [px(r["workload"]["anchors"], m["median_us"]) for r in rows for m in r["methods"] if m["method"] == key]
-        d.line(pts, fill=color, width=3)
-        for x, y in pts:
-            d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=color)
-        ly = top + 10 + 22 * i
-        d.line([width - right + 15, ly, width - right + 40, ly], fill=color, width=3)
-        d.text((width - right + 46, ly), LABELS.get(key, key), fill="black", anchor="lm")
+    for key in [m["method"] for m in rows[0]["methods"]]:
+        pts = [
+            (r["workload"]["anchors"], m["median_us"])
+            for r in rows
+            for m in r["methods"]
+            if m["method"] == key and m["median_us"] > 0
+        ]
+        color = COLORS.get(key)
+        xs_, ys_ = [a for a, _ in pts], [u for _, u in pts]
+        ax.plot(
+            xs_,
+            ys_,
+            marker="o",
+            linewidth=2,
+            label=LABELS.get(key, key),
+            color=None if color is None else tuple(c / 255 for c in color),
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(xs, [str(x) for x in xs], rotation=30)
+    ax.minorticks_off()
+    ax.set_xlabel("anchors (Ultraface input 128x96 ... 1280x960)")
+    ax.set_ylabel("median latency per call (µs, log scale)")
+    ax.set_title("Post-processing latency against model input size")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
     try:
-        im.save(path)
-    except (ValueError, KeyError, OSError) as exc:
+        fig.savefig(path, dpi=120)
+    except (ValueError, OSError) as exc:
         raise ValueError(f"cannot write plot {path}: {' '.join(str(exc).split())}") from None
+    finally:
+        plt.close(fig)
 
 
 def run_nms(args) -> int:
@@ -298,6 +293,9 @@ def run(args) -> int:
         raise ValueError("--plot draws the table over input sizes: drop --no-scaling, give one photo (or none)")
     if len(images) > 1:
         return _run_photos(args, images, budget, min_samples, methods, missing)
+    from ultrapost.core.priors import ULTRAFACE_SIZES
+
+    _progress = Steps(bool(args.model) + 1 + (0 if args.no_scaling else len(ULTRAFACE_SIZES)), "bench", "workload")
     if args.model:
         _progress("loading the model")
         workload = bench.model_workload(
@@ -312,11 +310,8 @@ def run(args) -> int:
         if args.no_scaling
         else bench.scaling(budget=scaling_budget, min_samples=min_samples, methods=methods, progress=_progress)
     )
-    if sys.stderr.isatty():
-        sys.stderr.write("\r" + " " * 60 + "\r")
+    _progress.close()
     differing = _differing([main, *rows])
-    if args.plot:
-        plot(rows, args.plot)
     if args.json:
         print(
             json.dumps(
@@ -338,7 +333,13 @@ def run(args) -> int:
             print("\n".join(_scaling_table(rows)))
         print()
         _print_decisions(differing, "input")
-        if args.plot:
+    if args.plot:  # after the tables: a missing plotting library costs the plot, not the timings
+        try:
+            plot(rows, args.plot)
+        except ModuleNotFoundError as exc:
+            print(f"ultrapost bench: {exc}; no plot written", file=sys.stderr)
+            return 1
+        if not args.json:
             print(f"plot written to {args.plot}")
     return 1 if differing else 0
 
@@ -366,6 +367,7 @@ def _run_photos(args, images, budget, min_samples, methods, missing) -> int:
     from ultrapost import bench
     from ultrapost.pipeline.detect import FaceDetector
 
+    _progress = Steps(1 + len(images), "bench", "workload")
     _progress("loading the model")
     detector = FaceDetector(args.model)
     results = []
@@ -375,8 +377,7 @@ def _run_photos(args, images, budget, min_samples, methods, missing) -> int:
         )
         _progress(wl.name)
         results.append(bench.compare(wl, budget=budget, min_samples=min_samples, methods=methods))
-    if sys.stderr.isatty():
-        sys.stderr.write("\r" + " " * 60 + "\r")
+    _progress.close()
     summary = bench.summarize(results)
     differing = _differing(results)
     if args.json:

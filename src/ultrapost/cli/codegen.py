@@ -37,6 +37,8 @@ examples:
   ultrapost codegen --input-size 320x240 --score-threshold 0.7 --score-scale 0.00390625 --score-zero-point -128 \\
                     --box-scale 0.0406 --box-zero-point 2 --name slim320 -o cfg_slim320.h
   ultrapost codegen --input-size 128x96 --input-kind i32 --logits --name rfb128 -o -
+  ultrapost codegen --host --name ultraface --priors stride --clip --nms blend --pixel-size 320x240 --eps 0 \
+                    --candidate-limit none -o cfg_ultraface.h     # the ncnn demo's rule, for up_run_f32
 
 """
     + MODEL_HELP
@@ -53,6 +55,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     add_model_options(p)
     p.add_argument(
+        "--host",
+        action="store_true",
+        help="a float32 config for the host library's up_run_f32 (csrc/host/up_host.h) instead of the firmware's "
+        "int32 one; implies --input-kind f32",
+    )
+    p.add_argument(
         "-o",
         "--output",
         default=None,
@@ -63,11 +71,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def header_text(spec) -> str:
-    """The header for one ModelSpec: the firmware config (i32 for float models) and its sizing macros."""
+def header_text(spec, host: bool = False) -> str:
+    """The header for one ModelSpec: the firmware config (i32 for float models) and its sizing macros; host=True:
+    the float32 config of the host library (up_run_f32), whose scratch is up_scratch_size_f32(cfg)."""
     from ultrapost import firmware as fw
 
-    fc, core = spec.firmware_config()
+    if host and spec.input_kind != "f32":
+        raise ValueError(f"--host writes float32 configs (up_run_f32): --input-kind f32, not {spec.input_kind}")
+    fc, core = spec.host_config() if host else spec.firmware_config()
     element = 1 if fc.input_kind == 0 else 4
     if spec.single_tensor:
         score_stride, box_stride, box_offset = 6, 6, 2
@@ -79,14 +90,18 @@ def header_text(spec) -> str:
         "OUTPUT_ROWS": int(fc.max_detections) * max(int(fc.num_labels), 1),
         "NUM_KEYPOINTS": int(fc.num_keypoints),
         "NUM_LABELS": int(fc.num_labels),
-        "SCRATCH_BYTES": fw.scratch_size(fc),
+        # the host library's float32 run needs up_scratch_size_f32(cfg), computed at run time
+        **({} if host else {"SCRATCH_BYTES": fw.scratch_size(fc)}),
         "ELEMENT_BYTES": element,
         "SCORE_STRIDE": score_stride,
         "BOX_STRIDE": box_stride,
         "BOX_OFFSET": box_offset,
     }
-    note = spec.describe()
-    if spec.input_kind == "f32":
+    note = describe(spec, host)
+    if host:
+        note += ". For the host library (csrc/host/up_host.h): up_run_f32 on the float32 tensors, scratch of"
+        note += " up_scratch_size_f32(cfg) bytes"
+    elif spec.input_kind == "f32":
         note += (
             ". float32 outputs are converted on the host: probabilities to Q30 int32, logits and boxes to Q20 int32,"
             " round half up, clamped (ultrapost.golden.convert_f32); this config reads those int32 tensors"
@@ -94,14 +109,21 @@ def header_text(spec) -> str:
     return fw.config_header(spec.name, fc, comment=note, defines=defines)
 
 
+def describe(spec, host: bool = False) -> str:
+    text = spec.describe()
+    return text.replace(" (host-converted to i32)", "") if host else text
+
+
 def run(args) -> int:
+    if args.host and args.input_kind is None:
+        args.input_kind = "f32"
     spec = spec_from_args(args)
-    text = header_text(spec)
+    text = header_text(spec, host=args.host)
     if args.output == "-":
         sys.stdout.write(text)
         return 0
     out = Path(args.output or f"cfg_{spec.name}.h")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    print(f"wrote {out}: {spec.name}_config ({spec.describe()})")
+    print(f"wrote {out}: {spec.name}_config ({describe(spec, args.host)})")
     return 0

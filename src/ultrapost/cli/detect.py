@@ -11,8 +11,9 @@ DESCRIPTION = """\
 Find faces in photos with a face-detector model (.onnx or .tflite) and ultrapost's fixed-point post-processing.
 
 The model's family is recognized from its tensors (Ultraface slim/RFB with decoded or raw boxes, float or int8,
-NXP's int8 ultraslim; BlazeFace once its post-processor is available), and each photo is resized and normalized the
-way that family expects. Boxes are x1 y1 x2 y2 in the photo's pixels, clipped to the photo, best first.
+NXP's int8 ultraslim, BlazeFace short and full range, RetinaFace-style heads, the masked-face model), and each photo
+is resized and normalized the way that family expects. Boxes are x1 y1 x2 y2 in the photo's pixels, clipped to the
+photo, best first.
 
 Outputs (any combination):
   default          one line per photo, then one line per face: score and box

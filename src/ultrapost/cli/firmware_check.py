@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ultrapost.cli.progress import Steps
+
 DESCRIPTION = """\
 Build the core (csrc/) for emulated Cortex-M boards with arm-none-eabi-gcc, run every vector set on qemu through
 semihosting, and compare the firmware's output bytes with the golden model's (expected.bin). Then measure the
@@ -206,7 +208,7 @@ def footprint(board: str, work: Path) -> dict:
             "bss": fp.bss,
             "library_text": lib.text,
             "library_members": [Path(m).name for m in fp.library_members],
-            "by_object": {Path(k).stem: v["text"] for k, v in sorted(fp.by_object.items())},
+            "by_object": {Path(k).name.split(".")[0]: v["text"] for k, v in sorted(fp.by_object.items())},
             "stack_static": st.bytes,
             "stack_chain": [[f.rsplit(":", 1)[-1], b] for f, b in st.chain],
             "stack_largest_frame": [top[0].rsplit(":", 1)[-1], top[1]],
@@ -244,9 +246,11 @@ def run(args) -> int:
 
     report = {"boards": {}, "scratch_bytes": scratch, "targets": TARGETS}
     ok = True
+    progress = Steps(len(boards) * (len(sets) + (0 if args.no_footprint else 2)), "firmware-check")
     for board in boards:
         b = {"cpu": fw.BOARDS[board].cpu, "sets": [], "records": 0, "identical": 0}
         for i, s in enumerate(sets):
+            progress(f"{board}: {s.path.name}")
             res, _run = check_set(
                 board, s, work / board / f"set{i}_{s.path.name}", count=args.count, timeout=args.timeout
             )
@@ -256,11 +260,14 @@ def run(args) -> int:
             ok &= res.ok
         b["mismatches"] = b["records"] - b["identical"]
         if not args.no_footprint:
+            progress(f"{board}: footprint")
             b["footprint"] = footprint(board, work / board / "footprint")
+            progress(f"{board}: ultraslim instructions")
             b["ultraslim"] = ultraslim_count(board, work / board / "ultraslim", args.timeout)
             ok &= b["ultraslim"]["identical"]
             b["targets_met"] = _targets(b, scratch)
         report["boards"][board] = b
+    progress.close()
     report["ok"] = bool(ok)
     if args.json:
         print(json.dumps(report, indent=1))

@@ -116,6 +116,9 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
         help='IoU with "+1 pixel" areas on this pixel grid (the C++ ports; default: none)',
     )
     g.add_argument(
+        "--eps", type=float, help="IoU epsilon added to the union (default 1e-5, predict()'s; the C++ ports: 0)"
+    )
+    g.add_argument(
         "--class-thresholds",
         type=_thresholds,
         metavar="T1,T2,...",
@@ -166,6 +169,7 @@ def spec_from_args(args) -> ModelSpec:
         pixel_size=args.pixel_size,
         class_thresholds=args.class_thresholds,
         soft_sigma=args.soft_sigma,
+        eps=getattr(args, "eps", None),
     )
     try:  # sizes are checked (sides, anchor count) before anything is made from them
         spec.processor()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from ultrapost.cli.progress import bar
 
 DESCRIPTION = """\
 Check that the compiled C core and the numpy golden model (ultrapost.golden) give the same integers on generated
@@ -188,35 +189,6 @@ def check(case: Case) -> str | None:
     return ", ".join(diff) + " differ" if diff else None
 
 
-class Progress:
-    """A one-line progress bar on stderr, redrawn in place on a terminal, silent otherwise."""
-
-    def __init__(self, total: int, stream=None, width: int = 30):
-        self.total, self.width, self.done = total, width, 0
-        self.stream = sys.stderr if stream is None else stream
-        self.live = self.stream.isatty()
-        self.start = time.perf_counter()
-        self._last = 0.0
-
-    def update(self, label: str, mismatches: int) -> None:
-        self.done += 1
-        now = time.perf_counter()
-        if not self.live or (now - self._last < 0.05 and self.done < self.total):
-            return
-        self._last = now
-        filled = self.width * self.done // max(self.total, 1)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(
-            f"\r[{bar}] {self.done}/{self.total} {label:<14} mismatches {mismatches}  {now - self.start:5.1f}s"
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.live:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "verify",
@@ -247,7 +219,7 @@ def run(args) -> int:
     if unknown:
         raise ValueError(f"unknown --family {', '.join(unknown)}; families: {', '.join(GROUPS)}")
     groups = [(f, k) for f, kinds in GROUPS.items() if f in families for k in kinds]
-    progress = Progress(len(groups) * args.cases)
+    progress = bar(len(groups) * args.cases, "verify", unit="case")
     summary, mismatches = [], []
     start = time.perf_counter()
     try:
@@ -271,7 +243,8 @@ def run(args) -> int:
                             "rebuild": case.rebuild(),
                         }
                     )
-                progress.update(f"{family} {kind}", len(mismatches))
+                progress.set_postfix_str(f"{family} {kind}, mismatches {len(mismatches)}", refresh=False)
+                progress.update(1)
             summary.append(
                 {
                     "family": family,

@@ -56,6 +56,7 @@ class ModelSpec:
     pixel_size: tuple[int, int] | None = None
     class_thresholds: tuple[float, ...] | None = None
     soft_sigma: float = 0.5
+    eps: float | None = None  # IoU epsilon (Ultraface's eps); None: the family's default
 
     def __post_init__(self):
         if not _NAME_RE.match(self.name):
@@ -70,6 +71,8 @@ class ModelSpec:
             raise ValueError(f"score test must be '>' or '>=', got {self.score_test!r}")
         if self.family == "blazeface" and (self.logits or self.decoded or self.class_thresholds or self.pixel_size):
             raise ValueError("blazeface has its own score and box kinds: no --logits, --decoded, classes or pads")
+        if self.family == "blazeface" and self.eps is not None:
+            raise ValueError("blazeface's IoU has no epsilon: no --eps")
         if self.class_thresholds is not None and (self.logits or self.family != "ultraface"):
             raise ValueError("class thresholds (multi-class) need an ultraface head with probabilities")
         if self.family == "ultraslim" and (self.logits or not self.decoded):
@@ -164,6 +167,7 @@ class ModelSpec:
             score_test=self.score_test,
             soft_sigma=self.soft_sigma,
             class_thresholds=self.class_thresholds,
+            **({} if self.eps is None else {"eps": self.eps}),
         )
 
     def quantization(self):
@@ -213,6 +217,8 @@ class ModelSpec:
             parts.append("clip [0, 1]")
         if self.pixel_size is not None:
             parts.append("+1 pixel areas on {}x{}".format(*self.pixel_size))
+        if self.eps is not None:
+            parts.append(f"IoU eps {self.eps!r}")
         if self.input_kind == "s8":
             parts.append(f"score scale/zp {self.score_quant[0]!r}/{self.score_quant[1]}")
             parts.append(f"box scale/zp {self.box_quant[0]!r}/{self.box_quant[1]}")
