@@ -1,12 +1,15 @@
 """Progress of the long commands (verify, bench, firmware-check) as a tqdm bar on stderr: redrawn in place on a
-terminal; off a terminal (CI logs, pipes) at most one line every 5 s, so a long run is never silent. stdout keeps
-only the results."""
+terminal; off a terminal (CI logs, pipes) at most one line every 5 s, so a long run is never silent. A command that
+ends (or fails) within the first moments prints no bar at all, so an error stays one line. stdout keeps only the
+results."""
 
 from __future__ import annotations
 
 import sys
 
 from tqdm import tqdm
+
+OFF_TERMINAL_SECONDS = 5.0  # off a terminal: the first line after this long, then one line per this long
 
 
 def bar(total: int | None, desc: str, unit: str = "step", stream=None) -> tqdm:
@@ -17,7 +20,8 @@ def bar(total: int | None, desc: str, unit: str = "step", stream=None) -> tqdm:
         desc=desc,
         unit=unit,
         file=stream,
-        mininterval=0.1 if live else 5.0,
+        mininterval=0.1 if live else OFF_TERMINAL_SECONDS,
+        delay=0.5 if live else OFF_TERMINAL_SECONDS,
         dynamic_ncols=live,
         ascii=not live,
         leave=True,
@@ -35,7 +39,7 @@ class Steps:
         if self.started:
             self.bar.update(1)
         self.started = True
-        self.bar.set_postfix_str(message)
+        self.bar.set_postfix_str(message, refresh=False)
 
     def close(self) -> None:
         if self.started:
