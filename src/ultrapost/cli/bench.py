@@ -254,9 +254,9 @@ def run_nms(args) -> int:
     if any(n < 1 for n in sizes):
         raise ValueError(f"--sizes must be >= 1, got {list(sizes)}")
     budget = min(args.budget, 0.2) if args.quick else args.budget
+    _progress = Steps(None, "bench nms", "timing")
     result = bench_nms.run(sizes, sets, iou=args.iou_threshold, budget=budget, progress=_progress)
-    if sys.stderr.isatty():
-        sys.stderr.write("\r".ljust(61) + "\r")
+    _progress.close()
     if args.json:
         print(json.dumps(result, indent=1))
     else:

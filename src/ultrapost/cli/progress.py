@@ -31,7 +31,7 @@ def bar(total: int | None, desc: str, unit: str = "step", stream=None) -> tqdm:
 class Steps:
     """A bar over named steps: each call names the step now starting (the one before is then done)."""
 
-    def __init__(self, total: int, desc: str, unit: str = "step", stream=None):
+    def __init__(self, total: int | None, desc: str, unit: str = "step", stream=None):
         self.bar = bar(total, desc, unit, stream)
         self.started = False
 
