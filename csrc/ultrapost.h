@@ -32,10 +32,13 @@
  * Q formats (value = integer / 2^n):
  *   priors, boxes, deltas, logits .... Q20 int32 (1.0 = 1 << 20)
  *   output boxes .................... Q20 int32 corners x1, y1, x2, y2,
- *                                     saturated to [-4, 4] (or [0, 1] if clip)
+ *                                     decoded ones saturated to [-4, 4] (or
+ *                                     clipped to [0, 1]); given corners
+ *                                     (CORNERS) beyond +-4 are UP_ERR_RANGE
  *   probabilities, output scores .... Q30 int32 (1.0 = 1 << 30)
  *   variances ....................... Q30 int32, in (0, 1]
- *   IoU threshold ................... Q16 int32, in [0, 1 << 16)
+ *   IoU threshold ................... exact: iou_num / 2^iou_shift (the float64 t),
+ *                                     with iou_q16 = floor(t * 2^16) in [0, 1 << 16]
  *   IoU epsilon ..................... Q40 int64 area units
  *   IoU area pads (+1 pixel) ........ Q20 int32, in [0, 1] (1 pixel = 1 / W)
  *   keypoints ....................... Q20 int32 x, y, saturated like boxes
@@ -73,7 +76,9 @@ extern "C" {
 #define UP_ERR_STRIDE (-5)        /* a row stride is too small */
 #define UP_ERR_NONFINITE (-6)     /* NaN or Inf in a float input (host path) */
 #define UP_ERR_NUM_ANCHORS (-7)   /* zero anchors or too many */
-#define UP_ERR_RANGE (-8)         /* a value outside the range its representation allows */
+#define UP_ERR_RANGE (-8)         /* a value outside the range its representation allows: e.g. a given box
+                                     corner (CORNERS, no clip) of a candidate beyond +-4.0, or a float32
+                                     probability above 1 passing the score test */
 
 #define UP_Q_BOX 20
 #define UP_Q_SCORE 30
@@ -86,6 +91,7 @@ extern "C" {
 #define UP_MAX_KEYPOINTS 8                 /* keypoints per detection at most */
 #define UP_MAX_MERGE_CANDIDATES (1 << 15)  /* candidate_limit cap of the merging NMS kinds */
 #define UP_MAX_INV_SIGMA_Q16 (1 << 24)     /* Gaussian soft-NMS: sigma >= 1/256 */
+#define UP_MAX_IOU_SHIFT 1100              /* a float64 threshold in [0, 1] is iou_num / 2^shift, shift <= 1074 */
 
 /* Element type of the input tensors. */
 typedef enum {
@@ -112,7 +118,9 @@ typedef enum {
 
 /*
  * NMS variant. Every kind visits candidates best first (key descending, anchor
- * ascending) and uses the same IoU (areas with the pads, + iou_eps).
+ * ascending) and uses the same IoU (areas with the pads, + iou_eps) and the
+ * same exact test IoU > t: inter * 2^iou_shift > iou_num * union, in integers
+ * (a Q16 bracket settles almost every pair, 128-bit products the rest).
  *   HARD ........... keep unless IoU > iou_threshold with a kept box.
  *   BLEND .......... (ncnn / MNN C++) the top remaining candidate and every
  *                    remaining one with IoU > t against it form a cluster; the
@@ -153,6 +161,10 @@ typedef enum {
  *   I32 LOGIT2 .. key = l1 - l0 (Q20)         score = up_sigmoid_q30(key)
  * A candidate passes when key > score_bound: the host turns the float
  * threshold into this exact integer bound (">= t" is "> bound - 1").
+ * F32 PROB (host path): score_bound (and label_bounds) is the order-preserving
+ * key of the largest float32 that fails the test (bits for x >= 0, minus the
+ * magnitude's bits for x < 0), so the test is exact on the given float; the
+ * ordering key is round(p * 2^30), and a passing p above 1 is UP_ERR_RANGE.
  *
  * Box tables, S8 only, indexed by q + 128:
  *   DELTAS:  center_lut = var_center * s * (q - zp)        Q20
@@ -188,7 +200,7 @@ typedef struct {
     int32_t score_bound;   /* pass when key > score_bound */
     int32_t candidate_limit; /* best candidates kept before NMS, 1..N */
     int32_t max_detections;  /* outputs at most, 1..candidate_limit */
-    int32_t iou_q16;       /* suppress when IoU > iou_q16 / 2^16 */
+    int32_t iou_q16;       /* floor(t * 2^16), in [0, 2^16]: the cheap bracket of the IoU test */
     int64_t iou_eps_q40;   /* added to the union (Python predict(): 1e-5) */
     int32_t var_center_q30; /* I32 deltas: center variance (0.1) */
     int32_t var_size_q30;   /* I32 deltas: size variance (0.2) */
@@ -206,6 +218,10 @@ typedef struct {
     int32_t num_labels;        /* L classes with labels (0: one class, no labels) */
     const int32_t *keypoint_lut; /* S8 keypoints: 256 entries, Q20 */
     const int32_t *label_bounds; /* [L] score bounds per class when L > 0 */
+    /* The IoU threshold t, exactly: suppress when IoU > iou_num / 2^iou_shift (iou_num <= 2^shift, 2^53;
+     * iou_shift <= UP_MAX_IOU_SHIFT; iou_q16 = floor(t * 2^16)). Both 0: t = iou_q16 / 2^16 (version 0.2). */
+    int64_t iou_num;
+    int32_t iou_shift;
 } up_config_t;
 
 /* Where results go: arrays of at least max_detections rows (times num_labels

@@ -1,7 +1,8 @@
 /*
  * Decode of one candidate: variance decode against its prior (deltas), linear
  * decode (BlazeFace) or dequantization (corners), in Q20, saturated to +-4.0
- * (or clipped to [0, 1]); keypoints the same way as box centers.
+ * (or clipped to [0, 1]); keypoints the same way as box centers. Given corners
+ * beyond +-4.0 (without clip) are not saturated but reported (UP_ERR_RANGE).
  */
 #include "up_internal.h"
 
@@ -46,16 +47,18 @@ static int32_t up_center_factor(const up_config_t *cfg, const int32_t *lut, int3
  * Error against float64: at most about 2 LSB (2e-6) for |d| < 7 and
  * realistic priors, dominated by the rounding of priors and tables.
  */
-static void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4])
+static bool up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4])
 {
     int32_t lo = cfg->clip ? 0 : -UP_BOX_LIMIT;
     int32_t hi = cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT;
-    if (cfg->box_kind == UP_BOX_CORNERS) {
+    if (cfg->box_kind == UP_BOX_CORNERS) { /* given corners: clipped (clip), else beyond +-4 is an error */
+        bool out = false;
         for (int k = 0; k < 4; k++) {
             int32_t v = cfg->input_kind == UP_INPUT_S8 ? cfg->box_lut[raw[k] + 128] : raw[k];
+            out |= v < lo || v > hi;
             box[k] = up_clamp32(v, lo, hi);
         }
-        return;
+        return out && !cfg->clip;
     }
     const int32_t *prior = cfg->priors + (size_t)anchor * 4u;
     for (int k = 0; k < 2; k++) { /* x, then y: the center and size of one axis stay in registers */
@@ -74,12 +77,13 @@ static void up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[
         box[k] = up_clamp32(center - half, lo, hi);
         box[k + 2] = up_clamp32(center + half, lo, hi);
     }
+    return false;
 }
 
 #ifdef UP_HOST_FLOAT
-void up_decode_raw(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4])
+bool up_decode_raw(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4])
 {
-    up_decode(cfg, anchor, raw, box);
+    return up_decode(cfg, anchor, raw, box);
 }
 #endif
 
@@ -87,7 +91,9 @@ void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4])
 {
     int32_t raw[4];
     up_read_row(src, src->boxes, src->box_stride, anchor, 4, raw);
-    up_decode(src->cfg, anchor, raw, box);
+    if (up_decode(src->cfg, anchor, raw, box)) {
+        up_out_of_range(src);
+    }
 }
 
 #ifndef UP_NO_KEYPOINTS

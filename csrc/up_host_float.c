@@ -98,42 +98,48 @@ static uint32_t up_rows_nonfinite(const float *x, int32_t n, int32_t cols, int32
     return acc;
 }
 
-/* Smallest float >= thr (thr > 0): p >= thr in double  <=>  p >= this in float. */
-static float up_float_ceil(double thr)
+/* The float32 of an order-preserving key (see ultrapost.h: F32 PROB bounds); beyond the finite range, +-Inf. */
+static float up_float_of_key(int64_t k)
 {
-    float f = (float)thr;
-    if ((double)f < thr) {
-        union {
-            float f;
-            uint32_t u;
-        } v = {f};
-        v.u += 1u; /* next float up (positive, finite) */
-        f = v.f;
+    union {
+        uint32_t u;
+        float f;
+    } v;
+    if (k > 0x7f800000) {
+        k = 0x7f800000;
+    } else if (k < -0x7f800000) {
+        k = -0x7f800000;
     }
-    return f;
+    v.u = k >= 0 ? (uint32_t)k : ((uint32_t)-k | 0x80000000u);
+    return v.f;
 }
 
-/* conv(p) > bound  <=>  p >= (bound + 0.5) / 2^30 in float (bound >= 0), exactly; passes are rechecked on the key. */
+/* The smallest float32 passing an F32 PROB bound: p passes exactly when p >= this. */
 static float up_prob_threshold(int32_t bound)
 {
-    return up_float_ceil(((double)bound + 0.5) / (double)((int64_t)1 << UP_F32_PROB_Q));
+    return up_float_of_key((int64_t)bound + 1);
+}
+
+/* A Q30 bound below the key of every p >= thr (the ordering keys of passing anchors all exceed it). */
+static int32_t up_prob_q30_bound(float thr)
+{
+    return up_f32_to_fixed(thr, UP_F32_PROB_Q, 0, UP_ONE_SCORE) - 1;
 }
 
 /*
- * Probability scores: the anchors whose converted score passes the bound are packed as key << 32 | ~anchor;
- * keys are Q30 in [0, 2^30], so sorting the packed values descending gives key descending, then anchor
- * ascending (keep order).
+ * Probability scores: the anchors whose score passes (p >= thr, exact on the float) are packed as
+ * key << 32 | ~anchor; keys are Q30 in [0, 2^30], so sorting the packed values descending gives key descending,
+ * then anchor ascending (keep order). A passing p above 1 sets *above (UP_ERR_RANGE).
  */
-static int32_t up_pack(const up_source_t *src, const float *p, int32_t stride, float thr, uint64_t *packed,
-                       int32_t count, int32_t a, int32_t end)
+static int32_t up_pack(const float *p, int32_t stride, float thr, uint64_t *packed, int32_t count, int32_t a,
+                       int32_t end, uint32_t *above)
 {
     for (int32_t j = a; j < end; j++) {
         float v = p[(size_t)j * (size_t)stride];
         if (v >= thr) {
+            *above |= v > 1.0f;
             int32_t key = up_f32_to_fixed(v, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
-            if (key > src->bound) {
-                packed[count++] = (uint64_t)(uint32_t)key << 32 | (uint32_t)~(uint32_t)j;
-            }
+            packed[count++] = (uint64_t)(uint32_t)key << 32 | (uint32_t)~(uint32_t)j;
         }
     }
     return count;
@@ -153,7 +159,8 @@ static const int32_t up_compress4[16][8] = {
  * face << 32 | bg, so converting the floats in place and putting ~anchor in the low halves gives the packed values,
  * which are compressed to the front and stored (4 lanes: the caller leaves room). For bound >= 2^23
  * (p >= 2^-7), p * 2^30 is an integer: the truncating conversion of min(p, 1) * 2^30 is exactly up_f32_to_fixed's
- * key; smaller p fail the bound both ways, and NaN converts to INT32_MIN, which fails. Returns how many it packed.
+ * key, and key > bound (up_prob_q30_bound of a float32 thr >= 2^-7) is exactly p >= thr; smaller p fail both
+ * ways, and NaN converts to INT32_MIN, which fails. Returns how many it packed.
  */
 __attribute__((target("avx2"))) static inline int32_t up_pack_rows4_avx2(__m256 rows, __m256i not_anchor,
                                                                           __m256i bound, uint64_t *out)
@@ -172,14 +179,16 @@ __attribute__((target("avx2"))) static inline int32_t up_pack_rows4_avx2(__m256 
  * the threshold in the class column and FLT_MAX in the other, compared unordered so that NaN is caught too.
  * It holds for every NaN or Inf and every probability at or above the threshold; the rare groups where it
  * holds anywhere are then checked and packed exactly: 4 rows at a time by up_pack_rows4_avx2 when the class is
- * column 1 and bound >= 2^23, else flag by flag. Returns the count; *nonfinite is set if any. up_pack_rows4_avx2
+ * column 1 and bound >= 2^23, else flag by flag. Returns the count; *nonfinite is set if any, and *above if a
+ * passing probability exceeds 1 (the same groups are flagged: thr <= 1 < p). up_pack_rows4_avx2
  * may write 3 values past the count: into packed_tmp, which follows.
  * With boxes (rows of 4 floats, or NULL), the same pass checks their 16 rows per step too: one pass over both
  * tensors instead of two, and the box loads overlap the scores' rare exact checks.
  */
 __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_source_t *src, const float *rows,
                                                                     const float *boxes, float thr,
-                                                                    uint64_t *packed, uint32_t *nonfinite)
+                                                                    int32_t qbound, uint64_t *packed,
+                                                                    uint32_t *nonfinite, uint32_t *above)
 {
     int32_t n = src->cfg->num_anchors;
     int32_t c = src->column;
@@ -191,9 +200,11 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
     uint32_t bad = 0;
     int32_t count = 0;
     int32_t a = 0;
-    const bool rows4 = c == 1 && src->bound >= ((int32_t)1 << 23);
-    const __m256i bound = _mm256_set1_epi32(src->bound);
+    const bool rows4 = c == 1 && qbound >= ((int32_t)1 << 23);
+    const __m256i bound = _mm256_set1_epi32(qbound);
+    const __m256 one = _mm256_setr_ps(FLT_MAX, 1.0f, FLT_MAX, 1.0f, FLT_MAX, 1.0f, FLT_MAX, 1.0f);
     __m256i bad_lanes = _mm256_setzero_si256(); /* exponent all ones, in groups packed by up_pack_rows4_avx2 */
+    __m256 above_lanes = _mm256_setzero_ps();   /* a face probability above 1, in those groups */
     for (; a + 16 <= n; a += 16) {
         const float *r = rows + (size_t)a * 2u;
         if (boxes) {
@@ -216,6 +227,7 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
             for (int q = 0; q < 4; q++, not_anchor = _mm256_sub_epi32(not_anchor, _mm256_set1_epi32(4))) {
                 bad_lanes = _mm256_or_si256(
                     bad_lanes, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v[q]), exponent), exponent));
+                above_lanes = _mm256_or_ps(above_lanes, _mm256_cmp_ps(v[q], one, _CMP_GT_OQ));
                 count += up_pack_rows4_avx2(v[q], not_anchor, bound, packed + count);
             }
         } else {
@@ -227,21 +239,21 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_sourc
                 float x = r[i];
                 bad |= (up_bits(x) & 0x7f800000u) == 0x7f800000u;
                 if ((i & 1) == c && x >= thr) {
+                    *above |= x > 1.0f;
                     int32_t key = up_f32_to_fixed(x, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
-                    if (key > src->bound) {
-                        packed[count++] = (uint64_t)(uint32_t)key << 32 | (uint32_t)~(uint32_t)(a + i / 2);
-                    }
+                    packed[count++] = (uint64_t)(uint32_t)key << 32 | (uint32_t)~(uint32_t)(a + i / 2);
                 }
             }
         }
     }
     bad |= !_mm256_testz_si256(bad_lanes, bad_lanes);
+    *above |= !_mm256_testz_ps(above_lanes, above_lanes);
     if (boxes) {
         bad |= !_mm256_testz_si256(_mm256_cmpeq_epi32(box_max, exponent), _mm256_set1_epi32(-1));
         bad |= up_any_nonfinite(boxes + (size_t)a * 4u, (size_t)(n - a) * 4u);
     }
     *nonfinite = bad | up_any_nonfinite(rows + (size_t)a * 2u, (size_t)(n - a) * 2u);
-    return up_pack(src, rows + c, 2, thr, packed, count, a, n);
+    return up_pack(rows + c, 2, thr, packed, count, a, n, above);
 }
 #endif
 
@@ -258,7 +270,8 @@ static uint32_t up_scan_packed(up_source_t *src, bool *boxes_checked)
     if (src->score_stride == 2 && cfg->num_classes == 2 && __builtin_cpu_supports("avx2")) {
         uint32_t nonfinite = 0;
         const float *boxes = src->box_stride == 4 ? (const float *)src->boxes : 0;
-        src->packed_count = up_pack_pairs_avx2(src, scores, boxes, thr, src->packed, &nonfinite);
+        src->packed_count = up_pack_pairs_avx2(src, scores, boxes, thr, up_prob_q30_bound(thr), src->packed,
+                                               &nonfinite, &src->range);
         *boxes_checked = boxes != 0;
         return nonfinite;
     }
@@ -266,8 +279,8 @@ static uint32_t up_scan_packed(up_source_t *src, bool *boxes_checked)
     if (up_rows_nonfinite(scores, cfg->num_anchors, cfg->num_classes, src->score_stride)) {
         return 1;
     }
-    src->packed_count = up_pack(src, scores + src->column, src->score_stride, thr, src->packed, 0, 0,
-                                cfg->num_anchors);
+    src->packed_count = up_pack(scores + src->column, src->score_stride, thr, src->packed, 0, 0,
+                                cfg->num_anchors, &src->range);
     return 0;
 }
 
@@ -365,11 +378,11 @@ static uint64_t *up_bucket_sort_packed(const uint64_t *a, uint64_t *tmp, int32_t
 }
 
 /* The best candidate_limit of count packed candidates, in keep order, into cand (and their keys). */
-static void up_take_packed(const up_source_t *src, int32_t count, up_candidates_t *cand)
+static void up_take_packed(const up_source_t *src, int32_t count, int32_t qbound, up_candidates_t *cand)
 {
     const uint64_t *p = 0;
     if (count >= UP_BUCKET_SORT_MIN) {
-        p = up_bucket_sort_packed(src->packed, src->packed_tmp, count, src->bound);
+        p = up_bucket_sort_packed(src->packed, src->packed_tmp, count, qbound);
     }
     if (!p) {
         p = up_sort_packed(src->packed, src->packed_tmp, count);
@@ -717,9 +730,14 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
     if (cfg->box_kind == UP_BOX_CORNERS) { /* corners as given, clamped */
         __m128i lo4 = _mm_set1_epi32(cfg->clip ? 0 : -UP_BOX_LIMIT);
         __m128i hi4 = _mm_set1_epi32(cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT);
+        __m128i out = _mm_setzero_si128(); /* lanes beyond +-4: an error without clip (see up_decode) */
         for (; i < n; i++) {
             __m128i v = up_load4_avx2(rows + (size_t)idx[i] * (size_t)src->box_stride);
+            out = _mm_or_si128(out, _mm_or_si128(_mm_cmpgt_epi32(v, hi4), _mm_cmpgt_epi32(lo4, v)));
             _mm_storeu_si128((__m128i *)(boxes + (size_t)i * 4u), _mm_min_epi32(_mm_max_epi32(v, lo4), hi4));
+        }
+        if (!cfg->clip && !_mm_testz_si128(out, out)) {
+            up_out_of_range(src);
         }
         return;
     }
@@ -733,7 +751,9 @@ __attribute__((target("avx2"))) static void up_decode_batch_avx2(const up_source
     for (; i < n; i++) { /* the last 1 to 3 deltas, and linear (BlazeFace) boxes */
         int32_t raw[4];
         up_fetch4_avx2(rows + (size_t)idx[i] * (size_t)src->box_stride, raw);
-        up_decode_raw(cfg, idx[i], raw, boxes + (size_t)i * 4u);
+        if (up_decode_raw(cfg, idx[i], raw, boxes + (size_t)i * 4u)) {
+            up_out_of_range(src);
+        }
     }
 }
 #endif
@@ -876,27 +896,27 @@ void up_host_select(const up_source_t *src, up_candidates_t *cand)
     int32_t n = cfg->num_anchors;
     int32_t c = src->column;
     int32_t *keys = src->keys;
-    if (cfg->score_kind == UP_SCORE_PROB && src->bound >= 0) {
+    if (cfg->score_kind == UP_SCORE_PROB) {
         /* packed and sorted once; a single class was scanned already, with the scores' finiteness */
+        float thr = up_prob_threshold(src->bound);
+        uint32_t above = 0;
         int32_t count = src->packed_count >= 0 ? src->packed_count
-                                               : up_pack(src, scores + c, score_stride, up_prob_threshold(src->bound),
-                                                         src->packed, 0, 0, n);
-        up_take_packed(src, count, cand);
+                                               : up_pack(scores + c, score_stride, thr, src->packed, 0, 0, n, &above);
+        if (above) {
+            up_out_of_range(src);
+        }
+        up_take_packed(src, count, up_prob_q30_bound(thr), cand);
         return;
     }
     for (int32_t a = 0; a < n; a++) {
         const float *s = scores + (size_t)a * (size_t)score_stride;
         int32_t key;
-        if (cfg->score_kind == UP_SCORE_PROB) {
-            key = up_f32_to_fixed(s[c], UP_F32_PROB_Q, 0, UP_ONE_SCORE);
+        int32_t l1 = up_f32_to_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+        if (cfg->score_kind == UP_SCORE_LOGIT1) {
+            key = up_clip_logit(cfg, l1);
         } else {
-            int32_t l1 = up_f32_to_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-            if (cfg->score_kind == UP_SCORE_LOGIT1) {
-                key = up_clip_logit(cfg, l1);
-            } else {
-                int32_t l0 = up_f32_to_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-                key = up_sat32((int64_t)l1 - l0);
-            }
+            int32_t l0 = up_f32_to_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+            key = up_sat32((int64_t)l1 - l0);
         }
         if (key > src->bound) {
             keys[a] = key;
@@ -932,11 +952,11 @@ int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_
     }
     uint64_t *packed = (uint64_t *)((char *)scratch + up_packed_offset(cfg));
     up_source_t src = {cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride,
-                       cfg->class_index, cfg->score_bound, keys,
+                       cfg->class_index, cfg->score_bound, 0u, keys,
                        up_host_kept_blocks(cfg, scratch), packed, packed + n, -1};
     uint32_t nonfinite;
     bool boxes_checked = false;
-    if (cfg->score_kind == UP_SCORE_PROB && cfg->num_labels == 0 && cfg->score_bound >= 0) {
+    if (cfg->score_kind == UP_SCORE_PROB && cfg->num_labels == 0) {
         /* one class of probabilities: the score pass also checks the scores, and maybe the boxes */
         nonfinite = up_scan_packed(&src, &boxes_checked);
     } else {

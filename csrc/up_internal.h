@@ -34,6 +34,7 @@ typedef struct up_source {
     int32_t keypoint_stride;
     int32_t column;          /* score column of the class being selected */
     int32_t bound;           /* its score bound: pass when key > bound */
+    uint32_t range;          /* non-zero once a value was out of range: the run then returns UP_ERR_RANGE */
 #ifdef UP_HOST_FLOAT
     /* Host builds only (the float32 boundary, up_host_float.c): keys already
      * converted for every anchor that passed the score test, or NULL. */
@@ -98,8 +99,9 @@ int32_t up_score_of_key(const up_config_t *cfg, int32_t key);
 void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
                    int32_t *raw);
 void up_host_select(const up_source_t *src, up_candidates_t *cand);
-/* Decodes one row already read as int32 (the host reads float rows its own way). */
-void up_decode_raw(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4]);
+/* Decodes one row already read as int32 (the host reads float rows its own way); true when a given corner
+ * (CORNERS, no clip) lies beyond +-4.0. */
+bool up_decode_raw(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4]);
 /* Hard NMS with the same decisions as up_nms_hard, using src->kept_blocks to test 16 kept boxes at a time. */
 int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out);
 /* Bytes of src->kept_blocks for a config (with room to align them), and where they start in a scratch. */
@@ -109,13 +111,22 @@ int16_t *up_host_kept_blocks(const up_config_t *cfg, void *scratch);
 /* Reads n elements of row `anchor` of a tensor as int32 (S8 values, I32 values, or host floats). */
 void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
                  int32_t *raw);
-/* Reads and decodes the box of an anchor into Q20 corners. */
+/* Reads and decodes the box of an anchor into Q20 corners (a given corner beyond +-4 sets src->range). */
 void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4]);
+/* Marks the run as out of range: src points to a run's own (non-const) source, so the write is defined. */
+static inline void up_out_of_range(const up_source_t *src)
+{
+    ((up_source_t *)src)->range = 1u;
+}
 /* Reads and decodes the 2P keypoint values of an anchor (Q20), or only value k. */
 void up_keypoints_of(const up_source_t *src, int32_t anchor, int32_t *kp);
 int32_t up_keypoint_value(const up_source_t *src, int32_t anchor, int32_t k);
-/* IoU(a, b) > iou_threshold, without division. */
+/* IoU(a, b) > t exactly, without division (up_iou.c). */
 bool up_iou_exceeds(const up_config_t *cfg, const int32_t *a, const int32_t *b);
+/* UP_OK when iou_q16, iou_num and iou_shift describe one threshold t in [0, 1], else UP_ERR_CONFIG. */
+int32_t up_check_iou(const up_config_t *cfg);
+/* inter * 2^shift > num * uni for inter >= 1, shift >= 0, in 128-bit integers made of 32-bit limbs. */
+bool up_exceeds_exact(uint64_t inter, uint64_t uni, uint64_t num, int32_t shift);
 /* round(n / d) half up for d > 0, n + d / 2 < 2^64, by shift-and-subtract. */
 uint64_t up_udiv_round(uint64_t n, uint64_t d);
 /* Writes output row k: box, score, anchor, and keypoints when the config has them. */

@@ -12,8 +12,8 @@
  * Scaling and overflow: corners are Q20 within +-4.0 (2^22) and pads at most
  * 1.0, so padded widths and intersections fit int32 (below 2^23 + 2^20); areas
  * are int64 products and, for two overlapping boxes, the union (inside their
- * padded bounding square) is below 2^46.4 + eps (eps <= 2^40): inter * 2^16 and
- * t_q16 * union stay below 2^63. Boxes that do not overlap (padded
+ * padded bounding square) is below 2^46.4 + eps (eps <= 2^40): inter * 2^16
+ * stays below 2^63. Boxes that do not overlap (padded
  * intersection <= 0 on an axis) get inter = 0.
  */
 static void up_overlap(const up_config_t *cfg, const int32_t *a, const int32_t *b, int64_t *inter,
@@ -29,24 +29,6 @@ static void up_overlap(const up_config_t *cfg, const int32_t *a, const int32_t *
            (int64_t)up_extent(b[0], b[2], px) * up_extent(b[1], b[3], py) - in + cfg->iou_eps_q40;
 }
 #endif
-
-/* IoU(a, b) > t as inter * 2^16 > t_q16 * union, deciding "no overlap" before any product (most pairs). */
-bool up_iou_exceeds(const up_config_t *cfg, const int32_t *a, const int32_t *b)
-{
-    int32_t iw = up_min32(a[2], b[2]) - up_max32(a[0], b[0]) + cfg->pad_x_q20;
-    if (iw <= 0) {
-        return false;
-    }
-    int32_t ih = up_min32(a[3], b[3]) - up_max32(a[1], b[1]) + cfg->pad_y_q20;
-    if (ih <= 0) {
-        return false;
-    }
-    int64_t inter = (int64_t)iw * ih;
-    int64_t uni = (int64_t)up_extent(a[0], a[2], cfg->pad_x_q20) * up_extent(a[1], a[3], cfg->pad_y_q20);
-    uni += (int64_t)up_extent(b[0], b[2], cfg->pad_x_q20) * up_extent(b[1], b[3], cfg->pad_y_q20);
-    uni += cfg->iou_eps_q40 - inter;
-    return inter * 65536 > (int64_t)cfg->iou_q16 * uni;
-}
 
 uint64_t up_udiv_round(uint64_t n, uint64_t d)
 {

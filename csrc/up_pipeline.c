@@ -88,8 +88,7 @@ int32_t up_check_config(const up_config_t *cfg)
         cfg->max_detections < 1 || cfg->max_detections > cfg->candidate_limit) {
         return UP_ERR_CONFIG;
     }
-    if (cfg->iou_q16 < 0 || cfg->iou_q16 >= (1 << UP_Q_IOU) || cfg->iou_eps_q40 < 0 ||
-        cfg->iou_eps_q40 > ((int64_t)1 << 40)) {
+    if (up_check_iou(cfg) != UP_OK || cfg->iou_eps_q40 < 0 || cfg->iou_eps_q40 > ((int64_t)1 << 40)) {
         return UP_ERR_CONFIG;
     }
     int32_t status = up_check_extensions(cfg);
@@ -234,7 +233,8 @@ UP_NOINLINE static int32_t up_run_labels(up_source_t *src, up_candidates_t *cand
 }
 #endif
 
-int32_t up_run_source(up_source_t *src, void *scratch, up_output_t *out)
+/* Selects, sorts and suppresses; UP_ERR_RANGE if a value was out of range on the way. */
+static int32_t up_run_classes(up_source_t *src, void *scratch, up_output_t *out)
 {
     const up_config_t *cfg = src->cfg;
     up_candidates_t cand;
@@ -256,6 +256,12 @@ int32_t up_run_source(up_source_t *src, void *scratch, up_output_t *out)
     return up_finish(src, &cand, out);
 }
 
+int32_t up_run_source(up_source_t *src, void *scratch, up_output_t *out)
+{
+    int32_t status = up_run_classes(src, scratch, out);
+    return status == UP_OK && src->range ? UP_ERR_RANGE : status;
+}
+
 /* Fills every field (an aggregate initializer would be zero-filled with a libc memset call). */
 static void up_source_set(up_source_t *src, const up_config_t *cfg, const void *scores,
                           int32_t score_stride, const void *boxes, int32_t box_stride,
@@ -270,6 +276,7 @@ static void up_source_set(up_source_t *src, const up_config_t *cfg, const void *
     src->keypoint_stride = keypoint_stride;
     src->column = 0;
     src->bound = 0;
+    src->range = 0;
 #ifdef UP_HOST_FLOAT
     src->keys = 0;
     src->kept_blocks = 0;

@@ -295,7 +295,8 @@ def test_float_probability_test_is_exact_at_the_threshold():
 def test_float_scores_around_the_threshold_in_wide_steps(threshold):
     """The host scans 16 float32 anchors per step and converts the flagged steps' scores 4 rows at a time (when
     the key bound is at least 2^23, i.e. p >= 2^-7): scores one float step around the threshold, exactly on it, at
-    and above 1, tiny and negative ones, and the background column above it, all decide as the golden model."""
+    1, tiny and negative ones, and the background column above it, all decide as the golden model; a probability
+    above 1, in a 16-anchor step or in the tail after the last one, is an error naming it in both."""
     rng = np.random.default_rng(int(threshold * 1e6))
     n = 4420
     t32 = np.float32(threshold)
@@ -304,7 +305,6 @@ def test_float_scores_around_the_threshold_in_wide_steps(threshold):
         t32,
         np.nextafter(t32, np.float32(2)),
         np.float32(1.0),
-        np.float32(1.5),
         np.float32(1e-30),
         np.float32(-0.5),
         np.float32(0.0),
@@ -318,6 +318,12 @@ def test_float_scores_around_the_threshold_in_wide_steps(threshold):
     )
     c = assert_same(pp, scores, boxes)
     assert len(c) >= 1
+    for at in (37, n - 2):
+        above = scores.copy()
+        above[at, 1] = 1.5
+        for backend in ("c", "golden"):
+            with pytest.raises(ValueError, match=f"1.5 above 1 \\(anchor {at}, column 1\\)"):
+                pp.postprocess(above, boxes, backend=backend)
 
 
 def test_int8_threshold_on_a_quantization_level_is_strict():

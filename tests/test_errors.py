@@ -96,8 +96,8 @@ def test_non_contiguous_and_wrong_endian_are_converted(case, backend):
 @pytest.mark.parametrize(
     "kwargs, exc, words",
     [
-        ({"score_threshold": 0.0}, ValueError, "score_threshold must be in"),
-        ({"score_threshold": 1.0}, ValueError, "score_threshold must be in"),
+        ({"score_threshold": -0.0001}, ValueError, "score_threshold must be in"),
+        ({"score_threshold": 1.0000001}, ValueError, "score_threshold must be in"),
         ({"score_threshold": float("nan")}, ValueError, "score_threshold must be in"),
         ({"iou_threshold": -0.1}, ValueError, "iou_threshold must be in"),
         ({"iou_threshold": 1.5}, ValueError, "iou_threshold must be in"),
@@ -155,7 +155,10 @@ def test_zero_anchors_and_inconsistent_configs_are_refused_by_c():
         ({"num_anchors": 0}, "zero anchors"),
         ({"candidate_limit": fc.num_anchors + 1}, "inconsistent"),
         ({"max_detections": fc.candidate_limit + 1}, "inconsistent"),
-        ({"iou_q16": 1 << 16}, "inconsistent"),
+        ({"iou_q16": fc.iou_q16 + 1}, "inconsistent"),
+        ({"iou_q16": (1 << 16) + 1, "iou_num": 0, "iou_shift": 0}, "inconsistent"),
+        ({"iou_num": (1 << 53) + 1}, "inconsistent"),
+        ({"iou_shift": 1101}, "inconsistent"),
         ({"class_index": 2}, "inconsistent"),
         ({"var_size_q30": 0}, "inconsistent"),
     ]:
@@ -263,7 +266,7 @@ def test_core_checks_table_lengths_of_the_new_tables():
         ({"nms": "soft-gaussian", "soft_sigma": 0.0}, ValueError, "soft_sigma must be > 0"),
         ({"nms": "soft-gaussian", "soft_sigma": 1e-4}, ValueError, r"soft_sigma must be in \[1/256"),
         ({"nms": "soft-gaussian", "soft_sigma": "wide"}, TypeError, "soft_sigma must be a number"),
-        ({"nms": "soft-linear", "soft_threshold": 1.0}, ValueError, "soft_threshold must be in"),
+        ({"nms": "soft-linear", "soft_threshold": 1.5}, ValueError, "soft_threshold must be in"),
         ({"pixel_size": (0.5, 10)}, ValueError, "pixel_size must be at least 1 pixel"),
         ({"score_test": "=="}, ValueError, "score_test must be"),
         ({"class_thresholds": ()}, ValueError, "0 class thresholds do not fit"),

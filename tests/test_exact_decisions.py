@@ -24,8 +24,9 @@ Q20 = 1 << 20
 def small(score_threshold=0.5, iou_threshold=0.3, **kw):
     """16 anchors (a 32x32 input, one level of stride 8): small enough to place every value by hand."""
     kw.setdefault("eps", 0.0)
-    return ultrapost.Ultraface((32, 32), score_threshold=score_threshold, iou_threshold=iou_threshold,
-                               min_boxes=((16,),), strides=(8,), **kw)
+    return ultrapost.Ultraface(
+        (32, 32), score_threshold=score_threshold, iou_threshold=iou_threshold, min_boxes=((16,),), strides=(8,), **kw
+    )
 
 
 def rows(n=16, dtype=np.float32):
@@ -50,8 +51,11 @@ def test_float32_probability_just_below_a_small_threshold_is_not_kept():
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(t=st.floats(0.0, 1.0, allow_nan=False), steps=st.lists(st.integers(-3, 3), min_size=4, max_size=4),
-       test=st.sampled_from([">", ">="]))
+@given(
+    t=st.floats(0.0, 1.0, allow_nan=False),
+    steps=st.lists(st.integers(-3, 3), min_size=4, max_size=4),
+    test=st.sampled_from([">", ">="]),
+)
 def test_float32_probabilities_around_any_threshold(t, steps, test):
     """Probabilities a few float32 steps around t (t below 1/128, 0 and 1 included): kept exactly when p > t
     (p >= t) in exact arithmetic."""
@@ -68,8 +72,9 @@ def test_float32_probabilities_around_any_threshold(t, steps, test):
         b[2 * i + 1] = [0.1 * i, 0.0, 0.1 * i + 0.05, 0.05]
         values.append(Fraction(float(p)))
     ft = Fraction(t)
-    expected = sorted((i for i in range(4) if (values[i] > ft if test == ">" else values[i] >= ft)),
-                      key=lambda i: (-values[i], i))
+    expected = sorted(
+        (i for i in range(4) if (values[i] > ft if test == ">" else values[i] >= ft)), key=lambda i: (-values[i], i)
+    )
     for backend in BACKENDS:
         det = pp.postprocess(s, b, decoded=True, backend=backend)
         kept = [int(a) // 2 for a in det.anchors if a % 2 == 1]
@@ -150,10 +155,13 @@ def exact_iou(a, b, eps=Fraction(0)):
     return inter / (area(a) + area(b) - inter + eps)
 
 
-@pytest.mark.parametrize("pair, t, iou", [
-    ([[17, 17, 5017, 1017], [17, 17, 2017, 1017]], 0.4, Fraction(2, 5)),
-    ([[507, 60, 575, 99], [501, 49, 581, 100]], 0.65, Fraction(13, 20)),
-])
+@pytest.mark.parametrize(
+    "pair, t, iou",
+    [
+        ([[17, 17, 5017, 1017], [17, 17, 2017, 1017]], 0.4, Fraction(2, 5)),
+        ([[507, 60, 575, 99], [501, 49, 581, 100]], 0.65, Fraction(13, 20)),
+    ],
+)
 def test_iou_exactly_at_the_threshold_keeps(pair, t, iou):
     """IoU exactly 2/5 (13/20) is below the float64 0.4 (0.65), so ``IoU > t`` is false and both boxes are kept,
     as ONNX, OpenCV and exact arithmetic keep them; boxes in pixels / 8192 are exact on the Q20 grid."""
@@ -175,8 +183,12 @@ grid = st.integers(-(1 << 21), 1 << 21)  # Q20 values within +-2: exact in float
 
 
 @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(a=st.lists(grid, min_size=4, max_size=4), b=st.lists(grid, min_size=4, max_size=4),
-       nudge=st.integers(-2, 2), eps=st.sampled_from([0.0, 1e-5]))
+@given(
+    a=st.lists(grid, min_size=4, max_size=4),
+    b=st.lists(grid, min_size=4, max_size=4),
+    nudge=st.integers(-2, 2),
+    eps=st.sampled_from([0.0, 1e-5]),
+)
 def test_iou_decided_exactly_on_grid_boxes(a, b, nudge, eps):
     """Two boxes on the Q20 grid, t the float64 nearest their exact IoU and a few float64 steps around it: the
     second box is suppressed exactly when IoU > t, with eps the Q40 value nearest the given one."""
@@ -210,8 +222,7 @@ def iou_error_bound(min_side: float) -> float:
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), side=st.sampled_from([2.0**-9, 2.0**-6, 0.05, 0.3]),
-       where=st.floats(-1.5, 1.5))
+@given(seed=st.integers(0, 2**32 - 1), side=st.sampled_from([2.0**-9, 2.0**-6, 0.05, 0.3]), where=st.floats(-1.5, 1.5))
 def test_off_grid_float32_corners_flip_only_within_the_bound(seed, side, where):
     """float32 corners off the Q20 grid: a decision may differ from exact arithmetic on the given floats only when
     |IoU - t| is within iou_error_bound; t is placed at the edge of that band (where * bound)."""

@@ -220,7 +220,7 @@ def test_reference_is_retinaface_detect_py():
         ({"min_sizes": ((10,), ()), "steps": (8, 16)}, ValueError, "positive"),
         ({"steps": (8, 0, 32, 64)}, ValueError, "positive"),
         ({"steps": "abc"}, TypeError, "steps must be a sequence"),
-        ({"score_threshold": 1.0}, ValueError, "score_threshold"),
+        ({"score_threshold": 1.01}, ValueError, "score_threshold"),
         ({"nms": "fast"}, ValueError, "nms must be one of"),
         ({"score_test": "=>"}, ValueError, "score_test"),
         ({"num_landmarks": 9}, ValueError, "num_landmarks"),

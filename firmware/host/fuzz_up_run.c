@@ -110,6 +110,31 @@ static int32_t clamp32(int64_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : v > hi ? hi : (int32_t)v;
 }
 
+/* The exact IoU threshold of ultrapost.h: iou_num / 2^iou_shift in [0, 1] (a float64), iou_q16 its Q16 floor;
+ * both 0 for iou_q16 / 2^16. */
+static int documented_iou(const up_config_t *c)
+{
+    int64_t num = c->iou_num;
+    int32_t sh = c->iou_shift;
+    if (c->iou_q16 < 0 || c->iou_q16 > (1 << 16)) {
+        return 0;
+    }
+    if (num == 0 && sh == 0) {
+        return 1;
+    }
+    if (num < 0 || num > ((int64_t)1 << 53) || sh < 0 || sh > UP_MAX_IOU_SHIFT) {
+        return 0;
+    }
+    /* t = num / 2^sh <= 1 and floor(t * 2^16) == iou_q16, compared as num * 2^16 against q * 2^sh and
+     * (q + 1) * 2^sh without shifting past 64 bits */
+    if (sh >= 70) {
+        return c->iou_q16 == 0; /* t < 2^53 / 2^70 = 2^-17 */
+    }
+    unsigned __int128 n16 = (unsigned __int128)num << 16, one = (unsigned __int128)1 << sh;
+    return num <= (int64_t)(one > ((unsigned __int128)1 << 62) ? INT64_MAX : (int64_t)one) &&
+           n16 >= (unsigned __int128)c->iou_q16 * one && n16 < ((unsigned __int128)c->iou_q16 + 1) * one;
+}
+
 /* The documented ranges of ultrapost.h; an accepted config must lie within them. */
 static int documented(const up_config_t *c)
 {
@@ -119,7 +144,7 @@ static int documented(const up_config_t *c)
            c->num_classes >= 1 && c->class_index >= 0 && c->class_index < c->num_classes &&
            (c->score_kind != UP_SCORE_LOGIT2 || c->num_classes == 2) && c->candidate_limit >= 1 &&
            c->candidate_limit <= c->num_anchors && c->max_detections >= 1 &&
-           c->max_detections <= c->candidate_limit && c->iou_q16 >= 0 && c->iou_q16 < (1 << 16) &&
+           c->max_detections <= c->candidate_limit && documented_iou(c) &&
            c->iou_eps_q40 >= 0 && c->iou_eps_q40 <= ((int64_t)1 << 40) && c->pad_x_q20 >= 0 &&
            c->pad_x_q20 <= UP_ONE_BOX && c->pad_y_q20 >= 0 && c->pad_y_q20 <= UP_ONE_BOX &&
            c->logit_clip_q20 >= 0 && c->soft_min_q30 >= 0 && c->soft_min_q30 <= UP_ONE_SCORE &&
@@ -153,6 +178,33 @@ static int32_t key_of(const up_config_t *c, const void *scores, int32_t stride, 
     }
     int32_t clip = c->logit_clip_q20;
     return clip > 0 ? clamp32(row[col], -clip, clip) : row[col];
+}
+
+/* Whether an anchor passing the score test of some class has a given corner (CORNERS, no clip) beyond +-4.0:
+ * the one case of UP_ERR_RANGE for a checked config with good arguments. */
+static int corner_out_of_range(const up_config_t *c, const void *scores, int32_t score_stride, const void *boxes,
+                               int32_t box_stride)
+{
+    if (c->box_kind != UP_BOX_CORNERS || c->clip) {
+        return 0;
+    }
+    int32_t classes = c->num_labels > 0 ? c->num_labels : 1;
+    for (int32_t a = 0; a < c->num_anchors; a++) {
+        int passes = 0;
+        for (int32_t l = 0; l < classes; l++) {
+            int32_t bound = c->num_labels > 0 ? c->label_bounds[l] : c->score_bound;
+            passes |= key_of(c, scores, score_stride, a, c->class_index + l) > bound;
+        }
+        for (int k = 0; passes && k < 4; k++) {
+            int32_t v = c->input_kind == UP_INPUT_S8
+                            ? c->box_lut[((const int8_t *)boxes)[(size_t)a * (size_t)box_stride + (size_t)k] + 128]
+                            : ((const int32_t *)boxes)[(size_t)a * (size_t)box_stride + (size_t)k];
+            if (v < -UP_BOX_LIMIT || v > UP_BOX_LIMIT) {
+                return 1;
+            }
+        }
+    }
+    return 0;
 }
 
 static int32_t score_of(const up_config_t *c, int32_t key)
@@ -338,7 +390,8 @@ static void run_checked(const up_config_t *cfg, const uint8_t *rest, size_t rest
     int bad_null = (nkp > 0 && ra->drop_keypoints) || (cfg->num_labels > 0 && ra->drop_labels);
     int bad_kind = cfg->input_kind == UP_INPUT_F32; /* float inputs are the host's up_run_f32 */
     if (!bad_cap && !bad_scratch && !bad_stride && !bad_null && !bad_kind) {
-        if (status != UP_OK) {
+        if (status != UP_OK &&
+            !(status == UP_ERR_RANGE && corner_out_of_range(cfg, scores, ra->score_stride, boxes, ra->box_stride))) {
             abort();
         }
     } else if (!((bad_cap && status == UP_ERR_OUTPUT) || (bad_scratch && status == UP_ERR_SCRATCH) ||
@@ -413,7 +466,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.score_bound = (int32_t)take(data, size, &pos, 4);
     cfg.candidate_limit = (int32_t)(take(data, size, &pos, 2) % (n + 2u)); /* 0 and n+1 invalid */
     cfg.max_detections = (int32_t)(take(data, size, &pos, 2) % (n + 2u));
-    cfg.iou_q16 = (int32_t)(take(data, size, &pos, 3) % (1u << 17)) - 1;   /* -1 and >= 2^16 invalid */
+    cfg.iou_q16 = (int32_t)(take(data, size, &pos, 3) % ((1u << 16) + 3u)) - 1; /* -1 and 2^16 + 1 invalid */
     cfg.iou_eps_q40 = (int64_t)(take(data, size, &pos, 2) % 4096u) << 16;
     cfg.var_center_q30 = (int32_t)take(data, size, &pos, 4) % ((1 << 30) + 2);
     cfg.var_size_q30 = (int32_t)take(data, size, &pos, 4) % ((1 << 30) + 2);
@@ -425,6 +478,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t sigma = take(data, size, &pos, 4);
     uint32_t kp_sel = take(data, size, &pos, 1), label_sel = take(data, size, &pos, 1);
     uint32_t label_raw = take(data, size, &pos, 4);
+    uint32_t iou_sel = take(data, size, &pos, 1), iou_raw = take(data, size, &pos, 4);
+    if (iou_sel & 1u) { /* an exact threshold: num / 2^shift with its Q16 floor, or one field off */
+        int32_t sh = (int32_t)(iou_sel >> 1) % 80;
+        uint64_t num = sh < 32 ? (uint64_t)iou_raw % (((uint64_t)1 << sh) + 1u) : ((uint64_t)iou_raw << 21) | 1u;
+        cfg.iou_num = (int64_t)num;
+        cfg.iou_shift = sh;
+        cfg.iou_q16 = sh <= 16 ? (int32_t)(num << (16 - sh)) : (int32_t)(num >> (sh - 16));
+        if ((iou_sel >> 7) & 1u) { /* invalid: the floor off by one, or t above 1 */
+            if (iou_raw & 1u) {
+                cfg.iou_q16 += 1;
+            } else {
+                cfg.iou_num = ((int64_t)1 << (sh < 53 ? sh : 53)) + 1;
+            }
+        }
+    }
     if (ext & 1u) {
         cfg.pad_x_q20 = (int32_t)(pad_x % ((1u << 20) + 3u)) - 1; /* -1 and 2^20 + 1 invalid */
         cfg.pad_y_q20 = (int32_t)(pad_y % ((1u << 20) + 3u)) - 1;

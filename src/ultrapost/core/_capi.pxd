@@ -37,6 +37,8 @@ cdef extern from "ultrapost.h" nogil:
         int32_t num_labels
         const int32_t *keypoint_lut
         const int32_t *label_bounds
+        int64_t iou_num
+        int32_t iou_shift
 
     ctypedef struct up_output_t:
         int32_t *boxes

@@ -13,6 +13,7 @@ import numpy as np
 
 from ultrapost.core.checks import check_image_side
 from ultrapost.core.config import INPUT_F32, INPUT_S8, ONE_BOX, ONE_SCORE, STATUS
+from ultrapost.core.exact import range_error
 
 cnp.import_array()
 
@@ -25,6 +26,10 @@ cdef const int32_t *_table(object arr) except? NULL:
     if not isinstance(arr, np.ndarray) or arr.dtype != np.int32 or not arr.flags.c_contiguous:
         raise TypeError("config tables must be C-contiguous int32 arrays")
     return <const int32_t *>cnp.PyArray_DATA(arr)
+
+
+class _OutOfRange(ValueError):
+    """Status -8 inside a batch run: the caller, which holds the scores, names the value."""
 
 
 def check_status(int32_t status, str where="ultrapost core"):
@@ -202,6 +207,8 @@ cdef class Core:
         self.cfg.num_labels = fc.num_labels
         self.cfg.keypoint_lut = _table(fc.keypoint_lut)
         self.cfg.label_bounds = _table(fc.label_bounds)
+        self.cfg.iou_num = fc.iou_num
+        self.cfg.iou_shift = fc.iou_shift
         check_status(up_check_config(&self.cfg), "config")
         # The C trusts table sizes; check them here, where the arrays' lengths are known.
         if fc.priors is not None and fc.priors.shape != (fc.num_anchors, 4):
@@ -275,14 +282,25 @@ cdef class Core:
 
     cdef Detections run_plain(self, object scores, object boxes):
         """The fast path for tensors exactly as models return them ([1, N, C] or [N, C], C-contiguous, native):
-        Detections, or None when the inputs need the general path (conversion or a precise error)."""
+        Detections, or None when the inputs need the general path (conversion or a precise error). boxes None:
+        one [N, C + 4] tensor of scores then corners (NXP ultraslim)."""
         if self.cfg.num_keypoints > 0 or self.cfg.num_labels > 0:
             return None
-        if not (self._plain(scores, self.cfg.num_classes) and self._plain(boxes, 4)):
-            return None
-        cdef const void *sp = cnp.PyArray_DATA(<cnp.ndarray>scores)
-        cdef const void *bp = cnp.PyArray_DATA(<cnp.ndarray>boxes)
         cdef int32_t nc = self.cfg.num_classes
+        cdef int32_t ss = nc, bs = 4
+        cdef const void *sp
+        cdef const void *bp
+        if boxes is None:
+            if not self._plain(scores, nc + 4):
+                return None
+            sp = cnp.PyArray_DATA(<cnp.ndarray>scores)
+            bp = <const char *>sp + nc * cnp.PyArray_ITEMSIZE(<cnp.ndarray>scores)
+            ss = bs = nc + 4
+        else:
+            if not (self._plain(scores, nc) and self._plain(boxes, 4)):
+                return None
+            sp = cnp.PyArray_DATA(<cnp.ndarray>scores)
+            bp = cnp.PyArray_DATA(<cnp.ndarray>boxes)
         cdef int m = self.cfg.max_detections
         cdef size_t scr_size = self.scratch_bytes
         cdef up_output_t out
@@ -311,9 +329,9 @@ cdef class Core:
         out.count = 0
         with nogil:
             if is_f32:
-                status = up_run_f32(&self.cfg, <const float *>sp, nc, <const float *>bp, 4, block, scr_size, &out)
+                status = up_run_f32(&self.cfg, <const float *>sp, ss, <const float *>bp, bs, block, scr_size, &out)
             else:
-                status = up_run(&self.cfg, sp, nc, bp, 4, block, scr_size, &out)
+                status = up_run(&self.cfg, sp, ss, bp, bs, block, scr_size, &out)
         cdef Py_ssize_t k = out.count
         cdef int32_t *dst = NULL
         if status == 0 and k > 0:  # boxes [K, 4], scores [K], anchors [K] in one buffer, arrays on first access
@@ -329,6 +347,8 @@ cdef class Core:
         if status != 0:
             if status == -6:
                 raise ValueError("NaN or Inf in the float inputs")
+            if status == -8:
+                raise range_error(self.fixed_config, scores, boxes if boxes is not None else scores[..., nc:])
             check_status(status, "postprocess")
         if k > 0 and dst == NULL:
             raise MemoryError("detections")
@@ -393,8 +413,11 @@ cdef class Core:
                 raise ValueError(f"{name} batch items must be laid out in increasing memory order")
         if scores.shape[0] > 1 and kb < 0:
             raise ValueError("keypoints batch items must be laid out in increasing memory order")
-        return self._run_batch(scores.shape[0], cnp.PyArray_DATA(scores), scores.strides[0], ss,
-                               cnp.PyArray_DATA(boxes), boxes.strides[0], bs, kp, kb, ks, portable)
+        try:
+            return self._run_batch(scores.shape[0], cnp.PyArray_DATA(scores), scores.strides[0], ss,
+                                   cnp.PyArray_DATA(boxes), boxes.strides[0], bs, kp, kb, ks, portable)
+        except _OutOfRange:
+            raise range_error(self.fixed_config, scores, boxes) from None
 
     cdef object _run_batch(self, Py_ssize_t nb, const void *sp, Py_ssize_t sb, int32_t ss, const void *bp,
                            Py_ssize_t bb, int32_t bs, const void *kp, Py_ssize_t kb, int32_t ks,
@@ -449,6 +472,8 @@ cdef class Core:
         PyMem_Free(scr)
         if status == -6:
             raise ValueError("NaN or Inf in the float inputs")
+        if status == -8:
+            raise _OutOfRange(STATUS[-8])
         check_status(status, "postprocess")
         results = []
         for i in range(nb):
@@ -469,7 +494,9 @@ cdef class PlainPath:
     """The Cores that take tensors exactly as models return them (float32, int32), by dtype: one call from
     Python to C and back for the common case."""
 
-    cdef Core f32, i32
+    cdef Core f32, i32, s8
+    cdef object s8_quantization  # the quantization argument the int8 Core was last reached with
+    cdef bint s8_single          # that Core reads one [N, C + 4] tensor (boxes None)
 
     def add(self, Core core):
         if core.cfg.input_kind == INPUT_F32:
@@ -477,12 +504,29 @@ cdef class PlainPath:
         elif core.dtype == np.int32:
             self.i32 = core
 
-    cdef object run(self, object scores, object boxes):
+    def add_s8(self, Core core, object quantization, bint single):
+        """The int8 Core that ``quantization`` (as the caller passed it) selects, for one tensor or two."""
+        self.s8, self.s8_quantization, self.s8_single = core, quantization, single
+
+    cdef object run(self, object scores, object boxes, object quantization):
         """Detections, or None when these inputs need the general path."""
         cdef Core core
         if not cnp.PyArray_CheckExact(scores):
             return None
         cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>scores)
+        if quantization is not None:
+            core = self.s8
+            if t != cnp.NPY_INT8 or core is None or (boxes is None) != self.s8_single:
+                return None
+            if quantization is not self.s8_quantization:
+                try:
+                    if not bool(quantization == self.s8_quantization):
+                        return None
+                except (TypeError, ValueError):  # e.g. arrays: the general path explains
+                    return None
+            return core.run_plain(scores, boxes)
+        if boxes is None:
+            return None
         if t == cnp.NPY_FLOAT32:
             core = self.f32
         elif t == cnp.NPY_INT32:
@@ -502,9 +546,9 @@ def plain_postprocess(self, scores, boxes, decoded=False, quantization=None, bac
     explains."""
     cdef PlainPath plain
     cdef object det
-    if quantization is None and backend == "c":
+    if backend == "c":
         plain = self._plain[1 if decoded else 0]
-        det = plain.run(scores, boxes)
+        det = plain.run(scores, boxes, quantization)
         if det is not None:
             return det
     return self._postprocess_any(scores, boxes, decoded, quantization, backend)

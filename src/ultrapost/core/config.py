@@ -50,7 +50,8 @@ STATUS = {
     -5: "a row stride is too small",
     -6: "NaN or Inf in a float input",
     -7: "zero anchors or too many",
-    -8: "a value outside the range its representation allows (YuNet: a decoded input NaN, Inf or beyond +-2048)",
+    -8: "a value outside the range its representation allows (a float32 probability above 1, a given box corner "
+    "beyond +-4; YuNet: a decoded input NaN, Inf or beyond +-2048)",
 }
 
 
@@ -88,6 +89,9 @@ class FixedConfig:
     num_labels: int = 0
     keypoint_lut: np.ndarray | None = field(default=None, repr=False)
     label_bounds: np.ndarray | None = field(default=None, repr=False)
+    # Added in core 0.3: the IoU threshold exactly, iou_num / 2^iou_shift (both 0: iou_q16 / 2^16).
+    iou_num: int = 0
+    iou_shift: int = 0
 
     def scalars(self) -> dict[str, int]:
         return {

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import math
 import numbers
+from fractions import Fraction
 
 import numpy as np
 
+from ultrapost.core import exact
 from ultrapost.core.checks import check_count, check_real, check_zero_point
 from ultrapost.core.config import (
     BOX_CORNERS,
     BOX_DELTAS,
     BOX_LINEAR,
-    F32_VALUE_Q,
     INPUT_F32,
     INPUT_I32,
     INPUT_S8,
@@ -32,7 +33,6 @@ from ultrapost.core.config import (
     NMS_WEIGHTED,
     ONE_SCORE,
     Q_BOX,
-    Q_IOU,
     Q_SCORE,
     Q_VAR,
     SCORE_LOGIT1,
@@ -72,8 +72,8 @@ def check_unit_interval(value, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {value!r}")
     v = float(value)
-    if not 0.0 < v < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {v!r}")
+    if not 0.0 <= v <= 1.0:  # NaN fails too
+        raise ValueError(f"{name} must be in [0, 1], got {v!r}")
     return v
 
 
@@ -103,9 +103,8 @@ def sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _bound_from_levels(levels: np.ndarray, keys: np.ndarray, threshold: float, inclusive: bool = False) -> int:
-    """Largest key whose level fails ``level > threshold`` (``>=`` if inclusive); levels increase with keys."""
-    passing = levels >= threshold if inclusive else levels > threshold
+def _bound_from_passing(passing: np.ndarray, keys: np.ndarray) -> int:
+    """Largest key whose level fails the test, given which keys (increasing) pass it."""
     if passing.all():
         return int(keys[0]) - 1
     if not passing.any():
@@ -125,23 +124,28 @@ def score_bound(
     logit_clip: float = 0.0,
 ) -> int:
     """The exact integer bound: a candidate passes when key > bound, i.e. when its score > threshold (``>=`` if
-    inclusive: ``key >= b`` is ``key > b - 1``)."""
+    inclusive: ``key >= b`` is ``key > b - 1``), decided as exact arithmetic on the given value would (see
+    ultrapost.core.exact): int8 levels ``scale * (q - zp)`` as fractions, their sigmoids against ln(t / (1 - t));
+    float32 probabilities by their order-preserving key; int32 values as integers. Logits in Q20 (int32, and
+    float32 ones converted to Q20 at the boundary) are decided exactly on that Q20 value."""
     if input_kind == INPUT_S8:
         scale, zp = quant
         if score_kind == SCORE_PROB:
-            return _bound_from_levels(scale * (_S8 - zp), _S8.astype(np.int64), threshold, inclusive)
+            values = exact.level_values(scale, zp, _S8)
+            passing = np.array([v >= threshold if inclusive else v > threshold for v in values])
+            return _bound_from_passing(passing, _S8.astype(np.int64))
         if score_kind == SCORE_LOGIT1:
-            v = scale * (_S8 - zp)
-            if logit_clip > 0:
-                v = np.clip(v, -logit_clip, logit_clip)
-            return _bound_from_levels(sigmoid(v), _S8.astype(np.int64), threshold, inclusive)
-        return _bound_from_levels(sigmoid(scale * _D8), _D8.astype(np.int64), threshold, inclusive)
+            values = exact.clipped(exact.level_values(scale, zp, _S8), logit_clip)
+            return _bound_from_passing(exact.sigmoid_passes(values, threshold, inclusive), _S8.astype(np.int64))
+        values = exact.level_values(scale, 0, _D8)
+        return _bound_from_passing(exact.sigmoid_passes(values, threshold, inclusive), _D8.astype(np.int64))
     if score_kind == SCORE_PROB:
-        x = threshold * ONE_SCORE  # exact product
-    else:
-        x = math.log(threshold / (1.0 - threshold)) * (1 << F32_VALUE_Q)
-    # p > x  <=>  p > floor(x);  p >= x  <=>  p > ceil(x) - 1
-    return int(math.ceil(x)) - 1 if inclusive else int(math.floor(x))
+        if input_kind == INPUT_F32:
+            return exact.f32_prob_bound(threshold, inclusive)
+        x = Fraction(threshold) * ONE_SCORE
+        # p > x  <=>  p > floor(x);  p >= x  <=>  p > ceil(x) - 1
+        return math.ceil(x) - 1 if inclusive else math.floor(x)
+    return exact.q20_logit_bound(threshold, inclusive)
 
 
 def _kind_code(value, table: dict, name: str) -> int:
@@ -243,8 +247,8 @@ def prepare(
     soft_min = 0
     if nms_kind in (NMS_SOFT_LINEAR, NMS_SOFT_GAUSSIAN):
         st = t if soft_threshold is None else float(soft_threshold)
-        if not (math.isfinite(st) and 0 <= st < 1):
-            raise ValueError(f"soft_threshold must be in [0, 1), got {soft_threshold!r}")
+        if not (math.isfinite(st) and 0 <= st <= 1):
+            raise ValueError(f"soft_threshold must be in [0, 1], got {soft_threshold!r}")
         soft_min = int(math.floor(st * ONE_SCORE))  # kept while score_q30 > floor(t * 2^30), i.e. score > t
     pad_x = pad_y = 0
     pixel_size = check_pixel_size(pixel_size)
@@ -307,6 +311,7 @@ def prepare(
         if num_keypoints:
             ks, kz = bq if keypoint_quant is None else check_quantization(keypoint_quant, "keypoint")
             tables["keypoint_lut"] = to_fixed(center_variance * ks * (_S8 - kz), Q_BOX, -(1 << 30), 1 << 30)
+    iou_exact = exact.iou_threshold(iou)
     prior_q = None
     if not decoded:
         if priors is None or len(priors) != num_anchors:
@@ -327,7 +332,7 @@ def prepare(
         score_bound=score_bound(kind, score_kind, t, sq, inclusive, logit_clip),
         candidate_limit=limit,
         max_detections=max_det,
-        iou_q16=min(int(to_fixed(iou, Q_IOU)), (1 << Q_IOU) - 1),
+        iou_q16=iou_exact[0],
         iou_eps_q40=int(np.floor(eps * 2.0**40 + 0.5)),
         var_center_q30=int(to_fixed(center_variance, Q_VAR)),
         var_size_q30=int(to_fixed(size_variance, Q_VAR)),
@@ -344,5 +349,7 @@ def prepare(
         else np.array(
             [score_bound(kind, score_kind, lt, sq, inclusive, logit_clip) for lt in label_thresholds], dtype=np.int32
         ),
+        iou_num=iou_exact[1],
+        iou_shift=iou_exact[2],
         **{k: np.ascontiguousarray(v) for k, v in tables.items()},
     )

@@ -66,8 +66,8 @@ def make_case(
         if mode == "degenerate":
             w[::3] = -w[::3]  # inverted boxes: area 0
             h[1::3] = 0.0
-        if mode == "extreme":
-            w = rng.choice(np.array([0.0, 1e-7, 3.0, 9.0]), n)
+        if mode == "extreme":  # 9.0 reaches beyond +-4: clipped with clip, else an error (given corners)
+            w = rng.choice(np.array([0.0, 1e-7, 3.0, 9.0 if clip else 6.0]), n)
         box = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
     else:
         box = deltas

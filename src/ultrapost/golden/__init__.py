@@ -6,8 +6,9 @@ right shifts of negative values are arithmetic in both, divisions only on non-ne
 "add half, then shift", and ordering uses ``np.lexsort`` on (anchor, -key), a total order.
 
 One module per C stage file: ``fixed`` (up_fixed.c), ``select`` (up_select.c), ``decode`` (up_decode.c), ``nms``
-(up_nms.c), ``pipeline`` (up_pipeline.c), ``preprocess`` (up_preprocess.c), ``f32`` (the host's float32
-boundary), ``boxes`` (up_boxes.c and up_boxes_merge.c: ``ultrapost.nms``). Their names are re-exported here
+(up_nms.c), ``iou`` (up_iou.c), ``pipeline`` (up_pipeline.c), ``preprocess`` (up_preprocess.c), ``f32`` (the
+host's float32 boundary), ``boxes`` (up_boxes.c and up_boxes_merge.c: ``ultrapost.nms``). Their names are re-exported
+here
 (``ultrapost.golden.run``...).
 """
 
@@ -15,7 +16,8 @@ from ultrapost.golden.boxes import boxes_nms
 from ultrapost.golden.decode import Rows, decode, emit, keypoints_of
 from ultrapost.golden.f32 import convert_f32, f32_to_fixed
 from ultrapost.golden.fixed import INT32_MAX, INT32_MIN, exp_q20, rshift_round, sat32, sigmoid_q30
-from ultrapost.golden.nms import iou_exceeds, nms, nms_hard, nms_merge, nms_rows, nms_soft, overlap, udiv_round
+from ultrapost.golden.iou import exceeds, iou_exceeds
+from ultrapost.golden.nms import nms, nms_hard, nms_merge, nms_rows, nms_soft, overlap, udiv_round
 from ultrapost.golden.pipeline import run
 from ultrapost.golden.preprocess import pre_check_config, pre_run, pre_scratch_size
 from ultrapost.golden.select import keys, score_of_key, select
@@ -28,6 +30,7 @@ __all__ = [
     "convert_f32",
     "decode",
     "emit",
+    "exceeds",
     "exp_q20",
     "f32_to_fixed",
     "iou_exceeds",

@@ -22,6 +22,13 @@ def decode(cfg: FixedConfig, anchors: np.ndarray, raw: np.ndarray):
     lo, hi = (0, ONE_BOX) if cfg.clip else (-BOX_LIMIT, BOX_LIMIT)
     if cfg.box_kind == BOX_CORNERS:
         v = cfg.box_lut[raw + 128].astype(np.int64) if cfg.input_kind == INPUT_S8 else raw
+        bad = np.argwhere((v < lo) | (v > hi))
+        if len(bad) and not cfg.clip:  # given corners are never saturated: an error naming the value
+            r, k = bad[0]
+            raise ValueError(
+                f"box corner {v[r, k] / ONE_BOX:g} (anchor {anchors[r]}, column {k}) is beyond +-4, the "
+                "range of decoded boxes (normalized units): scale the boxes, or pass clip=True"
+            )
         return np.clip(v, lo, hi)
     prior = cfg.priors[anchors].astype(np.int64)
     c = _center_factor(cfg, cfg.center_lut, raw[:, :2])

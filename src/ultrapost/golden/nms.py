@@ -7,24 +7,12 @@ import numpy as np
 from ultrapost.core.config import NMS_BLEND, NMS_HARD, NMS_SOFT_GAUSSIAN, NMS_WEIGHTED, ONE_SCORE, FixedConfig
 from ultrapost.golden.decode import Rows, emit
 from ultrapost.golden.fixed import exp_q20, rshift_round, sat32
+from ultrapost.golden.iou import exceeds, inter_union, iou_exceeds
 
 
 def overlap(cfg: FixedConfig, box: np.ndarray, others: np.ndarray):
     """up_overlap of one box against boxes [M,4]: (inter, union) int64 [M], Q40, with pads and eps."""
-    a, b = np.asarray(box, dtype=np.int64), np.asarray(others, dtype=np.int64).reshape(-1, 4)
-    px, py = cfg.pad_x_q20, cfg.pad_y_q20
-    area_a = max(a[2] - a[0] + px, 0) * max(a[3] - a[1] + py, 0)
-    area_b = np.maximum(b[:, 2] - b[:, 0] + px, 0) * np.maximum(b[:, 3] - b[:, 1] + py, 0)
-    iw = np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]) + px
-    ih = np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]) + py
-    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0)
-    return inter, area_a + area_b - inter + cfg.iou_eps_q40
-
-
-def iou_exceeds(cfg: FixedConfig, box: np.ndarray, kept: np.ndarray):
-    """up_iou_exceeds of one box against kept boxes [M,4]: inter * 2^16 > t_q16 * union, int64."""
-    inter, union = overlap(cfg, box, kept)
-    return (inter > 0) & (inter * 65536 > cfg.iou_q16 * union)
+    return inter_union(cfg, box, others)
 
 
 def udiv_round(n, d):
@@ -116,7 +104,7 @@ def nms_soft(cfg: FixedConfig, candidates: np.ndarray, boxes: np.ndarray, rows: 
         inter, union = overlap(cfg, boxes[best], boxes[live])
         hit = inter > 0
         if not gaussian:
-            hit &= inter * 65536 > cfg.iou_q16 * union
+            hit &= exceeds(cfg, inter, union)
         live, inter, union = live[hit], inter[hit], union[hit]
         r = udiv_round(inter << 16, union)
         if gaussian:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ultrapost.core import exact
 from ultrapost.core.config import INPUT_F32, SCORE_PROB, FixedConfig
 from ultrapost.golden.decode import Rows, decode
 from ultrapost.golden.f32 import convert_f32
@@ -21,7 +22,9 @@ def run(cfg: FixedConfig, scores: np.ndarray, boxes: np.ndarray, keypoints: np.n
     boxes = boxes[:, :4]
     if cfg.num_keypoints == 0:
         keypoints = None
+    f32_scores = None
     if cfg.input_kind == INPUT_F32:
+        f32_scores = np.asarray(scores, dtype=np.float32)
         scores, boxes, keypoints = convert_f32(cfg, scores, boxes, keypoints)
     raw_boxes = np.asarray(boxes, dtype=np.int64)
     kp_raw = None if keypoints is None else np.asarray(keypoints, dtype=np.int64)
@@ -31,8 +34,12 @@ def run(cfg: FixedConfig, scores: np.ndarray, boxes: np.ndarray, keypoints: np.n
     parts = []
     for column, bound in classes:
         key = keys(cfg, scores, column)
-        if cfg.input_kind == INPUT_F32 and cfg.score_kind == SCORE_PROB:
-            key = np.where(key > bound, key, INT32_MIN)  # the C's prefiltered keys
+        if f32_scores is not None and cfg.score_kind == SCORE_PROB:
+            # the exact test on the float (bound: the key of the largest float32 failing it), Q30 keys to order
+            passing = exact.f32_key(f32_scores[:, column]) > bound
+            if (f32_scores[passing, column] > 1).any():
+                raise exact.above_one_error(f32_scores, cfg.class_index, cfg.num_labels)
+            key, bound = np.where(passing, key, INT32_MIN), INT32_MIN
         candidates = select(cfg, key, bound)
         decoded = decode(cfg, candidates, raw_boxes[candidates])
         part = nms_rows(cfg, candidates, decoded, Rows(cfg, key, kp_raw))
