@@ -96,6 +96,17 @@ void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4])
     }
 }
 
+void up_check_corners(const up_source_t *src, const up_candidates_t *cand, int32_t from)
+{
+    if (src->cfg->box_kind != UP_BOX_CORNERS || src->cfg->clip) {
+        return;
+    }
+    for (int32_t i = from; i < cand->count; i++) {
+        int32_t box[4];
+        up_box_of(src, cand->idx[i], box);
+    }
+}
+
 #ifndef UP_NO_KEYPOINTS
 /* Keypoint value k (x for even k, y for odd) of raw r: p_xy + c * p_wh, c the center factor
  * (keypoint_lut for int8), clamped like box corners. */

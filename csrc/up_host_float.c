@@ -809,7 +809,8 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
         decoded = (int32_t *)src->packed;
     }
 #endif
-    for (int32_t i = 0; i < cand->count && kept < m; i++) {
+    int32_t i = 0;
+    for (; i < cand->count && kept < m; i++) {
         int32_t anchor = cand->idx[i];
         int32_t own[4];
         const int32_t *box = own;
@@ -864,6 +865,7 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_source_t *
             kept++;
         }
     }
+    up_check_corners(src, cand, i); /* the candidates not reached (float32 rows: converted by up_read_row) */
     out->count = kept;
     return UP_OK;
 }

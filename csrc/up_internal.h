@@ -113,6 +113,9 @@ void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32
                  int32_t *raw);
 /* Reads and decodes the box of an anchor into Q20 corners (a given corner beyond +-4 sets src->range). */
 void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4]);
+/* Given corners (CORNERS, no clip) of the candidates from index `from` on, which hard NMS stopped before
+ * reaching: a corner beyond +-4 sets src->range, as for every candidate (the same rule for every NMS kind). */
+void up_check_corners(const up_source_t *src, const up_candidates_t *cand, int32_t from);
 /* Marks the run as out of range: src points to a run's own (non-const) source, so the write is defined. */
 static inline void up_out_of_range(const up_source_t *src)
 {

@@ -49,7 +49,8 @@ int32_t up_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_outp
 {
     const up_config_t *cfg = src->cfg;
     int32_t kept = 0;
-    for (int32_t i = 0; i < cand->count && kept < cfg->max_detections; i++) {
+    int32_t i = 0;
+    for (; i < cand->count && kept < cfg->max_detections; i++) {
         int32_t anchor = cand->idx[i];
         int32_t box[4];
         up_box_of(src, anchor, box);
@@ -62,6 +63,7 @@ int32_t up_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_outp
             kept++;
         }
     }
+    up_check_corners(src, cand, i);
     out->count = kept;
     return UP_OK;
 }

@@ -173,8 +173,9 @@ def test_instruction_counts_and_stack(board, checks, tmp_path):
     counts = report.run.instructions
     assert len(counts) == len(report.cases) and all(c > 0 for c in counts)
     by_name = dict(zip([c.name for c in report.cases], counts, strict=True))
-    # An argument error returns before any scan; a run over every anchor costs far more.
-    assert by_name["error_stride"] < 300 < min(v for k, v in by_name.items() if not k.startswith("error"))
+    # An argument error returns before any scan; a run over every anchor costs far more. (The config check, the
+    # exact IoU threshold's included, takes about 350 instructions on the M0+, whose 64-bit shifts are calls.)
+    assert by_name["error_stride"] < 400 < min(v for k, v in by_name.items() if not k.startswith("error"))
     # The measured stack of every up_run call stays within the static bound from gcc's call graph.
     static = fw.stack_usage(fw.ci_files(report.image), "up_run", report.image)
     assert static.unbounded == []

@@ -15,8 +15,12 @@
  *   float32 rows             (up_run_f32_keypoints, up_scratch_size_f32)
  *   converted int32 rows     (up_run_keypoints, up_host_scratch_size: the host's blocks of kept boxes)
  *   converted int32 rows     (up_run_keypoints, up_scratch_size: exactly the firmware's code path)
- * except that a NaN or Inf makes the float32 run return UP_ERR_NONFINITE.
+ * except that a NaN or Inf makes the float32 run return UP_ERR_NONFINITE, and a passing float32 probability
+ * above 1 UP_ERR_RANGE (the int32 rows hold it clamped to 1). The float32 run's probability bounds are float32
+ * keys (ultrapost.h), chosen to pass exactly the floats whose conversion passes the int32 run's Q30 bound. A
+ * given corner beyond +-4 (CORNERS, no clip) of a candidate is UP_ERR_RANGE in every run.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -97,6 +101,26 @@ static float pick_float(bytes_t *b, float unit, float edge, int allow_nonfinite)
     default:
         return unit * (2.0f * u - 1.0f);
     }
+}
+
+/* The F32 PROB bound (the key of the largest float32 failing) passing exactly the floats p whose conversion
+ * round(p * 2^30), clamped to [0, 2^30], exceeds the Q30 bound bq: p >= the smallest float >= (bq + 0.5) / 2^30,
+ * or every float for bq < 0. Also that smallest passing float, in *thr. */
+static int32_t f32_bound_of(int32_t bq, float *thr)
+{
+    if (bq < 0) {
+        *thr = -FLT_MAX;
+        return -0x7f7fffff - 1;
+    }
+    double t = ((double)bq + 0.5) / 1073741824.0;
+    float f = (float)t;
+    if ((double)f < t) {
+        f = nextafterf(f, INFINITY);
+    }
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    *thr = f;
+    return (int32_t)bits - 1;
 }
 
 /* up_f32_to_fixed of a finite float (the core never converts NaN or Inf: it refuses them first). */
@@ -187,8 +211,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t r = next(&b, 4);
         bounds[i] = prob ? (int32_t)(r % (UP_ONE_SCORE + 1u)) - 1 : (int32_t)(r % (40u << 20)) - (20 << 20);
     }
-    cf.score_bound = bounds[0];
-    cf.label_bounds = labels ? bounds : NULL;
+    int32_t fbounds[UP_MAX_KEYPOINTS + 4]; /* the float32 run's: keys of float32 for probabilities */
+    float thr[UP_MAX_KEYPOINTS + 4];
+    for (int32_t i = 0; i < nb; i++) {
+        fbounds[i] = prob ? f32_bound_of(bounds[i], &thr[i]) : bounds[i];
+    }
+    cf.score_bound = fbounds[0];
+    cf.label_bounds = labels ? fbounds : NULL;
     /* Priors: centers anywhere in Q20 range of a box, sizes >= 0 (ultrapost.h). */
     int32_t *priors = NULL;
     if (cf.box_kind != UP_BOX_CORNERS) {
@@ -208,8 +237,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     cf.priors = priors;
 
-    up_config_t ci = cf; /* the same config for int32 rows */
+    up_config_t ci = cf; /* the same config for int32 rows, with the Q30 bounds */
     ci.input_kind = UP_INPUT_I32;
+    ci.score_bound = bounds[0];
+    ci.label_bounds = labels ? bounds : NULL;
     if (up_check_config(&cf) != UP_OK || up_check_config(&ci) != UP_OK) {
         abort(); /* every config built above is within the documented ranges */
     }
@@ -256,13 +287,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const float *kf = nkp == 0 ? NULL : separate ? fk : fb + 4;
     const int32_t *ki = nkp == 0 ? NULL : separate ? ik : ib + 4;
     int32_t kstride = separate ? ks : bs;
+    int above = 0; /* a passing probability above 1: the float32 run's UP_ERR_RANGE */
+    for (int32_t a = 0; prob && a < n; a++) {
+        for (int32_t l = 0; l < nb; l++) {
+            float p = fs[(size_t)a * (size_t)ss + (size_t)(cf.class_index + l)];
+            above |= isfinite(p) && p >= thr[l] && p > 1.0f;
+        }
+    }
     int32_t st_f = up_run_f32_keypoints(&cf, fs, ss, fb, bs, kf, kstride, scr_f, sf, &of.out);
     int32_t st_h = up_run_keypoints(&ci, is, ss, ib, bs, ki, kstride, scr_h, sh, &oh.out);
     int32_t st_p = up_run_keypoints(&ci, is, ss, ib, bs, ki, kstride, scr_p, sp, &op.out);
-    if (st_h != UP_OK || st_p != UP_OK || !same(&oh.out, &op.out, nkp, labels)) {
+    int corners_may_range = cf.box_kind == UP_BOX_CORNERS && !cf.clip;
+    if (st_h != st_p || (st_h != UP_OK && !(st_h == UP_ERR_RANGE && corners_may_range)) ||
+        (st_h == UP_OK && !same(&oh.out, &op.out, nkp, labels))) {
         abort(); /* the host's blocks of kept boxes decide as the portable NMS does */
     }
-    if (nonfinite ? st_f != UP_ERR_NONFINITE : (st_f != UP_OK || !same(&of.out, &oh.out, nkp, labels))) {
+    int32_t expected = nonfinite ? UP_ERR_NONFINITE : above ? UP_ERR_RANGE : st_h;
+    if (st_f != expected || (st_f == UP_OK && !same(&of.out, &oh.out, nkp, labels))) {
         abort(); /* the float32 boundary equals converting every element first */
     }
     free(of.buf);
