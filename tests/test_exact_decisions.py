@@ -83,23 +83,23 @@ def test_float32_probabilities_around_any_threshold(t, steps, test):
 
 
 def test_int8_levels_are_tested_in_exact_arithmetic():
-    """scale 0.1 (float64 0.1000000000000000055...), level 3: exactly 0.30000000000000001665, below the float64
-    0.30000000000000004 (= fl(0.1 * 3)) that a float64 evaluation of the level would meet."""
-    t = 0.1 * 3
-    assert Fraction(0.1) * 3 < Fraction(t)
-    for test, kept in ((">", []), (">=", [])):
+    """scale 0.01 (float64 0.01000000000000000020816...), level 5: exactly 0.0500000000000000010408..., below the
+    float64 0.05 (= fl(0.01 * 5), 0.05000000000000000277...) that a float64 evaluation of the level would meet."""
+    t = 0.01 * 5
+    assert Fraction(0.01) * 5 < Fraction(t)
+    q = ((0.01, 0), (0.01, 0))
+    for test in (">", ">="):
         pp = small(t, score_test=test)
         s = np.full((16, 2), -128, np.int8)
         b = np.zeros((16, 4), np.int8)
         b[:, 2:] = 10
-        s[4, 1] = 3  # zero point 0: level 3
+        s[4, 1] = 5  # zero point 0: level 5
         for backend in BACKENDS:
-            det = pp.postprocess(s, b, decoded=True, quantization=((0.1, 0), (0.01, 0)), backend=backend)
-            assert det.anchors.tolist() == kept, (test, backend)
+            det = pp.postprocess(s, b, decoded=True, quantization=q, backend=backend)
+            assert det.anchors.tolist() == [], (test, backend)
     pp = small(t, score_test=">=")
-    s[4, 1] = 4
-    det = pp.postprocess(s, b, decoded=True, quantization=((0.1, 0), (0.01, 0)))
-    assert det.anchors.tolist() == [4]
+    s[4, 1] = 6
+    assert pp.postprocess(s, b, decoded=True, quantization=q).anchors.tolist() == [4]
 
 
 @pytest.mark.parametrize("t", [0.0, 1.0])

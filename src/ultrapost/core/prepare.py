@@ -103,16 +103,17 @@ def sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _bound_from_passing(passing: np.ndarray, keys: np.ndarray) -> int:
-    """Largest key whose level fails the test, given which keys (increasing) pass it."""
-    if passing.all():
-        return int(keys[0]) - 1
-    if not passing.any():
-        return int(keys[-1])
-    first = int(np.argmax(passing))
-    if not passing[first:].all():
-        raise ValueError("the score levels are not monotonic in the key")
-    return int(keys[first]) - 1
+def _bound_by_search(keys: np.ndarray, passes) -> int:
+    """Largest key whose level fails the test, for levels increasing with the keys: a bisection over the keys
+    (passes(i) tells whether key i passes), so that an exact test costs 9 comparisons, not one per level."""
+    lo, hi = 0, len(keys)  # the first passing key lies in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return int(keys[lo]) - 1 if lo < len(keys) else int(keys[-1])
 
 
 def score_bound(
@@ -130,15 +131,16 @@ def score_bound(
     float32 ones converted to Q20 at the boundary) are decided exactly on that Q20 value."""
     if input_kind == INPUT_S8:
         scale, zp = quant
+        keys = (_D8 if score_kind == SCORE_LOGIT2 else _S8).astype(np.int64)
+        zero = 0 if score_kind == SCORE_LOGIT2 else zp
+
+        def value(i):  # the exact level of key i (a logit difference for LOGIT2)
+            v = exact.level_values(scale, zero, [keys[i]])
+            return exact.clipped(v, logit_clip)[0] if score_kind == SCORE_LOGIT1 else v[0]
+
         if score_kind == SCORE_PROB:
-            values = exact.level_values(scale, zp, _S8)
-            passing = np.array([v >= threshold if inclusive else v > threshold for v in values])
-            return _bound_from_passing(passing, _S8.astype(np.int64))
-        if score_kind == SCORE_LOGIT1:
-            values = exact.clipped(exact.level_values(scale, zp, _S8), logit_clip)
-            return _bound_from_passing(exact.sigmoid_passes(values, threshold, inclusive), _S8.astype(np.int64))
-        values = exact.level_values(scale, 0, _D8)
-        return _bound_from_passing(exact.sigmoid_passes(values, threshold, inclusive), _D8.astype(np.int64))
+            return _bound_by_search(keys, lambda i: value(i) >= threshold if inclusive else value(i) > threshold)
+        return _bound_by_search(keys, lambda i: bool(exact.sigmoid_passes([value(i)], threshold, inclusive)[0]))
     if score_kind == SCORE_PROB:
         if input_kind == INPUT_F32:
             return exact.f32_prob_bound(threshold, inclusive)
@@ -312,6 +314,8 @@ def prepare(
             ks, kz = bq if keypoint_quant is None else check_quantization(keypoint_quant, "keypoint")
             tables["keypoint_lut"] = to_fixed(center_variance * ks * (_S8 - kz), Q_BOX, -(1 << 30), 1 << 30)
     iou_exact = exact.iou_threshold(iou)
+    # one exact bound per distinct class threshold (a bound costs a few exact comparisons; classes may be many)
+    bound_of = {lt: score_bound(kind, score_kind, lt, sq, inclusive, logit_clip) for lt in set(label_thresholds or ())}
     prior_q = None
     if not decoded:
         if priors is None or len(priors) != num_anchors:
@@ -346,9 +350,7 @@ def prepare(
         num_labels=0 if label_thresholds is None else len(label_thresholds),
         label_bounds=None
         if label_thresholds is None
-        else np.array(
-            [score_bound(kind, score_kind, lt, sq, inclusive, logit_clip) for lt in label_thresholds], dtype=np.int32
-        ),
+        else np.array([bound_of[lt] for lt in label_thresholds], dtype=np.int32),
         iou_num=iou_exact[1],
         iou_shift=iou_exact[2],
         **{k: np.ascontiguousarray(v) for k, v in tables.items()},
