@@ -13,8 +13,9 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
-# Every C stage plus the host-only float boundary; the firmware build takes the same files minus up_host_*.
-sources = ["src/ultrapost/core/_core.pyx", *sorted(glob.glob("csrc/*.c"))]
+# The portable core (csrc/, what firmware builds) and the host library built on it (csrc/host/: the float32
+# boundary and the SIMD fast paths, composing the core's stages).
+sources = ["src/ultrapost/core/_core.pyx", *sorted(glob.glob("csrc/*.c")), *sorted(glob.glob("csrc/host/*.c"))]
 # Hidden visibility: the core's functions are not exported from the module (only PyInit is), so calls between
 # its files go direct and small helpers inline, as in a static build; with default visibility -fPIC makes every
 # call to an exported function go through the PLT.
@@ -23,14 +24,13 @@ extra = [] if sys.platform == "win32" else ["-O3", "-fno-strict-aliasing", "-fvi
 ext = Extension(
     "ultrapost.core._core",
     [s for s in sources if not s.endswith("up_preprocess.c")],
-    include_dirs=["csrc", np.get_include()],
-    # UP_HOST_FLOAT: the host build, whose float32 boundary (up_host_float.c) joins the integer stages.
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"), ("UP_HOST_FLOAT", "1")],
+    include_dirs=["csrc", "csrc/host", np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=extra,
 )
 
 # What `ultrapost codegen`, `vectors` and `firmware-check` read: the core and the firmware harness (no build output).
-SHIPPED = [("csrc", ("*.c", "*.h")), ("firmware/src", ("*.c", "*.h")), ("firmware/ld", ("*.ld",)),
+SHIPPED = [("csrc", ("*.c", "*.h")), ("csrc/host", ("*.c", "*.h")), ("firmware/src", ("*.c", "*.h")), ("firmware/ld", ("*.ld",)),
            ("firmware/host", ("*.c",)), ("firmware", ("README.md",))]
 # ... and the CMake description firmware-check builds the images with (CMakeLists.txt, cmake/, firmware/).
 SHIPPED += [(".", ("CMakeLists.txt",)), ("cmake", ("*.cmake", "*.in")), ("firmware", ("CMakeLists.txt",)),

@@ -97,7 +97,8 @@ extern "C" {
 typedef enum {
     UP_INPUT_S8 = 0,  /* int8 with a per-tensor scale and zero point: tables in the config */
     UP_INPUT_I32 = 1, /* int32 fixed point: probabilities Q30, logits and boxes Q20 */
-    UP_INPUT_F32 = 2  /* float32, host only: converted at the boundary (up_host_float.c) */
+    UP_INPUT_F32 = 2  /* float32: not read by the core (up_run refuses it); a host library converts such
+                         tensors to I32 values at its boundary and runs the core's stages on those */
 } up_input_kind_t;
 
 /* What the score columns hold. */

@@ -9,12 +9,6 @@
 void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
                  int32_t *raw)
 {
-#ifdef UP_HOST_FLOAT
-    if (src->keys) {
-        up_host_fetch(src, base, stride, anchor, n, raw);
-        return;
-    }
-#endif
     if (src->cfg->input_kind == UP_INPUT_S8) {
         const int8_t *row = (const int8_t *)base + (size_t)anchor * (size_t)stride;
         for (int32_t k = 0; k < n; k++) {
@@ -80,13 +74,6 @@ static bool up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[
     return false;
 }
 
-#ifdef UP_HOST_FLOAT
-bool up_decode_raw(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4])
-{
-    return up_decode(cfg, anchor, raw, box);
-}
-#endif
-
 void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4])
 {
     int32_t raw[4];
@@ -131,7 +118,7 @@ void up_keypoints_of(const up_source_t *src, int32_t anchor, int32_t *kp)
 int32_t up_keypoint_value(const up_source_t *src, int32_t anchor, int32_t k)
 {
     int32_t r;
-    size_t elem = src->cfg->input_kind == UP_INPUT_S8 ? 1u : 4u; /* int8, or int32 / host float32 */
+    size_t elem = src->cfg->input_kind == UP_INPUT_S8 ? 1u : 4u; /* int8, else int32 */
     up_read_row(src, (const char *)src->keypoints + (size_t)k * elem, src->keypoint_stride, anchor, 1, &r);
     return up_keypoint_decode(src->cfg, anchor, k, r);
 }

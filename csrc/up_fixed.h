@@ -19,7 +19,7 @@ typedef char up_arithmetic_shift_check[((-1) >> 1) == -1 ? 1 : -1];
 #define UP_NOINLINE
 #endif
 
-/* Constants of up_exp_q20 (up_fixed.c), shared with the host's vector copy of it. */
+/* Constants of up_exp_q20 (up_fixed.c), shared with vector versions of it (which must give the same bits). */
 #define UP_LOG2E_Q30 1549082005 /* log2(e) */
 #define UP_LN2_Q30 744261118    /* ln(2) */
 #define UP_SIXTH_Q30 178956971  /* 1/6 */

@@ -1,7 +1,9 @@
 /*
- * Internal interface between the core's stages. Not part of the public API:
- * the host float path (up_host_float.c) uses it to feed float32 tensors
- * through the same integer stages.
+ * The core's stages and what they share. Not part of the public API: the
+ * interface for code that composes the stages into a pipeline -- up_pipeline.c
+ * here, and code built on the core that runs the same stages with its own
+ * (for instance a selection of its own, or float32 converted to the core's
+ * integers first: every stage treats a tensor that is not UP_INPUT_S8 as int32).
  */
 #ifndef UP_INTERNAL_H
 #define UP_INTERNAL_H
@@ -15,9 +17,6 @@ typedef struct {
     int32_t count;
     int32_t limit;
     bool heap;      /* idx is a heap (worst at the top) rather than in anchor order */
-#ifdef UP_HOST_FLOAT
-    bool ordered;   /* host builds: idx is in keep order already (the float32 selection sorts) */
-#endif
 } up_candidates_t;
 
 /* Held candidates sorted by binary insertion up to this many, by heap sort beyond. */
@@ -35,19 +34,6 @@ typedef struct up_source {
     int32_t column;          /* score column of the class being selected */
     int32_t bound;           /* its score bound: pass when key > bound */
     uint32_t range;          /* non-zero once a value was out of range: the run then returns UP_ERR_RANGE */
-#ifdef UP_HOST_FLOAT
-    /* Host builds only (the float32 boundary, up_host_float.c): keys already
-     * converted for every anchor that passed the score test, or NULL. */
-    int32_t *keys;
-    /* Host builds only: room for the kept boxes in blocks of 16 (see up_host_float.c), or NULL. */
-    int16_t *kept_blocks;
-    /* Host builds only: room for probability candidates packed as key << 32 | ~anchor (so one descending sort
-     * of the values is keep order) and for sorting them, one uint64 per anchor each, later for the decoded
-     * boxes; packed_count >= 0 when the scores were scanned already (a single class), else -1. */
-    uint64_t *packed;
-    uint64_t *packed_tmp;
-    int32_t packed_count;
-#endif
 } up_source_t;
 
 /* LOGIT1 keys are clamped logits (MediaPipe's score clipping). */
@@ -68,11 +54,6 @@ static inline int32_t up_key(const up_source_t *src, int32_t a)
 {
     const up_config_t *cfg = src->cfg;
     int32_t c = src->column;
-#ifdef UP_HOST_FLOAT
-    if (src->keys) {
-        return src->keys[a];
-    }
-#endif
     if (cfg->input_kind == UP_INPUT_S8) {
         const int8_t *row = (const int8_t *)src->scores + (size_t)a * (size_t)src->score_stride;
         return cfg->score_kind == UP_SCORE_LOGIT2 ? (int32_t)row[c] - row[1 - c] : row[c];
@@ -94,21 +75,7 @@ void up_select(const up_source_t *src, up_candidates_t *cand);
 
 /* Q30 output score of a key. */
 int32_t up_score_of_key(const up_config_t *cfg, int32_t key);
-#ifdef UP_HOST_FLOAT
-/* The float32 boundary (up_host_float.c): n converted elements of one row, and the selection of a class. */
-void up_host_fetch(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
-                   int32_t *raw);
-void up_host_select(const up_source_t *src, up_candidates_t *cand);
-/* Decodes one row already read as int32 (the host reads float rows its own way); true when a given corner
- * (CORNERS, no clip) lies beyond +-4.0. */
-bool up_decode_raw(const up_config_t *cfg, int32_t anchor, const int32_t raw[4], int32_t box[4]);
-/* Hard NMS with the same decisions as up_nms_hard, using src->kept_blocks to test 16 kept boxes at a time. */
-int32_t up_host_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_output_t *out);
-/* Bytes of src->kept_blocks for a config (with room to align them), and where they start in a scratch. */
-size_t up_host_kept_bytes(const up_config_t *cfg);
-int16_t *up_host_kept_blocks(const up_config_t *cfg, void *scratch);
-#endif
-/* Reads n elements of row `anchor` of a tensor as int32 (S8 values, I32 values, or host floats). */
+/* Reads n elements of row `anchor` of a tensor as int32 (S8 values, else int32 values). */
 void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
                  int32_t *raw);
 /* Reads and decodes the box of an anchor into Q20 corners (a given corner beyond +-4 sets src->range). */

@@ -175,25 +175,8 @@ static int32_t up_finish(const up_source_t *src, up_candidates_t *cand, up_outpu
 #endif
     default:
         (void)work;
-#ifdef UP_HOST_FLOAT
-        if (src->kept_blocks) {
-            return up_host_nms_hard(src, cand, out);
-        }
-#endif
         return up_nms_hard(src, cand, out);
     }
-}
-
-/* Selects the candidates of src->column (the host's float boundary in host builds). */
-static void up_select_class(const up_source_t *src, up_candidates_t *cand)
-{
-#ifdef UP_HOST_FLOAT
-    if (src->keys) {
-        up_host_select(src, cand);
-        return;
-    }
-#endif
-    up_select(src, cand);
 }
 
 #ifndef UP_NO_LABELS
@@ -215,10 +198,7 @@ UP_NOINLINE static int32_t up_run_labels(up_source_t *src, up_candidates_t *cand
         src->bound = cfg->label_bounds[l];
         cand->count = 0;
         cand->heap = false;
-#ifdef UP_HOST_FLOAT
-        cand->ordered = false;
-#endif
-        up_select_class(src, cand);
+        up_select(src, cand);
         int32_t status = up_finish(src, cand, &view);
         if (status != UP_OK) {
             return status;
@@ -242,9 +222,6 @@ static int32_t up_run_classes(up_source_t *src, void *scratch, up_output_t *out)
     cand.count = 0;
     cand.limit = cfg->candidate_limit;
     cand.heap = false;
-#ifdef UP_HOST_FLOAT
-    cand.ordered = false;
-#endif
     src->column = cfg->class_index;
     src->bound = cfg->score_bound;
 #ifndef UP_NO_LABELS
@@ -252,7 +229,7 @@ static int32_t up_run_classes(up_source_t *src, void *scratch, up_output_t *out)
         return up_run_labels(src, &cand, out);
     }
 #endif
-    up_select_class(src, &cand);
+    up_select(src, &cand);
     return up_finish(src, &cand, out);
 }
 
@@ -277,13 +254,6 @@ static void up_source_set(up_source_t *src, const up_config_t *cfg, const void *
     src->column = 0;
     src->bound = 0;
     src->range = 0;
-#ifdef UP_HOST_FLOAT
-    src->keys = 0;
-    src->kept_blocks = 0;
-    src->packed = 0;
-    src->packed_tmp = 0;
-    src->packed_count = -1;
-#endif
 }
 
 /* Checks a run's config and arguments before the pipeline is entered (so the
@@ -297,7 +267,7 @@ static int32_t up_check_source(const up_source_t *src, void *scratch, size_t scr
         return status;
     }
     if (cfg->input_kind == UP_INPUT_F32) {
-        return UP_ERR_CONFIG; /* float inputs go through up_run_f32 on the host */
+        return UP_ERR_CONFIG; /* float32 tensors are converted to the core's integers before the core */
     }
     if (!src->scores || !src->boxes || (cfg->num_keypoints > 0 && !src->keypoints)) {
         return UP_ERR_NULL;
@@ -319,11 +289,6 @@ int32_t up_run_keypoints(const up_config_t *cfg, const void *scores, int32_t sco
     if (status != UP_OK) {
         return status;
     }
-#ifdef UP_HOST_FLOAT
-    if (scratch_size >= up_scratch_bytes(cfg) + up_host_kept_bytes(cfg)) {
-        src.kept_blocks = up_host_kept_blocks(cfg, scratch);
-    }
-#endif
     return up_run_source(&src, scratch, out);
 }
 
@@ -345,10 +310,5 @@ int32_t up_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
     if (status != UP_OK) {
         return status;
     }
-#ifdef UP_HOST_FLOAT
-    if (scratch_size >= up_scratch_bytes(cfg) + up_host_kept_bytes(cfg)) {
-        src.kept_blocks = up_host_kept_blocks(cfg, scratch);
-    }
-#endif
     return up_run_source(&src, scratch, out);
 }

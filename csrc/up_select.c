@@ -67,11 +67,6 @@ void up_candidates_push(const up_source_t *src, up_candidates_t *cand, int32_t a
 
 void up_candidates_sort(const up_source_t *src, up_candidates_t *cand)
 {
-#ifdef UP_HOST_FLOAT
-    if (cand->ordered) { /* the host's float32 selection sorted them */
-        return;
-    }
-#endif
     int32_t *h = cand->idx;
     int32_t count = cand->count;
     if (!cand->heap && count <= UP_INSERTION_SORT_MAX) {

@@ -1,6 +1,6 @@
 """The host's portable float32 code -- what the extension runs on hosts without AVX2 (ARM, older x86) -- against
 the golden model. The extension on this machine takes the AVX2 variants, so firmware/host/f32_runner.c is built
-with UP_HOST_NO_SIMD (and ASan + UBSan) and run on generated cases of every path through up_run_f32: packed
+with the core and the host library (csrc/host) under UP_HOST_NO_SIMD (and ASan + UBSan) and run on generated cases of every path through up_run_f32: packed
 single-class probabilities, logits, multi-class labels, BlazeFace keypoints, corners, clip, pads, ">=" tests,
 the candidate heap, and NaN."""
 
@@ -30,13 +30,14 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def core_objects(tmp_path_factory):
-    """The core and the host float32 boundary compiled once, portable code only, with the sanitizers."""
+    """The core and the host library compiled once, portable code only, with the sanitizers."""
     require_tool(shutil.which("gcc") is not None, "gcc")
     out = tmp_path_factory.mktemp("portable")
-    flags = ["gcc", "-std=c99", "-g", "-O1", *fw.WARNINGS, "-Werror", *fw.SANITIZE, "-DUP_HOST_FLOAT",
-             "-DUP_HOST_NO_SIMD", f"-I{fw.csrc_dir()}"]
+    host = fw.csrc_dir() / "host"
+    flags = ["gcc", "-std=c99", "-g", "-O1", *fw.WARNINGS, "-Werror", *fw.SANITIZE, "-DUP_HOST_NO_SIMD",
+             f"-I{fw.csrc_dir()}", f"-I{host}"]
     objects = []
-    for src in sorted(fw.csrc_dir().glob("*.c")):
+    for src in [*sorted(fw.csrc_dir().glob("*.c")), *sorted(host.glob("*.c"))]:
         obj = out / (src.stem + ".o")
         subprocess.run([*flags, "-c", str(src), "-o", str(obj)], check=True, capture_output=True, text=True)
         objects.append(obj)
@@ -47,9 +48,11 @@ def test_host_vector_code_compiles_without_warnings(tmp_path):
     """The AVX2 variant of the host files under the same warnings as everything else (the extension builds it with
     setup.py's flags, which do not make warnings errors)."""
     require_tool(shutil.which("gcc") is not None, "gcc")
-    for src in sorted(fw.csrc_dir().glob("up_host*.c")):
-        out = subprocess.run(["gcc", "-std=c99", "-O2", *fw.WARNINGS, "-Werror", "-DUP_HOST_FLOAT",
-                              f"-I{fw.csrc_dir()}", "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))],
+    host = fw.csrc_dir() / "host"
+    assert sorted(host.glob("*.c")), f"no host sources in {host}"
+    for src in sorted(host.glob("*.c")):
+        out = subprocess.run(["gcc", "-std=c99", "-O2", *fw.WARNINGS, "-Werror", f"-I{fw.csrc_dir()}", f"-I{host}",
+                              "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))],
                              capture_output=True, text=True)
         assert out.returncode == 0, f"{src.name}:\n{out.stderr}"
 

@@ -1,4 +1,4 @@
-# Declarations mirroring csrc/ultrapost.h and csrc/up_host.h one to one.
+# Declarations mirroring csrc/ultrapost.h and csrc/host/up_host.h one to one.
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 
@@ -103,6 +103,13 @@ cdef extern from "up_host.h" nogil:
     int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
     size_t up_scratch_size_f32(const up_config_t *cfg)
     size_t up_host_scratch_size(const up_config_t *cfg)
+    int32_t up_host_run(const up_config_t *cfg, const void *scores, int32_t score_stride,
+                        const void *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
+                        up_output_t *out)
+    int32_t up_host_run_keypoints(const up_config_t *cfg, const void *scores, int32_t score_stride,
+                                  const void *boxes, int32_t box_stride, const void *keypoints,
+                                  int32_t keypoint_stride, void *scratch, size_t scratch_size,
+                                  up_output_t *out)
     int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_stride,
                        const float *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
                        up_output_t *out)

@@ -331,7 +331,7 @@ cdef class Core:
             if is_f32:
                 status = up_run_f32(&self.cfg, <const float *>sp, ss, <const float *>bp, bs, block, scr_size, &out)
             else:
-                status = up_run(&self.cfg, sp, ss, bp, bs, block, scr_size, &out)
+                status = up_host_run(&self.cfg, sp, ss, bp, bs, block, scr_size, &out)
         cdef Py_ssize_t k = out.count
         cdef int32_t *dst = NULL
         if status == 0 and k > 0:  # boxes [K, 4], scores [K], anchors [K] in one buffer, arrays on first access
@@ -461,11 +461,16 @@ cdef class Core:
                                                   <const float *>(<const char *>bp + i * bb), bs,
                                                   <const float *>(<const char *>kp + i * kb) if kp != NULL else NULL,
                                                   ks, scr, scr_size, &out)
-                else:
+                elif portable:  # the core's own pipeline, as firmware runs it
                     status = up_run_keypoints(&self.cfg, <const char *>sp + i * sb, ss,
                                               <const char *>bp + i * bb, bs,
                                               <const char *>kp + i * kb if kp != NULL else NULL,
                                               ks, scr, scr_size, &out)
+                else:
+                    status = up_host_run_keypoints(&self.cfg, <const char *>sp + i * sb, ss,
+                                                   <const char *>bp + i * bb, bs,
+                                                   <const char *>kp + i * kb if kp != NULL else NULL,
+                                                   ks, scr, scr_size, &out)
                 if status != 0:
                     break
                 cp[i] = out.count

@@ -1,0 +1,354 @@
+/*
+ * Float32 selection, standing in for the core's up_select and up_candidates_sort: the score test on float32 scores
+ * and the best candidate_limit candidates in keep order. Passing candidates are packed as key << 32 | ~anchor, so
+ * that one descending sort of the values is keep order (key descending, then anchor ascending). A single class of
+ * probabilities (the common case) is scanned once, with the NaN / Inf check, and vectorized where the CPU can.
+ */
+#include "up_host_internal.h"
+
+#include <float.h>
+
+/* The float32 of an order-preserving key (see ultrapost.h: F32 PROB bounds); beyond the finite range, +-Inf. */
+static float up_float_of_key(int64_t k)
+{
+    union {
+        uint32_t u;
+        float f;
+    } v;
+    if (k > 0x7f800000) {
+        k = 0x7f800000;
+    } else if (k < -0x7f800000) {
+        k = -0x7f800000;
+    }
+    v.u = k >= 0 ? (uint32_t)k : ((uint32_t)-k | 0x80000000u);
+    return v.f;
+}
+
+/* The smallest float32 passing an F32 PROB bound: p passes exactly when p >= this. */
+static float up_prob_threshold(int32_t bound)
+{
+    return up_float_of_key((int64_t)bound + 1);
+}
+
+/* A Q30 bound below the key of every p >= thr (the ordering keys of passing anchors all exceed it). */
+static int32_t up_prob_q30_bound(float thr)
+{
+    return up_f32_fixed(thr, UP_F32_PROB_Q, 0, UP_ONE_SCORE) - 1;
+}
+
+/*
+ * Probability scores: the anchors whose score passes (p >= thr, exact on the float) are packed as
+ * key << 32 | ~anchor; keys are Q30 in [0, 2^30], so sorting the packed values descending gives key descending,
+ * then anchor ascending (keep order). A passing p above 1 sets *above (UP_ERR_RANGE).
+ */
+static int32_t up_pack(const float *p, int32_t stride, float thr, uint64_t *packed, int32_t count, int32_t a,
+                       int32_t end, uint32_t *above)
+{
+    for (int32_t j = a; j < end; j++) {
+        float v = p[(size_t)j * (size_t)stride];
+        if (v >= thr) {
+            *above |= v > 1.0f;
+            int32_t key = up_f32_fixed(v, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
+            packed[count++] = (uint64_t)(uint32_t)key << 32 | (uint32_t)~(uint32_t)j;
+        }
+    }
+    return count;
+}
+
+#ifdef UP_HOST_X86
+/* Lane indices that move the 64-bit lanes set in a 4-bit mask to the front, in order (a compress). */
+static const int32_t up_compress4[16][8] = {
+    {0, 0, 0, 0, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0, 0, 0}, {2, 3, 0, 0, 0, 0, 0, 0}, {0, 1, 2, 3, 0, 0, 0, 0},
+    {4, 5, 0, 0, 0, 0, 0, 0}, {0, 1, 4, 5, 0, 0, 0, 0}, {2, 3, 4, 5, 0, 0, 0, 0}, {0, 1, 2, 3, 4, 5, 0, 0},
+    {6, 7, 0, 0, 0, 0, 0, 0}, {0, 1, 6, 7, 0, 0, 0, 0}, {2, 3, 6, 7, 0, 0, 0, 0}, {0, 1, 2, 3, 6, 7, 0, 0},
+    {4, 5, 6, 7, 0, 0, 0, 0}, {0, 1, 4, 5, 6, 7, 0, 0}, {2, 3, 4, 5, 6, 7, 0, 0}, {0, 1, 2, 3, 4, 5, 6, 7},
+};
+
+/*
+ * Packs the passing anchors of one vector of 4 [bg, face] rows without a branch: seen as 64-bit lanes, each row is
+ * face << 32 | bg, so converting the floats in place and putting ~anchor in the low halves gives the packed values,
+ * which are compressed to the front and stored (4 lanes: the caller leaves room). For bound >= 2^23
+ * (p >= 2^-7), p * 2^30 is an integer: the truncating conversion of min(p, 1) * 2^30 is exactly up_f32_to_fixed's
+ * key, and key > bound (up_prob_q30_bound of a float32 thr >= 2^-7) is exactly p >= thr; smaller p fail both
+ * ways, and NaN converts to INT32_MIN, which fails. Returns how many it packed.
+ */
+__attribute__((target("avx2"))) static inline int32_t up_pack_rows4_avx2(__m256 rows, __m256i not_anchor,
+                                                                          __m256i bound, uint64_t *out)
+{
+    __m256 p = _mm256_min_ps(_mm256_set1_ps(1.0f), rows); /* min_ps returns its second operand for NaN */
+    __m256i keys = _mm256_cvttps_epi32(_mm256_mul_ps(p, _mm256_set1_ps((float)((int32_t)1 << UP_F32_PROB_Q))));
+    unsigned m = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi32(keys, bound)));
+    __m256i packed = _mm256_blend_epi32(keys, not_anchor, 0x55);
+    __m256i perm = _mm256_loadu_si256((const __m256i *)up_compress4[m]);
+    _mm256_storeu_si256((__m256i *)out, _mm256_permutevar8x32_epi32(packed, perm));
+    return (int32_t)((0x4332322132212110ull >> (4u * m)) & 15u); /* popcount of m */
+}
+
+/*
+ * [N, 2] rows, 16 anchors (4 vectors) per step, 2 vector operations per 8 floats: |x| >= limit, where limit is
+ * the threshold in the class column and FLT_MAX in the other, compared unordered so that NaN is caught too.
+ * It holds for every NaN or Inf and every probability at or above the threshold; the rare groups where it
+ * holds anywhere are then checked and packed exactly: 4 rows at a time by up_pack_rows4_avx2 when the class is
+ * column 1 and bound >= 2^23, else flag by flag. Returns the count; *nonfinite is set if any, and *above if a
+ * passing probability exceeds 1 (the same groups are flagged: thr <= 1 < p). up_pack_rows4_avx2
+ * may write 3 values past the count: into the sort buffer, which follows.
+ * With boxes (rows of 4 floats, or NULL), the same pass checks their 16 rows per step too: one pass over both
+ * tensors instead of two, and the box loads overlap the scores' rare exact checks.
+ */
+__attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_config_t *cfg, const float *rows,
+                                                                    const float *boxes, float thr,
+                                                                    int32_t qbound, uint64_t *packed,
+                                                                    uint32_t *nonfinite, uint32_t *above)
+{
+    int32_t n = cfg->num_anchors;
+    int32_t c = cfg->class_index;
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+    __m256i box_max = _mm256_setzero_si256(); /* unsigned max of the boxes' exponent bits */
+    const __m256 limit = c ? _mm256_setr_ps(FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr)
+                           : _mm256_setr_ps(thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX);
+    uint32_t bad = 0;
+    int32_t count = 0;
+    int32_t a = 0;
+    const bool rows4 = c == 1 && qbound >= ((int32_t)1 << 23);
+    const __m256i bound = _mm256_set1_epi32(qbound);
+    const __m256 one = _mm256_setr_ps(FLT_MAX, 1.0f, FLT_MAX, 1.0f, FLT_MAX, 1.0f, FLT_MAX, 1.0f);
+    __m256i bad_lanes = _mm256_setzero_si256(); /* exponent all ones, in groups packed by up_pack_rows4_avx2 */
+    __m256 above_lanes = _mm256_setzero_ps();   /* a face probability above 1, in those groups */
+    for (; a + 16 <= n; a += 16) {
+        const float *r = rows + (size_t)a * 2u;
+        if (boxes) {
+            const __m256i *b = (const __m256i *)(boxes + (size_t)a * 4u);
+            for (int q = 0; q < 8; q++) {
+                box_max = _mm256_max_epu32(box_max, _mm256_and_si256(_mm256_loadu_si256(b + q), exponent));
+            }
+        }
+        __m256 v[4] = {_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24)};
+        __m256 f0 = _mm256_cmp_ps(_mm256_and_ps(v[0], abs_mask), limit, _CMP_NLT_UQ);
+        __m256 f1 = _mm256_cmp_ps(_mm256_and_ps(v[1], abs_mask), limit, _CMP_NLT_UQ);
+        __m256 f2 = _mm256_cmp_ps(_mm256_and_ps(v[2], abs_mask), limit, _CMP_NLT_UQ);
+        __m256 f3 = _mm256_cmp_ps(_mm256_and_ps(v[3], abs_mask), limit, _CMP_NLT_UQ);
+        __m256 any = _mm256_or_ps(_mm256_or_ps(f0, f1), _mm256_or_ps(f2, f3));
+        if (_mm256_testz_ps(any, any)) {
+            continue;
+        }
+        if (rows4) { /* the whole group, branch-free (its flags are not predictable) */
+            __m256i not_anchor = _mm256_sub_epi32(_mm256_set1_epi32(~a), _mm256_setr_epi32(0, 0, 1, 0, 2, 0, 3, 0));
+            for (int q = 0; q < 4; q++, not_anchor = _mm256_sub_epi32(not_anchor, _mm256_set1_epi32(4))) {
+                bad_lanes = _mm256_or_si256(
+                    bad_lanes, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v[q]), exponent), exponent));
+                above_lanes = _mm256_or_ps(above_lanes, _mm256_cmp_ps(v[q], one, _CMP_GT_OQ));
+                count += up_pack_rows4_avx2(v[q], not_anchor, bound, packed + count);
+            }
+        } else {
+            /* bit i: float i of the group (anchor a + i / 2, column i % 2) was flagged */
+            uint32_t flagged = (uint32_t)_mm256_movemask_ps(f0) | (uint32_t)_mm256_movemask_ps(f1) << 8 |
+                               (uint32_t)_mm256_movemask_ps(f2) << 16 | (uint32_t)_mm256_movemask_ps(f3) << 24;
+            for (; flagged; flagged &= flagged - 1u) {
+                int32_t i = up_lowest_bit(flagged);
+                float x = r[i];
+                bad |= (up_bits(x) & 0x7f800000u) == 0x7f800000u;
+                if ((i & 1) == c && x >= thr) {
+                    *above |= x > 1.0f;
+                    int32_t key = up_f32_fixed(x, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
+                    packed[count++] = (uint64_t)(uint32_t)key << 32 | (uint32_t)~(uint32_t)(a + i / 2);
+                }
+            }
+        }
+    }
+    bad |= !_mm256_testz_si256(bad_lanes, bad_lanes);
+    *above |= !_mm256_testz_ps(above_lanes, above_lanes);
+    if (boxes) {
+        bad |= !_mm256_testz_si256(_mm256_cmpeq_epi32(box_max, exponent), _mm256_set1_epi32(-1));
+        bad |= up_host_any_nonfinite(boxes + (size_t)a * 4u, (size_t)(n - a) * 4u);
+    }
+    *nonfinite = bad | up_host_any_nonfinite(rows + (size_t)a * 2u, (size_t)(n - a) * 2u);
+    return up_pack(rows + c, 2, thr, packed, count, a, n, above);
+}
+#endif
+
+/* The scores (any of the num_classes columns) are checked for NaN and Inf in the same pass. */
+uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked)
+{
+    const up_config_t *cfg = h->cfg;
+    float thr = up_prob_threshold(cfg->score_bound);
+    *boxes_checked = false;
+#ifdef UP_HOST_X86
+    if (h->score_stride == 2 && cfg->num_classes == 2 && __builtin_cpu_supports("avx2")) {
+        uint32_t nonfinite = 0;
+        const float *boxes = h->box_stride == 4 ? h->boxes : 0;
+        h->packed_count = up_pack_pairs_avx2(cfg, h->scores, boxes, thr, up_prob_q30_bound(thr), h->packed,
+                                             &nonfinite, &h->src.range);
+        *boxes_checked = boxes != 0;
+        return nonfinite;
+    }
+#endif
+    if (up_host_rows_nonfinite(h->scores, cfg->num_anchors, cfg->num_classes, h->score_stride)) {
+        return 1;
+    }
+    h->packed_count = up_pack(h->scores + cfg->class_index, h->score_stride, thr, h->packed, 0, 0, cfg->num_anchors,
+                              &h->src.range);
+    return 0;
+}
+
+/* Sorts n packed values descending: insertion sort of runs of 16, then bottom-up merges between a and
+ * tmp (no recursion). Returns the buffer holding the result. (Measured on real candidate lists: faster
+ * than branch-free merging, whose loads wait on each compare, and than radix or rank sorts at these sizes.) */
+static uint64_t *up_sort_packed(uint64_t *a, uint64_t *tmp, int32_t n)
+{
+    for (int32_t lo = 0; lo < n; lo += 16) {
+        int32_t hi = lo + 16 < n ? lo + 16 : n;
+        for (int32_t i = lo + 1; i < hi; i++) {
+            uint64_t v = a[i];
+            int32_t j = i;
+            for (; j > lo && a[j - 1] < v; j--) {
+                a[j] = a[j - 1];
+            }
+            a[j] = v;
+        }
+    }
+    for (int32_t w = 16; w < n; w *= 2) {
+        for (int32_t lo = 0; lo < n; lo += 2 * w) {
+            int32_t mid = lo + w < n ? lo + w : n;
+            int32_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+            int32_t i = lo;
+            int32_t j = mid;
+            int32_t k = lo;
+            while (i < mid && j < hi) {
+                tmp[k++] = a[i] >= a[j] ? a[i++] : a[j++];
+            }
+            while (i < mid) {
+                tmp[k++] = a[i++];
+            }
+            while (j < hi) {
+                tmp[k++] = a[j++];
+            }
+        }
+        uint64_t *t = a;
+        a = tmp;
+        tmp = t;
+    }
+    return a;
+}
+
+#define UP_BUCKETS 256
+#define UP_BUCKET_MAX 32
+#define UP_BUCKET_SORT_MIN 100 /* fewer candidates: up_sort_packed is faster (measured) */
+
+/* The bucket of a packed value: the top bits of 2^30 - key. */
+static inline uint32_t up_bucket_of(uint64_t v, int shift)
+{
+    return (uint32_t)(UP_ONE_SCORE - (int32_t)(v >> 32)) >> shift;
+}
+
+/*
+ * Many candidates (a crowd): a counting sort on the top bits of 2^30 - key (UP_BUCKETS buckets over the keys
+ * above bound, stable, so anchors stay ascending within a bucket), then one insertion pass that orders each
+ * bucket. Returns tmp holding the result, or NULL, leaving a as it was, when a bucket holds more than
+ * UP_BUCKET_MAX values (keys bunched up: the merge sort is then the better bound).
+ */
+static uint64_t *up_bucket_sort_packed(const uint64_t *a, uint64_t *tmp, int32_t n, int32_t bound)
+{
+    uint32_t range = (uint32_t)(UP_ONE_SCORE - bound); /* 2^30 - key < range for every packed key */
+    int shift = 0;
+    while ((range - 1u) >> shift >= UP_BUCKETS) {
+        shift++;
+    }
+    int32_t start[UP_BUCKETS];
+    for (int b = 0; b < UP_BUCKETS; b++) {
+        start[b] = 0;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        start[up_bucket_of(a[i], shift)]++;
+    }
+    int32_t sum = 0;
+    for (int b = 0; b < UP_BUCKETS; b++) {
+        int32_t c = start[b];
+        if (c > UP_BUCKET_MAX) {
+            return 0;
+        }
+        start[b] = sum;
+        sum += c;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        tmp[start[up_bucket_of(a[i], shift)]++] = a[i];
+    }
+    for (int32_t i = 1; i < n; i++) { /* moves stay within a bucket */
+        uint64_t v = tmp[i];
+        int32_t j = i;
+        for (; j > 0 && tmp[j - 1] < v; j--) {
+            tmp[j] = tmp[j - 1];
+        }
+        tmp[j] = v;
+    }
+    return tmp;
+}
+
+/* A packed value of any int32 key: its sign bit flipped keeps the order of keys as unsigned values. */
+static inline uint64_t up_pack_signed(int32_t key, int32_t anchor)
+{
+    return (uint64_t)((uint32_t)key ^ 0x80000000u) << 32 | (uint32_t)~(uint32_t)anchor;
+}
+
+/* The best candidate_limit of count packed candidates, in keep order, into cand (and their keys). signed_keys:
+ * packed by up_pack_signed, else probability keys as they are (what the bucket sort takes). */
+static void up_take_packed(const up_host_source_t *h, int32_t count, int32_t qbound, bool signed_keys,
+                           up_candidates_t *cand)
+{
+    const uint64_t *p = 0;
+    uint64_t *tmp = h->packed + h->cfg->num_anchors;
+    uint32_t flip = signed_keys ? 0x80000000u : 0u;
+    if (count >= UP_BUCKET_SORT_MIN && !signed_keys) {
+        p = up_bucket_sort_packed(h->packed, tmp, count, qbound);
+    }
+    if (!p) {
+        p = up_sort_packed(h->packed, tmp, count);
+    }
+    int32_t n = count < cand->limit ? count : cand->limit;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t anchor = (int32_t)~(uint32_t)p[i];
+        cand->idx[i] = anchor;
+        h->keys[anchor] = (int32_t)((uint32_t)(p[i] >> 32) ^ flip);
+    }
+    cand->count = n;
+    cand->heap = false;
+}
+
+/* Probabilities: the exact float32 test and the fast scan's packing (a single class was scanned already, with the
+ * scores' finiteness); a passing p above 1 is out of range. Logits: each key converted as the core reads an int32
+ * key, a clamped logit or the saturated difference of two logits. */
+void up_host_select_f32(up_host_source_t *h, int32_t column, int32_t bound, up_candidates_t *cand)
+{
+    const up_config_t *cfg = h->cfg;
+    const float *scores = h->scores;
+    int32_t score_stride = h->score_stride;
+    int32_t n = cfg->num_anchors;
+    int32_t c = column;
+    if (cfg->score_kind == UP_SCORE_PROB) {
+        float thr = up_prob_threshold(bound);
+        uint32_t above = 0;
+        int32_t count = h->packed_count >= 0 ? h->packed_count
+                                             : up_pack(scores + c, score_stride, thr, h->packed, 0, 0, n, &above);
+        if (above) {
+            up_out_of_range(&h->src);
+        }
+        up_take_packed(h, count, up_prob_q30_bound(thr), false, cand);
+        return;
+    }
+    int32_t count = 0;
+    for (int32_t a = 0; a < n; a++) {
+        const float *s = scores + (size_t)a * (size_t)score_stride;
+        int32_t key;
+        int32_t l1 = up_f32_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+        if (cfg->score_kind == UP_SCORE_LOGIT1) {
+            key = up_clip_logit(cfg, l1);
+        } else {
+            int32_t l0 = up_f32_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+            key = up_sat32((int64_t)l1 - l0);
+        }
+        if (key > bound) {
+            h->packed[count++] = up_pack_signed(key, a);
+        }
+    }
+    up_take_packed(h, count, bound, true, cand);
+}
