@@ -173,6 +173,12 @@ static void up_host_check_corners(const up_host_source_t *h, const up_candidates
     }
 }
 
+/* The key of a candidate: converted already in a float32 run (keys), else read by the core. */
+static inline int32_t up_host_key(const int32_t *keys, const up_source_t *src, int32_t anchor)
+{
+    return keys ? keys[anchor] : up_key(src, anchor);
+}
+
 /* Hard NMS with up_nms_hard's decisions; kept boxes are tested 16 at a time (whole blocks, see UP_KEPT_EMPTY).
  * Inlined into an AVX2 and a portable variant, so that the AVX2 one inlines its vector steps. */
 static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_host_source_t *h,
@@ -184,6 +190,7 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_host_sourc
     const up_config_t *cfg = src->cfg;
     int32_t m = cfg->max_detections;
     int16_t *blocks = h->kept_blocks;
+    const int32_t *keys = h->keys;
     int32_t kept = 0;
     /* int32 or float32 probabilities (score = key) without keypoints: the output row is written here, as up_emit
      * would, without its two calls into the core's files (kept out of line there for size; 0.15 us of the
@@ -236,13 +243,13 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_host_sourc
                 for (int k = 0; k < 4; k++) {
                     out->boxes[(size_t)kept * 4u + (size_t)k] = box[k];
                 }
-                out->scores[kept] = up_key(src, anchor);
+                out->scores[kept] = up_host_key(keys, src, anchor);
                 out->anchors[kept] = anchor;
             } else {
                 if (h->keypoints) {
                     up_host_convert_keypoints(h, anchor); /* float32: the row the core's up_emit reads */
                 }
-                up_emit(src, out, kept, anchor, box, up_score_of_key(cfg, up_key(src, anchor)));
+                up_emit(src, out, kept, anchor, box, up_score_of_key(cfg, up_host_key(keys, src, anchor)));
             }
             int16_t *blk = blocks + (size_t)(kept / UP_KEPT_ROWS) * UP_KEPT_BLOCK;
             int32_t r = kept % UP_KEPT_ROWS;
