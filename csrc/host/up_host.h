@@ -36,13 +36,15 @@ extern "C" {
 /* One element of the boundary conversion: round(x * 2^q), clamped to [lo, hi] (x finite). */
 int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi);
 
-/* Scratch for up_host_run / up_host_run_keypoints with which hard NMS tests kept boxes 16 at a time: the
- * portable up_scratch_size plus room for the kept boxes (0 if the config is invalid). */
+/* Scratch for up_host_run / up_host_run_keypoints with which the host's fast paths run: the portable
+ * up_scratch_size plus room for the kept boxes and for sorting 16 bytes per candidate (0 if the config is
+ * invalid). */
 size_t up_host_scratch_size(const up_config_t *cfg);
 
-/* As up_run_keypoints, for int8 or int32 tensors. Given at least up_host_scratch_size bytes of scratch, hard
- * NMS takes the host's path (a pre-test of 16 kept boxes at a time, vectorized where the CPU can); given
- * less, but at least up_scratch_size, it runs the portable core's. */
+/* As up_run_keypoints, for int8 or int32 tensors. Given at least up_host_scratch_size bytes of scratch, the
+ * held candidates are sorted as packed values and hard NMS takes the host's path (a pre-test of 16 kept boxes
+ * at a time, vectorized where the CPU can); given less, but at least up_scratch_size, the core's stages run
+ * as up_run_keypoints runs them. */
 int32_t up_host_run_keypoints(const up_config_t *cfg, const void *scores, int32_t score_stride,
                               const void *boxes, int32_t box_stride, const void *keypoints,
                               int32_t keypoint_stride, void *scratch, size_t scratch_size,

@@ -40,9 +40,10 @@ typedef struct {
     int32_t box_stride;
     int32_t keypoint_stride;
     int32_t *keys;           /* float32: one converted key per anchor (src.scores) */
-    /* float32: probability candidates packed as key << 32 | ~anchor (so one descending sort of the values is keep
-     * order) and room to sort them, one uint64 per anchor each; once the candidates are chosen, the decoded boxes
-     * of the host's hard NMS, or the converted box rows [N][4] (src.boxes) the core's NMS kinds read */
+    /* float32: candidates packed as key << 32 | ~anchor (so one descending sort of the values is keep order) and
+     * room to sort them, one uint64 per anchor each; once the candidates are chosen, the decoded boxes of the host's
+     * hard NMS, or the converted box rows [N][4] (src.boxes) the core's NMS kinds read. int8 / int32: the same
+     * packing of the held candidates, 2 x candidate_limit, or NULL (the core's sort) */
     uint64_t *packed;
     int32_t packed_count;    /* >= 0 when the scores of a single class were scanned already, else -1 */
     int32_t *keypoint_rows;  /* float32 with keypoints: converted keypoint rows [N][2P] (src.keypoints) */
@@ -113,6 +114,10 @@ uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked);
 /* Converts the keys of one class column and takes the best candidate_limit anchors passing bound into cand, in
  * keep order, their keys into h->keys. */
 void up_host_select_f32(up_host_source_t *h, int32_t column, int32_t bound, up_candidates_t *cand);
+
+/* int8 / int32 runs: sorts the candidates the core's up_select holds into keep order (h->packed: 2 x candidate_limit
+ * uint64). */
+void up_host_sort_held(const up_host_source_t *h, up_candidates_t *cand);
 
 /* Hard NMS (up_host_nms.c), with up_nms_hard's decisions: kept boxes tested 16 at a time in h->kept_blocks. */
 int32_t up_host_nms_hard(const up_host_source_t *h, const up_candidates_t *cand, up_output_t *out);

@@ -6,16 +6,29 @@
  */
 #include "up_host_internal.h"
 
+/* Where the host's own buffers start in a scratch (8-byte aligned): after the core's and the kept-box blocks. */
+static size_t up_host_offset(const up_config_t *cfg)
+{
+    return (up_scratch_bytes(cfg) + up_host_kept_bytes(cfg) + 7u) & ~(size_t)7u;
+}
+
+/* int8 / int32 scratch: the core's, the kept boxes in blocks, then two buffers of candidate_limit uint64 (the
+ * host's sort of the held candidates). */
+static size_t up_host_bytes(const up_config_t *cfg)
+{
+    return up_host_offset(cfg) + 2u * (size_t)cfg->candidate_limit * sizeof(uint64_t);
+}
+
 size_t up_host_scratch_size(const up_config_t *cfg)
 {
-    return up_check_config(cfg) == UP_OK ? up_scratch_bytes(cfg) + up_host_kept_bytes(cfg) : 0;
+    return up_check_config(cfg) == UP_OK ? up_host_bytes(cfg) : 0;
 }
 
 /* Float32 scratch: the core's, the kept boxes in blocks, one key per anchor, then two packed candidate buffers of
  * one uint64 per anchor (8-byte aligned), then the converted keypoint rows [N][2P]. */
 static size_t up_keys_offset(const up_config_t *cfg)
 {
-    return (up_scratch_bytes(cfg) + up_host_kept_bytes(cfg) + 7u) & ~(size_t)7u;
+    return up_host_offset(cfg);
 }
 
 static size_t up_packed_offset(const up_config_t *cfg)
@@ -58,7 +71,8 @@ static int32_t up_host_check(const up_config_t *cfg, bool f32, const void *score
                         f32 ? up_f32_bytes(cfg) : up_scratch_bytes(cfg), scratch, out);
 }
 
-/* One class into out: select, sort (the float32 selection sorts), suppress. */
+/* One class into out: select, sort (the host's selection and sort stand in for the core's where the scratch has
+ * room), suppress. */
 static int32_t up_host_class(up_host_source_t *h, int32_t column, int32_t bound, up_candidates_t *cand,
                              up_output_t *out)
 {
@@ -70,7 +84,11 @@ static int32_t up_host_class(up_host_source_t *h, int32_t column, int32_t bound,
     } else {
         h->src.column = column;
         up_select(&h->src, cand);
-        up_candidates_sort(&h->src, cand);
+        if (h->packed) {
+            up_host_sort_held(h, cand);
+        } else {
+            up_candidates_sort(&h->src, cand);
+        }
     }
     uint8_t kind = h->src.cfg->nms_kind;
     if (kind == UP_NMS_HARD && h->kept_blocks) {
@@ -173,8 +191,9 @@ int32_t up_host_run_keypoints(const up_config_t *cfg, const void *scores, int32_
     }
     up_host_source_t h;
     up_host_source_set(&h, cfg, scores, score_stride, boxes, box_stride, keypoints, keypoint_stride);
-    if (scratch_size >= up_scratch_bytes(cfg) + up_host_kept_bytes(cfg)) {
+    if (scratch_size >= up_host_bytes(cfg)) {
         h.kept_blocks = up_host_kept_blocks(cfg, scratch);
+        h.packed = (uint64_t *)((char *)scratch + up_host_offset(cfg));
     }
     return up_host_classes(&h, scratch, out);
 }

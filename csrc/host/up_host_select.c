@@ -314,6 +314,21 @@ static void up_take_packed(const up_host_source_t *h, int32_t count, int32_t qbo
     cand->heap = false;
 }
 
+/* The candidates the core's up_select holds (the best candidate_limit, in anchor order or a heap) sorted as packed
+ * values, their keys read by the core: standing in for up_candidates_sort, whose generic key reads cost more. */
+void up_host_sort_held(const up_host_source_t *h, up_candidates_t *cand)
+{
+    uint64_t *packed = h->packed;
+    for (int32_t i = 0; i < cand->count; i++) {
+        packed[i] = up_pack_signed(up_key(&h->src, cand->idx[i]), cand->idx[i]);
+    }
+    const uint64_t *p = up_sort_packed(packed, packed + cand->limit, cand->count);
+    for (int32_t i = 0; i < cand->count; i++) {
+        cand->idx[i] = (int32_t)~(uint32_t)p[i];
+    }
+    cand->heap = false;
+}
+
 /* Probabilities: the exact float32 test and the fast scan's packing (a single class was scanned already, with the
  * scores' finiteness); a passing p above 1 is out of range. Logits: each key converted as the core reads an int32
  * key, a clamped logit or the saturated difference of two logits. */
