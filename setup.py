@@ -30,11 +30,21 @@ ext = Extension(
 )
 
 # What `ultrapost codegen`, `vectors` and `firmware-check` read: the core and the firmware harness (no build output).
-SHIPPED = [("csrc", ("*.c", "*.h")), ("csrc/host", ("*.c", "*.h")), ("firmware/src", ("*.c", "*.h")), ("firmware/ld", ("*.ld",)),
-           ("firmware/host", ("*.c",)), ("firmware", ("README.md",))]
+SHIPPED = [
+    ("csrc", ("*.c", "*.h")),
+    ("csrc/host", ("*.c", "*.h")),
+    ("firmware/src", ("*.c", "*.h")),
+    ("firmware/ld", ("*.ld",)),
+    ("firmware/host", ("*.c",)),
+    ("firmware", ("README.md",)),
+]
 # ... and the CMake description firmware-check builds the images with (CMakeLists.txt, cmake/, firmware/).
-SHIPPED += [(".", ("CMakeLists.txt",)), ("cmake", ("*.cmake", "*.in")), ("firmware", ("CMakeLists.txt",)),
-            ("firmware/host", ("CMakeLists.txt",))]
+SHIPPED += [
+    (".", ("CMakeLists.txt",)),
+    ("cmake", ("*.cmake", "*.in")),
+    ("firmware", ("CMakeLists.txt",)),
+    ("firmware/host", ("CMakeLists.txt",)),
+]
 
 
 class BuildExtPortable(build_ext):
@@ -66,7 +76,7 @@ class BuildPyWithSources(build_py):
 pre = Extension(
     "ultrapost.core._preprocess",
     ["src/ultrapost/core/_preprocess.pyx", "csrc/up_preprocess.c"],
-    include_dirs=["csrc", np.get_include()],
+    include_dirs=["csrc", "csrc/host", np.get_include()],  # _capi.pxd names csrc/host/up_host.h
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=extra,
 )

@@ -1,8 +1,8 @@
 """The host's portable float32 code -- what the extension runs on hosts without AVX2 (ARM, older x86) -- against
 the golden model. The extension on this machine takes the AVX2 variants, so firmware/host/f32_runner.c is built
-with the core and the host library (csrc/host) under UP_HOST_NO_SIMD (and ASan + UBSan) and run on generated cases of every path through up_run_f32: packed
-single-class probabilities, logits, multi-class labels, BlazeFace keypoints, corners, clip, pads, ">=" tests,
-the candidate heap, and NaN."""
+with the core and the host library (csrc/host) under UP_HOST_NO_SIMD (and ASan + UBSan) and run on generated cases
+of every path through up_run_f32: packed single-class probabilities, logits, multi-class labels, BlazeFace
+keypoints, corners, clip, pads, ">=" tests, a candidate limit below the passing count, and NaN."""
 
 from __future__ import annotations
 
@@ -34,8 +34,18 @@ def core_objects(tmp_path_factory):
     require_tool(shutil.which("gcc") is not None, "gcc")
     out = tmp_path_factory.mktemp("portable")
     host = fw.csrc_dir() / "host"
-    flags = ["gcc", "-std=c99", "-g", "-O1", *fw.WARNINGS, "-Werror", *fw.SANITIZE, "-DUP_HOST_NO_SIMD",
-             f"-I{fw.csrc_dir()}", f"-I{host}"]
+    flags = [
+        "gcc",
+        "-std=c99",
+        "-g",
+        "-O1",
+        *fw.WARNINGS,
+        "-Werror",
+        *fw.SANITIZE,
+        "-DUP_HOST_NO_SIMD",
+        f"-I{fw.csrc_dir()}",
+        f"-I{host}",
+    ]
     objects = []
     for src in [*sorted(fw.csrc_dir().glob("*.c")), *sorted(host.glob("*.c"))]:
         obj = out / (src.stem + ".o")
@@ -51,9 +61,23 @@ def test_host_vector_code_compiles_without_warnings(tmp_path):
     host = fw.csrc_dir() / "host"
     assert sorted(host.glob("*.c")), f"no host sources in {host}"
     for src in sorted(host.glob("*.c")):
-        out = subprocess.run(["gcc", "-std=c99", "-O2", *fw.WARNINGS, "-Werror", f"-I{fw.csrc_dir()}", f"-I{host}",
-                              "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                "gcc",
+                "-std=c99",
+                "-O2",
+                *fw.WARNINGS,
+                "-Werror",
+                f"-I{fw.csrc_dir()}",
+                f"-I{host}",
+                "-c",
+                str(src),
+                "-o",
+                str(tmp_path / (src.stem + ".o")),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0, f"{src.name}:\n{out.stderr}"
 
 
@@ -62,24 +86,43 @@ def run_portable(tmp_path, core_objects, family, fc, scores, boxes):
     flags, objects = core_objects
     (tmp_path / "cfg.h").write_text(fw.config_header("t", fc))
     exe = tmp_path / "f32_runner"
-    build = subprocess.run([*flags, f"-I{tmp_path}", str(fw.firmware_dir() / "host" / "f32_runner.c"),
-                            *map(str, objects), "-o", str(exe)], capture_output=True, text=True)
+    build = subprocess.run(
+        [*flags, f"-I{tmp_path}", str(fw.firmware_dir() / "host" / "f32_runner.c"), *map(str, objects), "-o", str(exe)],
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr
     s = np.ascontiguousarray(scores, np.float32).reshape(fc.num_anchors, -1)
     b = np.ascontiguousarray(boxes, np.float32).reshape(fc.num_anchors, -1)
     s.tofile(tmp_path / "s.bin")
     b.tofile(tmp_path / "b.bin")
-    run = subprocess.run([str(exe), str(tmp_path / "s.bin"), str(tmp_path / "b.bin"), str(tmp_path / "o.bin"),
-                          str(s.shape[1]), str(b.shape[1]), "2"], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            str(exe),
+            str(tmp_path / "s.bin"),
+            str(tmp_path / "b.bin"),
+            str(tmp_path / "o.bin"),
+            str(s.shape[1]),
+            str(b.shape[1]),
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     raw = np.fromfile(tmp_path / "o.bin", np.int32)
     status, k = int(raw[0]), int(raw[1])
     nkp = 2 * fc.num_keypoints
     parts, pos = {}, 2
-    for name, width in (("boxes", 4), ("scores", 1), ("anchors", 1), ("keypoints", nkp),
-                        ("labels", 1 if fc.num_labels > 0 else 0)):
+    for name, width in (
+        ("boxes", 4),
+        ("scores", 1),
+        ("anchors", 1),
+        ("keypoints", nkp),
+        ("labels", 1 if fc.num_labels > 0 else 0),
+    ):
         if width:
-            parts[name] = raw[pos:pos + k * width].reshape(k, width) if width > 1 else raw[pos:pos + k]
+            parts[name] = raw[pos : pos + k * width].reshape(k, width) if width > 1 else raw[pos : pos + k]
             pos += k * width
     assert pos == len(raw)
     return status, parts

@@ -31,4 +31,3 @@ def test_portable_core_does_not_mention_its_host():
             assert "host" not in Path(name).parts[:-1] and Path(name).name not in host_headers, (
                 f"csrc/{where} includes {name}"
             )
-

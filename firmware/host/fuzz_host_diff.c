@@ -13,7 +13,7 @@
  * tiny, signed zeros, and now and then NaN or Inf. Three runs must agree bit
  * for bit (status, count, boxes, scores, anchors, keypoints, labels):
  *   float32 rows             (up_run_f32_keypoints, up_scratch_size_f32)
- *   converted int32 rows     (up_run_keypoints, up_host_scratch_size: the host's blocks of kept boxes)
+ *   converted int32 rows     (up_host_run_keypoints, up_host_scratch_size: the host's sort and blocks of kept boxes)
  *   converted int32 rows     (up_run_keypoints, up_scratch_size: exactly the firmware's code path)
  * except that a NaN or Inf makes the float32 run return UP_ERR_NONFINITE, and a passing float32 probability
  * above 1 UP_ERR_RANGE (the int32 rows hold it clamped to 1). The float32 run's probability bounds are float32
@@ -295,7 +295,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     int32_t st_f = up_run_f32_keypoints(&cf, fs, ss, fb, bs, kf, kstride, scr_f, sf, &of.out);
-    int32_t st_h = up_run_keypoints(&ci, is, ss, ib, bs, ki, kstride, scr_h, sh, &oh.out);
+    int32_t st_h = up_host_run_keypoints(&ci, is, ss, ib, bs, ki, kstride, scr_h, sh, &oh.out);
     int32_t st_p = up_run_keypoints(&ci, is, ss, ib, bs, ki, kstride, scr_p, sp, &op.out);
     int corners_may_range = cf.box_kind == UP_BOX_CORNERS && !cf.clip;
     if (st_h != st_p || (st_h != UP_OK && !(st_h == UP_ERR_RANGE && corners_may_range)) ||

@@ -276,7 +276,7 @@ def build_host_fuzzer(out_dir: Path, *, csrc: Path | None = None, defines: dict 
     core = core_sources(csrc)
     host = sorted(p for p in root.rglob("*.c") if p not in core and p.name not in OWN_ENTRY_STAGES)
     cmd = ["clang", "-std=c99", "-g", "-O1", "-fsanitize=fuzzer", *SANITIZE, *WARNINGS, "-Werror"]
-    cmd += ["-DUP_HOST_FLOAT=1", *(f"-I{d}" for d in sorted({root, *(p.parent for p in host)}))]
+    cmd += [f"-I{d}" for d in sorted({root, *(p.parent for p in host)})]
     cmd += [f"-D{k}={v}" for k, v in (defines or {}).items()]
     cmd += [str(firmware_dir() / "host" / "fuzz_host_diff.c"), *map(str, core), *map(str, host), "-lm", "-o", str(exe)]
     run_tool(cmd, "building the host differential fuzzer")
