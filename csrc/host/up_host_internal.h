@@ -18,8 +18,10 @@
 
 #if defined(__GNUC__)
 #define UP_ALWAYS_INLINE __attribute__((always_inline))
+#define UP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define UP_ALWAYS_INLINE
+#define UP_UNLIKELY(x) (x)
 #endif
 
 /*

@@ -46,7 +46,7 @@ static int32_t up_pack(const float *p, int32_t stride, float thr, uint64_t *pack
 {
     for (int32_t j = a; j < end; j++) {
         float v = p[(size_t)j * (size_t)stride];
-        if (v >= thr) {
+        if (UP_UNLIKELY(v >= thr)) { /* few pass: the loop over the rest stays a few instructions long */
             *above |= v > 1.0f;
             int32_t key = up_f32_fixed(v, UP_F32_PROB_Q, 0, UP_ONE_SCORE);
             packed[count++] = (uint64_t)(uint32_t)key << 32 | (uint32_t)~(uint32_t)j;
