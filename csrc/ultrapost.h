@@ -205,7 +205,7 @@ typedef struct {
     int64_t iou_eps_q40;   /* added to the union (Python predict(): 1e-5) */
     int32_t var_center_q30; /* I32 deltas: center variance (0.1) */
     int32_t var_size_q30;   /* I32 deltas: size variance (0.2) */
-    const int32_t *priors;  /* [N][4] cx, cy, w, h in Q20; DELTAS only */
+    const int32_t *priors;  /* [N][4] cx, cy, w, h in Q20, w and h >= 0; DELTAS only */
     const int32_t *score_lut;  /* S8: 256 (PROB) or 511 (LOGIT2) entries, Q30 */
     const int32_t *center_lut; /* S8 DELTAS: 256 entries, Q20 */
     const int32_t *size_lut;   /* S8 DELTAS: 256 entries, Q20 */

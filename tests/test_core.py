@@ -228,6 +228,14 @@ def test_f32_boundary_c_equals_golden():
     assert _core.f32_to_fixed(h, 20, -(2**30), 2**30).tolist() == [1, 0, 2, -1]
 
 
+def test_f32_to_fixed_nan_is_zero_in_both_backends():
+    # A float-to-int cast of NaN is undefined in C; the boundary defines it (the pipeline refuses NaN before).
+    x = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.25], np.float32)
+    want = [0, 0, 2**30, -(2**30), 2**18]
+    assert _core.f32_to_fixed(x, 20, -(2**30), 2**30).tolist() == want
+    assert golden.f32_to_fixed(x, 20, -(2**30), 2**30).tolist() == want
+
+
 @pytest.mark.parametrize("clip", [False, True])
 @pytest.mark.parametrize("n_pass", [1, 3, 4, 5, 8, 9, 12, 31, 32, 33, 70, 4420])  # steps of 8 and 4, chunks of 32
 def test_host_vector_decode_equals_golden_at_the_exp_edges(clip, n_pass):

@@ -33,7 +33,7 @@ extern "C" {
 #define UP_F32_VALUE_Q 20
 #define UP_F32_VALUE_LIMIT ((int32_t)1 << 30)
 
-/* One element of the boundary conversion: round(x * 2^q), clamped to [lo, hi] (x finite). */
+/* One element of the boundary conversion: round(x * 2^q), clamped to [lo, hi]; NaN gives 0. */
 int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi);
 
 /* Scratch for up_host_run / up_host_run_keypoints with which the host's fast paths run: the portable

@@ -11,6 +11,9 @@
 
 int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
 {
+    if (x != x) {
+        return 0; /* NaN: its cast to an integer is undefined; a run refuses NaN before it converts */
+    }
     return up_f32_fixed(x, q, lo, hi);
 }
 

@@ -123,10 +123,10 @@ static int32_t f32_bound_of(int32_t bq, float *thr)
     return (int32_t)bits - 1;
 }
 
-/* up_f32_to_fixed of a finite float (the core never converts NaN or Inf: it refuses them first). */
+/* The boundary's conversion of any float, as the host run would make it. */
 static int32_t fixed_of(float x, int q, int32_t lo, int32_t hi)
 {
-    return isfinite(x) ? up_f32_to_fixed(x, q, lo, hi) : 0;
+    return up_f32_to_fixed(x, q, lo, hi); /* NaN gives 0, Inf the clamp: defined for every float */
 }
 
 static int same(const up_output_t *x, const up_output_t *y, int32_t nkp, int labels)

@@ -8,9 +8,9 @@ from ultrapost.core.config import F32_PROB_Q, F32_VALUE_LIMIT, F32_VALUE_Q, ONE_
 
 
 def f32_to_fixed(x, q: int, lo: int, hi: int):
-    """up_f32_to_fixed: the float32 boundary, round(x * 2^q) half up, clamped to [lo, hi]."""
+    """up_f32_to_fixed: the float32 boundary, round(x * 2^q) half up, clamped to [lo, hi]; NaN gives 0."""
     v = np.asarray(x, dtype=np.float32).astype(np.float64) * float(1 << q)
-    v = np.clip(v, lo, hi)
+    v = np.clip(np.nan_to_num(v, nan=0.0), lo, hi)
     return np.floor(v + 0.5).astype(np.int64)
 
 
