@@ -428,3 +428,57 @@ def test_detections_round_trip(case, how):
         _assert_round_trip(d, e)
         if how == "deepcopy" and d.fixed is not None:
             assert e.fixed["boxes"] is not d.fixed["boxes"]
+
+
+@pytest.mark.parametrize("flag", ["no", "False", 0, 1, None, 2.0, [True]])
+def test_flags_are_bools_not_truthy_values(flag):
+    # bool("no") is True: a flag given as a string or a number would silently turn an option on
+    cases = [
+        (ultrapost.Ultraface, "logits"),
+        (ultrapost.Ultraface, "clip"),
+        (ultrapost.Ultraface, "drop_finest_level"),
+        (ultrapost.RetinaFace, "logits"),
+    ]
+    if flag is not None:  # None keeps the model's default anchors for BlazeFace
+        cases.append((ultrapost.BlazeFace, "interpolated_anchors"))
+    for family, name in cases:
+        with pytest.raises(TypeError, match=name):
+            family(**{name: flag})
+
+
+def test_flags_accept_numpy_bools():
+    pp = ultrapost.Ultraface(logits=np.bool_(True), clip=np.False_)
+    assert pp.logits is True and pp.clip is False
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, None])
+def test_decoded_is_a_bool(case, flag):
+    pp, s, b = case
+    with pytest.raises(TypeError, match="decoded"):
+        pp.postprocess(s, b, decoded=flag)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (dict(max_detections=2.5), TypeError, "max_detections"),
+        (dict(max_detections="x"), TypeError, "max_detections"),
+        (dict(max_detections=0), ValueError, "max_detections"),
+        (dict(top_k=2**40), ValueError, "top_k"),
+        (dict(top_k=2.5), TypeError, "top_k"),
+        (dict(top_k=True), TypeError, "top_k"),
+        (dict(input_size=(320.5, 240)), TypeError, "input_size"),
+        (dict(input_size=(10**6, 320)), ValueError, "input_size"),
+        (dict(score_threshold=float("nan")), ValueError, "score_threshold"),
+        (dict(preset=["opencv"]), TypeError, "preset"),
+    ],
+)
+def test_yunet_options(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        ultrapost.YuNet(**kwargs)
+
+
+def test_face_detector_clip_is_a_bool():
+    model = require_file("ultraface/version-slim-320.onnx")
+    with pytest.raises(TypeError, match="clip"):
+        ultrapost.FaceDetector(model, clip="no")

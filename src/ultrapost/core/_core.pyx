@@ -551,7 +551,7 @@ def plain_postprocess(self, scores, boxes, decoded=False, quantization=None, bac
     explains."""
     cdef PlainPath plain
     cdef object det
-    if backend == "c":
+    if backend == "c" and (decoded is True or decoded is False):  # any other value is checked on the way below
         plain = self._plain[1 if decoded else 0]
         det = plain.run(scores, boxes, quantization)
         if det is not None:

@@ -30,6 +30,13 @@ def check_count(value, name: str, *, lo: int = 1, hi: int | None = None, allow_n
     return v
 
 
+def check_flag(value, name: str) -> bool:
+    """True or False (a numpy bool too): bool("no") is True, so a string or a number is refused, not converted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_real(value, name: str) -> float:
     """A finite real number (int, float or numpy scalar; not bool, not a string)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):

@@ -16,7 +16,7 @@ import numpy as np
 
 from ultrapost import reference
 from ultrapost.core import prepare
-from ultrapost.core.checks import check_anchors, check_count, check_input_size, check_strides
+from ultrapost.core.checks import check_anchors, check_count, check_flag, check_input_size, check_strides
 from ultrapost.core.config import MAX_ANCHORS
 from ultrapost.core.detections import Detections
 from ultrapost.families.common import (
@@ -103,7 +103,11 @@ class BlazeFace:
         # Strides and interpolation default to those of the MediaPipe model with this input size.
         known = {(m["input_size"],) * 2: m for m in MODELS.values()}.get(self.input_size, MODELS["short"])
         strides = known["strides"] if strides is None else strides
-        interpolated_anchors = known["interpolated_anchors"] if interpolated_anchors is None else interpolated_anchors
+        interpolated_anchors = (
+            known["interpolated_anchors"]
+            if interpolated_anchors is None
+            else check_flag(interpolated_anchors, "interpolated_anchors")
+        )
         self.anchors = (
             ssd_anchors(self.input_size, strides, interpolated_anchors=interpolated_anchors)
             if anchors is None

@@ -17,7 +17,7 @@ import numpy as np
 
 from ultrapost import reference
 from ultrapost.core import prepare
-from ultrapost.core.checks import check_count, check_input_size, check_real
+from ultrapost.core.checks import check_count, check_flag, check_input_size, check_real
 from ultrapost.core.config import MAX_KEYPOINTS
 from ultrapost.core.detections import Detections
 from ultrapost.core.priors import RETINAFACE_CONFIGS, ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, retinaface_priors
@@ -107,7 +107,7 @@ class RetinaFace:
         self.pixel_size = prepare.check_pixel_size(pixel_size)
         self.score_test = score_test
         self.inclusive = check_score_test(score_test)
-        self.logits = bool(logits)
+        self.logits = check_flag(logits, "logits")
         self.center_variance = check_real(center_variance, "center_variance")
         self.size_variance = check_real(size_variance, "size_variance")
         if isinstance(num_landmarks, bool) or not isinstance(num_landmarks, (int, np.integer)):

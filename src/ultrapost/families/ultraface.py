@@ -9,7 +9,7 @@ import numpy as np
 from ultrapost import reference
 from ultrapost.core import prepare
 from ultrapost.core._core import PlainPath, plain_postprocess
-from ultrapost.core.checks import check_count, check_input_size, check_real
+from ultrapost.core.checks import check_count, check_flag, check_input_size, check_real
 from ultrapost.core.detections import Detections
 from ultrapost.core.priors import ULTRAFACE_MIN_BOXES, ULTRAFACE_STRIDES, ultraface_priors
 from ultrapost.families.common import (
@@ -67,7 +67,7 @@ class Ultraface:
         self.priors = ultraface_priors(
             self.input_size,
             convention=priors,
-            drop_finest_level=drop_finest_level,
+            drop_finest_level=check_flag(drop_finest_level, "drop_finest_level"),
             min_boxes=min_boxes,
             strides=strides,
         )
@@ -76,8 +76,8 @@ class Ultraface:
         self.iou_threshold = prepare.check_unit_interval(iou_threshold, "iou_threshold")
         self.candidate_limit = check_count(candidate_limit, "candidate_limit", allow_none=True)
         self.max_detections = check_count(max_detections, "max_detections", allow_none=True)
-        self.logits = bool(logits)
-        self.clip = bool(clip)
+        self.logits = check_flag(logits, "logits")
+        self.clip = check_flag(clip, "clip")
         self.eps = check_real(eps, "eps")
         self.center_variance = check_real(center_variance, "center_variance")
         self.size_variance = check_real(size_variance, "size_variance")
@@ -151,6 +151,7 @@ class Ultraface:
         return cls(input_size, **opts)
 
     def _inputs(self, scores, boxes, decoded, quantization, batch=False):
+        decoded = check_flag(decoded, "decoded")
         nc = self.num_classes
         if boxes is None:  # one tensor [N, 2 + 4] (NXP ultraslim): scores then corners
             if not decoded:

@@ -20,8 +20,10 @@ import threading
 import numpy as np
 
 from ultrapost.core._yunet import YuNetCore
+from ultrapost.core.checks import check_choice, check_count, check_input_size
 from ultrapost.core.config import INPUT_F32, INPUT_S8
 from ultrapost.core.detections import Detections
+from ultrapost.core.prepare import check_unit_interval
 from ultrapost.core.yunet_config import (
     NUM_KPS,
     OUTPUT_NAMES,
@@ -41,31 +43,6 @@ PRESETS = {
 }
 
 
-def _size(value, name: str) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value, value)
-    try:
-        w, h = (int(v) for v in value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be (width, height), got {value!r}") from None
-    if w < 1 or h < 1:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return w, h
-
-
-def _closed_unit(value, name: str) -> float:
-    """A threshold in [0, 1] (OpenCV takes both ends: every decision stays exact there)."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {v!r}")
-    return v
-
-
 class YuNet:
     """YuNet post-processing in integers, bit-exact between the C (``backend="c"``) and the golden model."""
 
@@ -79,17 +56,14 @@ class YuNet:
         *,
         max_detections: int | None = None,
     ):
-        if preset not in PRESETS:
-            raise ValueError(f"unknown YuNet preset {preset!r}; presets: {', '.join(PRESETS)}")
-        self.input_size = None if input_size is None else _size(input_size, "input_size")
-        self.score_threshold = _closed_unit(score_threshold, "score_threshold")
-        self.iou_threshold = _closed_unit(iou_threshold, "iou_threshold")
-        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)):
-            raise TypeError(f"top_k must be an int, got {top_k!r}")
-        self.top_k = int(top_k)
-        if max_detections is not None and (isinstance(max_detections, bool) or max_detections < 1):
-            raise ValueError(f"max_detections must be None or >= 1, got {max_detections!r}")
-        self.max_detections = max_detections
+        check_choice(preset, "preset", tuple(PRESETS))
+        self.input_size = None if input_size is None else check_input_size(input_size)
+        # both ends of [0, 1] are taken, as OpenCV takes them: every decision stays exact there
+        self.score_threshold = check_unit_interval(score_threshold, "score_threshold")
+        self.iou_threshold = check_unit_interval(iou_threshold, "iou_threshold")
+        # an int as OpenCV's topK (an int32): 0 or below keeps every candidate, as NMSBoxes reads it
+        self.top_k = check_count(top_k, "top_k", lo=-(2**31), hi=2**31 - 1)
+        self.max_detections = check_count(max_detections, "max_detections", allow_none=True)
         self.preset = preset
         self._configs: dict = {}
         self._lock = threading.Lock()
@@ -125,7 +99,7 @@ class YuNet:
             if self.input_size is None:
                 raise ValueError("this YuNet has no input_size: pass postprocess(..., input_size=(w, h))")
             return self.input_size
-        return _size(input_size, "input_size")
+        return check_input_size(input_size)
 
     def tensors(self, outputs, quantization=None, input_size=None):
         """(kind, padded size, frame size, quantization, {"cls": [3], "obj": [3], "bbox": [3], "kps": [3]}) as the

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ultrapost._version import __version__
+from ultrapost.core.checks import check_flag
 from ultrapost.core.detections import Detections
 from ultrapost.core.priors import RETINAFACE_CONFIGS, retinaface_priors
 from ultrapost.families.blazeface import BlazeFace
@@ -285,7 +286,7 @@ class FaceDetector:
         # YuNet with a dynamic input size pads each frame to multiples of 32 instead (preprocess_yunet)
         self.preprocessor = None if self.spec.input_size is None else preprocessor_for(self.spec, interpolation)
         self.backend = backend
-        self.clip = bool(clip)
+        self.clip = check_flag(clip, "clip")
         self._postprocess = factory(self.spec, dict(options), backend)
         self.postprocessor = getattr(self._postprocess, "postprocessor", None)
 
