@@ -82,6 +82,13 @@ def test_sdist_carries_every_c_source(tmp_path):
         names = {Path(n).relative_to(Path(n).parts[0]).as_posix() for n in tar.getnames() if len(Path(n).parts) > 1}
     tracked = subprocess.check_output(["git", "ls-files", "csrc", "src"], cwd=ROOT, text=True).split()
     needed = [t for t in tracked if t.endswith((".c", ".h", ".pyx", ".pxd", ".py"))]
+    # The build descriptions (CMake, Zephyr, ESP-IDF, PlatformIO) and the example: firmware-check builds through
+    # CMakeLists.txt, so the wheel built from the sdist ships it.
+    needed += subprocess.check_output(
+        ["git", "ls-files", "CMakeLists.txt", "cmake", "firmware", "zephyr", "examples", "Kconfig", "*.yml", "*.json"],
+        cwd=ROOT,
+        text=True,
+    ).split()
     missing = [t for t in needed if t not in names]
     assert not missing, f"sdist lacks {missing}"
 
@@ -108,8 +115,8 @@ def test_firmware_commands_work_outside_a_checkout(tmp_path):
     if ROOT in Path(ultrapost.__file__).resolve().parents:  # an in-place build: the checkout itself is the source
         assert firmware.source_root() == ROOT
         return
-    for name in ("csrc", "csrc/host", "firmware/src", "firmware/ld", "firmware/host"):
-        for f in sorted((ROOT / name).glob("*.[chl]*")):
-            if f.suffix in (".c", ".h", ".ld"):
+    for name in ("csrc", "csrc/host", "firmware/src", "firmware/ld", "firmware/host", ".", "cmake", "firmware"):
+        for f in sorted((ROOT / name).glob("*")):
+            if f.suffix in (".c", ".h", ".ld", ".cmake", ".in") or f.name == "CMakeLists.txt":
                 copy = shipped / name / f.name
                 assert copy.is_file() and copy.read_bytes() == f.read_bytes(), f"{copy} differs from {f}"
