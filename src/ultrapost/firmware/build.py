@@ -119,40 +119,77 @@ def runtime_sources() -> list[Path]:
     return [src / "startup.c", src / "semihost.c"]
 
 
+# The core's compile-time switches (csrc/ultrapost.h; cmake/features.cmake lists the same) and those that leave out
+# everything but Ultraface + hard NMS.
+FEATURES = ("SOFT_NMS", "MERGE_NMS", "KEYPOINTS", "LABELS")
+MINIMAL_FEATURES = {"UP_NO_SOFT_NMS": None, "UP_NO_MERGE_NMS": None, "UP_NO_KEYPOINTS": None, "UP_NO_LABELS": None}
+
+
+def cmake_image(
+    board: Board | str,
+    name: str,
+    out_dir: Path,
+    *,
+    float_abi: str = "soft",
+    opt: str = "-Os",
+    defines: dict | None = None,
+    configs: Path | None = None,
+    csrc: Path | None = None,
+) -> Image:
+    """One firmware image (hello, minimal or harness) built by the project's CMake description -- CMakeLists.txt,
+    firmware/CMakeLists.txt and the toolchain file cmake/arm-none-eabi.cmake, what a firmware team builds -- in
+    out_dir (the CMake build directory: the image is out_dir/<name>_<board>.elf, its map beside it), with the board's
+    parameters as cache variables. defines: core feature switches (UP_NO_*)."""
+    board = get_board(board)
+    if shutil.which("cmake") is None:
+        raise FileNotFoundError("cmake not found on PATH (install cmake)")
+    root = csrc_dir().parent
+    if csrc is not None and Path(csrc).resolve() != csrc_dir().resolve():
+        raise ValueError(f"firmware images build the source tree's core ({csrc_dir()}), not {csrc}")
+    switches = {f"UP_NO_{f}" for f in FEATURES}
+    unknown = sorted(set(defines or {}) - switches)
+    if unknown:
+        raise ValueError(f"core defines must be feature switches {sorted(switches)}, got {unknown}")
+    if float_abi not in ("soft", "hard"):
+        raise ValueError(f"float_abi must be 'soft' or 'hard', got {float_abi!r}")
+    fpu = board.fpu if float_abi == "hard" else ""
+    if float_abi == "hard" and not fpu:
+        raise ValueError(f"board {board.name!r} ({board.cpu}) has no FPU for a hard-float build")
+    tool("gcc")  # a clear error when the toolchain is missing
+    build = Path(out_dir).resolve()
+    configure = [
+        "cmake", "-S", str(root), "-B", str(build), "-G", "Unix Makefiles",
+        f"-DCMAKE_TOOLCHAIN_FILE={root / 'cmake' / 'arm-none-eabi.cmake'}", "-DCMAKE_BUILD_TYPE=",
+        f"-DULTRAPOST_CPU={board.cpu}", f"-DULTRAPOST_FLOAT_ABI={float_abi}", f"-DULTRAPOST_FPU={fpu}",
+        f"-DULTRAPOST_FIRMWARE_BOARD={board.name}", f"-DULTRAPOST_FW_LINKER_SCRIPT={board.linker_script}",
+        f"-DULTRAPOST_FW_IO_BYTES={board.io_bytes}", f"-DULTRAPOST_FW_ARENA_BYTES={board.arena_bytes}",
+        f"-DULTRAPOST_FW_CONFIGS={Path(configs).resolve() if configs else ''}", f"-DULTRAPOST_FW_OPT={opt}",
+        "-DULTRAPOST_FREESTANDING=ON", "-DULTRAPOST_WERROR=ON", "-DULTRAPOST_INSTALL=OFF",
+        *[f"-DULTRAPOST_NO_{f}={'ON' if f'UP_NO_{f}' in (defines or {}) else 'OFF'}" for f in FEATURES],
+    ]  # fmt: skip
+    run_tool(configure, f"configuring the firmware build for {board.name}")
+    target = f"{name}_{board.name}"
+    run_tool(["cmake", "--build", str(build), "--target", target, "-j2"], f"building {target}", timeout=300)
+
+    def objects(tgt: str) -> list[Path]:
+        return sorted(build.glob(f"**/CMakeFiles/{tgt}.dir/**/*.obj"))
+
+    groups = {"runtime": objects("ultrapost_fw_runtime"), "program": objects(f"{target}_program")}
+    if name != "hello":  # the core objects the image links (firmware/CMakeLists.txt leaves out OWN_ENTRY_STAGES)
+        stems = {p.name for p in core_sources()}
+        groups["core"] = [p for p in objects("ultrapost_core_objects") if p.name.removesuffix(".obj") in stems]
+    return Image(board, build / f"{target}.elf", build / f"{target}.map", groups, float_abi)
+
+
 def build_hello(board: Board | str, out_dir: Path, *, float_abi: str = "soft") -> Image:
     """The bring-up image (firmware/src/hello.c): startup, semihosting file I/O, faults."""
-    board = get_board(board)
-    out_dir = Path(out_dir)
-    src = firmware_dir() / "src"
-    runtime = compile_sources(board, runtime_sources(), out_dir / "runtime", float_abi=float_abi)
-    program = compile_sources(board, [src / "hello.c"], out_dir / "program", float_abi=float_abi)
-    elf = out_dir / f"hello_{board.name}.elf"
-    map_file = link(board, runtime + program, elf, float_abi=float_abi)
-    return Image(board, elf, map_file, {"runtime": runtime, "program": program}, float_abi)
+    return cmake_image(board, "hello", out_dir, float_abi=float_abi)
 
 
 def freestanding_flags() -> list[str]:
     """No C library headers at all: only gcc's own freestanding ones (stdint.h, stddef.h, stdbool.h...)."""
     inc = run_tool([tool("gcc"), "-print-file-name=include"], "gcc -print-file-name").stdout.strip()
     return ["-nostdinc", "-isystem", inc]
-
-
-def _compile_core(
-    board: Board, out_dir: Path, csrc: Path | None, float_abi: str, opt: str, defines: dict | None = None
-) -> list[Path]:
-    sources = core_sources(csrc)
-    if not sources:
-        raise FileNotFoundError(f"no core sources (csrc/*.c) in {csrc or csrc_dir()}")
-    return compile_sources(
-        board,
-        sources,
-        out_dir / "core",
-        include_dirs=(Path(csrc or csrc_dir()),),
-        defines=defines,
-        float_abi=float_abi,
-        opt=opt,
-        extra=tuple(freestanding_flags()),
-    )
 
 
 def build_harness(
@@ -165,28 +202,10 @@ def build_harness(
     opt: str = "-Os",
 ) -> Image:
     """The vector runner (firmware/src/harness.c) with the core and the configs in config_dir/configs.h."""
-    board = get_board(board)
-    out_dir = Path(out_dir)
     config_dir = Path(config_dir)
     if not (config_dir / "configs.h").is_file():
         raise FileNotFoundError(f"{config_dir / 'configs.h'} not found (write it with write_config_dir)")
-    core = _compile_core(board, out_dir, csrc, float_abi, opt)
-    runtime = compile_sources(board, runtime_sources(), out_dir / "runtime", float_abi=float_abi)
-    program = compile_sources(
-        board,
-        [firmware_dir() / "src" / "harness.c"],
-        out_dir / "program",
-        include_dirs=(config_dir, Path(csrc or csrc_dir()), firmware_dir() / "src"),
-        defines={"FW_IO_BYTES": board.io_bytes, "FW_ARENA_BYTES": board.arena_bytes},
-        float_abi=float_abi,
-    )
-    elf = out_dir / f"harness_{board.name}.elf"
-    map_file = link(board, core + runtime + program, elf, float_abi=float_abi)
-    return Image(board, elf, map_file, {"core": core, "runtime": runtime, "program": program}, float_abi)
-
-
-# The core's compile-time switches (csrc/ultrapost.h) that leave out everything but Ultraface + hard NMS.
-MINIMAL_FEATURES = {"UP_NO_SOFT_NMS": None, "UP_NO_MERGE_NMS": None, "UP_NO_KEYPOINTS": None, "UP_NO_LABELS": None}
+    return cmake_image(board, "harness", out_dir, float_abi=float_abi, opt=opt, configs=config_dir, csrc=csrc)
 
 
 def build_minimal(
@@ -200,19 +219,7 @@ def build_minimal(
     """The smallest image that keeps every public core function (firmware/src/minimal.c); used for footprint
     and for the check that no float helper or heap function is linked. defines: core compile-time switches
     (e.g. MINIMAL_FEATURES)."""
-    board = get_board(board)
-    out_dir = Path(out_dir)
-    core = _compile_core(board, out_dir, csrc, "soft", opt, defines)
-    runtime = compile_sources(board, runtime_sources(), out_dir / "runtime")
-    program = compile_sources(
-        board,
-        [firmware_dir() / "src" / "minimal.c"],
-        out_dir / "program",
-        include_dirs=(Path(csrc or csrc_dir()),),
-    )
-    elf = out_dir / f"minimal_{board.name}.elf"
-    map_file = link(board, core + runtime + program, elf)
-    return Image(board, elf, map_file, {"core": core, "runtime": runtime, "program": program})
+    return cmake_image(board, "minimal", out_dir, opt=opt, defines=defines, csrc=csrc)
 
 
 # Host safety harnesses (firmware/host): the same core under ASan/UBSan, valgrind and libFuzzer

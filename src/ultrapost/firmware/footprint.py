@@ -4,6 +4,7 @@ from gcc's ``-fcallgraph-info=su``, callees without stack info framed from the d
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,14 @@ def map_sections(map_file: Path) -> list[tuple[str, int, int, str]]:
     return out
 
 
+def object_key(path) -> str:
+    """An object file as the linker map names it: CMake's objects from their CMakeFiles/ directory on (the map
+    gives them relative to the directory the link ran in), any other by its absolute path."""
+    p = Path(path).as_posix()
+    i = p.rfind("CMakeFiles/")
+    return p[i:] if i >= 0 else os.path.abspath(p)
+
+
 def _archive_members_for(map_file: Path, objects: set[str]) -> list[str]:
     """Archive members the map says were pulled in by one of objects (transitively through other members)."""
     text = Path(map_file).read_text()
@@ -86,17 +95,20 @@ def _archive_members_for(map_file: Path, objects: set[str]) -> list[str]:
         while r in pulled and r not in seen:
             seen.add(r)
             r = pulled[r]
-        if r in objects:
+        if object_key(r) in objects:
             chosen.append(member)
     return sorted(chosen)
 
 
-def _section_sizes(map_file: Path, origins: set[str], label) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """Bytes per section kind of the kept input sections from these origins: in total, and by label(origin)."""
+def _section_sizes(
+    map_file: Path, origins: set[str], label, key=str
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Bytes per section kind of the kept input sections from these origins (compared as key(origin)): in total,
+    and by label(origin)."""
     totals = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
     by_object: dict[str, dict[str, int]] = {}
     for name, _addr, size, origin in map_sections(map_file):
-        kind = _section_kind(name) if origin in origins and size else None
+        kind = _section_kind(name) if size and key(origin) in origins else None
         if kind is not None:
             totals[kind] += size
             by_object.setdefault(label(origin), dict.fromkeys(totals, 0))[kind] += size
@@ -111,10 +123,10 @@ def footprint(image: Image, group: str = "core") -> Footprint:
     Library members the group pulled in (e.g. libgcc's 64-bit division) are listed, and counted in their
     own Footprint via footprint_of_members.
     """
-    objects = {str(p) for p in image.objects.get(group, [])}
+    objects = {object_key(p) for p in image.objects.get(group, [])}
     if not objects:
         raise ValueError(f"image {image.elf.name} has no object group {group!r}")
-    totals, by_object = _section_sizes(image.map_file, objects, lambda origin: Path(origin).name)
+    totals, by_object = _section_sizes(image.map_file, objects, lambda origin: Path(origin).name, object_key)
     members = _archive_members_for(image.map_file, objects)
     return Footprint(totals["text"], totals["rodata"], totals["data"], totals["bss"], by_object, members)
 
