@@ -1,9 +1,10 @@
 """The host C on 64-bit Arm (Raspberry Pi, Jetson): the core and the host library cross-built with
 cmake/aarch64-linux-gnu.cmake (Debian gcc-aarch64-linux-gnu) and run under qemu-aarch64 (Debian qemu-user).
-aarch64 takes the host library's portable code (its SIMD variants are x86-64 only). Two drivers:
-firmware/host/vector_runner.c over the built-in vector suite of `firmware-check` (every record's output bytes equal
-the golden model's expected.bin) and firmware/host/f32_runner.c over float32 cases of every path through
-up_run_f32 (equal to the golden model)."""
+The host library is built twice, with its NEON pre-tests (the default on aarch64) and portable only
+(ULTRAPOST_HOST_NO_SIMD). Two drivers: firmware/host/vector_runner.c over the built-in vector suite of
+`firmware-check` (every record's output bytes equal the golden model's expected.bin) and firmware/host/f32_runner.c
+over float32 cases of every path through up_run_f32, and logits on the edges of the NEON pre-test (equal to the
+golden model)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from conftest import require_tool
 from test_host_portable import CASES
 
+from ultrapost import Ultraface
 from ultrapost import firmware as fw
 from ultrapost.firmware import vectorsets as vs
 
@@ -30,8 +32,29 @@ def run(cmd, **kw):
     return proc
 
 
+def logit_edges_case():
+    """Two-logit rows around the score bound: s1 - s0 within a few Q20 units of it, at offsets where the float32
+    difference rounds, near and beyond the +-1024 clamp, and huge; IoU threshold 1 and no limits, so every
+    passing anchor is an output (a pre-test that ruled out a passing anchor would show)."""
+    family = Ultraface((320, 240), score_threshold=0.7, iou_threshold=1.0, logits=True, candidate_limit=None)
+    n = family.num_anchors
+    bound = family.config("f32", False)[0].score_bound / 2.0**20
+    rng = np.random.default_rng(5)
+    offsets = np.array([0.0, -0.3, 5.5, 123.456, -999.9, 999.9, 1000.5, -1000.5, 1023.9, -1023.99, 1500.0, -1e6, 1e6])
+    s0 = rng.choice(offsets, n) + rng.choice([0.0, 1.0], n) * rng.normal(0, 3, n)
+    s1 = s0 + bound + rng.integers(-4, 5, n) / 2.0**20
+    rows = rng.random(n) < 0.2  # and some rows plain random
+    s1[rows] = rng.normal(0, 4, rows.sum())
+    scores = np.stack([s0, s1], axis=1).astype(np.float32)
+    boxes = rng.normal(0, 0.5, (n, 4)).astype(np.float32)
+    return family, scores, boxes, None
+
+
+F32_CASES = {**CASES, "logit_edges": logit_edges_case}
+
+
 def case_config(name):
-    family, scores, boxes, _ = CASES[name]()
+    family, scores, boxes, _ = F32_CASES[name]()
     if name == "blazeface":
         fc = family.config("f32")[0]
         golden = family.postprocess(scores, boxes, backend="golden").fixed
@@ -44,38 +67,43 @@ def case_config(name):
 
 @pytest.fixture(scope="module")
 def aarch64_build(tmp_path_factory):
-    """One cross build: the suite's vector_runner and one f32_runner per case (warnings as errors)."""
+    """The cross builds: the suite's vector_runner, and one f32_runner per case with the NEON pre-tests and
+    without (ULTRAPOST_HOST_NO_SIMD), warnings as errors."""
     require_tool(shutil.which("cmake") is not None, "cmake")
     require_tool(shutil.which("aarch64-linux-gnu-gcc") is not None, "aarch64-linux-gnu-gcc (apt gcc-aarch64-linux-gnu)")
     require_tool(shutil.which("qemu-aarch64") is not None, "qemu-aarch64 (apt qemu-user)")
     tmp = tmp_path_factory.mktemp("aarch64")
     suite = vs.write_suite(tmp / "suite", cases=3)
     cases = {}
-    for i, name in enumerate(CASES):
+    for i, name in enumerate(F32_CASES):
         fc, scores, boxes, golden = case_config(name)
         d = tmp / f"cfg{i}"
         d.mkdir()
         (d / "cfg.h").write_text(fw.config_header("t", fc))
         cases[name] = (i, fc, scores, boxes, golden)
-    dirs = ";".join(str(tmp / f"cfg{i}") for i in range(len(CASES)))
-    build = tmp / "build"
-    run(
-        [
-            "cmake",
-            "-S",
-            ROOT,
-            "-B",
-            build,
-            f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'cmake' / 'aarch64-linux-gnu.cmake'}",
-            "-DCMAKE_BUILD_TYPE=Release",
-            "-DULTRAPOST_WERROR=ON",
-            "-DULTRAPOST_RUNNERS=ON",
-            f"-DULTRAPOST_RUNNER_CONFIGS={suite}",
-            f"-DULTRAPOST_RUNNER_F32_CONFIGS={dirs}",
-        ]
-    )
-    run(["cmake", "--build", build, "-j2"])
-    return build, suite, cases
+    dirs = ";".join(str(tmp / f"cfg{i}") for i in range(len(F32_CASES)))
+    builds = {}
+    for variant in ("neon", "portable"):
+        build = builds[variant] = tmp / variant
+        run(
+            [
+                "cmake",
+                "-S",
+                ROOT,
+                "-B",
+                build,
+                f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'cmake' / 'aarch64-linux-gnu.cmake'}",
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DULTRAPOST_WERROR=ON",
+                "-DULTRAPOST_INSTALL=OFF",
+                "-DULTRAPOST_RUNNERS=ON",
+                f"-DULTRAPOST_HOST_NO_SIMD={'ON' if variant == 'portable' else 'OFF'}",
+                f"-DULTRAPOST_RUNNER_CONFIGS={suite if variant == 'neon' else ''}",
+                f"-DULTRAPOST_RUNNER_F32_CONFIGS={dirs}",
+            ]
+        )
+        run(["cmake", "--build", build, "-j2"])
+    return builds, suite, cases
 
 
 def qemu(exe: Path, *args, cwd=None):
@@ -83,14 +111,14 @@ def qemu(exe: Path, *args, cwd=None):
 
 
 def test_binaries_are_aarch64(aarch64_build):
-    build, _, _ = aarch64_build
-    for exe in (build / "vector_runner", build / "f32_runner_0"):
+    builds, _, _ = aarch64_build
+    for exe in (builds["neon"] / "vector_runner", builds["neon"] / "f32_runner_0", builds["portable"] / "f32_runner_0"):
         assert re.search(r"Machine:\s+AArch64", run(["readelf", "-h", exe]).stdout)
 
 
 def test_vector_suite_identical_to_golden(aarch64_build, tmp_path):
-    build, suite, _ = aarch64_build
-    qemu(build / "vector_runner", suite / "vectors.bin", tmp_path / "outputs.bin")
+    builds, suite, _ = aarch64_build
+    qemu(builds["neon"] / "vector_runner", suite / "vectors.bin", tmp_path / "outputs.bin")
     got = (tmp_path / "outputs.bin").read_bytes()
     want = (suite / "expected.bin").read_bytes()
     records = fw.read_outputs(suite / "expected.bin")
@@ -117,9 +145,11 @@ def read_f32_outputs(path: Path, fc):
     return status, parts
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_float32_host_path_equals_golden(aarch64_build, tmp_path, name):
-    build, _, cases = aarch64_build
+@pytest.mark.parametrize("variant", ["neon", "portable"])
+@pytest.mark.parametrize("name", list(F32_CASES))
+def test_float32_host_path_equals_golden(aarch64_build, tmp_path, name, variant):
+    builds, _, cases = aarch64_build
+    build = builds[variant]
     i, fc, scores, boxes, golden = cases[name]
     s = np.ascontiguousarray(scores, np.float32).reshape(fc.num_anchors, -1)
     b = np.ascontiguousarray(boxes, np.float32).reshape(fc.num_anchors, -1)

@@ -1,8 +1,9 @@
 /*
  * ultrapost host library: the portable core (ultrapost.h) plus what only a
  * host runs -- the float32 boundary and SIMD fast paths (AVX2 on x86-64 with
- * GCC or Clang, chosen at run time; define UP_HOST_NO_SIMD to build only the
- * portable code, as other hosts get). Never part of a firmware build.
+ * GCC or Clang, chosen at run time; NEON pre-tests on aarch64; define
+ * UP_HOST_NO_SIMD to build only the portable code, as other hosts get). Never
+ * part of a firmware build.
  *
  * Build: every .c file of csrc/ and of csrc/host/, with -I csrc -I csrc/host.
  * The host code calls the core; the core knows nothing of it.

@@ -16,6 +16,12 @@
 #include <immintrin.h>
 #endif
 
+/* aarch64 (Advanced SIMD is part of the base architecture): NEON pre-tests, compiled in. */
+#if defined(__aarch64__) && defined(__ARM_NEON) && !defined(UP_HOST_NO_SIMD)
+#define UP_HOST_NEON 1
+#include <arm_neon.h>
+#endif
+
 #if defined(__GNUC__)
 #define UP_ALWAYS_INLINE __attribute__((always_inline))
 #define UP_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -167,6 +167,27 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_confi
 }
 #endif
 
+#ifdef UP_HOST_NEON
+/* [N, 2] rows, 8 anchors at a time: a vector test of p >= thr in column c (the exact test, as up_pack makes it;
+ * NaN fails it), then up_pack on the rare groups where it holds. The rows were checked for NaN and Inf. */
+static int32_t up_pack_pairs_neon(const float *rows, int32_t c, float thr, uint64_t *packed, int32_t n,
+                                  uint32_t *above)
+{
+    float32x4_t t = vdupq_n_f32(thr);
+    int32_t count = 0;
+    int32_t a = 0;
+    for (; a + 8 <= n; a += 8) {
+        float32x4x2_t r0 = vld2q_f32(rows + 2 * (size_t)a);
+        float32x4x2_t r1 = vld2q_f32(rows + 2 * (size_t)a + 8);
+        uint32x4_t pass = vorrq_u32(vcgeq_f32(c ? r0.val[1] : r0.val[0], t), vcgeq_f32(c ? r1.val[1] : r1.val[0], t));
+        if (UP_UNLIKELY(vmaxvq_u32(pass) != 0)) {
+            count = up_pack(rows + c, 2, thr, packed, count, a, a + 8, above);
+        }
+    }
+    return up_pack(rows + c, 2, thr, packed, count, a, n, above);
+}
+#endif
+
 /* The scores (any of the num_classes columns) are checked for NaN and Inf in the same pass. */
 uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked)
 {
@@ -186,6 +207,13 @@ uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked)
     if (up_host_rows_nonfinite(h->scores, cfg->num_anchors, cfg->num_classes, h->score_stride)) {
         return 1;
     }
+#ifdef UP_HOST_NEON
+    if (h->score_stride == 2 && cfg->num_classes == 2) {
+        h->packed_count = up_pack_pairs_neon(h->scores, cfg->class_index, thr, h->packed, cfg->num_anchors,
+                                             &h->src.range);
+        return 0;
+    }
+#endif
     h->packed_count = up_pack(h->scores + cfg->class_index, h->score_stride, thr, h->packed, 0, 0, cfg->num_anchors,
                               &h->src.range);
     return 0;
@@ -329,6 +357,58 @@ void up_host_sort_held(const up_host_source_t *h, up_candidates_t *cand)
     cand->heap = false;
 }
 
+/* The key of anchor a for a two-logit config (the difference of the converted logits, saturated), packed into
+ * h->packed when it passes. */
+static inline int32_t up_logit2_take(up_host_source_t *h, const float *s, int32_t a, int32_t c, int32_t bound,
+                                     int32_t count)
+{
+    int32_t l1 = up_f32_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+    int32_t l0 = up_f32_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+    int32_t key = up_sat32((int64_t)l1 - l0);
+    if (key > bound) {
+        h->packed[count++] = up_pack_signed(key, a);
+    }
+    return count;
+}
+
+#ifdef UP_HOST_NEON
+/*
+ * Two logits per row (stride 2), 8 anchors at a time: a float32 pre-test that only rules anchors out, then the
+ * exact test (up_logit2_take) on the blocks it could not rule out. With s1 >= -1000 and s0 <= 1000 (neither
+ * clamped from the wrong side) the converted logits satisfy l1 - l0 < (s1 - s0) * 2^20 + 1, and the saturated key
+ * is at most that, so s1 - s0 <= bound / 2^20 means key <= bound. The float32 difference and threshold are each
+ * within 2.5e-4 of the exact values there (|s1 - s0| <= 4096 or the anchor fails anyway); the 1/1024 margin
+ * covers both. NaN and Inf never pass the pre-test (comparisons false): they take the exact path. Returns the
+ * anchors done (a multiple of 8); *count gains the passing ones, in anchor order.
+ */
+static int32_t up_logit2_pretest_neon(up_host_source_t *h, int32_t c, int32_t bound, int32_t *count)
+{
+    const float *scores = h->scores;
+    int32_t n = h->cfg->num_anchors & ~7;
+    float32x4_t thr = vdupq_n_f32((float)((double)bound / 1048576.0 - 1.0 / 1024.0));
+    float32x4_t lo = vdupq_n_f32(-1000.0f);
+    float32x4_t hi = vdupq_n_f32(1000.0f);
+    int32_t k = *count;
+    for (int32_t a = 0; a < n; a += 8) {
+        float32x4x2_t r0 = vld2q_f32(scores + 2 * (size_t)a);
+        float32x4x2_t r1 = vld2q_f32(scores + 2 * (size_t)a + 8);
+        float32x4_t s1a = c ? r0.val[1] : r0.val[0], s0a = c ? r0.val[0] : r0.val[1];
+        float32x4_t s1b = c ? r1.val[1] : r1.val[0], s0b = c ? r1.val[0] : r1.val[1];
+        uint32x4_t out_a = vandq_u32(vcleq_f32(vsubq_f32(s1a, s0a), thr),
+                                     vandq_u32(vcgeq_f32(s1a, lo), vcleq_f32(s0a, hi)));
+        uint32x4_t out_b = vandq_u32(vcleq_f32(vsubq_f32(s1b, s0b), thr),
+                                     vandq_u32(vcgeq_f32(s1b, lo), vcleq_f32(s0b, hi)));
+        if (UP_UNLIKELY(vminvq_u32(vandq_u32(out_a, out_b)) == 0)) {
+            for (int32_t j = a; j < a + 8; j++) {
+                k = up_logit2_take(h, scores + 2 * (size_t)j, j, c, bound, k);
+            }
+        }
+    }
+    *count = k;
+    return n;
+}
+#endif
+
 /* Probabilities: the exact float32 test and the fast scan's packing (a single class was scanned already, with the
  * scores' finiteness); a passing p above 1 is out of range. Logits: each key converted as the core reads an int32
  * key, a clamped logit or the saturated difference of two logits. */
@@ -351,16 +431,19 @@ void up_host_select_f32(up_host_source_t *h, int32_t column, int32_t bound, up_c
         return;
     }
     int32_t count = 0;
-    for (int32_t a = 0; a < n; a++) {
+    int32_t a = 0;
+#ifdef UP_HOST_NEON
+    if (cfg->score_kind == UP_SCORE_LOGIT2 && score_stride == 2) {
+        a = up_logit2_pretest_neon(h, c, bound, &count);
+    }
+#endif
+    for (; a < n; a++) {
         const float *s = scores + (size_t)a * (size_t)score_stride;
-        int32_t key;
-        int32_t l1 = up_f32_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-        if (cfg->score_kind == UP_SCORE_LOGIT1) {
-            key = up_clip_logit(cfg, l1);
-        } else {
-            int32_t l0 = up_f32_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-            key = up_sat32((int64_t)l1 - l0);
+        if (cfg->score_kind != UP_SCORE_LOGIT1) {
+            count = up_logit2_take(h, s, a, c, bound, count);
+            continue;
         }
+        int32_t key = up_clip_logit(cfg, up_f32_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT));
         if (key > bound) {
             h->packed[count++] = up_pack_signed(key, a);
         }
