@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_tool
+from conftest import require, require_tool
 
 from ultrapost import firmware as fw
 
@@ -149,15 +149,32 @@ def test_board_outputs_identical_to_host(board, checks):
     assert statuses.count(0) >= 6 and {-3, -4, -5} <= set(statuses)
     assert sum(len(o) for o in report.run.outputs) > 50
     # Every NMS kind, keypoints and labels ran and came back with detections.
-    nms = [fc.nms_kind for _, fc in report.configs]
+    nms = [getattr(fc, "nms_kind", "yunet") for _, fc in report.configs]
     kinds = {nms[c.record.config_id] for c, o in zip(report.cases, report.run.outputs, strict=True) if len(o)}
-    assert kinds == {0, 1, 2, 3, 4}
+    assert kinds == {0, 1, 2, 3, 4, "yunet"}
     assert any(o.num_keypoints == 6 and len(o) for o in report.run.outputs)
     assert any(o.labels is not None and len(set(o.labels.tolist())) == 2 for o in report.run.outputs)
     # The outputs file holds exactly what the host produced, byte for byte.
     host_file = report.image.elf.parent / "host_outputs.bin"
     fw.write_outputs(host_file, [c.host for c in report.cases])
     assert host_file.read_bytes() == (report.image.elf.parent.parent / "run" / "outputs.bin").read_bytes()
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_yunet_identical_on_every_board(board, checks):
+    """YuNet's own pipeline (up_yunet_run) in the same board run: int8 and float32 records, both presets, the lone
+    candidate, and a photo through the int8 model (nasa_group.jpg at 320x320: 14 faces; the micro:bit's 8 KiB of
+    input: ultraface_10.jpg in 128x96, 12 faces) identical to the host C and the golden model."""
+    report = checks[board]
+    got = {c.name: o for c, o in zip(report.cases, report.run.outputs, strict=True) if c.name.startswith("yunet")}
+    assert len(got) >= 8 and all(o.num_keypoints == 5 for o in got.values())
+    assert sum(len(o) for o in got.values()) > 50
+    assert got["yunet_lone_64x32_s8"].scores.size == 1
+    assert got["yunet_error_capacity"].status == -4 and got["yunet_error_scratch"].status == -3
+    name = "ultraface_10_128x96" if board == "m0plus" else "nasa_group_320x320"
+    require(f"images/{name.rsplit('_', 1)[0]}.jpg")
+    require("yunet/face_detection_yunet_2026may_int8_320_int8out.onnx")
+    assert len(got[f"yunet_{name}_s8"]) == (12 if board == "m0plus" else 14)
 
 
 def test_boards_agree_on_shared_cases(checks):
@@ -176,10 +193,16 @@ def test_instruction_counts_and_stack(board, checks, tmp_path):
     # An argument error returns before any scan; a run over every anchor costs far more. (The config check, the
     # exact IoU threshold's included, takes about 350 instructions on the M0+, whose 64-bit shifts are calls.)
     assert by_name["error_stride"] < 400 < min(v for k, v in by_name.items() if not k.startswith("error"))
-    # The measured stack of every up_run call stays within the static bound from gcc's call graph.
-    static = fw.stack_usage(fw.ci_files(report.image), "up_run", report.image)
-    assert static.unbounded == []
-    assert max(s.stack_bytes for s in report.run.stats) <= static.bytes
+    # The measured stack of every up_run (up_yunet_run) call stays within the static bound from gcc's call graph.
+    for root in ("up_run", "up_yunet_run"):
+        static = fw.stack_usage(fw.ci_files(report.image), root, report.image)
+        assert static.unbounded == []
+        used = [
+            s.stack_bytes
+            for c, s in zip(report.cases, report.run.stats, strict=True)
+            if c.name.startswith("yunet") == (root == "up_yunet_run")
+        ]
+        assert 0 < max(used) <= static.bytes, root
     assert all(s.scratch_bytes >= 0 for s in report.run.stats)
     # The board's up_scratch_size is the documented size a firmware allocates (fw.scratch_size).
     for case, st in zip(report.cases, report.run.stats, strict=True):

@@ -1,6 +1,7 @@
 /*
  * Host twin of firmware/src/harness.c for the sanitizers: reads the same
- * vector file, runs up_run with the compiled-in configs (configs.h) and writes
+ * vector file, runs up_run (up_yunet_run for a YuNet config) with the
+ * compiled-in configs (configs.h) and writes
  * the same outputs file, so its results compare byte for byte with the
  * boards'. Built with -fsanitize=address,undefined (or run under valgrind).
  *
@@ -56,7 +57,9 @@ int main(int argc, char **argv)
         return 2;
     }
     for (int c = 0; c < UP_FW_NUM_CONFIGS; c++) {
-        if (up_check_config(up_fw_configs[c]) != UP_OK) {
+        const up_yunet_config_t *y = up_fw_yunet_configs[c];
+        if ((up_fw_configs[c] != NULL) == (y != NULL)
+            || (y ? up_yunet_check_config(y) : up_check_config(up_fw_configs[c])) != UP_OK) {
             fprintf(stderr, "vector_runner: config %s rejected\n", up_fw_config_names[c]);
             return 6;
         }
@@ -89,6 +92,11 @@ int main(int argc, char **argv)
             return fail(4, "bad record header", r);
         }
         const up_config_t *cfg = up_fw_configs[cid];
+        const up_yunet_config_t *ycfg = up_fw_yunet_configs[cid];
+        if (ycfg && (esize != (ycfg->input_kind == UP_INPUT_S8 ? 1u : 4u)
+                     || count != 16u * (uint32_t)up_yunet_num_points(ycfg) || soff || boff || sstride || bstride)) {
+            return fail(4, "bad YuNet record header", r);
+        }
         size_t bytes = (size_t)count * esize, padded = (bytes + 3u) & ~(size_t)3u;
         uint8_t *data = exact(bytes);
         uint8_t pad[4];
@@ -97,10 +105,11 @@ int main(int argc, char **argv)
         }
         uint8_t *before = exact(bytes);
         memcpy(before, data, bytes);
-        int32_t nkp = cfg->num_keypoints > 0 ? 2 * cfg->num_keypoints : 0;
-        int labels = cfg->num_labels > 0;
-        int32_t capacity = cap < 0 ? cfg->max_detections * (labels ? cfg->num_labels : 1) : cap;
-        size_t scratch_bytes = scr < 0 ? up_scratch_size(cfg) : (size_t)scr;
+        int32_t nkp = ycfg ? UP_YUNET_KPS : cfg->num_keypoints > 0 ? 2 * cfg->num_keypoints : 0;
+        int labels = !ycfg && cfg->num_labels > 0;
+        int32_t rows = ycfg ? ycfg->max_detections : cfg->max_detections * (labels ? cfg->num_labels : 1);
+        int32_t capacity = cap < 0 ? rows : cap;
+        size_t scratch_bytes = scr >= 0 ? (size_t)scr : ycfg ? up_yunet_scratch_size(ycfg) : up_scratch_size(cfg);
         int32_t *boxes = exact((size_t)capacity * 16u);
         int32_t *scores = exact((size_t)capacity * 4u);
         int32_t *anchors = exact((size_t)capacity * 4u);
@@ -118,10 +127,28 @@ int main(int argc, char **argv)
         o.labels = label_buf;
         o.capacity = capacity;
         o.count = -1;
-        int32_t status = up_run(cfg, data + (size_t)soff * esize, sstride, data + (size_t)boff * esize, bstride,
-                                scratch, scratch_bytes, &o);
+        int32_t status;
+        if (ycfg) {
+            /* The 12 tensors back to back: cls, obj, bbox, kps, each for strides 8, 16, 32. */
+            static const int32_t strides[UP_YUNET_LEVELS] = {8, 16, 32};
+            static const size_t widths[4] = {1, 1, 4, UP_YUNET_KPS};
+            up_yunet_tensors_t t;
+            const void **slots[4] = {t.cls, t.obj, t.bbox, t.kps};
+            const uint8_t *p = data;
+            for (int kind = 0; kind < 4; kind++) {
+                for (int lv = 0; lv < UP_YUNET_LEVELS; lv++) {
+                    slots[kind][lv] = p;
+                    size_t points = (size_t)(ycfg->pad_w / strides[lv]) * (size_t)(ycfg->pad_h / strides[lv]);
+                    p += points * widths[kind] * esize;
+                }
+            }
+            status = up_yunet_run(ycfg, &t, scratch, scratch_bytes, &o);
+        } else {
+            status = up_run(cfg, data + (size_t)soff * esize, sstride, data + (size_t)boff * esize, bstride, scratch,
+                            scratch_bytes, &o);
+        }
         if (memcmp(before, data, bytes) != 0) {
-            return fail(7, "up_run modified its const input", r);
+            return fail(7, "the run modified its const input", r);
         }
         int32_t k = status == UP_OK ? o.count : 0;
         if (k < 0 || k > capacity) {

@@ -1,12 +1,15 @@
 /*
- * Vector runner: runs up_run on every record of a host vector file and writes
- * the results back, through semihosting. The formats are specified in
- * firmware/README.md and read/written by src/ultrapost/firmware.py.
+ * Vector runner: runs up_run (or up_yunet_run, for a YuNet config) on every
+ * record of a host vector file and writes the results back, through
+ * semihosting. The formats are specified in firmware/README.md and
+ * read/written by src/ultrapost/firmware/formats.py.
  *
  * usage (semihosting args): harness VECTORS OUTPUTS [STATS]
  *
  * The configs are compiled in: configs.h (generated) provides
- *   UP_FW_NUM_CONFIGS, up_fw_configs[] (const up_config_t *), up_fw_config_names[].
+ *   UP_FW_NUM_CONFIGS, up_fw_configs[] (const up_config_t *), up_fw_yunet_configs[]
+ *   (const up_yunet_config_t *), up_fw_config_names[]; each id has exactly one
+ *   of the two configs (the other entry is NULL).
  *
  * Each record gets its outputs and scratch carved from a static arena, every
  * buffer fenced by guard words (checked after the run: there is no ASan on
@@ -184,6 +187,36 @@ __attribute__((noinline)) static int32_t run_one(const up_config_t *cfg, const r
     return status;
 }
 
+/* The one call site of up_yunet_run (counted like up_run's). The record's data
+ * holds the 12 tensors back to back: cls, obj, bbox, kps, each for strides 8,
+ * 16, 32 ([N_s][1], [N_s][1], [N_s][4], [N_s][10] elements). */
+__attribute__((noinline)) static int32_t run_one_yunet(const up_yunet_config_t *cfg, const record_header_t *h,
+                                                       const fenced_t *scratch, up_output_t *out,
+                                                       uint32_t *stack_bytes)
+{
+    static const int32_t strides[UP_YUNET_LEVELS] = {8, 16, 32};
+    static const uint32_t widths[4] = {1u, 1u, 4u, UP_YUNET_KPS};
+    const void **slots[4];
+    up_yunet_tensors_t t;
+    slots[0] = t.cls;
+    slots[1] = t.obj;
+    slots[2] = t.bbox;
+    slots[3] = t.kps;
+    const uint8_t *p = io_data;
+    for (uint32_t kind = 0; kind < 4u; kind++) {
+        for (int32_t lv = 0; lv < UP_YUNET_LEVELS; lv++) {
+            uint32_t n = (uint32_t)(cfg->pad_w / strides[lv]) * (uint32_t)(cfg->pad_h / strides[lv]);
+            slots[kind][lv] = p;
+            p += (size_t)n * widths[kind] * h->element_size;
+        }
+    }
+    uint32_t sp = read_sp();
+    fw_stack_paint();
+    int32_t status = up_yunet_run(cfg, &t, scratch->data, (size_t)scratch->bytes, out);
+    *stack_bytes = sp - (uint32_t)fw_stack_low_water();
+    return status;
+}
+
 static void read_record_header(int32_t fd, record_header_t *h, uint32_t record)
 {
     uint8_t raw[RECORD_HEADER_WORDS * 4u];
@@ -211,6 +244,27 @@ static void check_record(const record_header_t *h, uint32_t record)
         fail(FW_EXIT_FORMAT, "config id not compiled into this image", record);
     }
     const up_config_t *cfg = up_fw_configs[h->config_id];
+    const up_yunet_config_t *ycfg = up_fw_yunet_configs[h->config_id];
+    if (ycfg) {
+        /* YuNet: the 12 tensors back to back (see run_one_yunet), no offsets or strides. */
+        uint32_t size = ycfg->input_kind == UP_INPUT_S8 ? 1u : ycfg->input_kind == UP_INPUT_F32 ? 4u : 0u;
+        if (size == 0u || h->element_size != size) {
+            fail(FW_EXIT_FORMAT, "element size does not match the YuNet config input kind", record);
+        }
+        if (h->element_count != 16u * (uint32_t)up_yunet_num_points(ycfg)) {
+            fail(FW_EXIT_FORMAT, "a YuNet record holds 16 elements per point", record);
+        }
+        if (h->element_count > FW_IO_BYTES / size) {
+            fail(FW_EXIT_MEMORY, "input data larger than FW_IO_BYTES", record);
+        }
+        if (h->score_offset != 0u || h->box_offset != 0u || h->score_stride != 0 || h->box_stride != 0) {
+            fail(FW_EXIT_FORMAT, "a YuNet record has no offsets or strides", record);
+        }
+        if (h->capacity < -1 || h->scratch_bytes < -1 || h->reserved != 0u) {
+            fail(FW_EXIT_FORMAT, "bad capacity, scratch size or reserved word", record);
+        }
+        return;
+    }
     uint32_t want = cfg->input_kind == UP_INPUT_S8 ? 1u : cfg->input_kind == UP_INPUT_I32 ? 4u : 0u;
     if (want == 0u) {
         fail(FW_EXIT_FORMAT, "config input kind has no firmware path", record);
@@ -260,7 +314,10 @@ int main(void)
         return FW_EXIT_USAGE;
     }
     for (uint32_t c = 0; c < (uint32_t)UP_FW_NUM_CONFIGS; c++) {
-        int32_t status = up_check_config(up_fw_configs[c]);
+        const up_yunet_config_t *y = up_fw_yunet_configs[c];
+        int32_t status = (up_fw_configs[c] != NULL) == (y != NULL) ? UP_ERR_CONFIG
+                         : y                                    ? up_yunet_check_config(y)
+                                                                : up_check_config(up_fw_configs[c]);
         if (status != UP_OK) {
             sh_puts("harness: config ");
             sh_puts(up_fw_config_names[c]);
@@ -306,6 +363,7 @@ int main(void)
         read_record_header(vin, &h, r);
         check_record(&h, r);
         const up_config_t *cfg = up_fw_configs[h.config_id];
+        const up_yunet_config_t *ycfg = up_fw_yunet_configs[h.config_id];
 
         uint32_t data_bytes = h.element_count * h.element_size;
         uint32_t padded = (data_bytes + 3u) & ~3u;
@@ -318,11 +376,13 @@ int main(void)
 
         /* Keypoint and label buffers exist only for configs that have them; otherwise they stay NULL, so a
          * core that wrote them anyway would fault. */
-        uint32_t nkp = cfg->num_keypoints > 0 ? 2u * (uint32_t)cfg->num_keypoints : 0u;
-        bool labels = cfg->num_labels > 0;
-        uint32_t rows = (uint32_t)cfg->max_detections * (labels ? (uint32_t)cfg->num_labels : 1u);
+        uint32_t nkp = ycfg ? UP_YUNET_KPS : cfg->num_keypoints > 0 ? 2u * (uint32_t)cfg->num_keypoints : 0u;
+        bool labels = !ycfg && cfg->num_labels > 0;
+        uint32_t rows = ycfg ? (uint32_t)ycfg->max_detections
+                             : (uint32_t)cfg->max_detections * (labels ? (uint32_t)cfg->num_labels : 1u);
         uint32_t capacity = h.capacity < 0 ? rows : (uint32_t)h.capacity;
-        size_t scratch_need = h.scratch_bytes < 0 ? up_scratch_size(cfg) : (size_t)h.scratch_bytes;
+        size_t scratch_size = ycfg ? up_yunet_scratch_size(ycfg) : up_scratch_size(cfg);
+        size_t scratch_need = h.scratch_bytes < 0 ? scratch_size : (size_t)h.scratch_bytes;
         fenced_t boxes, scores, anchors, keypoints, label_buf, scratch;
         const fenced_t *fences[MAX_FENCES] = {&boxes, &scores, &anchors, &scratch, 0, 0};
         uint32_t num_fences = 4u;
@@ -361,7 +421,8 @@ int main(void)
 
         uint32_t input_hash = fnv1a(io_data, data_bytes);
         uint32_t stack_bytes = 0;
-        int32_t status = run_one(cfg, &h, &scratch, &out, &stack_bytes);
+        int32_t status = ycfg ? run_one_yunet(ycfg, &h, &scratch, &out, &stack_bytes)
+                              : run_one(cfg, &h, &scratch, &out, &stack_bytes);
 
         for (uint32_t k = 0; k < num_fences; k++) {
             if (!fence_intact(fences[k], r)) {
@@ -372,11 +433,11 @@ int main(void)
             }
         }
         if (fnv1a(io_data, data_bytes) != input_hash) {
-            fail(FW_EXIT_INPUT, "up_run modified its const input", r);
+            fail(FW_EXIT_INPUT, "the run modified its const input", r);
         }
         int32_t count = status == UP_OK ? out.count : 0;
         if (count < 0 || (uint32_t)count > capacity) {
-            fail(FW_EXIT_FORMAT, "up_run returned a count outside [0, capacity]", r);
+            fail(FW_EXIT_FORMAT, "the run returned a count outside [0, capacity]", r);
         }
 
         uint8_t rec[OUT_RECORD_WORDS * 4u];
@@ -399,7 +460,7 @@ int main(void)
             uint8_t st[STATS_RECORD_WORDS * 4u];
             put_u32(st, stack_bytes);
             put_u32(st + 4, (uint32_t)scratch_need);
-            put_u32(st + 8, (uint32_t)up_scratch_size(cfg));
+            put_u32(st + 8, (uint32_t)scratch_size);
             put_u32(st + 12, 0u);
             write_or_fail(vsta, st, sizeof(st), r);
         }

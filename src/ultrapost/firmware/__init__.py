@@ -52,6 +52,7 @@ from ultrapost.firmware.footprint import (
     forbidden_symbols,
     linked_symbols,
     map_sections,
+    reachable_footprint,
     stack_usage,
 )
 from ultrapost.firmware.formats import (
@@ -73,6 +74,7 @@ from ultrapost.firmware.headers import (
     config_header,
     registry_header,
     write_config_dir,
+    yunet_config_header,
 )
 from ultrapost.firmware.qemu import (
     HarnessRun,
@@ -151,6 +153,7 @@ __all__ = [
     "config_fields",
     "config_header",
     "registry_header",
+    "yunet_config_header",
     "write_config_dir",
     "FORBIDDEN_SYMBOLS",
     "ci_files",
@@ -161,6 +164,7 @@ __all__ = [
     "forbidden_symbols",
     "linked_symbols",
     "map_sections",
+    "reachable_footprint",
     "stack_usage",
     "StackReport",
     "UP_ERR_OUTPUT",

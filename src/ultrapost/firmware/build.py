@@ -23,9 +23,9 @@ CFLAGS = [
 ]
 
 
-# Stage files with their own entry point, linked only into the images that call it (YuNet's up_yunet_run:
-# firmware/yunet.py; the pre-processing's up_pre_run); the anchor-based core's images, footprint and stack figures
-# leave them out.
+# Stage files with their own entry point, linked only into the images that call it (YuNet's up_yunet_run: the
+# vector harness and its host twin; the pre-processing's up_pre_run); the anchor-based core's minimal image,
+# footprint and stack figures leave them out.
 OWN_ENTRY_STAGES = ("up_yunet.c", "up_preprocess.c")
 
 
@@ -175,8 +175,9 @@ def cmake_image(
         return sorted(build.glob(f"**/CMakeFiles/{tgt}.dir/**/*.obj"))
 
     groups = {"runtime": objects("ultrapost_fw_runtime"), "program": objects(f"{target}_program")}
-    if name != "hello":  # the core objects the image links (firmware/CMakeLists.txt leaves out OWN_ENTRY_STAGES)
-        stems = {p.name for p in core_sources()}
+    if name != "hello":  # the core objects the image links: firmware/CMakeLists.txt leaves out OWN_ENTRY_STAGES,
+        # but the harness links YuNet's stage (it runs YuNet configs too)
+        stems = {p.name for p in core_sources()} | ({"up_yunet.c"} if name == "harness" else set())
         groups["core"] = [p for p in objects("ultrapost_core_objects") if p.name.removesuffix(".obj") in stems]
     return Image(board, build / f"{target}.elf", build / f"{target}.map", groups, float_abi)
 
@@ -239,7 +240,8 @@ def build_host_runner(
     exe = out_dir / ("vector_runner_asan" if sanitize else "vector_runner")
     cmd = [compiler, "-std=c99", "-g", "-O1", *WARNINGS, "-Werror", f"-I{config_dir}", f"-I{csrc or csrc_dir()}"]
     cmd += SANITIZE if sanitize else []
-    cmd += [str(firmware_dir() / "host" / "vector_runner.c"), *map(str, core_sources(csrc)), "-o", str(exe)]
+    sources = [*core_sources(csrc), Path(csrc or csrc_dir()) / "up_yunet.c"]  # the harness runs YuNet configs too
+    cmd += [str(firmware_dir() / "host" / "vector_runner.c"), *map(str, sources), "-o", str(exe)]
     run_tool(cmd, "building the host vector runner")
     return exe
 

@@ -11,13 +11,17 @@ from ultrapost import golden
 from ultrapost.core._core import run_raw
 from ultrapost.families import cases
 from ultrapost.families.ultraface import Ultraface
+from ultrapost.families.yunet import YuNet
+from ultrapost.families.yunet_cases import make_outputs as yunet_outputs
 from ultrapost.firmware.boards import Board, get_board
 from ultrapost.firmware.build import Image, build_harness
 from ultrapost.firmware.formats import OutputRecord, VectorRecord
 from ultrapost.firmware.headers import write_config_dir
 from ultrapost.firmware.inputs import float_inputs, spec_inputs
+from ultrapost.firmware.photos import yunet_photo
 from ultrapost.firmware.qemu import HarnessRun, run_vectors
-from ultrapost.firmware.spec import UP_ERR_STRIDE, ModelSpec, scratch_size
+from ultrapost.firmware.spec import UP_ERR_OUTPUT, UP_ERR_SCRATCH, UP_ERR_STRIDE, ModelSpec, scratch_size
+from ultrapost.golden import yunet as golden_yunet
 
 
 @dataclass
@@ -56,8 +60,8 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
     The same generator as the C == golden tests (ultrapost.families.cases): int8 and int32 inputs, raw deltas and
     decoded corners, probabilities and logits, ties, all/none passing, extreme and degenerate boxes, the NXP ultraslim
     single tensor, records that must come back as error statuses, and every NMS kind, "+1 pixel" areas, ">="
-    tests, multi-class labels and BlazeFace keypoints (_extra_specs). The micro:bit (m0plus) has 16 KiB of RAM,
-    so it gets the smallest input sizes with fewer candidates.
+    tests, multi-class labels and BlazeFace keypoints (_extra_specs), and YuNet's own pipeline (yunet_cases). The
+    micro:bit (m0plus) has 16 KiB of RAM, so it gets the smallest input sizes with fewer candidates.
     """
     board = get_board(board)
     small = board.name == "m0plus"
@@ -140,6 +144,25 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
             )
         )
 
+    # YuNet (up_yunet_run): a photo through the int8 model when the shared data is there, generated frames.
+    first_yunet = None
+    for name, yn, outputs, quant in yunet_cases(small):
+        kind, pad, _, q, t = yn.tensors(outputs, quant)
+        fc, core = yn.config(kind, pad, q)
+        cid = len(configs)
+        configs.append((f"c{cid}_{name}", fc))
+        host = core.run(t["cls"], t["obj"], t["bbox"], t["kps"])
+        rec = VectorRecord.yunet(cid, t)
+        out.append(CheckCase(name, rec, OutputRecord.of(host, 5), OutputRecord.of(golden_yunet.run(fc, t), 5)))
+        first_yunet = first_yunet or (rec, fc)
+    rec, fc = first_yunet
+    for name, cap, scratch, status in (
+        ("yunet_error_capacity", fc.max_detections - 1, -1, UP_ERR_OUTPUT),
+        ("yunet_error_scratch", -1, scratch_size(fc) - 4, UP_ERR_SCRATCH),
+    ):
+        bad = VectorRecord(rec.config_id, rec.data, 0, 0, 0, 0, capacity=cap, scratch_bytes=scratch)
+        out.append(CheckCase(name, bad, OutputRecord.error(status, 5), None))
+
     # Error statuses: the same inputs with too few output rows, too little scratch, a too-small row stride.
     fc, core, sc, bx, cid = first
     for name, cap, scratch in (
@@ -155,6 +178,30 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
     rec.score_stride = fc.num_classes - 1  # the binding refuses such views; the contract is UP_ERR_STRIDE
     out.append(CheckCase("error_stride", rec, OutputRecord.error(UP_ERR_STRIDE), None))
     return configs, out
+
+
+def yunet_cases(small: bool) -> list[tuple[str, YuNet, dict, dict | None]]:
+    """(name, YuNet, outputs, quantization) of check_cases' YuNet records: nasa_group.jpg (14 faces at 0.6) through
+    the int8 model at 320x320 (the micro:bit, whose 8 KiB of input hold 512 points at most: ultraface_10.jpg in a
+    128x96 frame, 12 faces) when the shared data, OpenCV and onnxruntime are there, and small generated frames: ties,
+    clustered boxes, products on the threshold, a lone candidate, float32 and the single-test preset."""
+    lim = {"top_k": 64, "max_detections": 16} if small else {"top_k": 400}
+    out = []
+    name, frame = ("ultraface_10", (128, 96)) if small else ("nasa_group", (320, 320))
+    photo = yunet_photo(f"images/{name}.jpg", frame)
+    if photo is not None:
+        top = {"top_k": 64, "max_detections": 16} if small else {"top_k": 5000}
+        out.append((f"yunet_{name}_{frame[0]}x{frame[1]}_s8", YuNet(frame, 0.6, 0.3, **top), *photo))
+    gen = [(5, (96, 64), "ties", True, "opencv"), (6, (64, 64), "clustered", False, "opencv")]
+    gen += [(7, (64, 64), "threshold", True, "opencv"), (8, (64, 32), "lone", True, "opencv")]
+    gen += [(9, (96, 64), "random", True, "single-test")]
+    if not small:
+        gen.append((10, (100, 70), "clustered", False, "single-test"))
+    for seed, size, mode, int8, preset in gen:
+        o, q = yunet_outputs(seed, size, mode, 0.5, int8=int8)
+        name = f"yunet_{mode}_{size[0]}x{size[1]}_{'s8' if int8 else 'f32'}" + ("_single" if preset != "opencv" else "")
+        out.append((name, YuNet(size, 0.5, 0.3, preset=preset, **lim), o, q))
+    return out
 
 
 def _extra_specs(small: bool):

@@ -297,3 +297,37 @@ def stack_usage(ci_files: list[Path], root: str, image: Image | None = None) -> 
 
 def ci_files(image: Image, group: str = "core") -> list[Path]:
     return [p.with_suffix(".ci") for p in image.objects.get(group, [])]
+
+
+def reachable_footprint(image: Image, root: str, group: str = "core") -> Footprint:
+    """Sizes of what a firmware calling only ``root`` keeps of an object group: the kept function sections
+    (``-ffunction-sections``) of every function gcc's call graph reaches from root, and the .rodata of the objects
+    defining them (library members pulled in by the group are listed, not attributed)."""
+    edges: dict[str, set[str]] = {}
+    for ci in ci_files(image, group):
+        for src, dst in _CI_EDGE.findall(Path(ci).read_text()):
+            edges.setdefault(src.rsplit(":", 1)[-1], set()).add(dst.rsplit(":", 1)[-1])
+    reached, todo = set(), [root]
+    while todo:
+        fn = todo.pop()
+        if fn not in reached:
+            reached.add(fn)
+            todo += edges.get(fn, ())
+    objects = {str(p) for p in image.objects.get(group, [])}
+    owners = {
+        origin
+        for name, _a, size, origin in map_sections(image.map_file)
+        if origin in objects and name.startswith(".text.") and name[6:] in reached
+    }
+    totals = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+    by_object: dict[str, dict[str, int]] = {}
+    for name, _a, size, origin in map_sections(image.map_file):
+        kind = _section_kind(name) if origin in owners and size else None
+        if kind == "text" and name[6:] not in reached:
+            continue
+        if kind is not None:
+            totals[kind] += size
+            by_object.setdefault(Path(origin).name, dict.fromkeys(totals, 0))[kind] += size
+    if root not in reached or not owners:
+        raise ValueError(f"{root} not found in the {group} objects of {image.elf.name}")
+    return Footprint(totals["text"], totals["rodata"], totals["data"], totals["bss"], by_object, [])

@@ -93,6 +93,18 @@ class VectorRecord:
         w = tensor.shape[1]
         return cls(config_id, tensor.reshape(-1), score_column, w, box_column, w, **kw)
 
+    @classmethod
+    def yunet(cls, config_id: int, tensors: dict, **kw) -> VectorRecord:
+        """YuNet's 12 tensors back to back ({"cls": [3], "obj": [3], "bbox": [3], "kps": [3]}, strides 8, 16, 32;
+        int8, or float32 carried as its int32 bit patterns); no offsets or strides (the config's sizes place them)."""
+        parts = [np.ascontiguousarray(a).reshape(-1) for kind in ("cls", "obj", "bbox", "kps") for a in tensors[kind]]
+        if len(parts) != 12 or len({a.dtype for a in parts}) != 1:
+            raise ValueError("YuNet vectors need 3 tensors of each kind, all of one dtype")
+        data = np.concatenate(parts)
+        if data.dtype == np.float32:
+            data = data.view(np.int32)
+        return cls(config_id, data, 0, 0, 0, 0, **kw)
+
     @property
     def element_size(self) -> int:
         return self.data.dtype.itemsize
@@ -160,7 +172,8 @@ def read_vectors(path) -> list[VectorRecord]:
 @dataclass
 class OutputRecord:
     """What up_run returned for one record: status, and the kept boxes (Q20), scores (Q30), anchors, plus the
-    keypoints (Q20, [K, 2P]) when the config has P > 0 keypoints and the labels when it has labels."""
+    keypoints (Q20, [K, 2P]) when the config has P > 0 keypoints and the labels when it has labels. (up_yunet_run:
+    boxes and keypoints in Q12 pixels, P = 5.)"""
 
     status: int
     boxes: np.ndarray  # int32 [K, 4]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ultrapost.firmware.boards import EXIT_CODES
 from ultrapost.firmware.build import Image
+from ultrapost.firmware.footprint import linked_symbols
 from ultrapost.firmware.formats import OutputRecord, RecordStats, VectorRecord, read_outputs, read_stats, write_vectors
 from ultrapost.firmware.toolchain import QEMU, FirmwareError, qemu_available, run_tool, tool
 
@@ -82,11 +83,12 @@ def _call_sites(image: Image, callee: str) -> tuple[int, list[int]]:
 
 
 class _TraceCounter:
-    """Counts trace lines from callee entry up to (not including) the call's return address."""
+    """Counts trace lines from a callee's entry up to (not including) its call's return address; callees: entry
+    address -> return addresses of its call sites."""
 
-    def __init__(self, entry: int, returns: list[int]):
-        self.entry = entry
-        self.returns = set(returns)
+    def __init__(self, callees: dict[int, set[int]]):
+        self.callees = callees
+        self.returns: set[int] = set()
         self.counts: list[int] = []
         self._inside = False
         self._n = 0
@@ -104,7 +106,8 @@ class _TraceCounter:
                     self._inside = False
                 else:
                     self._n += 1
-            elif pc == self.entry:
+            elif pc in self.callees:
+                self.returns = self.callees[pc]
                 self._inside = True
                 self._n = 1
 
@@ -115,24 +118,32 @@ def run_image(
     *,
     cwd: Path,
     timeout: float = 60.0,
-    count_calls_to: str | None = None,
+    count_calls_to: str | tuple[str, ...] | None = None,
     check: bool = True,
 ) -> RunResult:
     """Runs an image on qemu with semihosting (host files relative to cwd).
 
     timeout bounds every run: qemu is killed and FirmwareError raised. check: raise FirmwareError on a non-zero
-    exit status. count_calls_to: count the instructions executed by each call of that function (see
-    firmware/README.md, "Instruction counts").
+    exit status. count_calls_to: count the instructions executed by each call of that function, or of any of
+    several (one count per call, in call order; see firmware/README.md, "Instruction counts").
     """
     if not qemu_available():
         raise FileNotFoundError(f"{QEMU} not found on PATH (install qemu-system-arm)")
     counter = None
     read_fd = write_fd = None
     if count_calls_to is not None:
-        entry, returns = _call_sites(image, count_calls_to)
-        if len(returns) != 1:
-            raise FirmwareError(f"expected one call site of {count_calls_to} in {image.elf.name}, found {len(returns)}")
-        counter = _TraceCounter(entry, returns)
+        callees = {}
+        names = (count_calls_to,) if isinstance(count_calls_to, str) else count_calls_to
+        # Of several, those the image links (a harness without YuNet configs drops up_yunet_run's call).
+        linked = [n for n in names if len(names) == 1 or n in linked_symbols(image)]
+        if not linked:
+            raise FirmwareError(f"none of {', '.join(names)} is linked in {image.elf.name}")
+        for name in linked:
+            entry, returns = _call_sites(image, name)
+            if len(returns) != 1:
+                raise FirmwareError(f"expected one call site of {name} in {image.elf.name}, found {len(returns)}")
+            callees[entry] = set(returns)
+        counter = _TraceCounter(callees)
         read_fd, write_fd = os.pipe()
     cmd = qemu_command(image, args, trace_fd=write_fd)
     proc = subprocess.Popen(
@@ -208,12 +219,12 @@ def run_vectors(
         ["vectors.bin", "outputs.bin", "stats.bin"],
         cwd=work_dir,
         timeout=timeout,
-        count_calls_to="up_run" if count_instructions else None,
+        count_calls_to=("up_run", "up_yunet_run") if count_instructions else None,
     )
     outputs = read_outputs(work_dir / "outputs.bin")
     stats = read_stats(work_dir / "stats.bin")
     if len(outputs) != len(records) or len(stats) != len(records):
         raise FirmwareError(f"{len(records)} records in, {len(outputs)} outputs and {len(stats)} stats out")
     if result.instructions is not None and len(result.instructions) != len(records):
-        raise FirmwareError(f"{len(records)} records but {len(result.instructions)} counted up_run calls")
+        raise FirmwareError(f"{len(records)} records but {len(result.instructions)} counted runs")
     return HarnessRun(outputs, stats, result.instructions, result.console)
