@@ -325,9 +325,13 @@ def test_verify_text_summary(capsys):
     assert lines[0].split() == ["family", "kind", "cases", "mismatches", *cases.NMS_KINDS]
     rows = [(f, k) for f, kinds in verify_cmd.GROUPS.items() for k in kinds]
     assert [tuple(line.split()[:2]) for line in lines[1 : 1 + len(rows)]] == rows
-    assert {f for f, _ in rows} == {"ultraface", "ultraslim", "blazeface", "retinaface", "multiclass"}
-    # 5 cases per family and kind: one per NMS kind
-    assert all(line.split()[2:] == ["5", "0"] + ["0/1"] * 5 for line in lines[1 : 1 + len(rows)])
+    assert {f for f, _ in rows} == {
+        "ultraface", "ultraslim", "blazeface", "retinaface", "multiclass", "retinaface_packed", "yunet"
+    }  # fmt: skip
+    # 5 cases per family and kind: one per NMS kind (YuNet's own NMS: OpenCV's, counted as hard)
+    for line in lines[1 : 1 + len(rows)]:
+        want = ["5", "0", "0/5"] + ["0/0"] * 4 if line.startswith("yunet") else ["5", "0"] + ["0/1"] * 5
+        assert line.split()[2:] == want, line
     assert lines[-1].startswith(f"{5 * len(rows)} cases in ") and lines[-1].endswith("C == golden on every case")
 
 
@@ -376,10 +380,19 @@ def test_verify_cases_are_reproducible_and_cover_the_space():
     for family, kinds in verify_cmd.GROUPS.items():
         for kind in kinds:
             case = verify_cmd.make(family, kind, 3)
-            assert case.nms == "soft-linear" and case.family == family
+            assert case.nms == ("hard" if family == "yunet" else "soft-linear") and case.family == family
             # the rebuild line is code that makes the same case
             again = eval(case.rebuild(), {"ultrapost": __import__("ultrapost.families.cases")})  # noqa: S307
-            assert all(np.array_equal(x, y) for x, y in zip(case.args, again[1:], strict=False) if x is not None)
+            if family == "yunet":
+                (outputs, _), yn = again
+                assert all(np.array_equal(outputs[k], case.args[0][k]) for k in outputs)
+                assert vars(yn)["score_threshold"] == case.pp.score_threshold and yn.top_k == case.pp.top_k
+            elif family == "retinaface_packed":
+                conf, loc, landms = again[1:4]
+                if kind != "s8":
+                    assert np.array_equal(np.concatenate([loc, conf, landms], axis=1)[None], case.args[0])
+            else:
+                assert all(np.array_equal(x, y) for x, y in zip(case.args, again[1:], strict=False) if x is not None)
     rf = [verify_cmd.make("retinaface", "s8", i) for i in range(40)]
     assert {c.params["config"] for c in rf} == {"slim", "blazeface"}
     with pytest.raises(ValueError, match="unknown family/kind"):

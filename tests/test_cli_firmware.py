@@ -448,6 +448,9 @@ def test_firmware_check_all_boards_json(tmp_path, capsys):
     blaze = [c for c in configs if c["spec"]["family"] == "blazeface"]
     assert {c["num_anchors"] for c in blaze} == {896, 2304} and all(c["num_keypoints"] == 6 for c in blaze)
     assert {c["spec"]["input_kind"] for c in blaze} == {"s8", "i32", "f32"}
+    yunet = [c for c in configs if c["spec"]["family"] == "yunet"]
+    assert {c["spec"]["input_kind"] for c in yunet} == {"s8", "f32"} and all(c["num_keypoints"] == 5 for c in yunet)
+    assert {c["spec"]["preset"] for c in yunet} == {"opencv", "single-test"}
     assert any(c["num_labels"] > 1 for c in configs)
     assert any(c["spec"]["pixel_size"] for c in configs) and any(c["spec"]["score_test"] == ">=" for c in configs)
     for board, b in report["boards"].items():
@@ -461,6 +464,12 @@ def test_firmware_check_all_boards_json(tmp_path, capsys):
         slim = b["ultraslim"]
         assert slim["identical"] and slim["frame"] > 0
         assert slim["records"]["frame_3_faces"]["detections"] == 3
+        # YuNet int8 on a 320x320 frame: identical, counted, its own code and stack measured.
+        yn = b["yunet"]
+        assert yn["identical"] and yn["records"]["scan_only"]["instructions"] > 2100
+        assert yn["records"]["scan_only"]["detections"] == 0
+        assert 1000 < yn["text"] < 8000 and "up_yunet.o" in yn["by_object"]
+        assert 0 < yn["stack_measured"] <= yn["stack_static"]
         # The measured high-water mark stays within the static bound of the full build.
         assert max(s["max_stack"] for s in b["sets"]) <= b["footprint"]["full"]["stack_static"]
         assert set(b["targets_met"]) >= {"core_text", "ultraslim_scratch", "stack", "ultraslim_instructions"}

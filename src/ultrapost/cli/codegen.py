@@ -28,6 +28,10 @@ box) and _BOX_OFFSET (where the boxes start relative to the scores for one tenso
 
 The values are those the Python package uses (ultrapost.Ultraface(...).config), so the board's outputs are the
 golden model's bit for bit (`ultrapost vectors`, `ultrapost firmware-check`).
+
+--family yunet writes an up_yunet_config_t for up_yunet_run (FaceDetectorYN's decisions; int8 tables per stride,
+none for float32) with <NAME>_PAD_W, _PAD_H, _NUM_POINTS, _TOP_K, _MAX_DETECTIONS, _OUTPUT_ROWS, _NUM_KEYPOINTS (5),
+_SCRATCH_BYTES and _ELEMENT_BYTES.
 """
 
 EPILOG = (
@@ -37,6 +41,7 @@ examples:
   ultrapost codegen --input-size 320x240 --score-threshold 0.7 --score-scale 0.00390625 --score-zero-point -128 \\
                     --box-scale 0.0406 --box-zero-point 2 --name slim320 -o cfg_slim320.h
   ultrapost codegen --input-size 128x96 --input-kind i32 --logits --name rfb128 -o -
+  ultrapost codegen --family yunet --input-size 320x240 --score-threshold 0.6 -o cfg_yunet.h
   ultrapost codegen --host --name ultraface --priors stride --clip --nms blend --pixel-size 320x240 --eps 0 \
                     --candidate-limit none -o cfg_ultraface.h     # the ncnn demo's rule, for up_run_f32
 
@@ -76,6 +81,8 @@ def header_text(spec, host: bool = False) -> str:
     the float32 config of the host library (up_run_f32), whose scratch is up_scratch_size_f32(cfg)."""
     from ultrapost import firmware as fw
 
+    if spec.family == "yunet":
+        return yunet_header_text(spec, host)
     if host and spec.input_kind != "f32":
         raise ValueError(f"--host writes float32 configs (up_run_f32): --input-kind f32, not {spec.input_kind}")
     fc, core = spec.host_config() if host else spec.firmware_config()
@@ -107,6 +114,32 @@ def header_text(spec, host: bool = False) -> str:
             " round half up, clamped (ultrapost.golden.convert_f32); this config reads those int32 tensors"
         )
     return fw.config_header(spec.name, fc, comment=note, defines=defines)
+
+
+def yunet_header_text(spec, host: bool = False) -> str:
+    """A YuNet config (up_yunet_config_t, for up_yunet_run) and its sizing macros; the same for host and firmware
+    (float32 outputs are read natively, as bit patterns)."""
+    from ultrapost import firmware as fw
+
+    if host:
+        raise ValueError("--host is for up_run_f32; a YuNet config runs as it is on the host and the firmware")
+    fc, _ = spec.firmware_config()
+    defines = {
+        "PAD_W": fc.pad_w,
+        "PAD_H": fc.pad_h,
+        "NUM_POINTS": fc.num_points,
+        "TOP_K": fc.top_k,
+        "MAX_DETECTIONS": fc.max_detections,
+        "OUTPUT_ROWS": fc.max_detections,
+        "NUM_KEYPOINTS": 5,
+        "SCRATCH_BYTES": fw.scratch_size(fc),
+        "ELEMENT_BYTES": 1 if spec.input_kind == "s8" else 4,
+    }
+    note = (
+        spec.describe() + ". up_yunet_run(&<name>_config, &tensors, scratch, <NAME>_SCRATCH_BYTES, &out): tensors"
+        " cls, obj [N_s][1], bbox [N_s][4], kps [N_s][10] per stride 8, 16, 32; boxes and keypoints Q12 pixels"
+    )
+    return fw.yunet_config_header(spec.name, fc, comment=note, defines=defines)
 
 
 def describe(spec, host: bool = False) -> str:

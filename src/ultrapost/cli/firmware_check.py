@@ -19,8 +19,9 @@ Vector sets: the built-in suite (written to WORK/suite: every input kind -- int8
 host -- with probabilities and logits, raw and decoded boxes, both prior conventions, clipping, a dropped finest
 level, candidate limits, NXP's ultraslim [172, 6] int8 and float, every NMS kind (hard, blend, weighted, soft
 linear and Gaussian), "+1 pixel" IoU areas, ">=" score tests, multi-class labels, BlazeFace short range (896
-anchors) and full range (2304) with 6 keypoints, and records that must fail with a status; outputs compared
-include keypoints and labels), and
+anchors) and full range (2304) with 6 keypoints, YuNet int8 and float32 (up_yunet_run, 5 landmarks, OpenCV's rules
+and the single-test preset), and records that must fail with a status; outputs compared include keypoints and
+labels), and
 any set written by `ultrapost vectors` (--vectors DIR, repeatable; --no-suite to run only those).
 
 The harness fences every output and scratch buffer with guard bytes, pre-fills them, checksums the input and paints
@@ -34,6 +35,9 @@ Footprint, per board (firmware/README.md "Measurements"):
                          largest high-water mark measured around up_run over every record
   scratch                up_scratch_size(cfg) of each configuration
   instructions           executed by one ultraslim up_run (int8 [172, 6]), counted exactly from qemu's trace
+  yunet                  up_yunet_run on an int8 320x320 frame (nasa_group.jpg through the int8 model when the
+                         shared data is there; a frame where nothing passes): instructions, the code a
+                         YuNet-only firmware keeps (functions reachable from up_yunet_run), stack, scratch
 """
 
 EPILOG = """\
@@ -177,6 +181,47 @@ def ultraslim_count(board: str, work: Path, timeout: float) -> dict:
     }
 
 
+def yunet_count(board: str, work: Path, timeout: float) -> dict:
+    """YuNet int8 on a 320x320 frame (2100 points; FaceDetectorYN's rules, score 0.6, NMS 0.3, top_k 5000):
+    instructions of up_yunet_run on nasa_group.jpg through the int8 model (when the shared data, OpenCV and
+    onnxruntime are there) and on a frame where nothing passes (the scan alone); the code a YuNet-only firmware
+    keeps (functions reachable from up_yunet_run), its stack and scratch."""
+    from ultrapost import firmware as fw
+    from ultrapost.firmware import vectorsets as vs
+    from ultrapost.firmware.inputs import yunet_outputs
+    from ultrapost.firmware.photos import yunet_photo
+    from ultrapost.firmware.spec import ModelSpec
+
+    spec = ModelSpec.yunet("yunet320", score_threshold=0.6)
+    inputs = [("scan_only", yunet_outputs(spec, 1, "none"))]
+    photo = yunet_photo("images/nasa_group.jpg", (320, 320))
+    if photo is not None:
+        inputs.insert(0, ("photo_nasa_group", photo[0]))
+    records = vs.yunet_records(spec, 0, inputs, error_records=False)
+    vs.write_set(work / "set", [(spec, records)])
+    image = fw.build_harness(board, work / "build", work / "set")
+    run = fw.run_vectors(image, [r.vector for r in records], work / "run", timeout=timeout, count_instructions=True)
+    fp = fw.reachable_footprint(image, "up_yunet_run")
+    st = fw.stack_usage(fw.ci_files(image), "up_yunet_run", image)
+    fc, _ = spec.firmware_config()
+    return {
+        "frame": "320x320",
+        "records": {
+            r.name.split("/", 1)[1]: {"instructions": n, "detections": len(r.expected)}
+            for r, n in zip(records, run.instructions, strict=True)
+        },
+        "identical": all(o.equals(r.expected) for o, r in zip(run.outputs, records, strict=True)),
+        "text": fp.text,
+        "rodata": fp.rodata,
+        "by_object": {k: v["text"] + v["rodata"] for k, v in sorted(fp.by_object.items())},
+        "library_members": [Path(m).name for m in fw.footprint(image).library_members],
+        "config_tables_bytes": 15 * 256 * 4,
+        "stack_static": st.bytes,
+        "stack_measured": max(s.stack_bytes for s in run.stats),
+        "scratch_bytes": fw.scratch_size(fc),
+    }
+
+
 def _recorded_frames():
     """NXP ultraslim int8 outputs recorded on the shared photos, if the data directory is there."""
     import numpy as np
@@ -246,7 +291,7 @@ def run(args) -> int:
 
     report = {"boards": {}, "scratch_bytes": scratch, "targets": TARGETS}
     ok = True
-    progress = Steps(len(boards) * (len(sets) + (0 if args.no_footprint else 2)), "firmware-check")
+    progress = Steps(len(boards) * (len(sets) + (0 if args.no_footprint else 3)), "firmware-check")
     for board in boards:
         b = {"cpu": fw.BOARDS[board].cpu, "sets": [], "records": 0, "identical": 0}
         for i, s in enumerate(sets):
@@ -265,6 +310,9 @@ def run(args) -> int:
             progress(f"{board}: ultraslim instructions")
             b["ultraslim"] = ultraslim_count(board, work / board / "ultraslim", args.timeout)
             ok &= b["ultraslim"]["identical"]
+            progress(f"{board}: yunet instructions")
+            b["yunet"] = yunet_count(board, work / board / "yunet", args.timeout)
+            ok &= b["yunet"]["identical"]
             b["targets_met"] = _targets(b, scratch)
         report["boards"][board] = b
     progress.close()
@@ -320,6 +368,14 @@ def _print(report: dict) -> None:
             print(f"  ultraslim up_run instructions: {dense}")
             if u["photos_max"] is not None:
                 print(f"    recorded photos: median {u['photos_median']}, max {u['photos_max']}")
+            y = b["yunet"]
+            runs = ", ".join(f"{k} {v['instructions']} ({v['detections']} faces)" for k, v in y["records"].items())
+            print(f"  yunet int8 320x320 up_yunet_run instructions: {runs}")
+            print(
+                f"    code .text {y['text']} B .rodata {y['rodata']} B"
+                f" (+ {y['config_tables_bytes']} B of config tables), static stack {y['stack_static']} B,"
+                f" scratch {y['scratch_bytes']} B"
+            )
             met = ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in b["targets_met"].items())
             print(f"  targets: {met}")
     print("scratch bytes: " + ", ".join(f"{k} {v}" for k, v in report["scratch_bytes"].items()))

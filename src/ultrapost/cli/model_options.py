@@ -16,6 +16,11 @@ model configuration (the arguments of ultrapost.Ultraface, plus the input kind):
   --family blazeface      MediaPipe BlazeFace: logits [N, 1] and regressors [N, 16] (box, 6 keypoints, pixels);
                           --input-size 128 short range (896 anchors), 192 full range (2304); weighted NMS,
                           score >= 0.5, int8 scales 1/4 (logits) and 1/2 (regressors) unless given
+  --family yunet          OpenCV's YuNet (FaceDetectorYN): its 12 outputs (cls, obj, bbox, kps per stride 8, 16,
+                          32), 5 landmarks; --input-size is the frame (padded to multiples of 32, default 320x320),
+                          --candidate-limit is top_k (default 5000), score 0.9 and NMS 0.3 unless given;
+                          --yunet-preset opencv (FaceDetectorYN's rules) or single-test; --input-kind s8 (the
+                          int8-output model's quantization per output) or f32 (read natively by the firmware)
   --nms                   hard, blend (ncnn), weighted (MediaPipe), soft-linear, soft-gaussian (--soft-sigma)
   --input-kind s8         int8 tensors with a per-tensor scale and zero point (--score-scale ... --box-zero-point);
                i32        int32 fixed point: probabilities Q30 (1.0 = 2^30), logits and boxes Q20
@@ -45,6 +50,9 @@ def _thresholds(text: str) -> tuple[float, ...]:
     return values
 
 
+_DEFAULT = object()  # --candidate-limit not given: the family's own (not a str: argparse would parse it)
+
+
 def _limit(text: str) -> int | None:
     if text.lower() in ("none", "all"):
         return None
@@ -56,10 +64,15 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
     g.add_argument(
         "--family",
         "--preset",
-        choices=("ultraface", "ultraslim", "blazeface"),
+        choices=("ultraface", "ultraslim", "blazeface", "yunet"),
         default="ultraface",
-        help="model family; ultraslim presets NXP's int8 ultraslim, blazeface MediaPipe's BlazeFace "
-        "(default: ultraface)",
+        help="model family; ultraslim presets NXP's int8 ultraslim, blazeface MediaPipe's BlazeFace, yunet OpenCV's "
+        "YuNet (default: ultraface)",
+    )
+    g.add_argument(
+        "--yunet-preset",
+        choices=("opencv", "single-test"),
+        help="yunet's decisions: FaceDetectorYN's (opencv, the default) or one score test (single-test)",
     )
     g.add_argument(
         "--name",
@@ -78,9 +91,9 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
     g.add_argument(
         "--candidate-limit",
         type=_limit,
-        default=200,
+        default=_DEFAULT,
         metavar="N|none",
-        help="best candidates kept before NMS (default 200; none: every anchor)",
+        help="best candidates kept before NMS (default 200, yunet's top_k 5000; none: every anchor)",
     )
     g.add_argument(
         "--max-detections",
@@ -132,6 +145,12 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
 
 def spec_from_args(args) -> ModelSpec:
     """The ModelSpec the options describe; ValueError names a contradiction."""
+    if args.family == "yunet":
+        return _yunet_spec(args)
+    if getattr(args, "yunet_preset", None) is not None:
+        raise ValueError("--yunet-preset is for --family yunet")
+    if args.candidate_limit is _DEFAULT:
+        args.candidate_limit = 200
     slim = args.family == "ultraslim"
     base = ModelSpec.ultraslim() if slim else ModelSpec.blazeface() if args.family == "blazeface" else ModelSpec()
     sq = (
@@ -177,4 +196,41 @@ def spec_from_args(args) -> ModelSpec:
         if "input_size" in str(exc):
             raise ValueError(f"--input-size {spec.input_size[0]}x{spec.input_size[1]}: {exc}") from None
         raise
+    return spec
+
+
+def _yunet_spec(args) -> ModelSpec:
+    given = {
+        "--score-scale": args.score_scale,
+        "--score-zero-point": args.score_zero_point,
+        "--box-scale": args.box_scale,
+        "--box-zero-point": args.box_zero_point,
+        "--priors": None if args.priors == "trained" else args.priors,
+        "--soft-sigma": None if args.soft_sigma == 0.5 else args.soft_sigma,
+    }
+    bad = [k for k, v in given.items() if v is not None]
+    if bad:
+        raise ValueError(f"--family yunet has its own quantization per output and decode: no {', '.join(bad)}")
+    base = ModelSpec.yunet()
+    overrides = dict(
+        name=args.name or "yunet",
+        input_size=args.input_size or base.input_size,
+        input_kind=args.input_kind or base.input_kind,
+        score_threshold=base.score_threshold if args.score_threshold is None else args.score_threshold,
+        iou_threshold=args.iou_threshold,
+        candidate_limit=base.candidate_limit if args.candidate_limit is _DEFAULT else args.candidate_limit,
+        max_detections=args.max_detections,
+        preset=args.yunet_preset or "opencv",
+        drop_finest_level=bool(args.drop_finest_level),
+        logits=bool(args.logits),
+        decoded=bool(args.decoded),
+        clip=bool(args.clip),
+        nms=args.nms or "hard",
+        score_test=args.score_test or ">",
+        pixel_size=args.pixel_size,
+        class_thresholds=args.class_thresholds,
+        eps=getattr(args, "eps", None),
+    )
+    spec = ModelSpec.yunet(**overrides)
+    spec.processor()  # thresholds, sizes and limits checked now
     return spec

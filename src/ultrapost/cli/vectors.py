@@ -40,11 +40,15 @@ examples:
   ultrapost vectors --family ultraslim -o vectors/ultraslim --cases 20
   ultrapost vectors --family ultraslim --inputs frames.npz -o vectors/frames     # arrays [172, 6] int8
   ultrapost vectors --input-size 128x96 --input-kind f32 --logits -o vectors/rfb128_f32
+  ultrapost vectors --family yunet --input-size 160x120 --score-threshold 0.6 -o vectors/yunet160
 
 --inputs: a .npz whose arrays are the tensors, each array one record in file order: for ultraslim [172, 6] (or
 [1, 172, 6]); for ultraface pairs NAME_scores [N, C] and NAME_boxes [N, 4]; for blazeface NAME_scores [N, 1] (logits)
-and NAME_boxes [N, 16] (regressors: box, then 6 keypoints). dtype: int8 (s8), int32 (i32) or float32 (f32), as
---input-kind says.
+and NAME_boxes [N, 16] (regressors: box, then 6 keypoints); for yunet its 12 outputs by name (cls_8 ... kps_32, one
+record) or NAME_cls_8 ... NAME_kps_32 (a record per NAME). dtype: int8 (s8), int32 (i32) or float32 (f32), as
+--input-kind says. A YuNet record holds the 12 tensors back to back (cls, obj, bbox, kps, each for strides 8, 16,
+32) and is run by up_yunet_run; its expected boxes and keypoints are Q12 pixels; its error records are one output
+row short and 4 bytes of scratch short.
 
 """
     + MODEL_HELP
@@ -85,7 +89,34 @@ def npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
         raise
 
 
+def _yunet_npz(spec, path) -> list[tuple[str, dict]]:
+    """(label, outputs) per record: arrays named by YuNet's outputs (cls_8 ... kps_32: one record) or
+    RECORD_cls_8 ... RECORD_kps_32 (one record per RECORD)."""
+    from ultrapost.core.yunet_config import OUTPUT_NAMES
+
+    want = np.dtype(_DTYPES[spec.input_kind])
+    groups: dict[str, dict] = {}
+    with np.load(path) as z:
+        if not z.files:
+            raise ValueError(f"{path}: no arrays")
+        for name in z.files:
+            out = next((o for o in OUTPUT_NAMES if name == o or name.endswith("_" + o)), None)
+            if out is None:
+                raise ValueError(f"{path}: array {name} is not named by a YuNet output ({', '.join(OUTPUT_NAMES)})")
+            a = z[name]
+            if a.dtype != want:
+                raise TypeError(f"{path}: {name} is {a.dtype}, --input-kind {spec.input_kind} needs {want}")
+            groups.setdefault(name[: -len(out)].rstrip("_") or "0", {})[out] = a
+    for label, outputs in groups.items():
+        missing = [o for o in OUTPUT_NAMES if o not in outputs]
+        if missing:
+            raise ValueError(f"{path}: record {label} lacks {', '.join(missing)}")
+    return list(groups.items())
+
+
 def _npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    if spec.family == "yunet":
+        return _yunet_npz(spec, path)
     want = np.dtype(_DTYPES[spec.input_kind])
     n = spec.processor().num_anchors
     out = []
@@ -129,7 +160,8 @@ def run(args) -> int:
         raise ValueError(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
     spec = spec_from_args(args)
     if args.inputs:
-        records = vectorsets.records_for(spec, 0, npz_inputs(spec, args.inputs), error_records=not args.no_errors)
+        make = vectorsets.yunet_records if spec.family == "yunet" else vectorsets.records_for
+        records = make(spec, 0, npz_inputs(spec, args.inputs), error_records=not args.no_errors)
     else:
         records = vectorsets.generated_records(spec, 0, args.cases, args.seed, error_records=not args.no_errors)
     out = vectorsets.write_set(Path(args.output), [(spec, records)])

@@ -25,10 +25,17 @@ post-processing cases, for every model family, input kind and NMS kind:
   retinaface  f32, s8, i32: both prior configs (Face-Detector-1MB, zineos Blazeface), 5 landmarks in their own
               tensor, probabilities or logits
   multiclass  f32, s8, i32: background + 2 or 3 classes, a threshold per class, labels
+  retinaface_packed  f32, s8, i32: Pytorch_Retinaface mobilenet0.25's one packed [N, 16] output (loc, class logits,
+              landmarks; views, no copy), its priors (min sizes [[16, 32], [64, 128], [256, 512]], steps 8, 16, 32)
+              at 640, 320 and 160, int8 with one scale and zero point for the 16 columns (rebuild: a retinaface
+              case of the mnet config, packed as [loc | conf | landms])
+  yunet       f32, s8: OpenCV's YuNet (up_yunet_run): any frame size (padded to 32), both presets (opencv, single-test),
+              top_k, random, tied, on-the-threshold, lone-candidate, clustered and empty outputs
 
 Case i of a family and kind uses NMS kind i mod 5 (hard, blend, weighted, soft-linear, soft-gaussian), so every
-family and kind is checked with every NMS kind. Cases come from ultrapost.families.cases: case i is a pure function of
-(--seed, family, kind, i), so any mismatch reported here can be rebuilt and debugged. "Same" means np.array_equal
+family and kind is checked with every NMS kind (YuNet has its own, OpenCV's NMS on integer rectangles). Cases
+come from ultrapost.families.cases (YuNet: ultrapost.families.yunet_cases): case i is a pure function of (--seed,
+family, kind, i), so any mismatch reported here can be rebuilt and debugged. "Same" means np.array_equal
 and equal dtypes on every output array (boxes Q20, scores Q30, anchor indices, keypoints Q20, labels), never a
 tolerance.
 
@@ -50,6 +57,8 @@ GROUPS = {
     "blazeface": ("f32", "s8", "i32"),
     "retinaface": ("f32", "s8", "i32"),
     "multiclass": ("f32", "s8", "i32"),
+    "retinaface_packed": ("f32", "s8", "i32"),
+    "yunet": ("f32", "s8"),
 }
 _LIMITS = (200, 1, 7, None)
 _MAX_DETECTIONS = (None, 1, 5)
@@ -59,7 +68,10 @@ _MAKERS = {
     "blazeface": "blazeface_case",
     "retinaface": "retinaface_case",
     "multiclass": "multiclass_case",
+    "retinaface_packed": "retinaface_case",
 }
+_PACKED_SIZES = ((640, 640), (320, 320), (160, 160), (200, 120))
+_YUNET_FRAMES = ((320, 240), (96, 64), (100, 70), (64, 32), (33, 97), (160, 160))
 
 
 @dataclass
@@ -77,7 +89,10 @@ class Case:
         return self.params.get("nms", "hard")
 
     def rebuild(self) -> str:
-        p = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        p = ", ".join(f"{k}={v!r}" for k, v in self.params.items() if k != "yunet")
+        if self.family == "yunet":  # (outputs, quantization), then the post-processor
+            y = ", ".join(f"{k}={v!r}" for k, v in self.params["yunet"].items())
+            return f"(ultrapost.families.yunet_cases.make_outputs({p}), ultrapost.YuNet({y}))"
         return f"ultrapost.families.cases.{_MAKERS[self.family]}({p})"
 
 
@@ -130,6 +145,10 @@ def make(family: str, kind: str, index: int, seed: int = 0) -> Case:
         params = dict(seed=case_seed, kind=kind, model=str(rng.choice(["short", "full", "back"])), nms=nms)
         pp, s, r, q = cases.blazeface_case(**params)
         return Case(family, kind, index, params, pp, (s, r), dict(quantization=q))
+    if family == "yunet":
+        return _yunet_case(kind, index, rng, case_seed)
+    if family == "retinaface_packed":
+        return _packed_case(kind, index, rng, case_seed, nms, limit)
     if family == "retinaface":
         params = dict(
             seed=case_seed,
@@ -156,6 +175,49 @@ def make(family: str, kind: str, index: int, seed: int = 0) -> Case:
     )
     pp, s, b, q = cases.multiclass_case(**params)
     return Case(family, kind, index, params, pp, (s, b), dict(decoded=params["decoded"], quantization=q))
+
+
+def _yunet_case(kind: str, index: int, rng, case_seed: int) -> Case:
+    from ultrapost.families.yunet import YuNet
+    from ultrapost.families.yunet_cases import MODES, make_outputs
+
+    frame = tuple(int(v) for v in _YUNET_FRAMES[rng.integers(len(_YUNET_FRAMES))])
+    t = float(rng.choice([0.3, 0.5, 0.6, 0.9]))
+    params = dict(seed=case_seed, frame=frame, mode=str(rng.choice(MODES)), t=t, int8=kind == "s8")
+    yn = dict(
+        input_size=frame,
+        score_threshold=t,
+        iou_threshold=float(rng.choice([0.3, 0.45, 0.7])),
+        top_k=int(rng.choice([5000, 40, 1, 0])),
+        preset=str(rng.choice(["opencv", "single-test"])),
+        max_detections=[None, 1, 5][rng.integers(3)],
+    )
+    outputs, q = make_outputs(**params)
+    return Case("yunet", kind, index, {**params, "yunet": yn}, YuNet(**yn), (outputs,), dict(quantization=q))
+
+
+def _packed_case(kind: str, index: int, rng, case_seed: int, nms: str, limit) -> Case:
+    from ultrapost.families import cases
+
+    params = dict(
+        seed=case_seed,
+        kind="f32" if kind == "s8" else kind,
+        mode=str(rng.choice(["random", "ties", "all_pass", "none_pass", "extreme", "degenerate"])),
+        config="mnet",
+        size=tuple(int(v) for v in _PACKED_SIZES[rng.integers(len(_PACKED_SIZES))]),
+        nms=nms,
+        logits=True,
+        candidate_limit=limit,
+        max_detections=[750, 1, 5][rng.integers(3)],
+        score_test=str(rng.choice([">", ">="])),
+    )
+    pp, conf, loc, landms, _ = cases.retinaface_case(**params)
+    packed = np.concatenate([loc, conf, landms], axis=1)[None]
+    q = None
+    if kind == "s8":  # one scale and zero point for the 16 columns, as the int8-output model
+        q = (float(rng.choice([0.05, 0.10124, 0.2])), int(rng.integers(-5, 6)))
+        packed = np.clip(np.round(packed / q[0]) + q[1], -128, 127).astype(np.int8)
+    return Case("retinaface_packed", kind, index, params, pp, (packed,), dict(quantization=q))
 
 
 def differences(c, g) -> list[str]:

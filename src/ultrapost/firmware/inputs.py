@@ -125,3 +125,15 @@ def spec_inputs(spec: ModelSpec, scores, boxes):
         logits = spec.logits or spec.family == "blazeface"
         return _fixed(scores, 20 if logits else 30), _fixed(boxes, 20)
     return np.asarray(scores, np.float32), np.asarray(boxes, np.float32)
+
+
+def yunet_outputs(spec: ModelSpec, seed: int, mode: str = "random") -> dict:
+    """Generated YuNet outputs {"cls_8": ..., ...} for the spec's frame (ultrapost.families.yunet_cases; modes
+    random, ties, threshold, lone, clustered, none), float32, or int8 with the spec's quantization."""
+    from ultrapost.families.yunet_cases import make_outputs
+
+    out, _ = make_outputs(seed, spec.input_size, mode, spec.score_threshold)
+    quant = spec.quantization()
+    if quant is None:
+        return out
+    return {k: _quantize(v, quant[k]) for k, v in out.items()}

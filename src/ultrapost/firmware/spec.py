@@ -12,10 +12,15 @@ import re
 from dataclasses import dataclass
 
 from ultrapost.core import config
+from ultrapost.core.yunet_config import OUTPUT_NAMES as YUNET_OUTPUTS
+from ultrapost.core.yunet_config import YuNetConfig, padded_size
 from ultrapost.families.blazeface import BlazeFace
 from ultrapost.families.ultraface import Ultraface
+from ultrapost.families.yunet import PRESETS as YUNET_PRESETS
+from ultrapost.families.yunet import YuNet
+from ultrapost.families.yunet_cases import REAL_QUANT as YUNET_QUANT
 
-FAMILIES = ("ultraface", "ultraslim", "blazeface")
+FAMILIES = ("ultraface", "ultraslim", "blazeface", "yunet")
 NMS_KINDS = tuple(config.NMS_KINDS)
 INPUT_KINDS = ("s8", "i32", "f32")
 ULTRASLIM_QUANT = (1 / 255, -128)  # NXP ultraslim int8 output: one scale and zero point for all six columns
@@ -33,7 +38,11 @@ class ModelSpec:
     6 keypoints), anchors of the MediaPipe model of this input size (128: short range, 896; 192: full range, 2304;
     other sizes: the short-range strides). nms, score_test, pixel_size ("+1 pixel" IoU areas) and
     class_thresholds (multi-class Ultraface: one threshold per class column from 1 on, labels out) are the
-    post-processors' arguments of the same names.
+    post-processors' arguments of the same names. family "yunet" is OpenCV's YuNet (ultrapost.YuNet): input_size
+    is the frame (padded to multiples of 32), candidate_limit is top_k (None: all), preset "opencv" or
+    "single-test"; int8 (s8) outputs with each output's scale and zero point (tensor_quant: ((name, scale,
+    zero_point), ...) for the 12 outputs; default: those of the int8out model in the shared data) or float32 (f32),
+    which the firmware reads natively (as float32 bit patterns, in integers).
     """
 
     name: str = "ultraface"
@@ -57,8 +66,13 @@ class ModelSpec:
     class_thresholds: tuple[float, ...] | None = None
     soft_sigma: float = 0.5
     eps: float | None = None  # IoU epsilon (Ultraface's eps); None: the family's default
+    preset: str | None = None  # yunet: "opencv" (the default) or "single-test"
+    tensor_quant: tuple[tuple[str, float, int], ...] | None = None  # yunet s8: (output, scale, zero point) x 12
 
     def __post_init__(self):
+        if self.family == "yunet":
+            self._check_yunet()
+            return
         if not _NAME_RE.match(self.name):
             raise ValueError(f"name must be a lower-case C identifier (it prefixes the C names), got {self.name!r}")
         if self.family not in FAMILIES:
@@ -83,6 +97,58 @@ class ModelSpec:
             raise ValueError("int8 inputs need the score and box quantization (scale and zero point)")
         if self.single_tensor and self.input_kind == "s8" and tuple(self.score_quant) != tuple(self.box_quant):
             raise ValueError("ultraslim is one int8 tensor: its scores and boxes share one scale and zero point")
+
+    def _check_yunet(self):
+        if not _NAME_RE.match(self.name):
+            raise ValueError(f"name must be a lower-case C identifier (it prefixes the C names), got {self.name!r}")
+        if self.input_kind not in ("s8", "f32"):
+            raise ValueError(f"yunet outputs are int8 (s8) or float32 (f32), got {self.input_kind!r}")
+        if self.preset not in (None, *YUNET_PRESETS):
+            raise ValueError(f"yunet preset must be one of {tuple(YUNET_PRESETS)}, got {self.preset!r}")
+        others = {
+            "--logits": self.logits,
+            "--decoded": self.decoded,
+            "--clip": self.clip,
+            "--drop-finest-level": self.drop_finest_level,
+            "--pixel-size": self.pixel_size is not None,
+            "--class-thresholds": self.class_thresholds is not None,
+            "--eps": self.eps is not None,
+            "--priors stride": self.priors != "trained",
+            f"--nms {self.nms}": self.nms != "hard",
+            "--score-test >=": self.score_test != ">",
+            "--score-scale / --box-scale": self.score_quant is not None or self.box_quant is not None,
+        }
+        bad = [k for k, v in others.items() if v]
+        if bad:
+            raise ValueError(
+                "yunet has its own decode, tests and NMS (--yunet-preset opencv or single-test) and a quantization "
+                "per output: no " + ", ".join(bad)
+            )
+        if self.tensor_quant is not None:
+            names = [q[0] for q in self.tensor_quant]
+            if sorted(names) != sorted(YUNET_OUTPUTS):
+                raise ValueError(f"tensor_quant must name each of {', '.join(YUNET_OUTPUTS)} once, got {names}")
+            if self.input_kind != "s8":
+                raise ValueError("tensor_quant is the int8 outputs' quantization: --input-kind s8")
+
+    @classmethod
+    def yunet(cls, name: str = "yunet", **overrides) -> ModelSpec:
+        """OpenCV's YuNet with FaceDetectorYN's defaults (score 0.9, NMS 0.3, top_k 5000) on a 320x320 frame, int8
+        outputs quantized as the shared data's int8out model."""
+        base = dict(
+            name=name,
+            family="yunet",
+            input_size=(320, 320),
+            input_kind="s8",
+            score_threshold=0.9,
+            iou_threshold=0.3,
+            candidate_limit=5000,
+            score_quant=None,
+            box_quant=None,
+            preset="opencv",
+        )
+        base.update(overrides)
+        return cls(**base)
 
     @classmethod
     def ultraslim(cls, name: str = "ultraslim", **overrides) -> ModelSpec:
@@ -133,14 +199,23 @@ class ModelSpec:
 
     @property
     def num_keypoints(self) -> int:
-        return 6 if self.family == "blazeface" else 0
+        return 6 if self.family == "blazeface" else 5 if self.family == "yunet" else 0
 
     @property
     def box_columns(self) -> int:
         return 4 + 2 * self.num_keypoints
 
     def processor(self):
-        """The post-processor this spec describes: an ultrapost.Ultraface or ultrapost.BlazeFace."""
+        """The post-processor this spec describes: an ultrapost.Ultraface, ultrapost.BlazeFace or ultrapost.YuNet."""
+        if self.family == "yunet":
+            return YuNet(
+                self.input_size,
+                score_threshold=self.score_threshold,
+                iou_threshold=self.iou_threshold,
+                top_k=0 if self.candidate_limit is None else self.candidate_limit,
+                preset=self.preset or "opencv",
+                max_detections=self.max_detections,
+            )
         if self.family == "blazeface":
             return BlazeFace(
                 self.input_size,
@@ -171,11 +246,21 @@ class ModelSpec:
         )
 
     def quantization(self):
-        return (tuple(self.score_quant), tuple(self.box_quant)) if self.input_kind == "s8" else None
+        if self.input_kind != "s8":
+            return None
+        if self.family == "yunet":
+            if self.tensor_quant is None:
+                return dict(YUNET_QUANT)
+            return {k: (float(scale), int(zp)) for k, scale, zp in self.tensor_quant}
+        return (tuple(self.score_quant), tuple(self.box_quant))
 
     def host_config(self, pp=None):
-        """(FixedConfig, Core) for the spec's own input kind (F32 for float inputs)."""
+        """(FixedConfig, Core) for the spec's own input kind (F32 for float inputs); yunet: (YuNetConfig,
+        YuNetCore), the same on the host and the firmware."""
         pp = pp or self.processor()
+        if self.family == "yunet":
+            kind = config.INPUT_S8 if self.input_kind == "s8" else config.INPUT_F32
+            return pp.config(kind, padded_size(*self.input_size), self.quantization())
         if self.family == "blazeface":
             return pp.config(self.input_kind, self.quantization())
         return pp.config(self.input_kind, self.decoded, self.quantization())
@@ -183,6 +268,8 @@ class ModelSpec:
     def firmware_config(self, pp=None):
         """(FixedConfig, Core) a firmware runs: the spec's, with I32 in place of F32 (converted on the host)."""
         pp = pp or self.processor()
+        if self.family == "yunet":
+            return self.host_config(pp)
         kind = "i32" if self.input_kind == "f32" else self.input_kind
         quant = self.quantization() if kind == "s8" else None
         if self.family == "blazeface":
@@ -191,6 +278,18 @@ class ModelSpec:
 
     def describe(self) -> str:
         w, h = self.input_size
+        if self.family == "yunet":
+            pw, ph = padded_size(w, h)
+            quant = (
+                ""
+                if self.input_kind != "s8"
+                else (", int8 quantization of the int8out model" if self.tensor_quant is None else ", int8 per output")
+            )
+            return (
+                f"yunet {w}x{h} (padded {pw}x{ph}), input {self.input_kind}, preset {self.preset or 'opencv'}, "
+                f"score {self.score_threshold}, NMS {self.iou_threshold}, top_k {self.candidate_limit}, "
+                f"max detections {self.max_detections}, 5 landmarks{quant}"
+            )
         parts = [
             f"{self.family} {w}x{h}",
             f"input {self.input_kind}" + (" (host-converted to i32)" if self.input_kind == "f32" else ""),
@@ -237,7 +336,10 @@ def scratch_size(config) -> int:
     """up_scratch_size of a valid config as csrc/ultrapost.h documents it: per candidate 4 bytes (hard NMS), 20
     (blending, weighted) or 24 (soft-NMS). This is what a firmware allocates; the host binding's Core.scratch_bytes
     may be larger (room for its faster hard NMS). The board harness reports the C's own value in the stats file,
-    and the board checks compare the two."""
+    and the board checks compare the two. YuNet (up_yunet_scratch_size): 8 bytes per top_k candidate and 16 per
+    output."""
+    if isinstance(config, YuNetConfig):
+        return 8 * int(config.top_k) + 16 * int(config.max_detections)
     nms = int(config.nms_kind)
     per = 4 if nms == 0 else 20 if nms in (1, 2) else 24
     return int(config.candidate_limit) * per

@@ -25,6 +25,7 @@ import numpy as np
 
 from ultrapost import golden
 from ultrapost.core._core import run_raw
+from ultrapost.families.yunet_cases import MODES as YUNET_MODES
 from ultrapost.firmware.formats import (
     OutputRecord,
     VectorRecord,
@@ -34,8 +35,9 @@ from ultrapost.firmware.formats import (
     write_vectors,
 )
 from ultrapost.firmware.headers import write_config_dir
-from ultrapost.firmware.inputs import float_inputs, spec_inputs
+from ultrapost.firmware.inputs import float_inputs, spec_inputs, yunet_outputs
 from ultrapost.firmware.spec import UP_ERR_OUTPUT, UP_ERR_SCRATCH, UP_ERR_STRIDE, ModelSpec, scratch_size
+from ultrapost.golden import yunet as golden_yunet
 
 SET_FILES = ("configs.h", "vectors.bin", "expected.bin", "vectors.h", "manifest.json")
 
@@ -83,6 +85,8 @@ def records_for(spec: ModelSpec, config_id: int, inputs, *, error_records: bool 
     row stride below the row width. Keypoints (BlazeFace) stay in the box rows, after the 4 box values.
     """
 
+    if spec.family == "yunet":
+        raise ValueError("YuNet records come from yunet_records (its 12 outputs by name)")
     pp = spec.processor()
     fc_host, _ = spec.host_config(pp)
     fc_fw, core_fw = spec.firmware_config(pp)
@@ -133,6 +137,29 @@ def records_for(spec: ModelSpec, config_id: int, inputs, *, error_records: bool 
     return out
 
 
+def yunet_records(spec: ModelSpec, config_id: int, inputs, *, error_records: bool = True) -> list[Record]:
+    """Records for each (label, outputs) in inputs (YuNet's 12 outputs by name, int8 or float32 as the spec's input
+    kind), expected from the golden model; error_records adds one output row short and 4 bytes of scratch short."""
+    pp = spec.processor()
+    fc, _ = spec.firmware_config(pp)
+    out = []
+    for label, outputs in inputs:
+        kind, pad, _, _, t = pp.tensors(outputs, spec.quantization())
+        if kind != fc.input_kind or pad != (fc.pad_w, fc.pad_h):
+            raise ValueError(f"{spec.name}/{label}: outputs of another input kind or frame size")
+        expected = OutputRecord.of(golden_yunet.run(fc, t), 5)
+        out.append(Record(f"{spec.name}/{label}", spec.name, VectorRecord.yunet(config_id, t), expected))
+    if error_records and out:
+        vec = out[0].vector
+        for label, cap, scratch, status in (
+            ("error_capacity", int(fc.max_detections) - 1, -1, UP_ERR_OUTPUT),
+            ("error_scratch", -1, scratch_size(fc) - 4, UP_ERR_SCRATCH),
+        ):
+            bad = dataclasses.replace(vec, capacity=cap, scratch_bytes=scratch)
+            out.append(Record(f"{spec.name}/{label}", spec.name, bad, OutputRecord.error(status, 5)))
+    return out
+
+
 MODES = ("random", "ties", "all_pass", "none_pass", "extreme", "degenerate", "on_level")
 
 
@@ -140,6 +167,13 @@ def generated_records(spec: ModelSpec, config_id: int, cases: int, seed: int = 0
     """`cases` generated inputs cycling through the case modes (ultrapost.families.cases), case i from (seed, i)."""
     if cases < 1:
         raise ValueError(f"cases must be >= 1, got {cases}")
+    if spec.family == "yunet":
+        inputs = []
+        for i in range(cases):
+            mode = YUNET_MODES[i % len(YUNET_MODES)]
+            outputs = yunet_outputs(spec, int(np.random.default_rng([seed, i]).integers(2**31)), mode)
+            inputs.append((f"{i}_{mode}", outputs))
+        return yunet_records(spec, config_id, inputs, error_records=error_records)
     if spec.single_tensor or spec.class_thresholds is not None:
         modes = ("random", "ties", "none_pass")
     elif spec.family == "blazeface":
@@ -182,7 +216,10 @@ def vectors_header(records: list[Record]) -> str:
         " * for each up_vectors[i], call up_run(up_fw_configs[v->config_id], ...) with the input's tensors, strides,",
         " * capacity (-1: the config's max_detections) and scratch (-1: up_scratch_size) and compare status, count,",
         " * boxes (Q20), scores (Q30), anchors, keypoints (Q20, when num_keypoints > 0) and labels (when not NULL)",
-        " * with the expected arrays. Configs with keypoints or labels need output buffers for them too. */",
+        " * with the expected arrays. Configs with keypoints or labels need output buffers for them too.",
+        " * A YuNet config (up_fw_yunet_configs[config_id] not NULL, up_fw_configs[config_id] NULL): call",
+        " * up_yunet_run with data holding its 12 tensors back to back (cls, obj, bbox, kps, each for strides 8, 16,",
+        " * 32: [N_s][1], [N_s][1], [N_s][4], [N_s][10]); boxes and keypoints (P = 5) are Q12 pixels. */",
         "#ifndef UP_VECTORS_H",
         "#define UP_VECTORS_H",
         "",
@@ -193,7 +230,7 @@ def vectors_header(records: list[Record]) -> str:
         "",
         "typedef struct {",
         "    const char *name;",
-        "    uint32_t config_id;       /* index into up_fw_configs */",
+        "    uint32_t config_id;       /* index into up_fw_configs (YuNet: up_fw_yunet_configs) */",
         "    uint32_t element_size;    /* 1: data is int8_t, 4: int32_t */",
         "    const void *data;         /* the input tensors, element_count elements */",
         "    uint32_t element_count;",
@@ -255,16 +292,17 @@ def write_set(out_dir, groups: list[tuple[ModelSpec, list[Record]]]) -> Path:
             raise ValueError(f"records of {spec.name} must use config id {cid}")
         fc, core = spec.firmware_config()
         configs.append((spec.name, fc))
+        yunet = spec.family == "yunet"
         info.append(
             {
                 "name": spec.name,
                 "config_id": cid,
                 "spec": spec.to_json(),
                 "description": spec.describe(),
-                "num_anchors": int(fc.num_anchors),
+                "num_anchors": int(fc.num_points if yunet else fc.num_anchors),
                 "max_detections": int(fc.max_detections),
-                "num_keypoints": int(fc.num_keypoints),
-                "num_labels": int(fc.num_labels),
+                "num_keypoints": 5 if yunet else int(fc.num_keypoints),
+                "num_labels": 0 if yunet else int(fc.num_labels),
                 "scratch_bytes": scratch_size(fc),
             }
         )
@@ -322,8 +360,9 @@ def read_set(path) -> VectorSet:
 def suite_specs() -> list[ModelSpec]:
     """Model configurations firmware-check runs by default: each input kind with probabilities and logits, raw and
     decoded boxes, both prior conventions, clipping, a dropped finest level, limits, NXP's ultraslim, every NMS
-    kind, "+1 pixel" areas, ">=" score tests, multi-class labels, and BlazeFace short and full range with
-    keypoints (int8, int32 and float converted to int32)."""
+    kind, "+1 pixel" areas, ">=" score tests, multi-class labels, BlazeFace short and full range with
+    keypoints (int8, int32 and float converted to int32), and YuNet (int8 and float32 read natively; OpenCV's rules
+    and the single-test preset; frames padded to multiples of 32)."""
     q = {"score_quant": (1 / 256, -128), "box_quant": (0.04, 3)}
     ql = {"score_quant": (0.0625, 4), "box_quant": (0.04, 3)}
     qd = {"score_quant": (1 / 255, -128), "box_quant": (1 / 128, 0)}
@@ -395,6 +434,10 @@ def suite_specs() -> list[ModelSpec]:
         ModelSpec.blazeface("bf192_full_i32", input_size=(192, 192), input_kind="i32"),
         ModelSpec.blazeface("bf192_full_s8_hard", input_size=(192, 192), input_kind="s8", nms="hard"),
         ModelSpec.blazeface("bf128_f32_soft_linear", input_kind="f32", nms="soft-linear", max_detections=10),
+        # YuNet: 5 landmarks, its own decode, tests and NMS (up_yunet_run)
+        ModelSpec.yunet("yn320_s8", score_threshold=0.6, candidate_limit=400),
+        ModelSpec.yunet("yn200x150_f32", input_size=(200, 150), input_kind="f32", score_threshold=0.5),
+        ModelSpec.yunet("yn100x70_s8_single", input_size=(100, 70), preset="single-test", max_detections=20),
     ]
 
 
