@@ -3,10 +3,14 @@
 Per photo at its own size (the dynamic model, float32 outputs from onnxruntime, score 0.6, NMS 0.3, top_k 5000),
 median microseconds per call of: ultrapost's C (``YuNet.postprocess``, from the outputs to Detections), its golden
 numpy twin, the numpy transcription of OpenCV's rules (``reference.yunet``, its NMS a Python loop), and OpenCV's
-path from Python (the numpy decode, then ``cv2.dnn.NMSBoxes``). FaceDetectorYN's own post-processing runs inside
-``detect()`` with the network and cannot be timed apart from Python: the difference of ``detect()`` at two
-thresholds varied by tens of milliseconds between runs on a shared machine, far above the quantity itself. Plus the
-int8-output model at 320x320 through the C.
+path from Python (the numpy decode, then ``cv2.dnn.NMSBoxes``). Plus the int8-output model at 320x320 through the C.
+
+FaceDetectorYN's own post-processing (``faceyn``, run with ``--faceyn``): per photo letterboxed into 320x320 (the
+float dynamic model, OpenCV's single-threaded dnn), ``FaceDetectorYN.detect(frame)`` and ``cv2.dnn`` running the
+same model (readNet, setInput of the same blob, forward of the 12 output names) are timed in interleaved pairs,
+many repeats; the median of the paired differences bounds FaceDetectorYN's pre- plus post-processing (padding,
+blobFromImage, decode, NMSBoxes, the output Mat) per call. ultrapost's C and the numpy paths are timed on the
+outputs that ``cv2.dnn`` forward gave for that frame (the same faces as FaceDetectorYN's: checked).
 """
 
 from __future__ import annotations
@@ -76,6 +80,82 @@ def photo(p: Path, model: str, sess, sess8, quant: dict, names: list, repeat: in
     return (p.name, f"{w}x{h}", n, c, g, ref, cv_post, n8, c8)
 
 
+def paired_median_us(fa, fb, repeat: int) -> tuple[float, float, float, float]:
+    """Medians of fa and fb and of their paired differences (interleaved calls: shared-machine noise hits both),
+    with the differences' interquartile range, in microseconds."""
+    fa(), fb()
+    ta, tb = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fa()
+        t1 = time.perf_counter()
+        fb()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    d = (np.array(ta) - np.array(tb)) * 1e6
+    return (
+        float(np.median(ta) * 1e6),
+        float(np.median(tb) * 1e6),
+        float(np.median(d)),
+        float(np.subtract(*np.percentile(d, [75, 25]))),
+    )
+
+
+def faceyn_photo(p: Path, model: str, net, names: list, repeat: int) -> tuple:
+    """One photo letterboxed into 320x320: FaceDetectorYN.detect against cv2.dnn forward of the same blob, and
+    ultrapost's C and the numpy paths on that forward's outputs."""
+    img = cv2.imread(str(p))
+    h, w = img.shape[:2]
+    s = 320 / max(w, h)
+    frame = np.zeros((320, 320, 3), np.uint8)
+    frame[: round(h * s), : round(w * s)] = cv2.resize(img, (round(w * s), round(h * s)))
+    det = cv2.FaceDetectorYN.create(model, "", (320, 320), 0.6, 0.3, 5000)
+    blob = cv2.dnn.blobFromImage(frame)  # FaceDetectorYN's: float32 BGR 0..255, NCHW (320 needs no padding)
+
+    def forward():
+        net.setInput(blob)
+        return net.forward(names)
+
+    outs = dict(zip(names, forward(), strict=True))
+    faces = det.detect(frame)[1]
+    yn = YuNet((320, 320), 0.6, 0.3, 5000)
+    got = yn.postprocess(outs)
+    n = 0 if faces is None else len(faces)
+    if len(got) != n:
+        raise RuntimeError(f"{p.name}: FaceDetectorYN {n} faces, ultrapost {len(got)} on cv2.dnn's outputs")
+    t_det, t_fwd, t_post, iqr = paired_median_us(lambda: det.detect(frame), forward, repeat)
+    c = median_us(lambda: yn.postprocess(outs), 201)
+    g = median_us(lambda: yn.postprocess(outs, backend="golden"), 21)
+    cv_post = median_us(lambda: numpy_opencv_nms(outs, 320, 320), 201)
+    print(
+        f"{p.name:18s} faces {n:3d}  detect {t_det:8.0f}  forward {t_fwd:8.0f}  faceyn pre+post {t_post:7.1f} "
+        f"(IQR {iqr:6.1f})  C {c:6.1f}  golden {g:8.1f}  numpy+NMSBoxes {cv_post:7.1f}",
+        flush=True,
+    )
+    return n, t_det, t_fwd, t_post, iqr, c, g, cv_post
+
+
+def faceyn(repeat: int) -> None:
+    cv2.setNumThreads(1)
+    model = str(DATA / "yunet/face_detection_yunet_2026may.onnx")
+    net = cv2.dnn.readNet(model)
+    names = list(net.getUnconnectedOutLayersNames())
+    rows = np.array([faceyn_photo(p, model, net, names, repeat) for p in sorted((DATA / "images").glob("*.jpg"))])
+    n, det, fwd, post, _, c, g, cvp = rows.T
+    print(f"{len(rows)} photos at 320x320, {int(n.sum())} faces; medians over photos, us per call:")
+    print(f"  FaceDetectorYN.detect {np.median(det):.0f}, cv2.dnn forward {np.median(fwd):.0f}")
+    print(f"  FaceDetectorYN pre+post (paired difference) {np.median(post):.1f}")
+    print(
+        f"  ultrapost C {np.median(c):.1f}, golden numpy {np.median(g):.1f},"
+        f" numpy decode + NMSBoxes {np.median(cvp):.1f}"
+    )
+    print(
+        f"  ratios (median over photos): FaceDetectorYN pre+post / C {np.median(post / c):.1f}x, "
+        f"numpy + NMSBoxes / C {np.median(cvp / c):.1f}x, golden / C {np.median(g / c):.1f}x"
+    )
+
+
 def main(repeat: int = 21) -> None:
     cv2.setNumThreads(1)
     model = str(DATA / "yunet/face_detection_yunet_2026may.onnx")
@@ -111,4 +191,7 @@ def main(repeat: int = 21) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 21)
+    if "--faceyn" in sys.argv:
+        faceyn(int(sys.argv[-1]) if sys.argv[-1].isdigit() else 301)
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 21)
