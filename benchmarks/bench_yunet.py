@@ -9,8 +9,10 @@ FaceDetectorYN's own post-processing (``faceyn``, run with ``--faceyn``): per ph
 float dynamic model, OpenCV's single-threaded dnn), ``FaceDetectorYN.detect(frame)`` and ``cv2.dnn`` running the
 same model (readNet, setInput of the same blob, forward of the 12 output names) are timed in interleaved pairs,
 many repeats; the median of the paired differences bounds FaceDetectorYN's pre- plus post-processing (padding,
-blobFromImage, decode, NMSBoxes, the output Mat) per call. ultrapost's C and the numpy paths are timed on the
-outputs that ``cv2.dnn`` forward gave for that frame (the same faces as FaceDetectorYN's: checked).
+blobFromImage, decode, NMSBoxes, the output Mat) per call. Timed as this thread's CPU time (OpenCV with one
+thread; time descheduled on a shared machine not counted), the wall-clock difference printed beside it.
+ultrapost's C and the numpy paths are timed the same way on the outputs that ``cv2.dnn`` forward gave for that
+frame (the same faces as FaceDetectorYN's: checked).
 """
 
 from __future__ import annotations
@@ -80,31 +82,43 @@ def photo(p: Path, model: str, sess, sess8, quant: dict, names: list, repeat: in
     return (p.name, f"{w}x{h}", n, c, g, ref, cv_post, n8, c8)
 
 
-def paired_median_us(fa, fb, repeat: int) -> tuple[float, float, float, float]:
-    """Medians of fa and fb and of their paired differences (interleaved calls: shared-machine noise hits both),
-    with the differences' interquartile range, in microseconds."""
-    fa(), fb()
-    ta, tb = [], []
+def cpu_median_us(fn, repeat: int) -> float:
+    """Median thread CPU time of fn, in microseconds (time spent descheduled on a shared machine is not counted)."""
+    fn()
+    times = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.thread_time_ns()
+        fn()
+        times.append(time.thread_time_ns() - t0)
+    return float(np.median(times) / 1e3)
+
+
+def paired_us(fa, fb, repeat: int) -> dict:
+    """fa and fb called in interleaved pairs (machine noise hits both alike): per clock (wall: perf_counter; cpu:
+    this thread's CPU time), the medians of fa and of fb, the median of the paired differences fa - fb and their
+    interquartile range, in microseconds."""
+    fa(), fb()
+    t = {"wall": ([], []), "cpu": ([], [])}
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         fa()
-        t1 = time.perf_counter()
+        w1, c1 = time.perf_counter_ns(), time.thread_time_ns()
         fb()
-        t2 = time.perf_counter()
-        ta.append(t1 - t0)
-        tb.append(t2 - t1)
-    d = (np.array(ta) - np.array(tb)) * 1e6
-    return (
-        float(np.median(ta) * 1e6),
-        float(np.median(tb) * 1e6),
-        float(np.median(d)),
-        float(np.subtract(*np.percentile(d, [75, 25]))),
-    )
+        w2, c2 = time.perf_counter_ns(), time.thread_time_ns()
+        t["wall"][0].append(w1 - w0), t["wall"][1].append(w2 - w1)
+        t["cpu"][0].append(c1 - c0), t["cpu"][1].append(c2 - c1)
+    out = {}
+    for clock, (a, b) in t.items():
+        a, b = np.array(a) / 1e3, np.array(b) / 1e3
+        d = a - b
+        q75, q25 = np.percentile(d, [75, 25])
+        out[clock] = (float(np.median(a)), float(np.median(b)), float(np.median(d)), float(q75 - q25))
+    return out
 
 
 def faceyn_photo(p: Path, model: str, net, names: list, repeat: int) -> tuple:
     """One photo letterboxed into 320x320: FaceDetectorYN.detect against cv2.dnn forward of the same blob, and
-    ultrapost's C and the numpy paths on that forward's outputs."""
+    ultrapost's C and the numpy paths on that forward's outputs (thread CPU time)."""
     img = cv2.imread(str(p))
     h, w = img.shape[:2]
     s = 320 / max(w, h)
@@ -124,16 +138,19 @@ def faceyn_photo(p: Path, model: str, net, names: list, repeat: int) -> tuple:
     n = 0 if faces is None else len(faces)
     if len(got) != n:
         raise RuntimeError(f"{p.name}: FaceDetectorYN {n} faces, ultrapost {len(got)} on cv2.dnn's outputs")
-    t_det, t_fwd, t_post, iqr = paired_median_us(lambda: det.detect(frame), forward, repeat)
-    c = median_us(lambda: yn.postprocess(outs), 201)
-    g = median_us(lambda: yn.postprocess(outs, backend="golden"), 21)
-    cv_post = median_us(lambda: numpy_opencv_nms(outs, 320, 320), 201)
+    pair = paired_us(lambda: det.detect(frame), forward, repeat)
+    c = cpu_median_us(lambda: yn.postprocess(outs), 201)
+    g = cpu_median_us(lambda: yn.postprocess(outs, backend="golden"), 11)
+    cv_post = cpu_median_us(lambda: numpy_opencv_nms(outs, 320, 320), 201)
+    det_c, fwd_c, post_c, iqr_c = pair["cpu"]
+    det_w, fwd_w, post_w, iqr_w = pair["wall"]
     print(
-        f"{p.name:18s} faces {n:3d}  detect {t_det:8.0f}  forward {t_fwd:8.0f}  faceyn pre+post {t_post:7.1f} "
-        f"(IQR {iqr:6.1f})  C {c:6.1f}  golden {g:8.1f}  numpy+NMSBoxes {cv_post:7.1f}",
+        f"{p.name:18s} faces {n:3d}  cpu: detect {det_c:7.0f} forward {fwd_c:7.0f} faceyn pre+post {post_c:6.1f} "
+        f"(IQR {iqr_c:6.1f}); wall: {post_w:7.1f} (IQR {iqr_w:7.1f})  C {c:6.1f}  golden {g:8.1f}  "
+        f"numpy+NMSBoxes {cv_post:6.1f}",
         flush=True,
     )
-    return n, t_det, t_fwd, t_post, iqr, c, g, cv_post
+    return n, det_c, fwd_c, post_c, iqr_c, post_w, iqr_w, c, g, cv_post
 
 
 def faceyn(repeat: int) -> None:
@@ -142,10 +159,13 @@ def faceyn(repeat: int) -> None:
     net = cv2.dnn.readNet(model)
     names = list(net.getUnconnectedOutLayersNames())
     rows = np.array([faceyn_photo(p, model, net, names, repeat) for p in sorted((DATA / "images").glob("*.jpg"))])
-    n, det, fwd, post, _, c, g, cvp = rows.T
-    print(f"{len(rows)} photos at 320x320, {int(n.sum())} faces; medians over photos, us per call:")
-    print(f"  FaceDetectorYN.detect {np.median(det):.0f}, cv2.dnn forward {np.median(fwd):.0f}")
-    print(f"  FaceDetectorYN pre+post (paired difference) {np.median(post):.1f}")
+    n, det, fwd, post, iqr, post_w, iqr_w, c, g, cvp = rows.T
+    print(f"{len(rows)} photos at 320x320, {int(n.sum())} faces, {repeat} pairs each; medians over photos (us):")
+    print(f"  thread CPU time: FaceDetectorYN.detect {np.median(det):.0f}, cv2.dnn forward {np.median(fwd):.0f}")
+    print(
+        f"  FaceDetectorYN pre+post (median paired difference): cpu {np.median(post):.1f} (per-photo IQR median "
+        f"{np.median(iqr):.1f}), wall {np.median(post_w):.1f} (IQR median {np.median(iqr_w):.1f})"
+    )
     print(
         f"  ultrapost C {np.median(c):.1f}, golden numpy {np.median(g):.1f},"
         f" numpy decode + NMSBoxes {np.median(cvp):.1f}"

@@ -213,7 +213,7 @@ def yunet_count(board: str, work: Path, timeout: float) -> dict:
         "identical": all(o.equals(r.expected) for o, r in zip(run.outputs, records, strict=True)),
         "text": fp.text,
         "rodata": fp.rodata,
-        "by_object": {k: v["text"] + v["rodata"] for k, v in sorted(fp.by_object.items())},
+        "by_object": {Path(k).name.split(".")[0]: v["text"] + v["rodata"] for k, v in sorted(fp.by_object.items())},
         "library_members": [Path(m).name for m in fw.footprint(image).library_members],
         "config_tables_bytes": 15 * 256 * 4,
         "stack_static": st.bytes,

@@ -313,11 +313,11 @@ def reachable_footprint(image: Image, root: str, group: str = "core") -> Footpri
         if fn not in reached:
             reached.add(fn)
             todo += edges.get(fn, ())
-    objects = {str(p) for p in image.objects.get(group, [])}
+    objects = {object_key(p) for p in image.objects.get(group, [])}
     owners = {
         origin
         for name, _a, size, origin in map_sections(image.map_file)
-        if origin in objects and name.startswith(".text.") and name[6:] in reached
+        if object_key(origin) in objects and name.startswith(".text.") and name[6:] in reached
     }
     totals = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
     by_object: dict[str, dict[str, int]] = {}
