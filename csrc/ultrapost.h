@@ -31,17 +31,18 @@
  *
  * Q formats (value = integer / 2^n):
  *   priors, boxes, deltas, logits .... Q20 int32 (1.0 = 1 << 20)
- *   output boxes .................... Q20 int32 corners x1, y1, x2, y2,
- *                                     decoded ones saturated to [-4, 4] (or
- *                                     clipped to [0, 1]); given corners
- *                                     (CORNERS) beyond +-4 are UP_ERR_RANGE
+ *   output boxes .................... Q20 int32 corners x1, y1, x2, y2 in
+ *                                     [-4, 4] (or clipped to [0, 1]); a
+ *                                     candidate's corner beyond +-4 without
+ *                                     clip, or a saturated exp its clipped
+ *                                     box depends on, is UP_ERR_RANGE
  *   probabilities, output scores .... Q30 int32 (1.0 = 1 << 30)
  *   variances ....................... Q30 int32, in (0, 1]
  *   IoU threshold ................... exact: iou_num / 2^iou_shift (the float64 t),
  *                                     with iou_q16 = floor(t * 2^16) in [0, 1 << 16]
  *   IoU epsilon ..................... Q40 int64 area units
  *   IoU area pads (+1 pixel) ........ Q20 int32, in [0, 1] (1 pixel = 1 / W)
- *   keypoints ....................... Q20 int32 x, y, saturated like boxes
+ *   keypoints ....................... Q20 int32 x, y, in range like boxes
  *   merge weights ................... Q16 (score, or exp(score) for blending)
  *   soft-NMS IoU value, 1 / sigma ... Q16
  *
@@ -86,7 +87,7 @@ extern "C" {
 #define UP_Q_IOU 16
 #define UP_ONE_BOX ((int32_t)1 << UP_Q_BOX)
 #define UP_ONE_SCORE ((int32_t)1 << UP_Q_SCORE)
-#define UP_BOX_LIMIT ((int32_t)4 << UP_Q_BOX) /* box corners saturate to +-4.0 */
+#define UP_BOX_LIMIT ((int32_t)4 << UP_Q_BOX) /* box corners beyond +-4.0: UP_ERR_RANGE */
 #define UP_MAX_ANCHORS (1 << 22)
 #define UP_MAX_KEYPOINTS 8                 /* keypoints per detection at most */
 #define UP_MAX_MERGE_CANDIDATES (1 << 15)  /* candidate_limit cap of the merging NMS kinds */

@@ -1,8 +1,11 @@
 /*
  * Decode of one candidate: variance decode against its prior (deltas), linear
- * decode (BlazeFace) or dequantization (corners), in Q20, saturated to +-4.0
- * (or clipped to [0, 1]); keypoints the same way as box centers. Given corners
- * beyond +-4.0 (without clip) are not saturated but reported (UP_ERR_RANGE).
+ * decode (BlazeFace) or dequantization (corners), in Q20, clipped to [0, 1]
+ * with clip; keypoints the same way as box centers. Nothing is saturated
+ * silently: without clip, a corner or keypoint beyond +-4.0 marks the run
+ * (UP_ERR_RANGE); a size factor at the top of its Q20 range (exp saturated)
+ * marks it too, unless clip makes the result exact (the box covers [0, 1] on
+ * that axis, as the larger true box then does).
  */
 #include "up_internal.h"
 
@@ -37,7 +40,7 @@ static int32_t up_center_factor(const up_config_t *cfg, const int32_t *lut, int3
  * are Q20 (int8: host tables; fixed point: d * var in Q20 x Q30 -> Q20, then
  * up_exp_q20 for deltas). cx = pcx + c * pw and w = e * pw are Q20 x Q20
  * products in int64 (operands below 2^31), rounded half up; corners
- * cx -+ round(w / 2) are saturated to the box limit.
+ * cx -+ round(w / 2) beyond +-4 (or a saturated e) mark the run as above.
  * Error against float64: at most about 2 LSB (2e-6) for |d| < 7 and
  * realistic priors, dominated by the rounding of priors and tables.
  */
@@ -55,6 +58,7 @@ static bool up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[
         return out && !cfg->clip;
     }
     const int32_t *prior = cfg->priors + (size_t)anchor * 4u;
+    bool out = false;
     for (int k = 0; k < 2; k++) { /* x, then y: the center and size of one axis stay in registers */
         int32_t c_q20 = up_center_factor(cfg, cfg->center_lut, raw[k]);
         int32_t e_q20;
@@ -68,10 +72,14 @@ static bool up_decode(const up_config_t *cfg, int32_t anchor, const int32_t raw[
         }
         int64_t center = prior[k] + up_rshift_round((int64_t)c_q20 * prior[k + 2], 20);
         int64_t half = up_rshift_round(up_rshift_round((int64_t)e_q20 * prior[k + 2], 20), 1);
-        box[k] = up_clamp32(center - half, lo, hi);
-        box[k + 2] = up_clamp32(center + half, lo, hi);
+        int64_t x1 = center - half;
+        int64_t x2 = center + half;
+        out |= cfg->clip ? e_q20 == INT32_MAX && (x1 > 0 || x2 < UP_ONE_BOX)
+                         : e_q20 == INT32_MAX || x1 < lo || x2 > hi;
+        box[k] = up_clamp32(x1, lo, hi);
+        box[k + 2] = up_clamp32(x2, lo, hi);
     }
-    return false;
+    return out;
 }
 
 void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4])
@@ -83,10 +91,10 @@ void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4])
     }
 }
 
-void up_check_corners(const up_source_t *src, const up_candidates_t *cand, int32_t from)
+void up_check_boxes(const up_source_t *src, const up_candidates_t *cand, int32_t from)
 {
-    if (src->cfg->box_kind != UP_BOX_CORNERS || src->cfg->clip) {
-        return;
+    if (src->cfg->box_kind == UP_BOX_CORNERS && src->cfg->clip) {
+        return; /* clipped corners are always in range */
     }
     for (int32_t i = from; i < cand->count; i++) {
         int32_t box[4];
@@ -96,14 +104,19 @@ void up_check_corners(const up_source_t *src, const up_candidates_t *cand, int32
 
 #ifndef UP_NO_KEYPOINTS
 /* Keypoint value k (x for even k, y for odd) of raw r: p_xy + c * p_wh, c the center factor
- * (keypoint_lut for int8), clamped like box corners. */
-static int32_t up_keypoint_decode(const up_config_t *cfg, int32_t anchor, int32_t k, int32_t r)
+ * (keypoint_lut for int8), clipped with clip; beyond +-4 without clip marks the run. */
+static int32_t up_keypoint_decode(const up_source_t *src, int32_t anchor, int32_t k, int32_t r)
 {
+    const up_config_t *cfg = src->cfg;
     int32_t lo = cfg->clip ? 0 : -UP_BOX_LIMIT;
     int32_t hi = cfg->clip ? UP_ONE_BOX : UP_BOX_LIMIT;
     const int32_t *prior = cfg->priors + (size_t)anchor * 4u;
     int32_t c_q20 = up_center_factor(cfg, cfg->keypoint_lut, r);
-    return up_clamp32(prior[k & 1] + up_rshift_round((int64_t)c_q20 * prior[2 + (k & 1)], 20), lo, hi);
+    int64_t v = prior[k & 1] + up_rshift_round((int64_t)c_q20 * prior[2 + (k & 1)], 20);
+    if (!cfg->clip && (v < lo || v > hi)) {
+        up_out_of_range(src);
+    }
+    return up_clamp32(v, lo, hi);
 }
 
 void up_keypoints_of(const up_source_t *src, int32_t anchor, int32_t *kp)
@@ -111,7 +124,7 @@ void up_keypoints_of(const up_source_t *src, int32_t anchor, int32_t *kp)
     int32_t n = 2 * src->cfg->num_keypoints;
     up_read_row(src, src->keypoints, src->keypoint_stride, anchor, n, kp);
     for (int32_t k = 0; k < n; k++) {
-        kp[k] = up_keypoint_decode(src->cfg, anchor, k, kp[k]);
+        kp[k] = up_keypoint_decode(src, anchor, k, kp[k]);
     }
 }
 
@@ -120,7 +133,7 @@ int32_t up_keypoint_value(const up_source_t *src, int32_t anchor, int32_t k)
     int32_t r;
     size_t elem = src->cfg->input_kind == UP_INPUT_S8 ? 1u : 4u; /* int8, else int32 */
     up_read_row(src, (const char *)src->keypoints + (size_t)k * elem, src->keypoint_stride, anchor, 1, &r);
-    return up_keypoint_decode(src->cfg, anchor, k, r);
+    return up_keypoint_decode(src, anchor, k, r);
 }
 #endif
 

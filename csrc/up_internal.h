@@ -78,11 +78,11 @@ int32_t up_score_of_key(const up_config_t *cfg, int32_t key);
 /* Reads n elements of row `anchor` of a tensor as int32 (S8 values, else int32 values). */
 void up_read_row(const up_source_t *src, const void *base, int32_t stride, int32_t anchor, int32_t n,
                  int32_t *raw);
-/* Reads and decodes the box of an anchor into Q20 corners (a given corner beyond +-4 sets src->range). */
+/* Reads and decodes the box of an anchor into Q20 corners (out of range: src->range, see up_decode.c). */
 void up_box_of(const up_source_t *src, int32_t anchor, int32_t box[4]);
-/* Given corners (CORNERS, no clip) of the candidates from index `from` on, which hard NMS stopped before
- * reaching: a corner beyond +-4 sets src->range, as for every candidate (the same rule for every NMS kind). */
-void up_check_corners(const up_source_t *src, const up_candidates_t *cand, int32_t from);
+/* The boxes of the candidates from index `from` on, which hard NMS stopped before reaching: one out of range
+ * sets src->range, as for every candidate (the same rule for every NMS kind). */
+void up_check_boxes(const up_source_t *src, const up_candidates_t *cand, int32_t from);
 /* Marks the run as out of range: src points to a run's own (non-const) source, so the write is defined. */
 static inline void up_out_of_range(const up_source_t *src)
 {

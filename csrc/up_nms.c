@@ -63,7 +63,7 @@ int32_t up_nms_hard(const up_source_t *src, const up_candidates_t *cand, up_outp
             kept++;
         }
     }
-    up_check_corners(src, cand, i);
+    up_check_boxes(src, cand, i);
     out->count = kept;
     return UP_OK;
 }

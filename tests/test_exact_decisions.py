@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ultrapost
+from ultrapost.core.config import OutOfRangeError
 
 BACKENDS = ("c", "golden")
 ONE_Q30 = 1 << 30
@@ -288,3 +289,87 @@ def test_boxes_beyond_the_representable_range_are_an_error_or_exact():
                 assert "6" in str(e) or "9" in str(e), str(e)
             else:
                 assert det.anchors.tolist() == [1], backend
+
+
+# -- decoded boxes, keypoints and float32 values: never saturated without a word ----------------------------------
+
+LOG2E = 1.4426950408889634
+
+
+def _one_candidate(delta, dtype=np.float32, **kw):
+    """One passing anchor (5) of the 16 with raw box row `delta` (float32 or Q20 int32)."""
+    s, b = rows(dtype=np.float64)
+    s[:, 0], s[5] = 1.0, [0.1, 0.9]
+    b[5] = delta
+    if dtype == np.int32:
+        return small(**kw), (s * ONE_Q30).astype(np.int32), np.floor(b * Q20 + 0.5).astype(np.int32)
+    return small(**kw), s.astype(np.float32), b.astype(np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decoded_center_beyond_four_is_an_error_not_saturated(dtype, backend):
+    # prior (cx, w) of anchor 5 is (0.375, 0.5): a center delta of 100 puts the box at 0.375 + 100 * 0.1 * 0.5 = 5.375;
+    # it used to come back as [4, ., 4, .] (a zero-width box at the limit)
+    pp, s, b = _one_candidate([100.0, 0, 0, 0], dtype)
+    with pytest.raises(OutOfRangeError, match=r"decoded box corner 5\.1.*beyond \+-4.*clip=True"):
+        pp.postprocess(s, b, backend=backend)
+    # with clip the same box is clipped, as asked: [1, y1, 1, y2]
+    pp, s, b = _one_candidate([100.0, 0, 0, 0], dtype, clip=True)
+    det = pp.postprocess(s, b, backend=backend)
+    assert det.boxes[:, 0].tolist() == [1.0] and det.boxes[:, 2].tolist() == [1.0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_saturated_box_size_is_an_error_unless_clip_makes_it_exact(backend):
+    edge = 11 / LOG2E / 0.2  # exp(0.2 * d) reaches 2^11 = 2048, the top of Q20 int32
+    for d, saturated in ((edge - 1e-3, False), (edge + 1e-3, True), (200.0, True)):
+        pp, s, b = _one_candidate([0, 0, d, 0], np.float32, clip=True)
+        det = pp.postprocess(s, b, backend=backend)  # covers [0, 1]: exact whatever the true size
+        assert det.boxes[0, [0, 2]].tolist() == [0.0, 1.0]
+        pp, s, b = _one_candidate([0, 0, d, 0], np.float32)
+        if saturated:
+            with pytest.raises(OutOfRangeError, match="box size .* reaches 2048"):
+                pp.postprocess(s, b, backend=backend)
+        else:
+            with pytest.raises(OutOfRangeError, match="beyond \\+-4"):  # 0.375 +- 1024 * 0.5 / 2
+                pp.postprocess(s, b, backend=backend)
+    # a tiny prior: the saturated box (1024 * 2^-16 wide) does not cover [0, 1], so clip cannot make it exact
+    tiny = ultrapost.Ultraface((32, 32), min_boxes=((2.0**-11,),), strides=(8,), clip=True, eps=0.0)
+    _, s, b = _one_candidate([0, 0, 200.0, 0], np.float32)
+    with pytest.raises(OutOfRangeError, match="reaches 2048"):
+        tiny.postprocess(s, b, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_values_beyond_1024_are_an_error_not_clamped(backend):
+    # a center delta of 3000 used to become 1024: 0.375 + 1024 * 0.1 * 0.03 would sit inside [-4, 4] on a small prior
+    pp, s, b = _one_candidate([3000.0, 0, 0, 0], clip=True)
+    with pytest.raises(OutOfRangeError, match="box value 3000 .*beyond \\+-1024"):
+        pp.postprocess(s, b, backend=backend)
+    # logits: 2000 and 1500 clamped alike to 1024 used to tie (keep order by index); now an error
+    lg = small(0.5, 0.3, logits=True)
+    s, b = rows()
+    s[:, 1] = -5.0
+    s[3, 1], s[9, 1] = 1500.0, 2000.0
+    b[:] = [0.0, 0.0, 0.0, 0.0]
+    with pytest.raises(OutOfRangeError, match="logit value 1500 .*beyond \\+-1024"):
+        lg.postprocess(s, b, backend=backend)
+    # exactly 1024 is representable
+    s[3, 1], s[9, 1] = 1024.0, -1024.0
+    assert lg.postprocess(s, b, backend=backend).anchors.tolist() == [3]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keypoints_beyond_four_are_an_error_not_saturated(backend):
+    bf = ultrapost.BlazeFace(128, score_threshold=0.5)
+    logits = np.full(896, -10.0, np.float32)
+    logits[100] = 5.0
+    reg = np.zeros((896, 16), np.float32)
+    reg[100, 2:4] = 20.0
+    reg[100, 4] = 600.0  # keypoint x: anchor cx + 600 / 128 > 4
+    with pytest.raises(OutOfRangeError, match="keypoint value .* beyond \\+-4"):
+        bf.postprocess(logits[:, None], reg, backend=backend)
+    reg[100, 4] = 300.0  # within: 300 / 128 + cx < 4
+    det = bf.postprocess(logits[:, None], reg, backend=backend)
+    assert det.anchors.tolist() == [100] and det.landmarks[0, 0, 0] < 4

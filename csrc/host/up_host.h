@@ -14,12 +14,15 @@
  *
  * The float32 boundary converts elements to the core's fixed point one by one,
  * deterministically:
- *   probabilities -> Q30, clamped to [0, 1]
- *   logits, deltas, corners, keypoints -> Q20, clamped to [-1024, 1024]
- * with v = x * 2^q exactly in double, clamp, then floor(v + 0.5). Only the
+ *   probabilities -> Q30, clamped to [0, 1] (a passing one above 1 is
+ *                    UP_ERR_RANGE)
+ *   logits, deltas, corners, keypoints -> Q20; a value beyond +-1024 in
+ *                    boxes, keypoints or logit scores is UP_ERR_RANGE
+ *                    (NaN or Inf anywhere: UP_ERR_NONFINITE, first)
+ * with v = x * 2^q exactly in double, then floor(v + 0.5). Only the
  * elements the pipeline needs are converted; the result equals converting
  * everything first and running the config as UP_INPUT_I32
- * (src/ultrapost/golden.py does that).
+ * (golden/f32.py and golden/pipeline.py do that).
  */
 #ifndef UP_HOST_H
 #define UP_HOST_H

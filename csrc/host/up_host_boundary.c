@@ -17,30 +17,31 @@ int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
     return up_f32_fixed(x, q, lo, hi);
 }
 
-/* Exponent all ones: an unsigned max reduction, which vectorizes. */
-UP_HOST_CLONES uint32_t up_host_any_nonfinite(const float *x, size_t n)
+/* Non-negative floats order as their bit patterns: an unsigned max reduction, which vectorizes. */
+UP_HOST_CLONES uint32_t up_host_max_abs_bits(const float *x, size_t n)
 {
     uint32_t m = 0;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
     for (size_t i = 0; i < n; i++) {
-        uint32_t e = up_bits(x[i]) & 0x7f800000u;
+        uint32_t e = up_bits(x[i]) & 0x7fffffffu;
         m = e > m ? e : m;
     }
-    return m == 0x7f800000u;
+    return m;
 }
 
-uint32_t up_host_rows_nonfinite(const float *x, int32_t n, int32_t cols, int32_t stride)
+uint32_t up_host_rows_max_abs_bits(const float *x, int32_t n, int32_t cols, int32_t stride)
 {
     if (stride == cols) {
-        return up_host_any_nonfinite(x, (size_t)n * (size_t)cols);
+        return up_host_max_abs_bits(x, (size_t)n * (size_t)cols);
     }
-    uint32_t acc = 0;
+    uint32_t m = 0;
     for (int32_t a = 0; a < n; a++) {
-        acc |= up_host_any_nonfinite(x + (size_t)a * (size_t)stride, (size_t)cols);
+        uint32_t e = up_host_max_abs_bits(x + (size_t)a * (size_t)stride, (size_t)cols);
+        m = e > m ? e : m;
     }
-    return acc;
+    return m;
 }
 
 void up_host_fetch(const float *base, int32_t stride, int32_t anchor, int32_t n, int32_t *raw)

@@ -1,6 +1,6 @@
 /*
  * Batch decode of float32 boxes for the host's hard NMS: x86-64 AVX2 only (other hosts decode each box through the
- * core's up_box_of). Corners are only clamped. Ultraface deltas go 8 (or 4) candidates per step in
+ * core's up_box_of). Given corners are checked and clamped. Ultraface deltas go 8 (or 4) candidates per step in
  * 64-bit lanes through the same integer steps as the core's decode (up_box_of) and up_exp_q20, so the same bits (the tests compare with
  * the golden model). Converted deltas are within +-2^30 and var_center, var_size <= 2^30, so the products fit and
  * up_decode's saturations to int32 never act; they are left out. AVX2 has no 64-bit arithmetic shift: every
@@ -125,13 +125,25 @@ __attribute__((target("avx2"))) static inline UP_ALWAYS_INLINE void up_decode_st
                                          _mm256_set1_epi64x(cfg->var_size_q30)), 30);
     }
     up_exp_q20_vec(e, 2 * groups);
+    __m256i bad = _mm256_setzero_si256(); /* lanes out of range, by the core's rule (up_decode.c) */
     UP_EACH(2 * groups) {
         __m256i pw = _mm256_cvtepi32_epi64(p[j / 2][j % 2 + 2]);
         __m256i center = _mm256_add_epi64(_mm256_cvtepi32_epi64(p[j / 2][j % 2]),
                                           up_rsr64(_mm256_mul_epi32(c[j], pw), 20));
         __m256i half = up_rsr64u(up_rsr64u(_mm256_mul_epu32(e[j], pw), 20), 1);
-        corner[j / 2][j % 2] = up_low32(up_clamp64(_mm256_sub_epi64(center, half), lo, hi));
-        corner[j / 2][j % 2 + 2] = up_low32(up_clamp64(_mm256_add_epi64(center, half), lo, hi));
+        __m256i x1 = _mm256_sub_epi64(center, half);
+        __m256i x2 = _mm256_add_epi64(center, half);
+        __m256i sat = _mm256_cmpeq_epi64(e[j], _mm256_set1_epi64x(INT32_MAX));
+        bad = _mm256_or_si256(
+            bad, cfg->clip ? _mm256_and_si256(sat, _mm256_or_si256(_mm256_cmpgt_epi64(x1, lo),
+                                                                   _mm256_cmpgt_epi64(hi, x2)))
+                           : _mm256_or_si256(sat, _mm256_or_si256(_mm256_cmpgt_epi64(lo, x1),
+                                                                  _mm256_cmpgt_epi64(x2, hi))));
+        corner[j / 2][j % 2] = up_low32(up_clamp64(x1, lo, hi));
+        corner[j / 2][j % 2 + 2] = up_low32(up_clamp64(x2, lo, hi));
+    }
+    if (!_mm256_testz_si256(bad, bad)) {
+        up_out_of_range(&run->src);
     }
     for (int h = 0; h < groups; h++) {
         __m128i out[4];

@@ -100,10 +100,13 @@ static inline int32_t up_f32_fixed(float x, int q, int32_t lo, int32_t hi)
     return (int32_t)t;
 }
 
-/* Boundary (up_host_boundary.c). Non-zero if any of n contiguous floats is NaN or Inf; the same for the first
- * cols elements of n rows, stride apart. */
-uint32_t up_host_any_nonfinite(const float *x, size_t n);
-uint32_t up_host_rows_nonfinite(const float *x, int32_t n, int32_t cols, int32_t stride);
+/* Boundary (up_host_boundary.c). The largest |x| of n contiguous floats (or of the first cols elements of n rows,
+ * stride apart) as its bit pattern: UP_F32_INF_BITS or more for a NaN or Inf, above UP_F32_LIMIT_BITS for a value
+ * beyond +-1024, the range of the Q20 conversion (an error, never a clamp). */
+#define UP_F32_INF_BITS 0x7f800000u
+#define UP_F32_LIMIT_BITS 0x44800000u /* 1024.0f */
+uint32_t up_host_max_abs_bits(const float *x, size_t n);
+uint32_t up_host_rows_max_abs_bits(const float *x, int32_t n, int32_t cols, int32_t stride);
 /* n converted values (Q20) of float32 row `anchor`. */
 void up_host_fetch(const float *base, int32_t stride, int32_t anchor, int32_t n, int32_t *raw);
 /* The decoded box of an anchor, read from the float32 boxes; and the decode of a box row already converted (both
@@ -116,9 +119,9 @@ void up_host_convert_keypoints(const up_host_source_t *h, int32_t anchor);
 void up_host_convert_rows(const up_host_source_t *h, const up_candidates_t *cand);
 
 /* Float32 selection (up_host_select.c). Scans the scores of a single-class probability run into h->packed and
- * returns non-zero if a score is NaN or Inf; sets *boxes_checked when the same pass checked the boxes (and then
- * includes them in the result). */
-uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked);
+ * returns non-zero if a score is NaN or Inf; sets *boxes_checked when the same pass read the boxes, and then their
+ * largest |x| bits in *box_bits (as up_host_max_abs_bits). */
+uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked, uint32_t *box_bits);
 /* Converts the keys of one class column and takes the best candidate_limit anchors passing bound into cand, in
  * keep order, their keys into h->keys. */
 void up_host_select_f32(up_host_source_t *h, int32_t column, int32_t bound, up_candidates_t *cand);

@@ -155,16 +155,16 @@ __attribute__((target("avx2"))) static inline __m128i up_kept_row_avx2(const up_
 }
 #endif
 
-/* The given corners of the candidates from index `from` on, which hard NMS stopped before reaching, count too (as
- * the core's up_check_corners: the same rule for every NMS kind); float32 rows are read as the host reads them. */
-static void up_host_check_corners(const up_host_source_t *h, const up_candidates_t *cand, int32_t from)
+/* The boxes of the candidates from index `from` on, which hard NMS stopped before reaching, count too (as the
+ * core's up_check_boxes: the same rule for every NMS kind); float32 rows are read as the host reads them. */
+static void up_host_check_boxes(const up_host_source_t *h, const up_candidates_t *cand, int32_t from)
 {
     const up_config_t *cfg = h->src.cfg;
     if (!h->boxes) {
-        up_check_corners(&h->src, cand, from);
+        up_check_boxes(&h->src, cand, from);
         return;
     }
-    if (cfg->box_kind != UP_BOX_CORNERS || cfg->clip) {
+    if (cfg->box_kind == UP_BOX_CORNERS && cfg->clip) {
         return;
     }
     for (int32_t i = from; i < cand->count; i++) {
@@ -266,7 +266,7 @@ static inline UP_ALWAYS_INLINE int32_t up_host_nms_hard_body(const up_host_sourc
             kept++;
         }
     }
-    up_host_check_corners(h, cand, i);
+    up_host_check_boxes(h, cand, i);
     out->count = kept;
     return UP_OK;
 }

@@ -226,7 +226,8 @@ int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_
     }
     int32_t n = cfg->num_anchors;
     int32_t nkp = 2 * cfg->num_keypoints;
-    if (nkp > 0 && up_host_rows_nonfinite(keypoints, n, nkp, keypoint_stride)) {
+    uint32_t kp_bits = nkp > 0 ? up_host_rows_max_abs_bits(keypoints, n, nkp, keypoint_stride) : 0;
+    if (kp_bits >= UP_F32_INF_BITS) {
         return UP_ERR_NONFINITE;
     }
     char *base = (char *)scratch;
@@ -253,15 +254,25 @@ int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_
     h.keypoint_rows = keypoint_rows;
     h.kept_blocks = up_host_kept_blocks(cfg, scratch);
     uint32_t nonfinite;
+    uint32_t logit_bits = 0;
+    uint32_t box_bits = 0;
     bool boxes_checked = false;
     if (cfg->score_kind == UP_SCORE_PROB && cfg->num_labels == 0) {
         /* one class of probabilities: the score pass also checks the scores, and maybe the boxes */
-        nonfinite = up_host_scan_packed(&h, &boxes_checked);
+        nonfinite = up_host_scan_packed(&h, &boxes_checked, &box_bits);
     } else {
-        nonfinite = up_host_rows_nonfinite(scores, n, cfg->num_classes, score_stride);
+        uint32_t bits = up_host_rows_max_abs_bits(scores, n, cfg->num_classes, score_stride);
+        nonfinite = bits >= UP_F32_INF_BITS;
+        logit_bits = cfg->score_kind == UP_SCORE_PROB ? 0 : bits; /* probabilities above 1: the score test's rule */
     }
-    if (nonfinite || (!boxes_checked && up_host_rows_nonfinite(boxes, n, 4, box_stride))) {
+    if (!boxes_checked) {
+        box_bits = up_host_rows_max_abs_bits(boxes, n, 4, box_stride);
+    }
+    if (nonfinite || box_bits >= UP_F32_INF_BITS) {
         return UP_ERR_NONFINITE;
+    }
+    if (logit_bits > UP_F32_LIMIT_BITS || box_bits > UP_F32_LIMIT_BITS || kp_bits > UP_F32_LIMIT_BITS) {
+        return UP_ERR_RANGE; /* a float beyond +-1024 would be clamped by the Q20 conversion */
     }
     return up_host_classes(&h, scratch, out);
 }

@@ -92,19 +92,22 @@ __attribute__((target("avx2"))) static inline int32_t up_pack_rows4_avx2(__m256 
  * column 1 and bound >= 2^23, else flag by flag. Returns the count; *nonfinite is set if any, and *above if a
  * passing probability exceeds 1 (the same groups are flagged: thr <= 1 < p). up_pack_rows4_avx2
  * may write 3 values past the count: into the sort buffer, which follows.
- * With boxes (rows of 4 floats, or NULL), the same pass checks their 16 rows per step too: one pass over both
- * tensors instead of two, and the box loads overlap the scores' rare exact checks.
+ * With boxes (rows of 4 floats, or NULL), the same pass reads their 16 rows per step too (their largest |x| bits
+ * into *box_bits): one pass over both tensors instead of two, and the box loads overlap the scores' rare exact
+ * checks.
  */
 __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_config_t *cfg, const float *rows,
                                                                     const float *boxes, float thr,
                                                                     int32_t qbound, uint64_t *packed,
-                                                                    uint32_t *nonfinite, uint32_t *above)
+                                                                    uint32_t *nonfinite, uint32_t *above,
+                                                                    uint32_t *box_bits)
 {
     int32_t n = cfg->num_anchors;
     int32_t c = cfg->class_index;
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256i exponent = _mm256_set1_epi32(0x7f800000);
-    __m256i box_max = _mm256_setzero_si256(); /* unsigned max of the boxes' exponent bits */
+    const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
+    __m256i box_max = _mm256_setzero_si256(); /* unsigned max of the boxes' |x| bits (up_host_max_abs_bits) */
     const __m256 limit = c ? _mm256_setr_ps(FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr)
                            : _mm256_setr_ps(thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX, thr, FLT_MAX);
     uint32_t bad = 0;
@@ -120,7 +123,7 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_confi
         if (boxes) {
             const __m256i *b = (const __m256i *)(boxes + (size_t)a * 4u);
             for (int q = 0; q < 8; q++) {
-                box_max = _mm256_max_epu32(box_max, _mm256_and_si256(_mm256_loadu_si256(b + q), exponent));
+                box_max = _mm256_max_epu32(box_max, _mm256_and_si256(_mm256_loadu_si256(b + q), abs_bits));
             }
         }
         __m256 v[4] = {_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24)};
@@ -159,10 +162,15 @@ __attribute__((target("avx2"))) static int32_t up_pack_pairs_avx2(const up_confi
     bad |= !_mm256_testz_si256(bad_lanes, bad_lanes);
     *above |= !_mm256_testz_ps(above_lanes, above_lanes);
     if (boxes) {
-        bad |= !_mm256_testz_si256(_mm256_cmpeq_epi32(box_max, exponent), _mm256_set1_epi32(-1));
-        bad |= up_host_any_nonfinite(boxes + (size_t)a * 4u, (size_t)(n - a) * 4u);
+        uint32_t lanes[8];
+        _mm256_storeu_si256((__m256i *)lanes, box_max);
+        uint32_t m = up_host_max_abs_bits(boxes + (size_t)a * 4u, (size_t)(n - a) * 4u);
+        for (int q = 0; q < 8; q++) {
+            m = lanes[q] > m ? lanes[q] : m;
+        }
+        *box_bits = m;
     }
-    *nonfinite = bad | up_host_any_nonfinite(rows + (size_t)a * 2u, (size_t)(n - a) * 2u);
+    *nonfinite = bad | (up_host_max_abs_bits(rows + (size_t)a * 2u, (size_t)(n - a) * 2u) >= UP_F32_INF_BITS);
     return up_pack(rows + c, 2, thr, packed, count, a, n, above);
 }
 #endif
@@ -189,7 +197,7 @@ static int32_t up_pack_pairs_neon(const float *rows, int32_t c, float thr, uint6
 #endif
 
 /* The scores (any of the num_classes columns) are checked for NaN and Inf in the same pass. */
-uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked)
+uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked, uint32_t *box_bits)
 {
     const up_config_t *cfg = h->cfg;
     float thr = up_prob_threshold(cfg->score_bound);
@@ -199,12 +207,13 @@ uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked)
         uint32_t nonfinite = 0;
         const float *boxes = h->box_stride == 4 ? h->boxes : 0;
         h->packed_count = up_pack_pairs_avx2(cfg, h->scores, boxes, thr, up_prob_q30_bound(thr), h->packed,
-                                             &nonfinite, &h->src.range);
+                                             &nonfinite, &h->src.range, box_bits);
         *boxes_checked = boxes != 0;
         return nonfinite;
     }
 #endif
-    if (up_host_rows_nonfinite(h->scores, cfg->num_anchors, cfg->num_classes, h->score_stride)) {
+    if (up_host_rows_max_abs_bits(h->scores, cfg->num_anchors, cfg->num_classes, h->score_stride) >=
+        UP_F32_INF_BITS) {
         return 1;
     }
 #ifdef UP_HOST_NEON

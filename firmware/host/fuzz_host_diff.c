@@ -16,9 +16,10 @@
  *   converted int32 rows     (up_host_run_keypoints, up_host_scratch_size: the host's sort and blocks of kept boxes)
  *   converted int32 rows     (up_run_keypoints, up_scratch_size: exactly the firmware's code path)
  * except that a NaN or Inf makes the float32 run return UP_ERR_NONFINITE, and a passing float32 probability
- * above 1 UP_ERR_RANGE (the int32 rows hold it clamped to 1). The float32 run's probability bounds are float32
- * keys (ultrapost.h), chosen to pass exactly the floats whose conversion passes the int32 run's Q30 bound. A
- * given corner beyond +-4 (CORNERS, no clip) of a candidate is UP_ERR_RANGE in every run.
+ * above 1 or a logit, box or keypoint value beyond +-1024 UP_ERR_RANGE (the int32 rows hold them clamped). The
+ * float32 run's probability bounds are float32 keys (ultrapost.h), chosen to pass exactly the floats whose
+ * conversion passes the int32 run's Q30 bound. A candidate's corner or keypoint beyond +-4 (no clip) or its
+ * saturated box size is UP_ERR_RANGE in every run.
  */
 #include <float.h>
 #include <math.h>
@@ -68,8 +69,9 @@ static void *block(size_t bytes)
     return p;
 }
 
-/* A float of one of the kinds the core sees; `unit` is the typical magnitude, `edge` a value on a decision edge. */
-static float pick_float(bytes_t *b, float unit, float edge, int allow_nonfinite)
+/* A float of one of the kinds the core sees; `unit` is the typical magnitude, `edge` a value on a decision edge.
+ * Values beyond +-1024 (a float32 run's UP_ERR_RANGE) only with allow_huge, so that most inputs run through. */
+static float pick_float(bytes_t *b, float unit, float edge, int allow_nonfinite, int allow_huge)
 {
     uint32_t r = next(b, 1);
     uint32_t m = next(b, 2);
@@ -84,7 +86,8 @@ static float pick_float(bytes_t *b, float unit, float edge, int allow_nonfinite)
     case 3:
         return (r & 16u) ? 0.0f : -0.0f;
     case 4:
-        return (r & 16u) ? 3.0e9f * u : -3.0e9f * u; /* beyond the clamp */
+        u *= allow_huge ? 3.0e9f : 1024.0f; /* beyond the Q20 range, or up to its end */
+        return (r & 16u) ? u : -u;
     case 5:
         return (r & 16u) ? 1.0e-40f : -1.0e-40f;     /* subnormal */
     case 6:
@@ -96,7 +99,7 @@ static float pick_float(bytes_t *b, float unit, float edge, int allow_nonfinite)
         uint32_t bits = next(b, 4);
         float f;
         memcpy(&f, &bits, sizeof f);
-        return isfinite(f) ? f : 0.5f;
+        return isfinite(f) && (allow_huge || fabsf(f) <= 1024.0f) ? f : 0.5f;
     }
     default:
         return unit * (2.0f * u - 1.0f);
@@ -250,6 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t layout = next(&b, 1);
     int separate = nkp > 0 && (layout & 1u);
     int allow_nonfinite = (layout & 6u) == 6u;
+    int allow_huge = (layout & 0xc0u) == 0xc0u;
     int32_t ss = nc + (int32_t)((layout >> 3) & 1u);
     int32_t bs = 4 + (separate ? 0 : nkp) + (int32_t)((layout >> 4) & 1u);
     int32_t ks = nkp + (int32_t)((layout >> 5) & 1u);
@@ -259,20 +263,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* edges: the float whose conversion lands on (or next to) the first bound */
     float score_edge = prob ? (float)ldexp((double)bounds[0] + 1.0, -30) : (float)ldexp((double)bounds[0], -20);
     int nonfinite = 0;
+    int beyond = 0; /* a value beyond +-1024 in the logits, boxes or keypoints: the float32 run's UP_ERR_RANGE */
     for (size_t i = 0; i < ns; i++) {
-        fs[i] = pick_float(&b, prob ? 1.0f : 10.0f, score_edge, allow_nonfinite);
+        fs[i] = pick_float(&b, prob ? 1.0f : 10.0f, score_edge, allow_nonfinite, allow_huge);
         nonfinite |= !isfinite(fs[i]) && (int32_t)(i % (size_t)ss) < nc;
+        beyond |= !prob && fabsf(fs[i]) > 1024.0f && (int32_t)(i % (size_t)ss) < nc; /* logits */
         is[i] = prob ? fixed_of(fs[i], UP_F32_PROB_Q, 0, UP_ONE_SCORE)
                      : fixed_of(fs[i], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
     }
     for (size_t i = 0; i < nbx; i++) {
-        fb[i] = pick_float(&b, cf.box_kind == UP_BOX_CORNERS ? 1.0f : 4.0f, 0.5f, allow_nonfinite);
+        fb[i] = pick_float(&b, cf.box_kind == UP_BOX_CORNERS ? 1.0f : 4.0f, 0.5f, allow_nonfinite, allow_huge);
         nonfinite |= !isfinite(fb[i]) && (int32_t)(i % (size_t)bs) < 4 + (separate ? 0 : nkp);
+        beyond |= fabsf(fb[i]) > 1024.0f && (int32_t)(i % (size_t)bs) < 4 + (separate ? 0 : nkp);
         ib[i] = fixed_of(fb[i], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
     }
     for (size_t i = 0; i < nk; i++) {
-        fk[i] = pick_float(&b, 4.0f, 0.0f, allow_nonfinite);
+        fk[i] = pick_float(&b, 4.0f, 0.0f, allow_nonfinite, allow_huge);
         nonfinite |= !isfinite(fk[i]) && (int32_t)(i % (size_t)ks) < nkp;
+        beyond |= fabsf(fk[i]) > 1024.0f && (int32_t)(i % (size_t)ks) < nkp;
         ik[i] = fixed_of(fk[i], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
     }
 
@@ -297,12 +305,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t st_f = up_run_f32_keypoints(&cf, fs, ss, fb, bs, kf, kstride, scr_f, sf, &of.out);
     int32_t st_h = up_host_run_keypoints(&ci, is, ss, ib, bs, ki, kstride, scr_h, sh, &oh.out);
     int32_t st_p = up_run_keypoints(&ci, is, ss, ib, bs, ki, kstride, scr_p, sp, &op.out);
-    int corners_may_range = cf.box_kind == UP_BOX_CORNERS && !cf.clip;
-    if (st_h != st_p || (st_h != UP_OK && !(st_h == UP_ERR_RANGE && corners_may_range)) ||
+    /* UP_ERR_RANGE: a corner or keypoint beyond +-4 (no clip) or a saturated box size, alike in every run */
+    if (st_h != st_p || (st_h != UP_OK && st_h != UP_ERR_RANGE) ||
         (st_h == UP_OK && !same(&oh.out, &op.out, nkp, labels))) {
         abort(); /* the host's blocks of kept boxes decide as the portable NMS does */
     }
-    int32_t expected = nonfinite ? UP_ERR_NONFINITE : above ? UP_ERR_RANGE : st_h;
+    int32_t expected = nonfinite ? UP_ERR_NONFINITE : (beyond || above) ? UP_ERR_RANGE : st_h;
     if (st_f != expected || (st_f == UP_OK && !same(&of.out, &oh.out, nkp, labels))) {
         abort(); /* the float32 boundary equals converting every element first */
     }

@@ -487,7 +487,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.iou_q16 = sh <= 16 ? (int32_t)(num << (16 - sh)) : (int32_t)(num >> (sh - 16));
         if ((iou_sel >> 7) & 1u) { /* invalid: the floor off by one, or t above 1 */
             if (iou_raw & 1u) {
-                cfg.iou_q16 += 1;
+                cfg.iou_q16 = (int32_t)((uint32_t)cfg.iou_q16 + 1u); /* wraps at INT32_MAX: still invalid */
             } else {
                 cfg.iou_num = ((int64_t)1 << (sh < 53 ? sh : 53)) + 1;
             }

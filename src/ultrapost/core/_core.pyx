@@ -12,8 +12,7 @@ from ultrapost.core._capi cimport *
 import numpy as np
 
 from ultrapost.core.checks import check_image_side
-from ultrapost.core.config import INPUT_F32, INPUT_S8, ONE_BOX, ONE_SCORE, STATUS
-from ultrapost.core.exact import range_error
+from ultrapost.core.config import INPUT_F32, INPUT_S8, ONE_BOX, ONE_SCORE, STATUS, OutOfRangeError
 
 cnp.import_array()
 
@@ -28,8 +27,21 @@ cdef const int32_t *_table(object arr) except? NULL:
     return <const int32_t *>cnp.PyArray_DATA(arr)
 
 
-class _OutOfRange(ValueError):
-    """Status -8 inside a batch run: the caller, which holds the scores, names the value."""
+# Status -8 (a value out of range), named: ultrapost.families installs the golden model's explanation
+# (golden.pipeline.range_error), so that both backends say the same without the binding importing its twin.
+_range_error = None
+
+
+def set_range_error(explain):
+    """explain(fixed_config, scores, boxes, keypoints) -> the OutOfRangeError naming the value."""
+    global _range_error
+    _range_error = explain
+
+
+def range_error(fc, scores, boxes, keypoints=None):
+    if _range_error is None:
+        return OutOfRangeError(STATUS[-8])
+    return _range_error(fc, scores, boxes, keypoints)
 
 
 def check_status(int32_t status, str where="ultrapost core"):
@@ -416,8 +428,8 @@ cdef class Core:
         try:
             return self._run_batch(scores.shape[0], cnp.PyArray_DATA(scores), scores.strides[0], ss,
                                    cnp.PyArray_DATA(boxes), boxes.strides[0], bs, kp, kb, ks, portable)
-        except _OutOfRange:
-            raise range_error(self.fixed_config, scores, boxes) from None
+        except OutOfRangeError:
+            raise range_error(self.fixed_config, scores, boxes, keypoints) from None
 
     cdef object _run_batch(self, Py_ssize_t nb, const void *sp, Py_ssize_t sb, int32_t ss, const void *bp,
                            Py_ssize_t bb, int32_t bs, const void *kp, Py_ssize_t kb, int32_t ks,
@@ -478,7 +490,7 @@ cdef class Core:
         if status == -6:
             raise ValueError("NaN or Inf in the float inputs")
         if status == -8:
-            raise _OutOfRange(STATUS[-8])
+            raise OutOfRangeError(STATUS[-8])  # the caller, which holds the inputs, names the value
         check_status(status, "postprocess")
         results = []
         for i in range(nb):

@@ -40,6 +40,12 @@ MAX_INV_SIGMA_Q16 = 1 << 24
 
 INPUT_KINDS = {"s8": INPUT_S8, "i32": INPUT_I32, "f32": INPUT_F32}
 
+
+class OutOfRangeError(ValueError):
+    """A value outside the range its representation allows (status UP_ERR_RANGE, -8): raised alike by the C path
+    and the golden model, naming the value, instead of a silent clamp."""
+
+
 # Status codes of the C core and what each means to a caller.
 STATUS = {
     0: "ok",
@@ -50,8 +56,10 @@ STATUS = {
     -5: "a row stride is too small",
     -6: "NaN or Inf in a float input",
     -7: "zero anchors or too many",
-    -8: "a value outside the range its representation allows (a float32 probability above 1, a given box corner "
-    "beyond +-4; YuNet: a decoded input NaN, Inf or beyond +-2048)",
+    -8: "a value outside the range its representation allows (a float32 probability above 1 or value beyond "
+    "+-1024, a box corner or keypoint beyond +-4 without clip, a saturated box size; YuNet: a decoded input NaN, "
+    "Inf or beyond +-2048)",
+    -9: "the frame's size differs from the pre-processing config's",
 }
 
 

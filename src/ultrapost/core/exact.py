@@ -16,6 +16,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from ultrapost.core.config import OutOfRangeError
+
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
@@ -117,56 +119,15 @@ def exceeds_exact(inter: int, union: int, num: int, shift: int) -> bool:
     return inter * (1 << shift) > num * union
 
 
-def above_one_error(scores, class_index: int, num_labels: int) -> ValueError:
+def above_one_error(scores, class_index: int, num_labels: int) -> OutOfRangeError:
     """The error of a float32 probability above 1 (it passes any threshold in [0, 1]): names the first one."""
     s = np.asarray(scores, dtype=np.float32)
     cols = s[..., class_index : class_index + max(num_labels, 1)]
     where = np.argwhere(cols > 1)
     if not len(where):
-        return ValueError("a float32 probability above 1 passed the score test")
+        return OutOfRangeError("a float32 probability above 1 passed the score test")
     at = tuple(where[0])
     anchor = f"anchor {at[-2]}" + (f" of image {at[0]}" if len(at) > 2 else "")
-    return ValueError(
+    return OutOfRangeError(
         f"probability {cols[at]} above 1 ({anchor}, column {class_index + at[-1]}): probabilities must be in [0, 1]"
     )
-
-
-def _passing_rows(fc, scores) -> np.ndarray:
-    """Rows passing the score test of any class (as the core's keys decide it), for naming an error's value."""
-    s = np.asarray(scores)
-    cols = range(fc.class_index, fc.class_index + max(fc.num_labels, 1))
-    bounds = [fc.score_bound] if fc.num_labels == 0 else list(fc.label_bounds)
-    if fc.input_kind == 2:  # float32: probabilities by f32_key, logits by their Q20 value
-        if fc.score_kind == 0:
-            return np.any([f32_key(s[:, c]) > b for c, b in zip(cols, bounds, strict=True)], axis=0)
-        s = np.clip(np.floor(s.astype(np.float64) * 2.0**20 + 0.5), -(2**30), 2**30)
-    s = s.astype(np.int64)
-    if fc.score_kind == 1:
-        return np.any([s[:, c] - s[:, 1 - c] > b for c, b in zip(cols, bounds, strict=True)], axis=0)
-    return np.any([s[:, c] > b for c, b in zip(cols, bounds, strict=True)], axis=0)
-
-
-def range_error(fc, scores, boxes) -> ValueError:
-    """The error of status UP_ERR_RANGE, naming the value: a float32 probability above 1, or a given box corner
-    (decoded boxes, no clip) beyond +-4 of an anchor that passes the score test."""
-    if fc.input_kind == 2 and fc.score_kind == 0 and (np.asarray(scores)[..., fc.class_index :] > 1).any():
-        return above_one_error(scores, fc.class_index, fc.num_labels)
-    s2 = np.asarray(scores).reshape(-1, np.shape(scores)[-1])
-    b2 = np.asarray(boxes).reshape(-1, np.shape(boxes)[-1])[:, :4]
-    n = fc.num_anchors
-    for i in range(len(s2) // n):
-        rows = np.flatnonzero(_passing_rows(fc, s2[i * n : (i + 1) * n]))
-        b = b2[i * n : (i + 1) * n][rows]
-        if fc.input_kind == 0:
-            v = fc.box_lut[b.astype(np.int64) + 128] / 2.0**20
-        else:
-            v = b.astype(np.float64) / (2.0**20 if fc.input_kind == 1 else 1.0)
-        bad = np.argwhere(np.abs(v) > 4)
-        if len(bad):
-            r, k = bad[0]
-            where = f"anchor {rows[r]}" + (f" of image {i}" if len(s2) > n else "")
-            return ValueError(
-                f"box corner {v[r, k]:g} ({where}, column {k}) is beyond +-4, the range of decoded "
-                "boxes (normalized units): scale the boxes, or pass clip=True to clip them to [0, 1]"
-            )
-    return ValueError("a value outside the range the core represents (status -8)")

@@ -53,8 +53,16 @@ def make_case(
     )
     n = pp.num_anchors
     p = _scores_of(rng, mode, n, t)  # face probability (clipped to (0, 1))
-    if mode == "extreme":
+    if mode == "extreme" and clip:  # exp saturates; clipped boxes still exact (they cover [0, 1])
         deltas = rng.choice(np.array([-60.0, -25.0, -8.0, 0.0, 8.0, 25.0, 60.0]), (n, 4))
+    elif mode == "extreme":  # vanishing and large boxes within +-4 (beyond is an error without clip)
+        deltas = np.concatenate(
+            [
+                rng.choice(np.array([-8.0, -3.0, 0.0, 3.0, 8.0]), (n, 2)),
+                rng.choice([-60.0, -25.0, -8.0, 0.0, 6.0], (n, 2)),
+            ],
+            axis=1,
+        )
     elif mode == "degenerate":
         deltas = np.zeros((n, 4))
         deltas[: n // 2, 2:] = -40.0  # vanishing boxes

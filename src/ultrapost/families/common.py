@@ -7,9 +7,12 @@ import numpy as np
 
 from ultrapost import golden
 from ultrapost.core import prepare
-from ultrapost.core._core import Core
+from ultrapost.core._core import Core, set_range_error
 from ultrapost.core.checks import check_choice
 from ultrapost.core.config import NMS_KINDS
+from ultrapost.golden.pipeline import range_error
+
+set_range_error(range_error)  # the C path's out-of-range status named as the golden model names it
 
 BACKENDS = ("c", "golden")
 KIND_OF_DTYPE = {np.dtype(np.float32): "f32", np.dtype(np.int8): "s8", np.dtype(np.int32): "i32"}

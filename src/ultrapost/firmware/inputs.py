@@ -47,7 +47,8 @@ def blazeface_inputs(anchors: np.ndarray, size: int, seed: int, mode: str = "ran
         logit = 0.5 + np.abs(logit)
     elif mode == "extreme":
         logit = logit * 40.0
-        reg = reg * rng.choice([1.0, 20.0], (n, 16))
+        # within +-1000 pixels: float32 values beyond +-1024 are refused before any conversion (UP_ERR_RANGE)
+        reg = np.clip(reg * rng.choice([1.0, 20.0], (n, 16)), -1000.0, 1000.0)
     return logit[:, None], reg
 
 

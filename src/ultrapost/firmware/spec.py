@@ -329,7 +329,7 @@ class ModelSpec:
 
 
 # Status codes of up_run (csrc/ultrapost.h) that vector records test on purpose.
-UP_ERR_SCRATCH, UP_ERR_OUTPUT, UP_ERR_STRIDE = -3, -4, -5
+UP_ERR_SCRATCH, UP_ERR_OUTPUT, UP_ERR_STRIDE, UP_ERR_RANGE = -3, -4, -5, -8
 
 
 def scratch_size(config) -> int:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ultrapost import golden
 from ultrapost.core._core import run_raw
+from ultrapost.core.config import OutOfRangeError
 from ultrapost.families.yunet_cases import MODES as YUNET_MODES
 from ultrapost.firmware.formats import (
     OutputRecord,
@@ -36,7 +37,7 @@ from ultrapost.firmware.formats import (
 )
 from ultrapost.firmware.headers import write_config_dir
 from ultrapost.firmware.inputs import float_inputs, spec_inputs, yunet_outputs
-from ultrapost.firmware.spec import UP_ERR_OUTPUT, UP_ERR_SCRATCH, UP_ERR_STRIDE, ModelSpec, scratch_size
+from ultrapost.firmware.spec import UP_ERR_OUTPUT, UP_ERR_RANGE, UP_ERR_SCRATCH, UP_ERR_STRIDE, ModelSpec, scratch_size
 from ultrapost.golden import yunet as golden_yunet
 
 SET_FILES = ("configs.h", "vectors.bin", "expected.bin", "vectors.h", "manifest.json")
@@ -71,8 +72,11 @@ class Record:
 
 
 def _golden_output(fc, scores, boxes) -> OutputRecord:
-
-    g = golden.run(fc, scores, boxes)
+    """The golden model's outputs, or the status the core must return: a value out of range is UP_ERR_RANGE."""
+    try:
+        g = golden.run(fc, scores, boxes)
+    except OutOfRangeError:
+        return OutputRecord.error(UP_ERR_RANGE, int(fc.num_keypoints), int(fc.num_labels) > 0)
     return OutputRecord.of(g, int(fc.num_keypoints), int(fc.num_labels) > 0)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ultrapost.core.config import BOX_CORNERS, BOX_LIMIT, BOX_LINEAR, INPUT_S8, ONE_BOX, FixedConfig
-from ultrapost.golden.fixed import exp_q20, rshift_round, sat32
+from ultrapost.core.config import BOX_CORNERS, BOX_LIMIT, BOX_LINEAR, INPUT_S8, ONE_BOX, FixedConfig, OutOfRangeError
+from ultrapost.golden.fixed import INT32_MAX, exp_q20, rshift_round, sat32
 from ultrapost.golden.select import score_of_key
 
 
@@ -25,7 +25,7 @@ def decode(cfg: FixedConfig, anchors: np.ndarray, raw: np.ndarray):
         bad = np.argwhere((v < lo) | (v > hi))
         if len(bad) and not cfg.clip:  # given corners are never saturated: an error naming the value
             r, k = bad[0]
-            raise ValueError(
+            raise OutOfRangeError(
                 f"box corner {v[r, k] / ONE_BOX:g} (anchor {anchors[r]}, column {k}) is beyond +-4, the "
                 "range of decoded boxes (normalized units): scale the boxes, or pass clip=True"
             )
@@ -41,7 +41,23 @@ def decode(cfg: FixedConfig, anchors: np.ndarray, raw: np.ndarray):
     center = prior[:, :2] + rshift_round(c * prior[:, 2:], 20)
     size = rshift_round(e * prior[:, 2:], 20)
     half = rshift_round(size, 1)
-    return np.clip(np.concatenate([center - half, center + half], axis=1), lo, hi)
+    corners = np.concatenate([center - half, center + half], axis=1)
+    sat = np.tile(e == INT32_MAX, 2)  # a size factor at the top of its Q20 range: exp saturated
+    if cfg.clip:  # exact still when the saturated box covers [0, 1] on that axis, as the larger true box does
+        covers = np.tile((corners[:, :2] <= 0) & (corners[:, 2:] >= ONE_BOX), 2)
+        bad = sat & ~covers
+    else:
+        bad = sat | (corners < lo) | (corners > hi)
+    if bad.any():
+        r, k = np.argwhere(bad)[0]
+        where = f"anchor {anchors[r]}, column {k}"
+        if sat[r, k]:
+            what = f"the decoded box size ({where}) reaches 2048 times its prior's, the top of its Q20 range"
+        else:
+            what = f"decoded box corner {corners[r, k] / ONE_BOX:g} ({where}) is beyond +-4, the range of decoded boxes"
+            what += " (normalized units)"
+        raise OutOfRangeError(what + ("" if cfg.clip else "; clip=True clips boxes to [0, 1]"))
+    return np.clip(corners, lo, hi)
 
 
 def keypoints_of(cfg: FixedConfig, anchors: np.ndarray, raw: np.ndarray):
@@ -53,7 +69,14 @@ def keypoints_of(cfg: FixedConfig, anchors: np.ndarray, raw: np.ndarray):
     xy = prior[:, np.arange(n) & 1]
     wh = prior[:, 2 + (np.arange(n) & 1)]
     c = _center_factor(cfg, cfg.keypoint_lut, raw)
-    return np.clip(xy + rshift_round(c * wh, 20), lo, hi)
+    v = xy + rshift_round(c * wh, 20)
+    if not cfg.clip and ((v < lo) | (v > hi)).any():
+        r, k = np.argwhere((v < lo) | (v > hi))[0]
+        raise OutOfRangeError(
+            f"keypoint value {v[r, k] / ONE_BOX:g} (anchor {anchors[r]}, column {k}) is beyond +-4, the range of "
+            "decoded keypoints (normalized units): pass clip=True to clip them to [0, 1]"
+        )
+    return np.clip(v, lo, hi)
 
 
 class Rows:

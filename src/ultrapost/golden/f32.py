@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ultrapost.core.config import F32_PROB_Q, F32_VALUE_LIMIT, F32_VALUE_Q, ONE_SCORE, SCORE_PROB, FixedConfig
+from ultrapost.core.config import (
+    F32_PROB_Q,
+    F32_VALUE_LIMIT,
+    F32_VALUE_Q,
+    ONE_SCORE,
+    SCORE_PROB,
+    FixedConfig,
+    OutOfRangeError,
+)
 
 
 def f32_to_fixed(x, q: int, lo: int, hi: int):
@@ -19,6 +27,16 @@ def convert_f32(cfg: FixedConfig, scores: np.ndarray, boxes: np.ndarray, keypoin
     for arr in (scores, boxes) + (() if keypoints is None else (keypoints,)):
         if not np.isfinite(arr).all():
             raise ValueError("NaN or Inf in the float inputs")
+    # beyond +-1024 the Q20 conversion would clamp: an error instead (probabilities have the score test's rule)
+    ranged = [("box", boxes), ("keypoint", keypoints)] + ([] if cfg.score_kind == SCORE_PROB else [("logit", scores)])
+    for name, arr in ranged:
+        beyond = None if arr is None else np.abs(np.asarray(arr, np.float32)) > F32_VALUE_LIMIT / 2.0**F32_VALUE_Q
+        if beyond is not None and beyond.any():
+            at = tuple(np.argwhere(beyond)[0])
+            raise OutOfRangeError(
+                f"{name} value {np.asarray(arr)[at]:g} (anchor {at[0]}, column {at[1]}) is beyond +-1024, the range of "
+                "float32 inputs (Q20)"
+            )
     if cfg.score_kind == SCORE_PROB:
         s = f32_to_fixed(scores, F32_PROB_Q, 0, ONE_SCORE)
     else:

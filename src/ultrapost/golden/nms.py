@@ -66,7 +66,8 @@ def nms_merge(cfg: FixedConfig, candidates: np.ndarray, boxes: np.ndarray, rows:
         alive[idx] = False
         w = weights[idx]
         sw = int(w.sum())
-        kp = rows.keypoints(candidates[idx]) if cfg.num_keypoints > 0 else None
+        # the C reads every member's keypoints for a weighted mean, only the top's when every weight is 0
+        kp = rows.keypoints(candidates[idx] if sw > 0 else candidates[i : i + 1]) if cfg.num_keypoints > 0 else None
         if sw > 0:
             out_b.append(_mean((w[:, None] * boxes[idx]).sum(axis=0), sw))
             if kp is not None:

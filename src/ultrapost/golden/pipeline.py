@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ultrapost.core import exact
-from ultrapost.core.config import INPUT_F32, SCORE_PROB, FixedConfig
+from ultrapost.core.config import INPUT_F32, SCORE_PROB, STATUS, FixedConfig
 from ultrapost.golden.decode import Rows, decode
 from ultrapost.golden.f32 import convert_f32
 from ultrapost.golden.fixed import INT32_MIN
@@ -49,3 +49,21 @@ def run(cfg: FixedConfig, scores: np.ndarray, boxes: np.ndarray, keypoints: np.n
     if len(parts) == 1:
         return parts[0]
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def range_error(cfg: FixedConfig, scores, boxes, keypoints=None) -> ValueError:
+    """The error of a C run that returned UP_ERR_RANGE (a value its representation cannot hold), naming the value:
+    the golden run of the same inputs raises it (image by image for [B, N, C] batches), so both backends say the
+    same."""
+    s, b = np.asarray(scores), np.asarray(boxes)
+    k = None if keypoints is None else np.asarray(keypoints)
+    if s.ndim == 2:
+        s, b, k = s[None], b[None], None if k is None else k[None]
+    for i in range(s.shape[0]):
+        try:
+            run(cfg, s[i], b[i], None if k is None else k[i])
+        except ValueError as exc:
+            if s.shape[0] > 1:
+                return ValueError(f"image {i}: {exc}")
+            return exc
+    return ValueError(f"{STATUS[-8]} (status -8)")
