@@ -180,14 +180,74 @@ static int32_t key_of(const up_config_t *c, const void *scores, int32_t stride, 
     return clip > 0 ? clamp32(row[col], -clip, clip) : row[col];
 }
 
-/* Whether an anchor passing the score test of some class has a given corner (CORNERS, no clip) beyond +-4.0:
- * the one case of UP_ERR_RANGE for a checked config with good arguments. */
-static int corner_out_of_range(const up_config_t *c, const void *scores, int32_t score_stride, const void *boxes,
-                               int32_t box_stride)
+/* Value k of row a of an int8 or int32 tensor. */
+static int32_t raw_of(const up_config_t *c, const void *t, int32_t stride, int32_t a, int32_t k)
 {
-    if (c->box_kind != UP_BOX_CORNERS || c->clip) {
+    size_t at = (size_t)a * (size_t)stride + (size_t)k;
+    return c->input_kind == UP_INPUT_S8 ? ((const int8_t *)t)[at] : ((const int32_t *)t)[at];
+}
+
+static int64_t rsr(int64_t x, int n) /* round half up, then shift (as the core's rounding) */
+{
+    return (x + ((int64_t)1 << (n - 1))) >> n;
+}
+
+/* An oracle of up_decode.c's range rule, written from ultrapost.h: whether anchor a's box is out of range (a
+ * corner beyond +-4 without clip; a size factor at INT32_MAX unless clip and the box covers [0, 1]). */
+static int box_out_of_range(const up_config_t *c, const void *boxes, int32_t stride, int32_t a)
+{
+    bool s8 = c->input_kind == UP_INPUT_S8;
+    if (c->box_kind == UP_BOX_CORNERS) {
+        for (int k = 0; !c->clip && k < 4; k++) {
+            int32_t r = raw_of(c, boxes, stride, a, k);
+            int32_t v = s8 ? c->box_lut[r + 128] : r;
+            if (v < -UP_BOX_LIMIT || v > UP_BOX_LIMIT) {
+                return 1;
+            }
+        }
         return 0;
     }
+    const int32_t *p = c->priors + (size_t)a * 4u;
+    for (int k = 0; k < 2; k++) {
+        int32_t rc = raw_of(c, boxes, stride, a, k), rs = raw_of(c, boxes, stride, a, k + 2);
+        int64_t cf = s8 ? c->center_lut[rc + 128] : clamp32(rsr((int64_t)rc * c->var_center_q30, 30), INT32_MIN, INT32_MAX);
+        int32_t e = s8 ? c->size_lut[rs + 128] : clamp32(rsr((int64_t)rs * c->var_size_q30, 30), INT32_MIN, INT32_MAX);
+        if (!s8 && c->box_kind == UP_BOX_DELTAS) {
+            e = up_exp_q20(e);
+        }
+        int64_t center = p[k] + rsr(cf * p[k + 2], 20);
+        int64_t half = rsr(rsr((int64_t)e * p[k + 2], 20), 1);
+        bool sat = e == INT32_MAX;
+        if (c->clip ? sat && (center - half > 0 || center + half < UP_ONE_BOX)
+                    : sat || center - half < -UP_BOX_LIMIT || center + half > UP_BOX_LIMIT) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether one of anchor a's keypoints is beyond +-4 without clip (the core decodes those of kept and merged
+ * candidates only, so this says a range status may come). */
+static int keypoints_out_of_range(const up_config_t *c, const void *kps, int32_t stride, int32_t a)
+{
+    const int32_t *p = c->priors + (size_t)a * 4u;
+    for (int32_t k = 0; !c->clip && kps && k < 2 * c->num_keypoints; k++) {
+        int32_t r = raw_of(c, kps, stride, a, k);
+        int64_t cf = c->input_kind == UP_INPUT_S8 ? c->keypoint_lut[r + 128]
+                                                  : clamp32(rsr((int64_t)r * c->var_center_q30, 30), INT32_MIN, INT32_MAX);
+        int64_t v = p[k & 1] + rsr(cf * p[2 + (k & 1)], 20);
+        if (v < -UP_BOX_LIMIT || v > UP_BOX_LIMIT) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether an anchor passing the score test of some class has a box or keypoint out of range: the one cause of
+ * UP_ERR_RANGE for a checked config with good arguments. */
+static int range_possible(const up_config_t *c, const void *scores, int32_t score_stride, const void *boxes,
+                          int32_t box_stride, const void *kps, int32_t kp_stride)
+{
     int32_t classes = c->num_labels > 0 ? c->num_labels : 1;
     for (int32_t a = 0; a < c->num_anchors; a++) {
         int passes = 0;
@@ -195,13 +255,8 @@ static int corner_out_of_range(const up_config_t *c, const void *scores, int32_t
             int32_t bound = c->num_labels > 0 ? c->label_bounds[l] : c->score_bound;
             passes |= key_of(c, scores, score_stride, a, c->class_index + l) > bound;
         }
-        for (int k = 0; passes && k < 4; k++) {
-            int32_t v = c->input_kind == UP_INPUT_S8
-                            ? c->box_lut[((const int8_t *)boxes)[(size_t)a * (size_t)box_stride + (size_t)k] + 128]
-                            : ((const int32_t *)boxes)[(size_t)a * (size_t)box_stride + (size_t)k];
-            if (v < -UP_BOX_LIMIT || v > UP_BOX_LIMIT) {
-                return 1;
-            }
+        if (passes && (box_out_of_range(c, boxes, box_stride, a) || keypoints_out_of_range(c, kps, kp_stride, a))) {
+            return 1;
         }
     }
     return 0;
@@ -391,7 +446,10 @@ static void run_checked(const up_config_t *cfg, const uint8_t *rest, size_t rest
     int bad_kind = cfg->input_kind == UP_INPUT_F32; /* float inputs are the host's up_run_f32 */
     if (!bad_cap && !bad_scratch && !bad_stride && !bad_null && !bad_kind) {
         if (status != UP_OK &&
-            !(status == UP_ERR_RANGE && corner_out_of_range(cfg, scores, ra->score_stride, boxes, ra->box_stride))) {
+            !(status == UP_ERR_RANGE &&
+              range_possible(cfg, scores, ra->score_stride, boxes, ra->box_stride,
+                             nkp == 0 ? NULL : separate ? (const void *)kps : (const void *)(boxes + 4u * esize),
+                             separate ? ra->keypoint_stride : ra->box_stride))) {
             abort();
         }
     } else if (!((bad_cap && status == UP_ERR_OUTPUT) || (bad_scratch && status == UP_ERR_SCRATCH) ||
