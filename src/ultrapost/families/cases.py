@@ -58,8 +58,8 @@ def make_case(
     elif mode == "extreme":  # vanishing and large boxes within +-4 (beyond is an error without clip)
         deltas = np.concatenate(
             [
-                rng.choice(np.array([-8.0, -3.0, 0.0, 3.0, 8.0]), (n, 2)),
-                rng.choice([-60.0, -25.0, -8.0, 0.0, 6.0], (n, 2)),
+                rng.choice(np.array([-4.0, -2.0, 0.0, 2.0, 4.0]), (n, 2)),
+                rng.choice([-60.0, -25.0, -8.0, 0.0, 3.0], (n, 2)),
             ],
             axis=1,
         )
