@@ -199,6 +199,7 @@ static int32_t up_pack_pairs_neon(const float *rows, int32_t c, float thr, uint6
 /* The scores (any of the num_classes columns) are checked for NaN and Inf in the same pass. */
 uint32_t up_host_scan_packed(up_host_source_t *h, bool *boxes_checked, uint32_t *box_bits)
 {
+    (void)box_bits; /* set only where the vector pass reads the boxes */
     const up_config_t *cfg = h->cfg;
     float thr = up_prob_threshold(cfg->score_bound);
     *boxes_checked = false;

@@ -62,8 +62,6 @@ def range_error(cfg: FixedConfig, scores, boxes, keypoints=None) -> ValueError:
     for i in range(s.shape[0]):
         try:
             run(cfg, s[i], b[i], None if k is None else k[i])
-        except ValueError as exc:
-            if s.shape[0] > 1:
-                return ValueError(f"image {i}: {exc}")
+        except ValueError as exc:  # the first image's error, as a golden batch run raises it
             return exc
     return ValueError(f"{STATUS[-8]} (status -8)")
