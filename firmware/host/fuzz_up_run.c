@@ -230,8 +230,11 @@ static int box_out_of_range(const up_config_t *c, const void *boxes, int32_t str
  * candidates only, so this says a range status may come). */
 static int keypoints_out_of_range(const up_config_t *c, const void *kps, int32_t stride, int32_t a)
 {
+    if (c->clip || !kps || !c->priors) {
+        return 0;
+    }
     const int32_t *p = c->priors + (size_t)a * 4u;
-    for (int32_t k = 0; !c->clip && kps && k < 2 * c->num_keypoints; k++) {
+    for (int32_t k = 0; k < 2 * c->num_keypoints; k++) {
         int32_t r = raw_of(c, kps, stride, a, k);
         int64_t cf = c->input_kind == UP_INPUT_S8 ? c->keypoint_lut[r + 128]
                                                   : clamp32(rsr((int64_t)r * c->var_center_q30, 30), INT32_MIN, INT32_MAX);
