@@ -420,8 +420,8 @@ static int32_t up_logit2_pretest_neon(up_host_source_t *h, int32_t c, int32_t bo
 #endif
 
 /* Probabilities: the exact float32 test and the fast scan's packing (a single class was scanned already, with the
- * scores' finiteness); a passing p above 1 is out of range. Logits: each key converted as the core reads an int32
- * key, a clamped logit or the saturated difference of two logits. */
+ * scores' finiteness); a passing p above 1 is out of range. Logits (within +-1024: beyond, the run was refused):
+ * each key converted as the core reads an int32 key, a logit or the saturated difference of two logits. */
 void up_host_select_f32(up_host_source_t *h, int32_t column, int32_t bound, up_candidates_t *cand)
 {
     const up_config_t *cfg = h->cfg;
