@@ -4,7 +4,7 @@
  * (Pillow bilinear, OpenCV INTER_LINEAR_EXACT, OpenCV INTER_NEAREST_EXACT).
  * The tables come from the host (see the header); this file only applies them.
  */
-#include "up_preprocess_api.h"
+#include "ultrapost.h"
 
 /* Rounding of each pass, in the order the passes run (horizontal first unless v_first):
  * acc = bias + sum(v * k); value = acc >> shift. The first pass of PIL clips to 0..255 (Pillow keeps 8-bit

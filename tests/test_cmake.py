@@ -20,7 +20,7 @@ import ultrapost
 ROOT = Path(__file__).resolve().parents[1]
 CSRC = ROOT / "csrc"
 # The public headers: the core's, the pre-processing stage's and the host library's.
-PUBLIC_HEADERS = ("ultrapost.h", "up_preprocess_api.h", "host/up_host.h")
+PUBLIC_HEADERS = ("ultrapost.h", "host/up_host.h")
 
 
 def run(cmd, **kw):

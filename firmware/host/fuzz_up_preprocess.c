@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "up_preprocess_api.h"
+#include "ultrapost.h"
 
 #define MAX_SIDE 48
 #define MAX_TAPS 8

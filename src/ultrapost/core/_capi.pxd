@@ -61,7 +61,7 @@ cdef extern from "ultrapost.h" nogil:
     int32_t up_exp_q20(int32_t x_q20)
     int32_t up_sigmoid_q30(int32_t x_q20)
 
-cdef extern from "up_preprocess_api.h" nogil:
+cdef extern from "ultrapost.h" nogil:  # pre-processing
     int UP_ERR_FRAME
 
     ctypedef struct up_pre_config_t:
