@@ -1,6 +1,6 @@
 # The core's compile-time switches (csrc/ultrapost.h, "Compile-time switches"): UP_NO_<feature> leaves the feature
 # out; configs that need it are then refused by up_check_config. The Kconfig files offer the same list.
-set(ULTRAPOST_FEATURES SOFT_NMS MERGE_NMS KEYPOINTS LABELS)
+set(ULTRAPOST_FEATURES SOFT_NMS MERGE_NMS KEYPOINTS LABELS BOXES)
 
 # out: the UP_NO_* definitions for every feature whose variable <prefix><feature> is true.
 function(ultrapost_feature_definitions out)

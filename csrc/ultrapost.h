@@ -27,7 +27,9 @@
  *   UP_NO_MERGE_NMS ... blending and weighted NMS
  *   UP_NO_KEYPOINTS ... keypoint / landmark decode
  *   UP_NO_LABELS ...... multi-class runs (num_labels > 0)
- * A minimal build (Ultraface + hard NMS) defines all four.
+ *   UP_NO_BOXES ....... box-set NMS (up_boxes_nms: any detector's boxes); its
+ *                       entry points then refuse every config (UP_ERR_CONFIG)
+ * A minimal build (Ultraface + hard NMS) defines all five.
  *
  * Q formats (value = integer / 2^n):
  *   priors, boxes, deltas, logits .... Q20 int32 (1.0 = 1 << 20)

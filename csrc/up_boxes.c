@@ -17,6 +17,8 @@
  */
 #include "up_internal.h"
 
+#ifndef UP_NO_BOXES
+
 #define UP_GRID_REG_MAX 4 /* cells a kept box is registered in at most; wider boxes go to the wide list */
 
 /* A kept box in a grid cell: its corners, area and class beside the link, so a cell's tests read one line. */
@@ -416,3 +418,21 @@ int32_t up_boxes_nms(const up_boxes_config_t *cfg, const up_boxes_input_t *in, v
     out->count = kept;
     return UP_OK;
 }
+#else
+/* UP_NO_BOXES: the box-set NMS is left out of this build; its entry points refuse every config. */
+size_t up_boxes_scratch_size(const up_boxes_config_t *cfg)
+{
+    (void)cfg;
+    return 0;
+}
+
+int32_t up_boxes_nms(const up_boxes_config_t *cfg, const up_boxes_input_t *in, void *scratch,
+                     size_t scratch_size, up_boxes_output_t *out)
+{
+    (void)in;
+    (void)scratch;
+    (void)scratch_size;
+    (void)out;
+    return cfg ? UP_ERR_CONFIG : UP_ERR_NULL;
+}
+#endif

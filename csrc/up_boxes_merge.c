@@ -4,6 +4,8 @@
  */
 #include "up_internal.h"
 
+#ifndef UP_NO_BOXES
+
 #ifndef UP_NO_SOFT_NMS
 /* round(inter * 2^16 / union) (Q16), the union brought below 2^47 first (both shifted right alike). */
 static int64_t up_iou_q16(uint64_t inter, uint64_t uni)
@@ -160,4 +162,7 @@ int32_t up_boxes_merge(const up_boxes_config_t *cfg, const up_boxes_input_t *in,
     }
     return kept;
 }
+#endif
+#else
+typedef int up_boxes_merge_left_out; /* UP_NO_BOXES: nothing here (ISO C wants a declaration) */
 #endif

@@ -30,7 +30,7 @@ the stack; a changed guard, a modified input, a fault or a stack overflow ends t
 Footprint, per board (firmware/README.md "Measurements"):
   core .text / .rodata   input sections kept from the core at -Os with --gc-sections, in an image that calls every
                          public function: the full core, and the minimal build (UP_NO_SOFT_NMS, UP_NO_MERGE_NMS,
-                         UP_NO_KEYPOINTS, UP_NO_LABELS: Ultraface + hard NMS)
+                         UP_NO_KEYPOINTS, UP_NO_LABELS, UP_NO_BOXES: Ultraface + hard NMS)
   stack                  worst chain from up_run in gcc's -fstack-usage / -fcallgraph-info (static bound), and the
                          largest high-water mark measured around up_run over every record
   scratch                up_scratch_size(cfg) of each configuration

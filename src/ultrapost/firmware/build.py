@@ -121,8 +121,14 @@ def runtime_sources() -> list[Path]:
 
 # The core's compile-time switches (csrc/ultrapost.h; cmake/features.cmake lists the same) and those that leave out
 # everything but Ultraface + hard NMS.
-FEATURES = ("SOFT_NMS", "MERGE_NMS", "KEYPOINTS", "LABELS")
-MINIMAL_FEATURES = {"UP_NO_SOFT_NMS": None, "UP_NO_MERGE_NMS": None, "UP_NO_KEYPOINTS": None, "UP_NO_LABELS": None}
+FEATURES = ("SOFT_NMS", "MERGE_NMS", "KEYPOINTS", "LABELS", "BOXES")
+MINIMAL_FEATURES = {
+    "UP_NO_SOFT_NMS": None,
+    "UP_NO_MERGE_NMS": None,
+    "UP_NO_KEYPOINTS": None,
+    "UP_NO_LABELS": None,
+    "UP_NO_BOXES": None,
+}
 
 
 def cmake_image(
