@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ultrapost import golden
 from ultrapost.core._core import run_raw
-from ultrapost.core.config import OutOfRangeError
 from ultrapost.families import cases
 from ultrapost.families.ultraface import Ultraface
 from ultrapost.families.yunet import YuNet
@@ -21,7 +20,8 @@ from ultrapost.firmware.headers import write_config_dir
 from ultrapost.firmware.inputs import float_inputs, spec_inputs
 from ultrapost.firmware.photos import yunet_photo
 from ultrapost.firmware.qemu import HarnessRun, run_vectors
-from ultrapost.firmware.spec import UP_ERR_OUTPUT, UP_ERR_RANGE, UP_ERR_SCRATCH, UP_ERR_STRIDE, ModelSpec, scratch_size
+from ultrapost.firmware.spec import UP_ERR_OUTPUT, UP_ERR_SCRATCH, UP_ERR_STRIDE, ModelSpec, scratch_size
+from ultrapost.firmware.vectorsets import output_of
 from ultrapost.golden import yunet as golden_yunet
 
 
@@ -104,8 +104,8 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
     def add(name, fc, core, scores, boxes, record_of):
         cid = len(configs)
         configs.append((f"c{cid}_" + re.sub(r"[^a-z0-9]+", "_", name.lower()), fc))
-        host = _outputs(core.run_full, (scores, boxes), 0, False)
-        gold = _outputs(golden.run, (fc, scores, boxes), 0, False)
+        host = output_of(core.run_full, (scores, boxes), 0, False)
+        gold = output_of(golden.run, (fc, scores, boxes), 0, False)
         out.append(CheckCase(name, record_of(cid), host, gold))
         return cid
 
@@ -131,8 +131,8 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
         cid = len(configs)
         configs.append((f"c{cid}_{spec.name}", fc))
         nkp, labels = int(fc.num_keypoints), int(fc.num_labels) > 0
-        host = _outputs(core.run_full, (sc, bx), nkp, labels)
-        gold = _outputs(golden.run, (fc, sc, bx), nkp, labels)
+        host = output_of(core.run_full, (sc, bx), nkp, labels)
+        gold = output_of(golden.run, (fc, sc, bx), nkp, labels)
         out.append(CheckCase(spec.name, VectorRecord.separate(cid, sc, bx), host, gold))
 
     # YuNet (up_yunet_run): a photo through the int8 model when the shared data is there, generated frames.
@@ -193,14 +193,6 @@ def yunet_cases(small: bool) -> list[tuple[str, YuNet, dict, dict | None]]:
         name = f"yunet_{mode}_{size[0]}x{size[1]}_{'s8' if int8 else 'f32'}" + ("_single" if preset != "opencv" else "")
         out.append((name, YuNet(size, 0.5, 0.3, preset=preset, **lim), o, q))
     return out
-
-
-def _outputs(run, args, nkp: int, labels: bool) -> OutputRecord:
-    """The output record of a host or golden run, or the status a value out of range gives (UP_ERR_RANGE)."""
-    try:
-        return OutputRecord.of(run(*args), nkp, labels)
-    except OutOfRangeError:
-        return OutputRecord.error(UP_ERR_RANGE, nkp, labels)
 
 
 def _extra_specs(small: bool):

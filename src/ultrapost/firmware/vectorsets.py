@@ -71,13 +71,17 @@ class Record:
         }
 
 
-def _golden_output(fc, scores, boxes) -> OutputRecord:
-    """The golden model's outputs, or the status the core must return: a value out of range is UP_ERR_RANGE."""
+def output_of(run, args, num_keypoints: int = 0, has_labels: bool = False) -> OutputRecord:
+    """The output record of a host or golden run, or the status the core returns when the run refuses a value out
+    of range (UP_ERR_RANGE)."""
     try:
-        g = golden.run(fc, scores, boxes)
+        return OutputRecord.of(run(*args), num_keypoints, has_labels)
     except OutOfRangeError:
-        return OutputRecord.error(UP_ERR_RANGE, int(fc.num_keypoints), int(fc.num_labels) > 0)
-    return OutputRecord.of(g, int(fc.num_keypoints), int(fc.num_labels) > 0)
+        return OutputRecord.error(UP_ERR_RANGE, num_keypoints, has_labels)
+
+
+def _golden_output(fc, scores, boxes) -> OutputRecord:
+    return output_of(golden.run, (fc, scores, boxes), int(fc.num_keypoints), int(fc.num_labels) > 0)
 
 
 def records_for(spec: ModelSpec, config_id: int, inputs, *, error_records: bool = True) -> list[Record]:
