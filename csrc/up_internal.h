@@ -220,4 +220,26 @@ int32_t up_boxes_soft(const up_boxes_config_t *cfg, const up_boxes_input_t *in, 
 int32_t up_boxes_merge(const up_boxes_config_t *cfg, const up_boxes_input_t *in, up_boxes_scratch_t *s, int32_t c,
                        int32_t limit, int32_t vq, up_boxes_output_t *out);
 
+/* Pre-processing (up_preprocess.c): what a faster driver of the same passes shares with up_pre_run.
+ * Rounding of each pass, in the order the passes run (horizontal first unless v_first):
+ * acc = bias + sum(v * k); value = acc >> shift. The first pass of PIL clips to 0..255 (Pillow keeps 8-bit
+ * images between its passes); CV2's first pass stays exact, so its order does not change the result; the
+ * second pass of every kind clips to 0..255. */
+typedef struct {
+    int32_t bias1, shift1;
+    int32_t bias2, shift2;
+    bool clip1;
+} up_pre_rounding_t;
+
+up_pre_rounding_t up_pre_rounding(uint8_t resample);
+int32_t up_pre_bytes_per_pixel(uint8_t format); /* 0: not a pixel format */
+int32_t up_pre_channels(uint8_t format);        /* source channels after conversion: 1 or 3 */
+/* Source row r of the crop as interleaved source channels; *step = bytes between pixels. Converting formats
+ * (RGB565, YUYV) write the crop's pixels to conv (RGB888, crop_width * 3 bytes); the others are read in place. */
+const uint8_t *up_pre_read_row(const up_pre_config_t *cfg, const uint8_t *frame, int32_t stride, int32_t r,
+                               uint8_t *conv, int32_t *step);
+/* Writes output row y through the output tables: pad outside the rect; vals = the resized row
+ * ([rect_width][channels]) or NULL (a pad row). */
+void up_pre_write_row(const up_pre_config_t *cfg, int32_t y, const uint8_t *vals, int32_t n, void *out);
+
 #endif /* UP_INTERNAL_H */

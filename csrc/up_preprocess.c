@@ -4,21 +4,11 @@
  * (Pillow bilinear, OpenCV INTER_LINEAR_EXACT, OpenCV INTER_NEAREST_EXACT).
  * The tables come from the host (see the header); this file only applies them.
  */
-#include "ultrapost.h"
+#include "up_internal.h"
 
-/* Rounding of each pass, in the order the passes run (horizontal first unless v_first):
- * acc = bias + sum(v * k); value = acc >> shift. The first pass of PIL clips to 0..255 (Pillow keeps 8-bit
- * images between its passes); CV2's first pass stays exact, so its order does not change the result; the
- * second pass of every kind clips to 0..255. */
-typedef struct {
-    int32_t bias1, shift1;
-    int32_t bias2, shift2;
-    bool clip1;
-} pre_rounding_t;
-
-static pre_rounding_t pre_rounding(uint8_t resample)
+up_pre_rounding_t up_pre_rounding(uint8_t resample)
 {
-    pre_rounding_t r = {0, 0, 0, 0, false};
+    up_pre_rounding_t r = {0, 0, 0, 0, false};
     if (resample == UP_RESAMPLE_PIL) {
         r.bias1 = r.bias2 = (int32_t)1 << 21; /* Pillow: PRECISION_BITS = 22, add half */
         r.shift1 = r.shift2 = 22;
@@ -30,7 +20,7 @@ static pre_rounding_t pre_rounding(uint8_t resample)
     return r;
 }
 
-static int32_t pre_bytes_per_pixel(uint8_t format)
+int32_t up_pre_bytes_per_pixel(uint8_t format)
 {
     switch (format) {
     case UP_PIX_RGB888:
@@ -43,7 +33,7 @@ static int32_t pre_bytes_per_pixel(uint8_t format)
     }
 }
 
-static int32_t pre_channels(uint8_t format) { return format == UP_PIX_GRAY8 ? 1 : 3; }
+int32_t up_pre_channels(uint8_t format) { return format == UP_PIX_GRAY8 ? 1 : 3; }
 
 static bool pre_converts(uint8_t format) { return format == UP_PIX_RGB565 || format == UP_PIX_YUYV; }
 
@@ -78,7 +68,7 @@ int32_t up_pre_check_config(const up_pre_config_t *cfg)
     if (cfg == NULL || cfg->x_start == NULL || cfg->x_coeff == NULL || cfg->y_start == NULL ||
         cfg->y_coeff == NULL)
         return UP_ERR_NULL;
-    if (pre_bytes_per_pixel(cfg->pixel_format) == 0 || cfg->resample > UP_RESAMPLE_NEAREST ||
+    if (up_pre_bytes_per_pixel(cfg->pixel_format) == 0 || cfg->resample > UP_RESAMPLE_NEAREST ||
         cfg->layout > UP_LAYOUT_NCHW)
         return UP_ERR_CONFIG;
     if (cfg->out_bytes == 1) {
@@ -106,11 +96,11 @@ int32_t up_pre_check_config(const up_pre_config_t *cfg)
     if (!pre_starts_ok(cfg->x_start, cfg->rect_width, cfg->crop_width - cfg->x_taps, false) ||
         !pre_starts_ok(cfg->y_start, cfg->rect_height, cfg->crop_height - cfg->y_taps, true))
         return UP_ERR_CONFIG;
-    const int32_t n = pre_channels(cfg->pixel_format);
+    const int32_t n = up_pre_channels(cfg->pixel_format);
     for (int32_t c = 0; c < 3; c++)
         if (cfg->channel_map[c] >= n) return UP_ERR_CONFIG;
     /* Accumulators stay below 2^31: |bias| + max|value| * sum|k| per pass (the first pass reads 0..255). */
-    const pre_rounding_t r = pre_rounding(cfg->resample);
+    const up_pre_rounding_t r = up_pre_rounding(cfg->resample);
     const int64_t limit = INT32_MAX;
     const int64_t x_sum = pre_max_abs_sum(cfg->x_coeff, cfg->rect_width, cfg->x_taps);
     const int64_t y_sum = pre_max_abs_sum(cfg->y_coeff, cfg->rect_height, cfg->y_taps);
@@ -126,7 +116,7 @@ int32_t up_pre_check_config(const up_pre_config_t *cfg)
  * accumulator over the crop width (int32), the converted row, the resized row. */
 static size_t pre_row_len(const up_pre_config_t *cfg)
 {
-    return (size_t)cfg->rect_width * (size_t)pre_channels(cfg->pixel_format);
+    return (size_t)cfg->rect_width * (size_t)up_pre_channels(cfg->pixel_format);
 }
 
 size_t up_pre_scratch_size(const up_pre_config_t *cfg)
@@ -134,7 +124,7 @@ size_t up_pre_scratch_size(const up_pre_config_t *cfg)
     if (up_pre_check_config(cfg) != UP_OK) return 0;
     size_t len = pre_row_len(cfg);
     size_t conv = pre_converts(cfg->pixel_format) ? (size_t)cfg->crop_width * 3u : 0u;
-    if (cfg->v_first) return (size_t)cfg->crop_width * (size_t)pre_channels(cfg->pixel_format) * sizeof(int32_t) + conv + len;
+    if (cfg->v_first) return (size_t)cfg->crop_width * (size_t)up_pre_channels(cfg->pixel_format) * sizeof(int32_t) + conv + len;
     return ((size_t)cfg->y_taps + 1u) * len * sizeof(int32_t) + conv + len;
 }
 
@@ -157,7 +147,7 @@ static void pre_yuv_to_rgb(int32_t y, int32_t u, int32_t v, uint8_t *rgb)
 
 /* Source row r of the crop as interleaved source channels; *step = bytes between pixels. Converting formats
  * write the crop's pixels to conv (RGB888); the others are read in place. */
-static const uint8_t *pre_read_row(const up_pre_config_t *cfg, const uint8_t *frame, int32_t stride, int32_t r,
+const uint8_t *up_pre_read_row(const up_pre_config_t *cfg, const uint8_t *frame, int32_t stride, int32_t r,
                                    uint8_t *conv, int32_t *step)
 {
     const uint8_t *row = frame + (size_t)(cfg->crop_y + r) * (size_t)stride;
@@ -182,13 +172,13 @@ static const uint8_t *pre_read_row(const up_pre_config_t *cfg, const uint8_t *fr
         *step = 3;
         return conv;
     default:
-        *step = pre_bytes_per_pixel(cfg->pixel_format);
+        *step = up_pre_bytes_per_pixel(cfg->pixel_format);
         return row + (size_t)x0 * (size_t)*step;
     }
 }
 
 /* Horizontal first pass of one source row (uint8, pixels step bytes apart) into dst[rect_width][n] (int32). */
-static void pre_hpass(const up_pre_config_t *cfg, const pre_rounding_t *r, const uint8_t *src, int32_t step,
+static void pre_hpass(const up_pre_config_t *cfg, const up_pre_rounding_t *r, const uint8_t *src, int32_t step,
                       int32_t n, int32_t *dst)
 {
     const int32_t taps = cfg->x_taps;
@@ -223,7 +213,7 @@ static void pre_hpass(const up_pre_config_t *cfg, const pre_rounding_t *r, const
 }
 
 /* Horizontal second pass of one vertically filtered row (int32 [crop_width][n]) into 8-bit values. */
-static void pre_hpass2(const up_pre_config_t *cfg, const pre_rounding_t *r, const int32_t *src, int32_t n,
+static void pre_hpass2(const up_pre_config_t *cfg, const up_pre_rounding_t *r, const int32_t *src, int32_t n,
                        uint8_t *dst)
 {
     const int32_t taps = cfg->x_taps;
@@ -249,7 +239,7 @@ static void pre_hpass2(const up_pre_config_t *cfg, const pre_rounding_t *r, cons
 }
 
 /* Vertical second pass: taps ring rows (slot of crop row y0 + t is (y0 + t) % taps) into 8-bit values. */
-static void pre_vpass(const pre_rounding_t *r, const int32_t *ring, int32_t taps, int32_t y0, const int32_t *k,
+static void pre_vpass(const up_pre_rounding_t *r, const int32_t *ring, int32_t taps, int32_t y0, const int32_t *k,
                       size_t len, int32_t *acc, uint8_t *dst)
 {
     for (size_t e = 0; e < len; e++) acc[e] = r->bias2;
@@ -263,7 +253,7 @@ static void pre_vpass(const pre_rounding_t *r, const int32_t *ring, int32_t taps
 }
 
 /* Vertical first pass for output row i: y_taps source rows into acc[crop_width][n] (int32, first rounding). */
-static void pre_vpass1(const up_pre_config_t *cfg, const pre_rounding_t *r, const uint8_t *frame, int32_t stride,
+static void pre_vpass1(const up_pre_config_t *cfg, const up_pre_rounding_t *r, const uint8_t *frame, int32_t stride,
                        int32_t i, int32_t n, int32_t *acc, uint8_t *conv)
 {
     const size_t wide = (size_t)cfg->crop_width * (size_t)n;
@@ -274,7 +264,7 @@ static void pre_vpass1(const up_pre_config_t *cfg, const pre_rounding_t *r, cons
         const int32_t kt = k[t];
         if (kt == 0) continue;
         int32_t step;
-        const uint8_t *src = pre_read_row(cfg, frame, stride, y0 + t, conv, &step);
+        const uint8_t *src = up_pre_read_row(cfg, frame, stride, y0 + t, conv, &step);
         if (step == n) { /* packed: one flat loop the compiler vectorizes */
             for (size_t e = 0; e < wide; e++) acc[e] += (int32_t)src[e] * kt;
         } else {
@@ -289,7 +279,7 @@ static void pre_vpass1(const up_pre_config_t *cfg, const pre_rounding_t *r, cons
 }
 
 /* Writes output row y: pad outside the rect; vals = the resized row ([rect_width][n]) or NULL (a pad row). */
-static void pre_write_row(const up_pre_config_t *cfg, int32_t y, const uint8_t *vals, int32_t n, void *out)
+void up_pre_write_row(const up_pre_config_t *cfg, int32_t y, const uint8_t *vals, int32_t n, void *out)
 {
     const int32_t w = cfg->out_width, h = cfg->out_height;
     const int32_t x_lo = vals ? cfg->rect_x : w, x_hi = vals ? cfg->rect_x + cfg->rect_width : w;
@@ -322,25 +312,25 @@ int32_t up_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t wid
 {
     if (cfg == NULL || frame == NULL || scratch == NULL || out == NULL) return UP_ERR_NULL;
     if (width != cfg->frame_width || height != cfg->frame_height) return UP_ERR_FRAME;
-    if ((int64_t)stride_bytes < (int64_t)width * pre_bytes_per_pixel(cfg->pixel_format)) return UP_ERR_STRIDE;
+    if ((int64_t)stride_bytes < (int64_t)width * up_pre_bytes_per_pixel(cfg->pixel_format)) return UP_ERR_STRIDE;
     const size_t need = up_pre_scratch_size(cfg);
     if (need == 0) return UP_ERR_CONFIG;
     if (scratch_size < need || ((uintptr_t)scratch & 3u)) return UP_ERR_SCRATCH;
     const size_t out_need = (size_t)cfg->out_width * (size_t)cfg->out_height * 3u * cfg->out_bytes;
     if (out_size < out_need || ((uintptr_t)out & (uintptr_t)(cfg->out_bytes - 1u))) return UP_ERR_OUTPUT;
 
-    const pre_rounding_t r = pre_rounding(cfg->resample);
-    const int32_t n = pre_channels(cfg->pixel_format), taps = cfg->y_taps;
+    const up_pre_rounding_t r = up_pre_rounding(cfg->resample);
+    const int32_t n = up_pre_channels(cfg->pixel_format), taps = cfg->y_taps;
     const size_t len = pre_row_len(cfg);
     const size_t conv_len = pre_converts(cfg->pixel_format) ? (size_t)cfg->crop_width * 3u : 0u;
-    for (int32_t y = 0; y < cfg->rect_y; y++) pre_write_row(cfg, y, NULL, n, out);
+    for (int32_t y = 0; y < cfg->rect_y; y++) up_pre_write_row(cfg, y, NULL, n, out);
     if (cfg->v_first) {
         int32_t *acc = (int32_t *)scratch;
         uint8_t *conv = (uint8_t *)(acc + (size_t)cfg->crop_width * (size_t)n), *vals = conv + conv_len;
         for (int32_t i = 0; i < cfg->rect_height; i++) {
             pre_vpass1(cfg, &r, frame, stride_bytes, i, n, acc, conv);
             pre_hpass2(cfg, &r, acc, n, vals);
-            pre_write_row(cfg, cfg->rect_y + i, vals, n, out);
+            up_pre_write_row(cfg, cfg->rect_y + i, vals, n, out);
         }
     } else {
         int32_t *ring = (int32_t *)scratch;
@@ -351,14 +341,14 @@ int32_t up_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t wid
             const int32_t y0 = cfg->y_start[i];
             for (int32_t row = done > y0 ? done : y0; row < y0 + taps; row++) {
                 int32_t step;
-                const uint8_t *src = pre_read_row(cfg, frame, stride_bytes, row, conv, &step);
+                const uint8_t *src = up_pre_read_row(cfg, frame, stride_bytes, row, conv, &step);
                 pre_hpass(cfg, &r, src, step, n, ring + (size_t)(row % taps) * len);
             }
             done = y0 + taps;
             pre_vpass(&r, ring, taps, y0, cfg->y_coeff + (size_t)i * (size_t)taps, len, acc, vals);
-            pre_write_row(cfg, cfg->rect_y + i, vals, n, out);
+            up_pre_write_row(cfg, cfg->rect_y + i, vals, n, out);
         }
     }
-    for (int32_t y = cfg->rect_y + cfg->rect_height; y < cfg->out_height; y++) pre_write_row(cfg, y, NULL, n, out);
+    for (int32_t y = cfg->rect_y + cfg->rect_height; y < cfg->out_height; y++) up_pre_write_row(cfg, y, NULL, n, out);
     return UP_OK;
 }
