@@ -380,7 +380,8 @@ def test_preprocess_fuzzer_bounded_run(tmp_path):
 
 def test_preprocess_stage_is_freestanding_and_builds_for_cortex_m(tmp_path):
     """up_preprocess.c (built with the core only where asked: core_sources(preprocess=True)) includes only the
-    core's own headers (freestanding themselves) and compiles warning-free for Cortex-M0+, M4 and M33, needing no float or heap helper."""
+    core's own headers (freestanding themselves) and compiles warning-free for Cortex-M0+, M4 and M33, needing
+    no float or heap helper."""
     import re
     import shutil
     import subprocess
