@@ -23,7 +23,7 @@ extra = [] if sys.platform == "win32" else ["-O3", "-fno-strict-aliasing", "-fvi
 
 ext = Extension(
     "ultrapost.core._core",
-    [s for s in sources if not s.endswith("up_preprocess.c")],
+    [s for s in sources if Path(s).name not in ("up_preprocess.c", "up_host_preprocess.c")],  # _preprocess's
     include_dirs=["csrc", "csrc/host", np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=extra,
@@ -75,7 +75,7 @@ class BuildPyWithSources(build_py):
 # The pre-processing stage: its own module (it needs only its header).
 pre = Extension(
     "ultrapost.core._preprocess",
-    ["src/ultrapost/core/_preprocess.pyx", "csrc/up_preprocess.c"],
+    ["src/ultrapost/core/_preprocess.pyx", "csrc/up_preprocess.c", "csrc/host/up_host_preprocess.c"],
     include_dirs=["csrc", "csrc/host", np.get_include()],  # _capi.pxd names csrc/host/up_host.h
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=extra,

@@ -75,6 +75,13 @@ int32_t up_run_f32(const up_config_t *cfg, const float *scores, int32_t score_st
                    const float *boxes, int32_t box_stride, void *scratch, size_t scratch_size,
                    up_output_t *out);
 
+/* The pre-processing stage (up_pre_run) driven faster: the same bytes and statuses. Scratch: at least
+ * up_host_pre_scratch_size(cfg) bytes, 4-byte aligned (0 if the config is invalid); it is never smaller
+ * than up_pre_scratch_size(cfg). */
+size_t up_host_pre_scratch_size(const up_pre_config_t *cfg);
+int32_t up_host_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,
+                        int32_t stride_bytes, void *scratch, size_t scratch_size, void *out, size_t out_size);
+
 #ifdef __cplusplus
 }
 #endif

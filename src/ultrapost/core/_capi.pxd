@@ -101,6 +101,9 @@ cdef extern from "ultrapost.h" nogil:  # pre-processing
 
 cdef extern from "up_host.h" nogil:
     int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
+    size_t up_host_pre_scratch_size(const up_pre_config_t *cfg)
+    int32_t up_host_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,
+                            int32_t stride_bytes, void *scratch, size_t scratch_size, void *out, size_t out_size)
     size_t up_scratch_size_f32(const up_config_t *cfg)
     size_t up_host_scratch_size(const up_config_t *cfg)
     int32_t up_host_run(const up_config_t *cfg, const void *scores, int32_t score_stride,

@@ -4,7 +4,8 @@ C without the GIL, and turns status codes into exceptions. A module of its own: 
 
 cimport numpy as cnp
 from libc.stdint cimport int32_t, uint8_t, uint32_t
-from ultrapost.core._capi cimport up_pre_check_config, up_pre_config_t, up_pre_run, up_pre_scratch_size
+from ultrapost.core._capi cimport (up_host_pre_run, up_host_pre_scratch_size, up_pre_check_config, up_pre_config_t,
+                                   up_pre_run)
 
 import numpy as np
 
@@ -96,14 +97,16 @@ cdef class PreprocessConfig:
             c.lut32 = <const uint32_t *>cnp.PyArray_DATA(lut32)
         self._keep = keep
         preprocess_status(up_pre_check_config(c), "preprocess config")
-        self.scratch_size = <Py_ssize_t>up_pre_scratch_size(c)
+        self.scratch_size = <Py_ssize_t>up_host_pre_scratch_size(c)
         self._scratch = np.empty((self.scratch_size + 3) // 4, np.int32)  # 4-byte aligned
         self.dtype = np.dtype(prepared.dtype)
         self.shape = tuple(prepared.tensor_shape)
 
-    def run(self, cnp.ndarray frame not None, scratch=None):
+    def run(self, cnp.ndarray frame not None, scratch=None, bint portable=False):
         """The tensor of one frame (uint8 [H, W, bytes per pixel], pixels packed in rows). ``scratch``: a
-        writable buffer to use instead of the config's own (its size is checked by the C)."""
+        writable buffer to use instead of the config's own (its size is checked by the C). The host's driver
+        (up_host_pre_run: SIMD passes) runs unless ``portable``, which runs up_pre_run as firmware does; both give
+        the same bytes."""
         if frame.dtype != np.uint8 or frame.ndim != 3:
             raise TypeError(f"frame must be a uint8 [H, W, bytes per pixel] array, got {frame.dtype} {frame.ndim}-D")
         if frame.shape[0] > 0x7FFFFFFF or frame.shape[1] > 0x7FFFFFFF or frame.strides[0] > 0x7FFFFFFF:
@@ -123,6 +126,9 @@ cdef class PreprocessConfig:
         cdef size_t os = <size_t>out.nbytes
         cdef int32_t status
         with nogil:
-            status = up_pre_run(&self.cfg, fp, w, h, stride, sp, ss, op, os)
+            if portable:
+                status = up_pre_run(&self.cfg, fp, w, h, stride, sp, ss, op, os)
+            else:
+                status = up_host_pre_run(&self.cfg, fp, w, h, stride, sp, ss, op, os)
         preprocess_status(status)
         return out
