@@ -46,6 +46,7 @@ examples:
   ultrapost bench --plot scaling.png
   ultrapost bench --model version-RFB-320_without_postprocessing.onnx --image group.jpg
   ultrapost bench --model version-RFB-320.onnx --image photos/ --no-scaling   # every photo in a folder
+  ultrapost bench --frame --model ultraface_ultraslim_int8.tflite --plot frame.png    # per frame, built-in frame
 """
 
 COLORS = {
@@ -96,6 +97,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--sizes", type=int, nargs="+", metavar="N", help="--nms: box counts (1000 3000 10000 30000 100000)")
     p.add_argument("--sets", nargs="+", metavar="SET", help="--nms: random, clustered, crowd (all three)")
+    p.add_argument(
+        "--frame",
+        action="store_true",
+        help="per frame: FaceDetector's stages (pre-processing, inference, post-processing) against bare inference "
+        "and the naive cv2 + numpy + predict() pipeline, for --model on --image or a built-in frame",
+    )
+    p.add_argument("--frame-size", metavar="WxH", default="640x480", help="--frame: the frame's size (640x480)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="--frame: the model runtime's threads (1)")
     p.set_defaults(func=run)
     return p
 
@@ -274,6 +283,10 @@ def run_nms(args) -> int:
 
 
 def run(args) -> int:
+    if args.frame:
+        from ultrapost.cli.bench_frame import run_frame
+
+        return run_frame(args)
     if args.nms:
         if args.model or args.image or args.plot:
             raise ValueError("--nms times generated box sets: --model, --image and --plot do not apply")
