@@ -21,9 +21,10 @@ sources = ["src/ultrapost/core/_core.pyx", *sorted(glob.glob("csrc/*.c")), *sort
 # call to an exported function go through the PLT.
 extra = [] if sys.platform == "win32" else ["-O3", "-fno-strict-aliasing", "-fvisibility=hidden"]
 
+PRE_SOURCES = ("up_preprocess.c", "up_host_preprocess.c", "up_warp.c")
 ext = Extension(
     "ultrapost.core._core",
-    [s for s in sources if Path(s).name not in ("up_preprocess.c", "up_host_preprocess.c")],  # _preprocess's
+    [s for s in sources if Path(s).name not in PRE_SOURCES],  # _preprocess's
     include_dirs=["csrc", "csrc/host", np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=extra,
@@ -72,10 +73,10 @@ class BuildPyWithSources(build_py):
                     shutil.copy2(f, dest / folder / f.name)
 
 
-# The pre-processing stage: its own module (it needs only its header).
+# The pre-processing stages (resize, warp): their own module (they need only their header).
 pre = Extension(
     "ultrapost.core._preprocess",
-    ["src/ultrapost/core/_preprocess.pyx", "csrc/up_preprocess.c", "csrc/host/up_host_preprocess.c"],
+    ["src/ultrapost/core/_preprocess.pyx", "csrc/up_preprocess.c", "csrc/host/up_host_preprocess.c", "csrc/up_warp.c"],
     include_dirs=["csrc", "csrc/host", np.get_include()],  # _capi.pxd names csrc/host/up_host.h
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=extra,

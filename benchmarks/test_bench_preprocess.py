@@ -67,6 +67,32 @@ def test_preprocess_640x480_against_cv2_resize(request):
     assert all(t.median_us > 0 for t in timings.values())
 
 
+def test_mediapipe_warp_640x480_against_cv2_warp(request):
+    """BlazeFace's pre-processing (MediaPipe's letterbox warp) of a 640x480 frame to 128x128, against the installed
+    cv2's warpAffine / warpPerspective with MediaPipe's matrix (uint8 out, no normalization)."""
+    from ultrapost.core.warp_config import mediapipe_matrix
+
+    frame = _frame()
+    m = mediapipe_matrix((640, 480), (128, 128))
+    kw = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    calls = {
+        "cv2.warpAffine": lambda: cv2.warpAffine(frame, m[:2], (128, 128), **kw),
+        "cv2.warpPerspective": lambda: cv2.warpPerspective(frame, m, (128, 128), **kw),
+        "cv2.warpPerspective + float [-1, 1]": lambda: (
+            cv2.warpPerspective(frame, m, (128, 128), **kw).astype(np.float32) * np.float32(2 / 255) - np.float32(1)
+        ),
+    }
+    u8 = Preprocessor((128, 128), resize="letterbox", interpolation="mediapipe", layout="NHWC", mean=0.0, std=1.0,
+                      dtype="uint8")  # fmt: skip
+    f32 = Preprocessor((128, 128), resize="letterbox", interpolation="mediapipe", layout="NHWC", mean=127.5, std=127.5)
+    calls["mediapipe: uint8 NHWC"] = lambda: u8(frame)
+    calls["mediapipe: float32 NHWC (BlazeFace)"] = lambda: f32(frame)
+    timings = time_calls(calls, budget=1.0)
+    _report(request, "MediaPipe's warp of a 640x480 frame to 128x128 against cv2.warpAffine", timings,
+            "cv2.warpAffine")  # fmt: skip
+    assert all(t.median_us > 0 for t in timings.values())
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_face_detector_against_bare_inference(request, model):
     from ultrapost.pipeline.detect import FaceDetector

@@ -535,6 +535,67 @@ size_t up_pre_scratch_size(const up_pre_config_t *cfg);
 int32_t up_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,
                    int32_t stride_bytes, void *scratch, size_t scratch_size, void *out, size_t out_size);
 
+/* ---------------------------------------------------------------------------
+ * Warp: OpenCV's warpAffine / warpPerspective (INTER_LINEAR, BORDER_CONSTANT)
+ * byte for byte, as MediaPipe's letterbox of BlazeFace's input. A transform
+ * that keeps the axes (scale and shift) takes one position per output column
+ * and one per row; any other, one per output pixel (per_pixel).
+ *
+ *   Source positions come from the host in OpenCV's own fixed point, 1/32
+ *   pixel (INTER_BITS = 5): column * 32 + fraction, rounded as the reference
+ *   function does it (warpAffine: rows and columns in Q10, AB_BITS, then
+ *   (v + 16) >> 5; warpPerspective: each pixel in double, rounded half to
+ *   even). Column and row are OpenCV's 16-bit map values (-32768..32767).
+ *   Each output value blends the 2x2 source pixels at (column, row) with
+ *   OpenCV's Q15 weights (INTER_REMAP_COEF_BITS, its BilinearTab_i): for
+ *   fractions (fx, fy), (32 - fx)(32 - fy) * 32, fx (32 - fy) * 32,
+ *   (32 - fx) fy * 32, fx fy * 32, except fx = fy = 0: 32767, 0, 0, 1 (its
+ *   16-bit saturation and sum fix-up); value = (acc + 2^14) >> 15. A
+ *   neighbour outside the frame reads border_value; a position whose 2x2
+ *   block lies wholly outside gives border_value.
+ *   -> per output channel a 256-entry table, NHWC or NCHW, as up_pre_run.
+ * Frames: RGB888, BGR888, RGBA8888 (alpha ignored) or GRAY8.
+ * ------------------------------------------------------------------------- */
+
+#define UP_WARP_FRAC_BITS 5    /* OpenCV's INTER_BITS */
+#define UP_WARP_MAX_DIM 32767  /* frame and input sides at most */
+
+typedef struct {
+    uint8_t pixel_format;   /* UP_PIX_RGB888, _BGR888, _RGBA8888 or _GRAY8 */
+    uint8_t layout;         /* up_layout_t */
+    uint8_t out_bytes;      /* 1: lut8 bytes (int8 or uint8); 4: lut32 words */
+    uint8_t border_value;   /* source value outside the frame (OpenCV's borderValue) */
+    int32_t frame_width;    /* the frame this config is for, pixels */
+    int32_t frame_height;
+    int32_t out_width;      /* the model input, 3 channels */
+    int32_t out_height;
+    bool per_pixel;         /* x_pos and y_pos are [out_height][out_width] (a warpPerspective whose
+                               rounding ties couple the axes); otherwise x_pos [out_width], y_pos [out_height] */
+    const int32_t *x_pos;   /* source column * 32 + fraction (0..31), column -32768..32767 */
+    const int32_t *y_pos;   /* source row * 32 + fraction */
+    const uint8_t *lut8;    /* [3][256], out_bytes == 1 */
+    const uint32_t *lut32;  /* [3][256], out_bytes == 4 */
+    uint8_t channel_map[3]; /* output channel c reads source channel channel_map[c] */
+} up_warp_config_t;
+
+/* Checks a config once: UP_OK, UP_ERR_NULL or UP_ERR_CONFIG. */
+int32_t up_warp_check_config(const up_warp_config_t *cfg);
+
+/* Bytes of scratch up_warp_run needs (0 if the config is invalid): one warped row. */
+size_t up_warp_scratch_size(const up_warp_config_t *cfg);
+
+/*
+ * One frame to one input tensor. frame: height rows, stride_bytes apart, of
+ * width pixels in the config's format (width, height must be the config's).
+ * out: out_size bytes >= out_width * out_height * 3 * out_bytes, aligned to
+ * out_bytes. scratch: up_warp_scratch_size() bytes, any alignment.
+ * Returns UP_OK, UP_ERR_NULL, UP_ERR_CONFIG, UP_ERR_FRAME, UP_ERR_STRIDE,
+ * UP_ERR_SCRATCH or UP_ERR_OUTPUT. Positions are not re-checked per frame
+ * (any value is read safely; check the config once for OpenCV's range).
+ */
+int32_t up_warp_run(const up_warp_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,
+                    int32_t stride_bytes, void *scratch, size_t scratch_size, void *out, size_t out_size);
+
 #ifdef __cplusplus
 }
 #endif

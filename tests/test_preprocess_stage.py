@@ -334,12 +334,13 @@ DETECTOR_MODELS = (
 
 @pytest.mark.parametrize("model", DETECTOR_MODELS)
 def test_face_detector_feeds_its_family_the_bytes_of_prepare(model):
-    """FaceDetector pre-processes through the C stage with its family's settings: the tensors of the Python
-    ``prepare`` (Pillow bilinear; stretch or letterbox; the family's normalization) byte for byte."""
+    """FaceDetector pre-processes through the C stage with its family's settings: with ``interpolation="pil"`` (the
+    default of every family but BlazeFace, whose default is MediaPipe's warp: tests/test_warp.py) the tensors of the
+    Python ``prepare`` (Pillow bilinear; stretch or letterbox; the family's normalization) byte for byte."""
     from ultrapost.pipeline.detect import FaceDetector
     from ultrapost.pipeline.preprocess import load_image, prepare
 
-    detector = FaceDetector(require(model))
+    detector = FaceDetector(require(model), interpolation="pil")
     assert isinstance(detector.preprocessor, Preprocessor)
     for name in ("nasa_group", "ultraface_5", "ultraface_13"):
         image = load_image(require(f"images/{name}.jpg"))
@@ -347,7 +348,7 @@ def test_face_detector_feeds_its_family_the_bytes_of_prepare(model):
         expected, expected_transform = prepare(image, detector.spec)
         assert same_bytes(tensor, expected), (model, name)
         assert np.allclose(transform.scale, expected_transform.scale) and transform.offset == expected_transform.offset
-    golden = FaceDetector(detector.runner, backend="golden")
+    golden = FaceDetector(detector.runner, backend="golden", interpolation="pil")
     assert same_bytes(golden.preprocessor(image, backend="golden")[0], tensor)
     assert np.array_equal(golden(image).boxes, detector(image).boxes)
 

@@ -18,7 +18,7 @@ from ultrapost.families.retinaface import RetinaFace
 from ultrapost.families.ultraface import Ultraface
 from ultrapost.families.yunet import YuNet
 from ultrapost.pipeline.detect import FaceDetector, detect
-from ultrapost.pipeline.preprocessor import Preprocessor, resize
+from ultrapost.pipeline.preprocessor import Preprocessor, resize, warp_affine, warp_perspective
 
 __all__ = [
     "BlazeFace",
@@ -31,6 +31,8 @@ __all__ = [
     "detect",
     "nms",
     "resize",
+    "warp_affine",
+    "warp_perspective",
     "retinaface_priors",
     "ultraface_priors",
     "__version__",

@@ -98,6 +98,27 @@ cdef extern from "ultrapost.h" nogil:  # pre-processing
     int32_t up_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,
                        int32_t stride_bytes, void *scratch, size_t scratch_size, void *out, size_t out_size)
 
+    ctypedef struct up_warp_config_t:
+        uint8_t pixel_format
+        uint8_t layout
+        uint8_t out_bytes
+        uint8_t border_value
+        int32_t frame_width
+        int32_t frame_height
+        int32_t out_width
+        int32_t out_height
+        bint per_pixel
+        const int32_t *x_pos
+        const int32_t *y_pos
+        const uint8_t *lut8
+        const uint32_t *lut32
+        uint8_t channel_map[3]
+
+    int32_t up_warp_check_config(const up_warp_config_t *cfg)
+    size_t up_warp_scratch_size(const up_warp_config_t *cfg)
+    int32_t up_warp_run(const up_warp_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,
+                        int32_t stride_bytes, void *scratch, size_t scratch_size, void *out, size_t out_size)
+
 
 cdef extern from "up_host.h" nogil:
     int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)

@@ -24,19 +24,20 @@ CFLAGS = [
 
 
 # Stage files with their own entry point, linked only into the images that call it (YuNet's up_yunet_run: the
-# vector harness and its host twin; the pre-processing's up_pre_run); the anchor-based core's minimal image,
-# footprint and stack figures leave them out.
-OWN_ENTRY_STAGES = ("up_yunet.c", "up_preprocess.c")
+# vector harness and its host twin; the pre-processing's up_pre_run and the warp's up_warp_run); the anchor-based
+# core's minimal image, footprint and stack figures leave them out.
+OWN_ENTRY_STAGES = ("up_yunet.c", "up_preprocess.c", "up_warp.c")
+PREPROCESS_STAGES = ("up_preprocess.c", "up_warp.c")
 
 
 def core_sources(csrc: Path | None = None, *, preprocess: bool = False) -> list[Path]:
     """The firmware part of the anchor-based core: csrc/*.c without "host" in the name, nor a stage of
-    ``OWN_ENTRY_STAGES`` (but up_preprocess.c with ``preprocess=True``)."""
+    ``OWN_ENTRY_STAGES`` (but the pre-processing stages, ``PREPROCESS_STAGES``, with ``preprocess=True``)."""
     csrc = csrc or csrc_dir()
     return sorted(
         p
         for p in csrc.glob("*.c")
-        if "host" not in p.name and (p.name not in OWN_ENTRY_STAGES or (preprocess and p.name == "up_preprocess.c"))
+        if "host" not in p.name and (p.name not in OWN_ENTRY_STAGES or (preprocess and p.name in PREPROCESS_STAGES))
     )
 
 

@@ -235,8 +235,9 @@ class FaceDetector:
     a model whose family cannot be recognized from its tensors (default: ``detect_family``). Thresholds left ``None``
     take the family's defaults (``DEFAULTS``). ``backend``: ``"c"`` (the compiled core) or ``"golden"`` (its numpy twin,
     bit-identical and slower), for the pre-processing and the post-processing alike. ``op_resolver``/``num_threads``
-    go to ``load_model``. ``interpolation`` ("pil", the family references' Pillow bilinear; "cv2"; "nearest") goes to
-    ``preprocessor``, the C pre-processing stage set up from the family's spec (``preprocessor_for``).
+    go to ``load_model``. ``interpolation`` goes to ``preprocessor``, the C pre-processing stage set up from the
+    family's spec (``preprocessor_for``): by default the family reference's, ``"mediapipe"`` for BlazeFace (MediaPipe's
+    letterbox warp) and ``"pil"`` (Pillow bilinear) for the others; or "cv2", "nearest".
     ``clip=False`` keeps boxes that reach past the photo's edges unclipped.
 
     A detector holds one model session: use one detector per thread (LiteRT interpreters are not thread-safe).
@@ -254,14 +255,14 @@ class FaceDetector:
         backend: str = "c",
         op_resolver: str = "default",
         num_threads: int | None = None,
-        interpolation: str = "pil",
+        interpolation: str | None = None,
         clip: bool = True,
     ):
         from ultrapost.pipeline.preprocessor import INTERPOLATIONS, preprocessor_for
 
         if backend not in ("c", "golden"):
             raise ValueError(f"backend must be 'c' or 'golden', got {backend!r}")
-        if interpolation not in INTERPOLATIONS:
+        if interpolation is not None and interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
         self.runner = (
             model if isinstance(model, Runner) else load_model(model, op_resolver=op_resolver, num_threads=num_threads)
@@ -282,6 +283,8 @@ class FaceDetector:
         if candidate_limit is not _UNSET:
             options["candidate_limit"] = candidate_limit
         self.options = options
+        if interpolation is None:
+            interpolation = "mediapipe" if self.spec.family == "blazeface" else "pil"
         self.interpolation = interpolation
         # YuNet with a dynamic input size pads each frame to multiples of 32 instead (preprocess_yunet)
         self.preprocessor = None if self.spec.input_size is None else preprocessor_for(self.spec, interpolation)

@@ -10,6 +10,12 @@ Interpolations, each byte-identical to its reference: ``"pil"`` Pillow ``Image.r
 ``"nearest"`` OpenCV ``cv2.INTER_NEAREST_EXACT`` (equal to Pillow's NEAREST). A crop rectangle is cut first, then
 resized (Pillow: ``im.crop(box).resize(size)``; OpenCV: ``cv2.resize(frame[y0:y1, x0:x1], size)``).
 
+``"mediapipe"``: MediaPipe's image-to-tensor (BlazeFace's pre-processing) through the warp stage (csrc/up_warp.c):
+the frame (or the crop, as MediaPipe's ROI) padded to the input's aspect ratio and centered (``resize="letterbox"``)
+or stretched, by OpenCV 4.10's ``cv2.warpPerspective`` with MediaPipe's matrix (INTER_LINEAR, a ``pad_value``
+border; pixels outside a crop but inside the frame are read, as MediaPipe reads them), byte for byte. RGB888,
+BGR888, RGBA8888 and GRAY8 frames.
+
 Frames (uint8 unless noted), rows may be strided views (``frame[:, 10:500]`` is read in place):
 ``RGB888``/``BGR888`` [H, W, 3]; ``RGBA8888`` [H, W, 4] (alpha ignored); ``GRAY8`` [H, W] or [H, W, 1];
 ``RGB565`` [H, W] uint16 or [H, W, 2] little-endian bytes (R in bits 15..11; expanded as OpenCV's
@@ -30,7 +36,6 @@ import numpy as np
 
 from ultrapost.core.preprocess_config import (
     BYTES_PER_PIXEL,
-    INTERPOLATIONS,
     LAYOUTS,
     MAX_DIM,
     PIXEL_FORMATS,
@@ -38,6 +43,9 @@ from ultrapost.core.preprocess_config import (
     letterbox_rect,
     prepare_config,
 )
+from ultrapost.core.preprocess_config import INTERPOLATIONS as RESIZE_INTERPOLATIONS
+
+INTERPOLATIONS = (*RESIZE_INTERPOLATIONS, "mediapipe")  # "mediapipe": the warp stage, the others the resize stage
 
 RESIZE_MODES = ("stretch", "letterbox")
 ALIGNS = ("center", "top-left")
@@ -106,6 +114,23 @@ def packed_rows(a: np.ndarray) -> bool:
     return (bpp == 1 or a.strides[2] == 1) and (w == 1 or a.strides[1] == bpp) and (h == 1 or a.strides[0] >= w * bpp)
 
 
+def _warp_entry(prep, fw: int, fh: int, crop):
+    """[WarpConfig, None, Transform] of MediaPipe's warp for a frame size and crop (its ROI)."""
+    from ultrapost.core.warp_config import mediapipe_matrix, mediapipe_roi, prepare_warp_config
+    from ultrapost.pipeline.preprocess import Transform
+
+    roi = (0, 0, fw, fh) if crop is None else crop
+    cx, cy, rw, rh = mediapipe_roi(roi, prep.input_size, keep_aspect=prep.resize == "letterbox", offset=roi[:2])
+    cfg = prepare_warp_config(
+        (fw, fh), prep.input_size, matrix=mediapipe_matrix((cx, cy, rw, rh), prep.input_size), rule="perspective",
+        pixel_format=prep.pixel_format, channel_order=prep.channel_order, layout=prep.layout, mean=prep.mean,
+        std=prep.std, dtype=prep.dtype, quantization=prep.quantization, border_value=prep.pad_value,
+    )  # fmt: skip
+    ow, oh = prep.input_size
+    sx, sy = ow / rw, oh / rh  # MediaPipe's projection: tensor (u, v) in [0, 1] -> ROI center + (u - 0.5) * size
+    return [cfg, None, Transform((fw, fh), (ow, oh), (sx, sy), ((rw / 2 - cx) * sx, (rh / 2 - cy) * sy))]
+
+
 def _transform(cfg: PreConfig, input_size):
     from ultrapost.pipeline.preprocess import Transform
 
@@ -118,7 +143,8 @@ class Preprocessor:
     """Frames of any size -> one model's input tensor, and the ``Transform`` that maps its boxes back.
 
     ``input_size`` (W, H); ``resize`` "stretch" or "letterbox" (aspect kept, ``align`` "center" or "top-left", a
-    ``pad_value`` border); ``interpolation`` "pil" | "cv2" | "nearest"; ``channel_order`` "RGB" or "BGR";
+    ``pad_value`` border); ``interpolation`` "pil" | "cv2" | "nearest" (resized), or "mediapipe" (MediaPipe's
+    warp: centered letterbox only); ``channel_order`` "RGB" or "BGR";
     ``layout`` "NCHW" or "NHWC"; ``mean``/``std`` one number or one per output channel; ``dtype`` "float32",
     "int8" or "uint8" with ``quantization=(scale, zero_point)``; ``pixel_format`` of the frames; ``crop`` (x, y, w, h)
     of the frame to use (default: all of it). Tables are prepared once per frame size (the last few are kept).
@@ -151,6 +177,13 @@ class Preprocessor:
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if interpolation == "mediapipe":
+            from ultrapost.core.warp_config import WARP_PIXEL_FORMATS
+
+            if resize == "letterbox" and align != "center":
+                raise ValueError('interpolation="mediapipe" letterboxes centered (MediaPipe\'s ROI): align="center"')
+            if pixel_format not in WARP_PIXEL_FORMATS:
+                raise ValueError(f'interpolation="mediapipe" takes {WARP_PIXEL_FORMATS} frames, got {pixel_format!r}')
         if not isinstance(channel_order, str) or sorted(channel_order) != sorted("RGB"):
             raise ValueError(f"channel_order must be 'RGB' or 'BGR' (an order of R, G, B), got {channel_order!r}")
         self.mean = _per_channel(mean, "mean")
@@ -199,6 +232,11 @@ class Preprocessor:
             x, y, w, h = crop
             if w < 1 or h < 1 or x < 0 or y < 0 or x + w > fw or y + h > fh:
                 raise ValueError(f"crop rectangle {crop} (x, y, width, height) lies outside the {fw}x{fh} frame")
+        if self.interpolation == "mediapipe":
+            entry = self._configs[key] = _warp_entry(self, fw, fh, crop)
+            while len(self._configs) > 8:
+                self._configs.popitem(last=False)
+            return entry
         cfg = prepare_config(
             (fw, fh), self.input_size, pixel_format=self.pixel_format, crop=crop, resize=self.resize,
             align=self.align, interpolation=self.interpolation, channel_order=self.channel_order,
@@ -219,18 +257,22 @@ class Preprocessor:
         """(tensor, transform) for one frame."""
         pixels = frame_pixels(frame, self.pixel_format)
         entry = self._entry(pixels.shape[1], pixels.shape[0], self.crop if crop is None else self._crop(crop))
+        warp = self.interpolation == "mediapipe"
         if backend == "c":
             if entry[1] is None:
-                from ultrapost.core._preprocess import PreprocessConfig
+                from ultrapost.core._preprocess import PreprocessConfig, WarpConfig
 
-                entry[1] = PreprocessConfig(entry[0])
+                entry[1] = (WarpConfig if warp else PreprocessConfig)(entry[0])
             return entry[1].run(pixels), entry[2]
         if backend != "golden":
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         from ultrapost.golden.preprocess import pre_run
+        from ultrapost.golden.warp import warp_run
 
         cfg = entry[0]
-        status, words = pre_run(cfg, pixels, pixels.shape[1], pixels.shape[0], pixels.strides[0])
+        status, words = (warp_run if warp else pre_run)(
+            cfg, pixels, pixels.shape[1], pixels.shape[0], pixels.strides[0]
+        )
         if status != 0:
             from ultrapost.core._preprocess import preprocess_status
 
@@ -269,7 +311,58 @@ def resize(frame, size, interpolation: str = "pil", *, backend: str = "c") -> np
     return out[0, :, :, 0] if gray else out[0]
 
 
+def _warp(frame, matrix, dsize, rule: str, inverse_map: bool, border_value: int, backend: str) -> np.ndarray:
+    from ultrapost.core.warp_config import prepare_warp_config
+
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"frame must be a numpy array, got {type(frame).__name__}")
+    gray = frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1)
+    pixels = frame_pixels(frame, "GRAY8" if gray else "RGB888")
+    ow, oh = _pair(dsize, "dsize")
+    m = np.asarray(matrix, dtype=np.float64)
+    want = (3, 3) if rule == "perspective" else (2, 3)
+    if m.shape != want or not np.all(np.isfinite(m)):
+        raise ValueError(f"matrix must be a finite {want[0]}x{want[1]} array, got {m.shape} {matrix!r}")
+    if (
+        isinstance(border_value, bool)
+        or not isinstance(border_value, (int, np.integer))
+        or not 0 <= border_value <= 255
+    ):
+        raise ValueError(f"border_value must be a pixel value in 0..255, got {border_value!r}")
+    cfg = prepare_warp_config(
+        (pixels.shape[1], pixels.shape[0]), (ow, oh), matrix=m, rule=rule, inverse_map=bool(inverse_map),
+        pixel_format="GRAY8" if gray else "RGB888", layout="NHWC", mean=0.0, std=1.0, dtype="uint8",
+        border_value=int(border_value),
+    )  # fmt: skip
+    if backend == "c":
+        from ultrapost.core._preprocess import WarpConfig
+
+        out = WarpConfig(cfg).run(pixels)
+    elif backend == "golden":
+        from ultrapost.golden.warp import warp_run
+
+        out = warp_run(cfg, pixels, pixels.shape[1], pixels.shape[0], pixels.strides[0])[1]
+    else:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return out[0, :, :, 0] if gray else out[0]
+
+
+def warp_affine(frame, matrix, dsize, *, inverse_map: bool = False, border_value: int = 0, backend: str = "c"):
+    """OpenCV 4.10's ``cv2.warpAffine(frame, matrix, dsize, flags=INTER_LINEAR [| WARP_INVERSE_MAP],
+    borderMode=BORDER_CONSTANT, borderValue=border_value)`` byte for byte: uint8 [H, W, 3] or [H, W] (gray) -> uint8.
+    (OpenCV 4.11 and later compute warpAffine in float and differ from 4.10 in places.)"""
+    return _warp(frame, matrix, dsize, "affine", inverse_map, border_value, backend)
+
+
+def warp_perspective(frame, matrix, dsize, *, inverse_map: bool = False, border_value: int = 0, backend: str = "c"):
+    """OpenCV 4.10's ``cv2.warpPerspective(...)`` (INTER_LINEAR, BORDER_CONSTANT) byte for byte, as ``warp_affine``;
+    what MediaPipe's image-to-tensor calls."""
+    return _warp(frame, matrix, dsize, "perspective", inverse_map, border_value, backend)
+
+
 __all__ = [
+    "warp_affine",
+    "warp_perspective",
     "Preprocessor",
     "preprocessor_for",
     "resize",
