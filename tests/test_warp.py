@@ -333,3 +333,30 @@ def test_warp_stage_is_freestanding_and_builds_for_cortex_m(tmp_path):
         nm = subprocess.run([shutil.which("arm-none-eabi-nm"), "-u", str(obj)], capture_output=True, text=True)
         undefined = set(nm.stdout.split()) - {"U"}
         assert all(re.fullmatch(r"__aeabi_(l|u?i)\w+", s) for s in undefined), (cpu, undefined)
+
+
+def test_crop_is_mediapipes_roi_and_the_transform_maps_back():
+    """A crop is MediaPipe's ROI: padded to the input's aspect, centered on the crop, pixels around it read from the
+    frame; the Transform maps the input's pixels back onto the frame's as MediaPipe's projection does."""
+    from ultrapost.core.warp_config import mediapipe_roi
+
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    crop = (30, 10, 70, 50)
+    prep = Preprocessor((64, 64), resize="letterbox", interpolation="mediapipe", layout="NHWC", mean=0.0, std=1.0,
+                        dtype="uint8", crop=crop, pad_value=9)  # fmt: skip
+    tensor, transform = prep(frame)
+    roi = mediapipe_roi(crop[2:], (64, 64), offset=crop[:2])
+    assert roi == (65.0, 35.0, 70.0, 70.0)
+    expected = ultrapost.warp_perspective(frame, mediapipe_matrix(roi, (64, 64)), (64, 64), border_value=9)
+    assert np.array_equal(tensor[0], expected)
+    assert np.array_equal(prep(frame, backend="golden")[0], tensor)
+    # the ROI's corners land on the input's corners
+    corners = transform.points_to_image(np.array([[0.0, 0.0, 1.0, 1.0]]))
+    assert np.allclose(corners, [[30.0, 0.0, 100.0, 70.0]])
+    stretch = Preprocessor((64, 32), resize="stretch", interpolation="mediapipe", dtype="uint8", mean=0.0, std=1.0,
+                           layout="NHWC")  # fmt: skip
+    out, t = stretch(frame)
+    assert np.array_equal(out[0], ultrapost.warp_perspective(frame, mediapipe_matrix((80.0, 45.0, 160.0, 90.0),
+                                                                                     (64, 32)), (64, 32)))  # fmt: skip
+    assert np.allclose(t.points_to_image(np.array([[1.0, 1.0]])), [[160.0, 90.0]])
