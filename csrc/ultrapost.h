@@ -170,6 +170,11 @@ typedef enum {
  * key of the largest float32 that fails the test (bits for x >= 0, minus the
  * magnitude's bits for x < 0), so the test is exact on the given float; the
  * ordering key is round(p * 2^30), and a passing p above 1 is UP_ERR_RANGE.
+ * F32 LOGIT1 (host path): the same kind of key bound, for the logit (the
+ * largest float32 x failing sigmoid(clamp(x)) > t); ordering key: the Q20
+ * logit, clamped. F32 LOGIT2 (host path): score_lut holds the words of an
+ * exact test of the real difference x1 - x0 (the host library's header);
+ * score_bound stays the Q20 bound; ordering key: l1 - l0 in Q20.
  *
  * Box tables, S8 only, indexed by q + 128:
  *   DELTAS:  center_lut = var_center * s * (q - zp)        Q20

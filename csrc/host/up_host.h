@@ -22,7 +22,22 @@
  * with v = x * 2^q exactly in double, then floor(v + 0.5). Only the
  * elements the pipeline needs are converted; the result equals converting
  * everything first and running the config as UP_INPUT_I32
- * (golden/f32.py and golden/pipeline.py do that).
+ * (golden/f32.py and golden/pipeline.py do that), except for the score
+ * test, which is decided on the given floats, exactly:
+ *   PROB, LOGIT1 .. order key of the float32 (ultrapost.h: F32 PROB bounds)
+ *                   > score_bound (label_bounds): the key of the largest
+ *                   float32 failing sigmoid(clamp(x)) > t, made on the host;
+ *   LOGIT2 ........ the real x1 - x0 > ln(t / (1 - t)), read from the
+ *                   UP_F32_LOGIT2_WORDS int32 words at score_lut (required):
+ *                   [0..1] lo and [2..3] hi, the bits (low half first) of
+ *                   the doubles lo <= T <= hi next to T = (F + 1/2) / 2^149,
+ *                   [4..9] F as a 192-bit two's complement integer (32-bit
+ *                   limbs, least significant first). A row passes when the
+ *                   double x1 - x0 (rounded to nearest) is above hi, fails
+ *                   below lo, else when (x1 - x0) * 2^149 > F in integers.
+ *                   score_bound stays the Q20 bound (a pre-test's only).
+ * Candidates are then ordered by the converted key (Q30 probability; Q20
+ * logit, clamped; the saturated difference of the two Q20 logits).
  */
 #ifndef UP_HOST_H
 #define UP_HOST_H
@@ -36,6 +51,7 @@ extern "C" {
 #define UP_F32_PROB_Q 30
 #define UP_F32_VALUE_Q 20
 #define UP_F32_VALUE_LIMIT ((int32_t)1 << 30)
+#define UP_F32_LOGIT2_WORDS 10
 
 /* One element of the boundary conversion: round(x * 2^q), clamped to [lo, hi]; NaN gives 0. */
 int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi);

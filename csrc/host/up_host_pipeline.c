@@ -67,6 +67,9 @@ static int32_t up_host_check(const up_config_t *cfg, bool f32, const void *score
     if (!scores || !boxes || (cfg->num_keypoints > 0 && !keypoints)) {
         return UP_ERR_NULL;
     }
+    if (f32 && cfg->score_kind == UP_SCORE_LOGIT2 && !cfg->score_lut) {
+        return UP_ERR_NULL; /* the words of the exact two-logit test (up_host.h) */
+    }
     return up_check_run(cfg, score_stride, box_stride, keypoint_stride, scratch_size,
                         f32 ? up_f32_bytes(cfg) : up_scratch_bytes(cfg), scratch, out);
 }

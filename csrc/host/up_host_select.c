@@ -367,16 +367,115 @@ void up_host_sort_held(const up_host_source_t *h, up_candidates_t *cand)
     cand->heap = false;
 }
 
-/* The key of anchor a for a two-logit config (the difference of the converted logits, saturated), packed into
- * h->packed when it passes. */
-static inline int32_t up_logit2_take(up_host_source_t *h, const float *s, int32_t a, int32_t c, int32_t bound,
-                                     int32_t count)
+/* The order-preserving key of a float32 (ultrapost.h: F32 PROB bounds; -0.0 keys as 0.0). */
+static inline int32_t up_f32_order_key(float x)
 {
-    int32_t l1 = up_f32_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-    int32_t l0 = up_f32_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
-    int32_t key = up_sat32((int64_t)l1 - l0);
-    if (key > bound) {
-        h->packed[count++] = up_pack_signed(key, a);
+    uint32_t b = up_bits(x);
+    return b >> 31 ? -(int32_t)(b & 0x7fffffffu) : (int32_t)b;
+}
+
+/* The exact two-logit test (up_host.h: LOGIT2 words): the float64 bracket and the integer F. */
+typedef struct {
+    double lo, hi;
+    uint64_t f[3]; /* 192-bit two's complement, least significant limb first */
+} up_logit2_test_t;
+
+static double up_double_of_words(const int32_t *w)
+{
+    union {
+        uint64_t u;
+        double d;
+    } v;
+    v.u = (uint64_t)(uint32_t)w[0] | (uint64_t)(uint32_t)w[1] << 32;
+    return v.d;
+}
+
+static void up_logit2_test_read(const int32_t *w, up_logit2_test_t *t)
+{
+    t->lo = up_double_of_words(w);
+    t->hi = up_double_of_words(w + 2);
+    for (int i = 0; i < 3; i++) {
+        t->f[i] = (uint64_t)(uint32_t)w[4 + 2 * i] | (uint64_t)(uint32_t)w[5 + 2 * i] << 32;
+    }
+}
+
+/* x * 2^149 as a 192-bit two's complement integer (float32 values are multiples of 2^-149). For |x| <= 1024 (the
+ * runs that reach the score test) it is below 2^160; larger exponents are capped so that no limb is out of reach. */
+static void up_f32_scaled(float x, uint64_t v[3])
+{
+    uint32_t b = up_bits(x);
+    uint32_t e = (b >> 23) & 0xffu;
+    uint64_t m = b & 0x7fffffu;
+    uint32_t shift = 0; /* x = m * 2^(shift - 149) */
+    if (e) {
+        m |= 0x800000u;
+        shift = (e > 137u ? 137u : e) - 1u; /* 2^10 = 1024 has e = 137 */
+    }
+    uint32_t w = shift >> 6;
+    uint32_t r = shift & 63u;
+    v[0] = v[1] = v[2] = 0;
+    v[w] = m << r;
+    if (r > 40u && w < 2u) { /* m has 24 bits: the top ones spill into the next limb */
+        v[w + 1] = m >> (64u - r);
+    }
+    if (b >> 31) { /* negate: invert, add one */
+        uint64_t carry = 1;
+        for (int i = 0; i < 3; i++) {
+            v[i] = ~v[i] + carry;
+            carry = carry && v[i] == 0;
+        }
+    }
+}
+
+/* a -= b over 192-bit two's complement integers. */
+static void up_sub192(uint64_t a[3], const uint64_t b[3])
+{
+    uint64_t borrow = 0;
+    for (int i = 0; i < 3; i++) {
+        uint64_t d = a[i] - b[i];
+        uint64_t next = a[i] < b[i];
+        next |= d < borrow;
+        a[i] = d - borrow;
+        borrow = next;
+    }
+}
+
+/* (x1 - x0) * 2^149 > F, in 192-bit integers: the difference is at most 2^161 and |F| <= 2^180, so D - F fits. */
+static bool up_logit2_exact(float x1, float x0, const uint64_t f[3])
+{
+    uint64_t a[3];
+    uint64_t b[3];
+    up_f32_scaled(x1, a);
+    up_f32_scaled(x0, b);
+    up_sub192(a, b);
+    up_sub192(a, f);
+    return !(a[2] >> 63) && (a[0] | a[1] | a[2]) != 0;
+}
+
+/* sigmoid(x1 - x0) > t exactly: the rounded float64 difference settles every row whose difference is not next to
+ * the threshold T (rounding to nearest keeps the exact difference on the same side of T as a double beyond lo or
+ * hi); the rest compare in integers. */
+static inline bool up_logit2_passes(float x1, float x0, const up_logit2_test_t *t)
+{
+    double d = (double)x1 - (double)x0;
+    if (d > t->hi) {
+        return true;
+    }
+    if (d < t->lo) {
+        return false;
+    }
+    return up_logit2_exact(x1, x0, t->f);
+}
+
+/* A two-logit row a: packed into h->packed with its ordering key (the saturated difference of the converted
+ * logits) when it passes the exact test. */
+static inline int32_t up_logit2_take(up_host_source_t *h, const float *s, int32_t a, int32_t c,
+                                     const up_logit2_test_t *t, int32_t count)
+{
+    if (up_logit2_passes(s[c], s[1 - c], t)) {
+        int32_t l1 = up_f32_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+        int32_t l0 = up_f32_fixed(s[1 - c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT);
+        h->packed[count++] = up_pack_signed(up_sat32((int64_t)l1 - l0), a);
     }
     return count;
 }
@@ -391,7 +490,8 @@ static inline int32_t up_logit2_take(up_host_source_t *h, const float *s, int32_
  * covers both. NaN and Inf never pass the pre-test (comparisons false): they take the exact path. Returns the
  * anchors done (a multiple of 8); *count gains the passing ones, in anchor order.
  */
-static int32_t up_logit2_pretest_neon(up_host_source_t *h, int32_t c, int32_t bound, int32_t *count)
+static int32_t up_logit2_pretest_neon(up_host_source_t *h, int32_t c, int32_t bound, const up_logit2_test_t *t,
+                                      int32_t *count)
 {
     const float *scores = h->scores;
     int32_t n = h->cfg->num_anchors & ~7;
@@ -410,7 +510,7 @@ static int32_t up_logit2_pretest_neon(up_host_source_t *h, int32_t c, int32_t bo
                                      vandq_u32(vcgeq_f32(s1b, lo), vcleq_f32(s0b, hi)));
         if (UP_UNLIKELY(vminvq_u32(vandq_u32(out_a, out_b)) == 0)) {
             for (int32_t j = a; j < a + 8; j++) {
-                k = up_logit2_take(h, scores + 2 * (size_t)j, j, c, bound, k);
+                k = up_logit2_take(h, scores + 2 * (size_t)j, j, c, t, k);
             }
         }
     }
@@ -421,7 +521,8 @@ static int32_t up_logit2_pretest_neon(up_host_source_t *h, int32_t c, int32_t bo
 
 /* Probabilities: the exact float32 test and the fast scan's packing (a single class was scanned already, with the
  * scores' finiteness); a passing p above 1 is out of range. Logits (within +-1024: beyond, the run was refused):
- * each key converted as the core reads an int32 key, a logit or the saturated difference of two logits. */
+ * the exact test on the floats (one logit by its order key, two by up_logit2_passes), then the key converted as the
+ * core reads an int32 key, a logit (clamped) or the saturated difference of two logits, to order the candidates. */
 void up_host_select_f32(up_host_source_t *h, int32_t column, int32_t bound, up_candidates_t *cand)
 {
     const up_config_t *cfg = h->cfg;
@@ -442,21 +543,26 @@ void up_host_select_f32(up_host_source_t *h, int32_t column, int32_t bound, up_c
     }
     int32_t count = 0;
     int32_t a = 0;
+    if (cfg->score_kind == UP_SCORE_LOGIT1) {
+        for (; a < n; a++) {
+            float x = scores[(size_t)a * (size_t)score_stride + (size_t)c];
+            if (up_f32_order_key(x) > bound) {
+                int32_t key = up_clip_logit(cfg, up_f32_fixed(x, UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT));
+                h->packed[count++] = up_pack_signed(key, a);
+            }
+        }
+        up_take_packed(h, count, bound, true, cand);
+        return;
+    }
+    up_logit2_test_t test;
+    up_logit2_test_read(cfg->score_lut, &test);
 #ifdef UP_HOST_NEON
-    if (cfg->score_kind == UP_SCORE_LOGIT2 && score_stride == 2) {
-        a = up_logit2_pretest_neon(h, c, bound, &count);
+    if (score_stride == 2) {
+        a = up_logit2_pretest_neon(h, c, bound, &test, &count);
     }
 #endif
     for (; a < n; a++) {
-        const float *s = scores + (size_t)a * (size_t)score_stride;
-        if (cfg->score_kind != UP_SCORE_LOGIT1) {
-            count = up_logit2_take(h, s, a, c, bound, count);
-            continue;
-        }
-        int32_t key = up_clip_logit(cfg, up_f32_fixed(s[c], UP_F32_VALUE_Q, -UP_F32_VALUE_LIMIT, UP_F32_VALUE_LIMIT));
-        if (key > bound) {
-            h->packed[count++] = up_pack_signed(key, a);
-        }
+        count = up_logit2_take(h, scores + (size_t)a * (size_t)score_stride, a, c, &test, count);
     }
     up_take_packed(h, count, bound, true, cand);
 }

@@ -17,9 +17,11 @@
  *   converted int32 rows     (up_run_keypoints, up_scratch_size: exactly the firmware's code path)
  * except that a NaN or Inf makes the float32 run return UP_ERR_NONFINITE, and a passing float32 probability
  * above 1 or a logit, box or keypoint value beyond +-1024 UP_ERR_RANGE (the int32 rows hold them clamped). The
- * float32 run's probability bounds are float32 keys (ultrapost.h), chosen to pass exactly the floats whose
- * conversion passes the int32 run's Q30 bound. A candidate's corner or keypoint beyond +-4 (no clip) or its
- * saturated box size is UP_ERR_RANGE in every run.
+ * float32 run decides its score test on the floats (up_host.h): its probability and single-logit bounds are
+ * float32 keys, chosen to pass exactly the floats whose conversion passes the int32 run's Q30 or Q20 bound; two
+ * logits are placed on the Q20 grid (where the real difference is the difference of the converted values) and
+ * the words of the exact two-logit test put its threshold just above the Q20 bound. A candidate's corner or
+ * keypoint beyond +-4 (no clip) or its saturated box size is UP_ERR_RANGE in every run.
  */
 #include <float.h>
 #include <math.h>
@@ -126,6 +128,62 @@ static int32_t f32_bound_of(int32_t bq, float *thr)
     return (int32_t)bits - 1;
 }
 
+/* The key of the largest float32 below v (ultrapost.h: order-preserving keys). */
+static int32_t key_below(double v)
+{
+    float f = (float)v;
+    if ((double)f >= v) {
+        f = nextafterf(f, -INFINITY);
+    }
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits >> 31 ? -(int32_t)(bits & 0x7fffffffu) : (int32_t)bits;
+}
+
+/* The F32 LOGIT1 bound passing exactly the floats x whose conversion round(x * 2^20), clamped to +-clip (clip
+ * > 0), exceeds the Q20 bound bl: x >= (bl + 0.5) / 2^20 when -clip <= bl < clip, else none or every float. */
+static int32_t f32_logit_bound_of(int32_t bl, int32_t clip)
+{
+    if (clip > 0 && bl >= clip) {
+        return 0x7f7fffff; /* FLT_MAX's key: no finite float passes */
+    }
+    if (clip > 0 && bl < -clip) {
+        return -0x7f7fffff - 1;
+    }
+    return key_below(((double)bl + 0.5) / 1048576.0);
+}
+
+/* The words of the exact two-logit test (up_host.h) for the threshold T = (F + 1/2) / 2^149 with F = bl * 2^129:
+ * rows on the Q20 grid pass exactly when l1 - l0 > bl. T = bl / 2^20 + 2^-150: for bl != 0 the doubles around it
+ * are bl / 2^20 and the next one (at least 2^-72 above); for bl = 0, T = 2^-150 is a double itself. */
+static void f32_logit2_words_of(int32_t bl, int32_t words[UP_F32_LOGIT2_WORDS])
+{
+    double lo = bl ? (double)bl / 1048576.0 : ldexp(1.0, -150);
+    double hi = bl ? nextafter(lo, INFINITY) : lo;
+    uint64_t u;
+    memcpy(&u, &lo, sizeof u);
+    words[0] = (int32_t)(uint32_t)u;
+    words[1] = (int32_t)(uint32_t)(u >> 32);
+    memcpy(&u, &hi, sizeof u);
+    words[2] = (int32_t)(uint32_t)u;
+    words[3] = (int32_t)(uint32_t)(u >> 32);
+    /* bl * 2^129, 192-bit two's complement: limb 4 (bits 128..159) holds bl * 2, the limbs above its sign */
+    uint64_t mag = (uint64_t)((int64_t)bl * 2);
+    words[4] = words[5] = words[6] = words[7] = 0;
+    words[8] = (int32_t)(uint32_t)mag;
+    words[9] = (int32_t)(uint32_t)(mag >> 32);
+}
+
+/* Q20-grid float nearest x (within +-1024): its conversion is exact, so two such logits differ by exactly the
+ * difference of their converted values. Other values (NaN, Inf, beyond +-1024) are kept: they are errors. */
+static float on_q20_grid(float x)
+{
+    if (!(fabsf(x) <= 1024.0f)) {
+        return x;
+    }
+    return (float)(floor((double)x * 1048576.0 + 0.5) / 1048576.0);
+}
+
 /* The boundary's conversion of any float, as the host run would make it. */
 static int32_t fixed_of(float x, int q, int32_t lo, int32_t hi)
 {
@@ -217,10 +275,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t fbounds[UP_MAX_KEYPOINTS + 4]; /* the float32 run's: keys of float32 for probabilities */
     float thr[UP_MAX_KEYPOINTS + 4];
     for (int32_t i = 0; i < nb; i++) {
-        fbounds[i] = prob ? f32_bound_of(bounds[i], &thr[i]) : bounds[i];
+        fbounds[i] = prob ? f32_bound_of(bounds[i], &thr[i])
+                     : cf.score_kind == UP_SCORE_LOGIT1 ? f32_logit_bound_of(bounds[i], cf.logit_clip_q20)
+                                                         : bounds[i];
     }
     cf.score_bound = fbounds[0];
     cf.label_bounds = labels ? fbounds : NULL;
+    int32_t logit2_words[UP_F32_LOGIT2_WORDS];
+    if (cf.score_kind == UP_SCORE_LOGIT2) {
+        f32_logit2_words_of(bounds[0], logit2_words);
+        cf.score_lut = logit2_words;
+    }
     /* Priors: centers anywhere in Q20 range of a box, sizes >= 0 (ultrapost.h). */
     int32_t *priors = NULL;
     if (cf.box_kind != UP_BOX_CORNERS) {
@@ -240,8 +305,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     cf.priors = priors;
 
-    up_config_t ci = cf; /* the same config for int32 rows, with the Q30 bounds */
+    up_config_t ci = cf; /* the same config for int32 rows, with the Q30 or Q20 bounds */
     ci.input_kind = UP_INPUT_I32;
+    ci.score_lut = NULL;
     ci.score_bound = bounds[0];
     ci.label_bounds = labels ? bounds : NULL;
     if (up_check_config(&cf) != UP_OK || up_check_config(&ci) != UP_OK) {
@@ -266,6 +332,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int beyond = 0; /* a value beyond +-1024 in the logits, boxes or keypoints: the float32 run's UP_ERR_RANGE */
     for (size_t i = 0; i < ns; i++) {
         fs[i] = pick_float(&b, prob ? 1.0f : 10.0f, score_edge, allow_nonfinite, allow_huge);
+        if (cf.score_kind == UP_SCORE_LOGIT2) {
+            fs[i] = on_q20_grid(fs[i]);
+        }
         nonfinite |= !isfinite(fs[i]) && (int32_t)(i % (size_t)ss) < nc;
         beyond |= !prob && fabsf(fs[i]) > 1024.0f && (int32_t)(i % (size_t)ss) < nc; /* logits */
         is[i] = prob ? fixed_of(fs[i], UP_F32_PROB_Q, 0, UP_ONE_SCORE)

@@ -121,6 +121,7 @@ cdef extern from "ultrapost.h" nogil:  # pre-processing
 
 
 cdef extern from "up_host.h" nogil:
+    enum: UP_F32_LOGIT2_WORDS
     int32_t up_f32_to_fixed(float x, int q, int32_t lo, int32_t hi)
     size_t up_host_pre_scratch_size(const up_pre_config_t *cfg)
     int32_t up_host_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t width, int32_t height,

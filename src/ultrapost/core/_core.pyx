@@ -225,7 +225,10 @@ cdef class Core:
         # The C trusts table sizes; check them here, where the arrays' lengths are known.
         if fc.priors is not None and fc.priors.shape != (fc.num_anchors, 4):
             raise ValueError("priors must be [num_anchors, 4]")
-        for name, n in (("score_lut", 511 if fc.score_kind == 1 else 256), ("center_lut", 256),
+        lut = 511 if fc.score_kind == 1 else 256
+        if fc.input_kind == INPUT_F32 and fc.score_kind == 1:  # float32 two logits: the exact test's words
+            lut = UP_F32_LOGIT2_WORDS
+        for name, n in (("score_lut", lut), ("center_lut", 256),
                         ("size_lut", 256), ("box_lut", 256), ("keypoint_lut", 256),
                         ("label_bounds", fc.num_labels)):
             t = getattr(fc, name)

@@ -127,8 +127,9 @@ def score_bound(
     """The exact integer bound: a candidate passes when key > bound, i.e. when its score > threshold (``>=`` if
     inclusive: ``key >= b`` is ``key > b - 1``), decided as exact arithmetic on the given value would (see
     ultrapost.core.exact): int8 levels ``scale * (q - zp)`` as fractions, their sigmoids against ln(t / (1 - t));
-    float32 probabilities by their order-preserving key; int32 values as integers. Logits in Q20 (int32, and
-    float32 ones converted to Q20 at the boundary) are decided exactly on that Q20 value."""
+    float32 probabilities and single float32 logits by their order-preserving key; int32 values as integers (Q20
+    logits exactly on that Q20 value). Two float32 logits: the Q20 bound here only rules rows out early (the NEON
+    pre-test); the exact test reads the words of ``exact.f32_logit2_words`` (the config's score_lut)."""
     if input_kind == INPUT_S8:
         scale, zp = quant
         keys = (_D8 if score_kind == SCORE_LOGIT2 else _S8).astype(np.int64)
@@ -141,6 +142,8 @@ def score_bound(
         if score_kind == SCORE_PROB:
             return _bound_by_search(keys, lambda i: value(i) >= threshold if inclusive else value(i) > threshold)
         return _bound_by_search(keys, lambda i: bool(exact.sigmoid_passes([value(i)], threshold, inclusive)[0]))
+    if input_kind == INPUT_F32 and score_kind == SCORE_LOGIT1:
+        return exact.f32_logit_bound(threshold, inclusive, logit_clip)
     if score_kind == SCORE_PROB:
         if input_kind == INPUT_F32:
             return exact.f32_prob_bound(threshold, inclusive)
@@ -313,6 +316,8 @@ def prepare(
         if num_keypoints:
             ks, kz = bq if keypoint_quant is None else check_quantization(keypoint_quant, "keypoint")
             tables["keypoint_lut"] = to_fixed(center_variance * ks * (_S8 - kz), Q_BOX, -(1 << 30), 1 << 30)
+    if kind == INPUT_F32 and score_kind == SCORE_LOGIT2:  # the exact two-logit test (up_host.h)
+        tables["score_lut"] = exact.f32_logit2_words(t, inclusive)
     iou_exact = exact.iou_threshold(iou)
     # one exact bound per distinct class threshold (a bound costs a few exact comparisons; classes may be many)
     bound_of = {lt: score_bound(kind, score_kind, lt, sq, inclusive, logit_clip) for lt in set(label_thresholds or ())}

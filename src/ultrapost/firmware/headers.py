@@ -57,6 +57,8 @@ def _table_length(name: str, values: dict) -> int | None:
     if name == "priors":
         return 4 * int(values["num_anchors"])
     if name == "score_lut":
+        if int(values["input_kind"]) == 2 and int(values["score_kind"]) == 1:
+            return 10  # float32 two logits: the words of the host's exact test (UP_F32_LOGIT2_WORDS)
         return 511 if int(values["score_kind"]) == 1 else 256
     if name in ("center_lut", "size_lut", "box_lut"):
         return 256

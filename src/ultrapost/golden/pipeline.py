@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ultrapost.core import exact
-from ultrapost.core.config import INPUT_F32, SCORE_PROB, STATUS, FixedConfig
+from ultrapost.core.config import INPUT_F32, SCORE_LOGIT2, SCORE_PROB, STATUS, FixedConfig
 from ultrapost.golden.decode import Rows, decode
 from ultrapost.golden.f32 import convert_f32
-from ultrapost.golden.fixed import INT32_MIN
 from ultrapost.golden.nms import nms_rows
-from ultrapost.golden.select import keys, select
+from ultrapost.golden.select import keys, select, select_passing
 
 
 def run(cfg: FixedConfig, scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray | None = None):
@@ -34,13 +33,17 @@ def run(cfg: FixedConfig, scores: np.ndarray, boxes: np.ndarray, keypoints: np.n
     parts = []
     for column, bound in classes:
         key = keys(cfg, scores, column)
-        if f32_scores is not None and cfg.score_kind == SCORE_PROB:
-            # the exact test on the float (bound: the key of the largest float32 failing it), Q30 keys to order
-            passing = exact.f32_key(f32_scores[:, column]) > bound
-            if (f32_scores[passing, column] > 1).any():
+        if f32_scores is None:
+            candidates = select(cfg, key, bound)
+        else:
+            # the exact test on the floats; the converted keys (Q30 probabilities, Q20 logits) order the candidates
+            if cfg.score_kind == SCORE_LOGIT2:
+                passing = exact.f32_logit2_passes(f32_scores[:, column], f32_scores[:, 1 - column], cfg.score_lut)
+            else:  # bound: the key of the largest float32 failing the test
+                passing = exact.f32_key(f32_scores[:, column]) > bound
+            if cfg.score_kind == SCORE_PROB and (f32_scores[passing, column] > 1).any():
                 raise exact.above_one_error(f32_scores, cfg.class_index, cfg.num_labels)
-            key, bound = np.where(passing, key, INT32_MIN), INT32_MIN
-        candidates = select(cfg, key, bound)
+            candidates = select_passing(cfg, key, passing)
         decoded = decode(cfg, candidates, raw_boxes[candidates])
         part = nms_rows(cfg, candidates, decoded, Rows(cfg, key, kp_raw))
         if cfg.num_labels > 0:

@@ -27,6 +27,14 @@ def select(cfg: FixedConfig, key: np.ndarray, bound: int | None = None):
     return passing[order[: cfg.candidate_limit]]
 
 
+def select_passing(cfg: FixedConfig, key: np.ndarray, passing: np.ndarray):
+    """The host's float32 selection: the anchors of a passing mask (the exact test on the floats), best
+    candidate_limit by key descending, then anchor ascending."""
+    idx = np.flatnonzero(passing)
+    order = np.lexsort((idx, -key[idx]))
+    return idx[order[: cfg.candidate_limit]]
+
+
 def score_of_key(cfg: FixedConfig, key):
     key = np.asarray(key, dtype=np.int64)
     if cfg.input_kind == INPUT_S8:
