@@ -1,6 +1,7 @@
 /*
  * Host twin of firmware/src/harness.c for the sanitizers: reads the same
- * vector file, runs up_run (up_yunet_run for a YuNet config) with the
+ * vector file (UPVEC001 or UPVEC002), runs up_run (up_run_keypoints for a
+ * record with keypoint rows of their own, up_yunet_run for a YuNet config) with the
  * compiled-in configs (configs.h) and writes
  * the same outputs file, so its results compare byte for byte with the
  * boards'. Built with -fsanitize=address,undefined (or run under valgrind).
@@ -70,32 +71,42 @@ int main(int argc, char **argv)
         return fail(3, "cannot open the files", 0);
     }
     uint8_t header[16];
-    if (fread(header, 1, 16, in) != 16 || memcmp(header, "UPVEC001", 8) != 0 || get_u32(header + 12) != 0) {
+    if (fread(header, 1, 16, in) != 16
+        || (memcmp(header, "UPVEC001", 8) != 0 && memcmp(header, "UPVEC002", 8) != 0) || get_u32(header + 12) != 0) {
         return fail(4, "not a vector file", 0);
     }
+    /* UPVEC002: two more header words per record, keypoint_offset and keypoint_stride */
+    size_t header_bytes = memcmp(header, "UPVEC002", 8) == 0 ? 48u : 40u;
     uint32_t n = get_u32(header + 8);
     fwrite("UPOUT002", 1, 8, out);
     put_i32(out, (int32_t)n);
     put_i32(out, 0);
 
     for (uint32_t r = 0; r < n; r++) {
-        uint8_t rh[40];
-        if (fread(rh, 1, 40, in) != 40) {
+        uint8_t rh[48] = {0};
+        if (fread(rh, 1, header_bytes, in) != header_bytes) {
             return fail(4, "truncated record header", r);
         }
         uint32_t cid = get_u32(rh), esize = get_u32(rh + 4), count = get_u32(rh + 8);
         uint32_t soff = get_u32(rh + 12), boff = get_u32(rh + 20);
         int32_t sstride = (int32_t)get_u32(rh + 16), bstride = (int32_t)get_u32(rh + 24);
         int32_t cap = (int32_t)get_u32(rh + 28), scr = (int32_t)get_u32(rh + 32);
+        uint32_t koff = get_u32(rh + 40);
+        int32_t kstride = (int32_t)get_u32(rh + 44);
         if (cid >= (uint32_t)UP_FW_NUM_CONFIGS || (esize != 1 && esize != 4) || soff > count || boff > count
-            || cap < -1 || scr < -1 || count > (1u << 28)) {
+            || koff > count || (kstride == 0 && koff != 0) || cap < -1 || scr < -1 || count > (1u << 28)
+            || get_u32(rh + 36) != 0) {
             return fail(4, "bad record header", r);
         }
         const up_config_t *cfg = up_fw_configs[cid];
         const up_yunet_config_t *ycfg = up_fw_yunet_configs[cid];
         if (ycfg && (esize != (ycfg->input_kind == UP_INPUT_S8 ? 1u : 4u)
-                     || count != 16u * (uint32_t)up_yunet_num_points(ycfg) || soff || boff || sstride || bstride)) {
+                     || count != 16u * (uint32_t)up_yunet_num_points(ycfg) || soff || boff || sstride || bstride
+                     || koff || kstride)) {
             return fail(4, "bad YuNet record header", r);
+        }
+        if (!ycfg && kstride != 0 && cfg->num_keypoints <= 0) {
+            return fail(4, "keypoint rows for a config without keypoints", r);
         }
         size_t bytes = (size_t)count * esize, padded = (bytes + 3u) & ~(size_t)3u;
         uint8_t *data = exact(bytes);
@@ -143,6 +154,9 @@ int main(int argc, char **argv)
                 }
             }
             status = up_yunet_run(ycfg, &t, scratch, scratch_bytes, &o);
+        } else if (kstride != 0) {
+            status = up_run_keypoints(cfg, data + (size_t)soff * esize, sstride, data + (size_t)boff * esize, bstride,
+                                      data + (size_t)koff * esize, kstride, scratch, scratch_bytes, &o);
         } else {
             status = up_run(cfg, data + (size_t)soff * esize, sstride, data + (size_t)boff * esize, bstride, scratch,
                             scratch_bytes, &o);

@@ -1,6 +1,7 @@
 /*
- * Vector runner: runs up_run (or up_yunet_run, for a YuNet config) on every
- * record of a host vector file and writes the results back, through
+ * Vector runner: runs up_run (up_run_keypoints for a record whose keypoints
+ * are rows of their own; up_yunet_run for a YuNet config) on every record of
+ * a host vector file and writes the results back, through
  * semihosting. The formats are specified in firmware/README.md and
  * read/written by src/ultrapost/firmware/formats.py.
  *
@@ -41,10 +42,12 @@
 #endif
 
 #define VEC_MAGIC "UPVEC001"
+#define VEC_MAGIC_KP "UPVEC002" /* record headers end with keypoint_offset, keypoint_stride */
 #define OUT_MAGIC "UPOUT002"
 #define STA_MAGIC "UPSTA001"
 #define FILE_HEADER_BYTES 16u
 #define RECORD_HEADER_WORDS 10u
+#define RECORD_KEYPOINT_WORDS 2u
 #define STATS_RECORD_WORDS 4u
 #define OUT_RECORD_WORDS 4u
 #define MAX_FENCES 6u
@@ -65,6 +68,8 @@ typedef struct {
     int32_t capacity;      /* -1: the config's max_detections (times num_labels when > 0) */
     int32_t scratch_bytes; /* -1: up_scratch_size(cfg) */
     uint32_t reserved;
+    uint32_t keypoint_offset; /* UPVEC002 only (else 0) */
+    int32_t keypoint_stride;  /* 0: keypoints follow the box in each box row (up_run) */
 } record_header_t;
 
 /* One guarded buffer inside the arena. */
@@ -187,6 +192,24 @@ __attribute__((noinline)) static int32_t run_one(const up_config_t *cfg, const r
     return status;
 }
 
+/* The one call site of up_run_keypoints (counted like up_run's): a record
+ * whose keypoints are rows of their own, e.g. a packed RetinaFace row
+ * [loc 4 | conf 2 | landms 10] read in place (offsets 4, 0, 6; strides 16). */
+__attribute__((noinline)) static int32_t run_one_keypoints(const up_config_t *cfg, const record_header_t *h,
+                                                           const fenced_t *scratch, up_output_t *out,
+                                                           uint32_t *stack_bytes)
+{
+    const void *scores = io_data + (size_t)h->score_offset * h->element_size;
+    const void *boxes = io_data + (size_t)h->box_offset * h->element_size;
+    const void *keypoints = io_data + (size_t)h->keypoint_offset * h->element_size;
+    uint32_t sp = read_sp();
+    fw_stack_paint();
+    int32_t status = up_run_keypoints(cfg, scores, h->score_stride, boxes, h->box_stride, keypoints,
+                                      h->keypoint_stride, scratch->data, (size_t)scratch->bytes, out);
+    *stack_bytes = sp - (uint32_t)fw_stack_low_water();
+    return status;
+}
+
 /* The one call site of up_yunet_run (counted like up_run's). The record's data
  * holds the 12 tensors back to back: cls, obj, bbox, kps, each for strides 8,
  * 16, 32 ([N_s][1], [N_s][1], [N_s][4], [N_s][10] elements). */
@@ -217,10 +240,11 @@ __attribute__((noinline)) static int32_t run_one_yunet(const up_yunet_config_t *
     return status;
 }
 
-static void read_record_header(int32_t fd, record_header_t *h, uint32_t record)
+static void read_record_header(int32_t fd, record_header_t *h, bool keypoint_words, uint32_t record)
 {
-    uint8_t raw[RECORD_HEADER_WORDS * 4u];
-    if (sh_read_exact(fd, raw, sizeof(raw)) != 0) {
+    uint8_t raw[(RECORD_HEADER_WORDS + RECORD_KEYPOINT_WORDS) * 4u];
+    uint32_t words = RECORD_HEADER_WORDS + (keypoint_words ? RECORD_KEYPOINT_WORDS : 0u);
+    if (sh_read_exact(fd, raw, words * 4u) != 0) {
         fail(FW_EXIT_FORMAT, "vector file truncated in a record header", record);
     }
     h->config_id = get_u32(raw + 0);
@@ -233,6 +257,8 @@ static void read_record_header(int32_t fd, record_header_t *h, uint32_t record)
     h->capacity = (int32_t)get_u32(raw + 28);
     h->scratch_bytes = (int32_t)get_u32(raw + 32);
     h->reserved = get_u32(raw + 36);
+    h->keypoint_offset = keypoint_words ? get_u32(raw + 40) : 0u;
+    h->keypoint_stride = keypoint_words ? (int32_t)get_u32(raw + 44) : 0;
 }
 
 /* Checks a record against its config and the image's buffers. Row strides are
@@ -257,7 +283,8 @@ static void check_record(const record_header_t *h, uint32_t record)
         if (h->element_count > FW_IO_BYTES / size) {
             fail(FW_EXIT_MEMORY, "input data larger than FW_IO_BYTES", record);
         }
-        if (h->score_offset != 0u || h->box_offset != 0u || h->score_stride != 0 || h->box_stride != 0) {
+        if (h->score_offset != 0u || h->box_offset != 0u || h->score_stride != 0 || h->box_stride != 0
+            || h->keypoint_offset != 0u || h->keypoint_stride != 0) {
             fail(FW_EXIT_FORMAT, "a YuNet record has no offsets or strides", record);
         }
         if (h->capacity < -1 || h->scratch_bytes < -1 || h->reserved != 0u) {
@@ -275,8 +302,15 @@ static void check_record(const record_header_t *h, uint32_t record)
     if (h->element_count > FW_IO_BYTES / want) {
         fail(FW_EXIT_MEMORY, "input data larger than FW_IO_BYTES", record);
     }
-    if (h->score_offset > h->element_count || h->box_offset > h->element_count) {
+    if (h->score_offset > h->element_count || h->box_offset > h->element_count
+        || h->keypoint_offset > h->element_count) {
         fail(FW_EXIT_FORMAT, "tensor offset beyond the input data", record);
+    }
+    if (h->keypoint_stride != 0 && cfg->num_keypoints <= 0) {
+        fail(FW_EXIT_FORMAT, "keypoint rows for a config without keypoints", record);
+    }
+    if (h->keypoint_stride == 0 && h->keypoint_offset != 0u) {
+        fail(FW_EXIT_FORMAT, "a keypoint offset without a keypoint stride", record);
     }
     if (h->capacity < -1 || h->scratch_bytes < -1 || h->reserved != 0u) {
         fail(FW_EXIT_FORMAT, "bad capacity, scratch size or reserved word", record);
@@ -285,14 +319,21 @@ static void check_record(const record_header_t *h, uint32_t record)
         /* Rows the core will read must lie inside the data. */
         uint64_t n = (uint64_t)(uint32_t)cfg->num_anchors - 1u;
         uint64_t score_end = h->score_offset + n * (uint32_t)h->score_stride + (uint32_t)cfg->num_classes;
-        /* up_run reads the keypoints from the box rows, after the 4 box values. */
-        int32_t row = 4 + (cfg->num_keypoints > 0 ? 2 * cfg->num_keypoints : 0);
+        /* up_run reads the keypoints from the box rows, after the 4 box values; up_run_keypoints from rows of
+         * their own. */
+        bool own = h->keypoint_stride != 0;
+        int32_t kp = cfg->num_keypoints > 0 ? 2 * cfg->num_keypoints : 0;
+        int32_t row = 4 + (own ? 0 : kp);
         uint64_t box_end = h->box_offset + n * (uint32_t)h->box_stride + (uint32_t)row;
         if (h->score_stride >= cfg->num_classes && score_end > h->element_count) {
             fail(FW_EXIT_FORMAT, "score rows extend beyond the input data", record);
         }
         if (h->box_stride >= row && box_end > h->element_count) {
             fail(FW_EXIT_FORMAT, "box rows extend beyond the input data", record);
+        }
+        if (own && h->keypoint_stride >= kp
+            && h->keypoint_offset + n * (uint32_t)h->keypoint_stride + (uint32_t)kp > h->element_count) {
+            fail(FW_EXIT_FORMAT, "keypoint rows extend beyond the input data", record);
         }
     }
 }
@@ -332,11 +373,12 @@ int main(void)
         return FW_EXIT_IO;
     }
     uint8_t header[FILE_HEADER_BYTES];
-    if (sh_read_exact(vin, header, sizeof(header)) != 0 || !same_bytes(header, VEC_MAGIC, 8u)
-        || get_u32(header + 12) != 0u) {
-        sh_puts("harness: not a vector file (magic " VEC_MAGIC ")\n");
+    if (sh_read_exact(vin, header, sizeof(header)) != 0
+        || !(same_bytes(header, VEC_MAGIC, 8u) || same_bytes(header, VEC_MAGIC_KP, 8u)) || get_u32(header + 12) != 0u) {
+        sh_puts("harness: not a vector file (magic " VEC_MAGIC " or " VEC_MAGIC_KP ")\n");
         return FW_EXIT_FORMAT;
     }
+    bool keypoint_words = same_bytes(header, VEC_MAGIC_KP, 8u);
     uint32_t num_records = get_u32(header + 8);
 
     int32_t vout = sh_open(argv[2], "wb");
@@ -360,7 +402,7 @@ int main(void)
 
     for (uint32_t r = 0; r < num_records; r++) {
         record_header_t h;
-        read_record_header(vin, &h, r);
+        read_record_header(vin, &h, keypoint_words, r);
         check_record(&h, r);
         const up_config_t *cfg = up_fw_configs[h.config_id];
         const up_yunet_config_t *ycfg = up_fw_yunet_configs[h.config_id];
@@ -421,8 +463,9 @@ int main(void)
 
         uint32_t input_hash = fnv1a(io_data, data_bytes);
         uint32_t stack_bytes = 0;
-        int32_t status = ycfg ? run_one_yunet(ycfg, &h, &scratch, &out, &stack_bytes)
-                              : run_one(cfg, &h, &scratch, &out, &stack_bytes);
+        int32_t status = ycfg                    ? run_one_yunet(ycfg, &h, &scratch, &out, &stack_bytes)
+                         : h.keypoint_stride != 0 ? run_one_keypoints(cfg, &h, &scratch, &out, &stack_bytes)
+                                                  : run_one(cfg, &h, &scratch, &out, &stack_bytes);
 
         for (uint32_t k = 0; k < num_fences; k++) {
             if (!fence_intact(fences[k], r)) {

@@ -29,6 +29,10 @@ box) and _BOX_OFFSET (where the boxes start relative to the scores for one tenso
 The values are those the Python package uses (ultrapost.Ultraface(...).config), so the board's outputs are the
 golden model's bit for bit (`ultrapost vectors`, `ultrapost firmware-check`).
 
+--family retinaface_packed writes the up_config_t of Pytorch_Retinaface mobilenet0.25's packed output, read in place
+by up_run_keypoints: with t the [N][16] tensor, up_run_keypoints(&cfg, t + <NAME>_SCORE_COLUMN, 16, t +
+<NAME>_BOX_COLUMN, 16, t + <NAME>_KEYPOINT_COLUMN, 16, ...) (<NAME>_ROW_ELEMENTS 16, columns 4, 0, 6).
+
 --family yunet writes an up_yunet_config_t for up_yunet_run (FaceDetectorYN's decisions; int8 tables per stride,
 none for float32) with <NAME>_PAD_W, _PAD_H, _NUM_POINTS, _TOP_K, _MAX_DETECTIONS, _OUTPUT_ROWS, _NUM_KEYPOINTS (5),
 _SCRATCH_BYTES and _ELEMENT_BYTES.
@@ -42,6 +46,7 @@ examples:
                     --box-scale 0.0406 --box-zero-point 2 --name slim320 -o cfg_slim320.h
   ultrapost codegen --input-size 128x96 --input-kind i32 --logits --name rfb128 -o -
   ultrapost codegen --family yunet --input-size 320x240 --score-threshold 0.6 -o cfg_yunet.h
+  ultrapost codegen --family retinaface_packed -o cfg_retinaface_packed.h    # detect.py's decisions, int8
   ultrapost codegen --host --name ultraface --priors stride --clip --nms blend --pixel-size 320x240 --eps 0 \
                     --candidate-limit none -o cfg_ultraface.h     # the ncnn demo's rule, for up_run_f32
 
@@ -87,7 +92,18 @@ def header_text(spec, host: bool = False) -> str:
         raise ValueError(f"--host writes float32 configs (up_run_f32): --input-kind f32, not {spec.input_kind}")
     fc, core = spec.host_config() if host else spec.firmware_config()
     element = 1 if fc.input_kind == 0 else 4
-    if spec.single_tensor:
+    columns = {}
+    if spec.family == "retinaface_packed":  # one tensor, three column groups: no single box offset
+        c = fw.PACKED_COLUMNS
+        score_stride = box_stride = c["width"]
+        columns = {
+            "KEYPOINT_STRIDE": c["width"],
+            "ROW_ELEMENTS": c["width"],
+            "SCORE_COLUMN": c["score"],
+            "BOX_COLUMN": c["box"],
+            "KEYPOINT_COLUMN": c["keypoint"],
+        }
+    elif spec.single_tensor:
         score_stride, box_stride, box_offset = 6, 6, 2
     else:
         score_stride, box_stride, box_offset = int(fc.num_classes), spec.box_columns, -1
@@ -102,13 +118,18 @@ def header_text(spec, host: bool = False) -> str:
         "ELEMENT_BYTES": element,
         "SCORE_STRIDE": score_stride,
         "BOX_STRIDE": box_stride,
-        "BOX_OFFSET": box_offset,
+        **(columns or {"BOX_OFFSET": box_offset}),
     }
     note = describe(spec, host)
     if host:
         note += ". For the host library (csrc/host/up_host.h): up_run_f32 on the float32 tensors, scratch of"
         note += " up_scratch_size_f32(cfg) bytes"
-    elif spec.input_kind == "f32":
+    if spec.family == "retinaface_packed":
+        note += (
+            f". Rows [loc 4 | conf 2 | landms 10] read in place: up_run_keypoints(&{spec.name}_config, t + 4, 16, t,"
+            f" 16, t + 6, 16, scratch, {spec.name.upper()}_SCRATCH_BYTES, &out) with out.keypoints [rows][10]"
+        )
+    if not host and spec.input_kind == "f32":
         note += (
             ". float32 outputs are converted on the host: probabilities to Q30 int32, logits and boxes to Q20 int32,"
             " round half up, clamped (ultrapost.golden.convert_f32); this config reads those int32 tensors"

@@ -21,6 +21,12 @@ model configuration (the arguments of ultrapost.Ultraface, plus the input kind):
                           --candidate-limit is top_k (default 5000), score 0.9 and NMS 0.3 unless given;
                           --yunet-preset opencv (FaceDetectorYN's rules) or single-test; --input-kind s8 (the
                           int8-output model's quantization per output) or f32 (read natively by the firmware)
+  --family retinaface_packed  Pytorch_Retinaface mobilenet0.25's one packed output [N, 16] (loc 4, class logits 2,
+                          landmarks 10) read in place (views with row stride 16, up_run_keypoints); --input-size
+                          default 640x640 (16800 anchors); detect.py's decisions unless given: score 0.02, NMS 0.4
+                          with "+1 pixel" areas on the input grid, 5000 candidates, 750 kept; int8: one scale and
+                          zero point for all 16 columns (--score-scale / --score-zero-point; default the shared
+                          int8-output model's 0.10124 / 2)
   --nms                   hard, blend (ncnn), weighted (MediaPipe), soft-linear, soft-gaussian (--soft-sigma)
   --input-kind s8         int8 tensors with a per-tensor scale and zero point (--score-scale ... --box-zero-point);
                i32        int32 fixed point: probabilities Q30 (1.0 = 2^30), logits and boxes Q20
@@ -64,10 +70,10 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
     g.add_argument(
         "--family",
         "--preset",
-        choices=("ultraface", "ultraslim", "blazeface", "yunet"),
+        choices=("ultraface", "ultraslim", "blazeface", "yunet", "retinaface_packed"),
         default="ultraface",
         help="model family; ultraslim presets NXP's int8 ultraslim, blazeface MediaPipe's BlazeFace, yunet OpenCV's "
-        "YuNet (default: ultraface)",
+        "YuNet, retinaface_packed Pytorch_Retinaface mobilenet0.25's packed output (default: ultraface)",
     )
     g.add_argument(
         "--yunet-preset",
@@ -87,7 +93,7 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
     )
     g.add_argument("--input-kind", choices=("s8", "i32", "f32"), help="tensor element type (default: s8)")
     g.add_argument("--score-threshold", type=float, help="keep faces with score > this (default 0.7; ultraslim 0.5)")
-    g.add_argument("--iou-threshold", type=float, default=0.3, help="suppress when IoU > this (default 0.3)")
+    g.add_argument("--iou-threshold", type=float, help="suppress when IoU > this (default 0.3; retinaface_packed 0.4)")
     g.add_argument(
         "--candidate-limit",
         type=_limit,
@@ -98,9 +104,9 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
     g.add_argument(
         "--max-detections",
         type=_limit,
-        default=None,
+        default=_DEFAULT,
         metavar="N|none",
-        help="outputs at most (default: the candidate limit)",
+        help="outputs at most (default: the candidate limit; retinaface_packed 750)",
     )
     g.add_argument(
         "--priors",
@@ -145,10 +151,16 @@ def add_model_options(parser: argparse.ArgumentParser, default_name: str | None 
 
 def spec_from_args(args) -> ModelSpec:
     """The ModelSpec the options describe; ValueError names a contradiction."""
+    if getattr(args, "yunet_preset", None) is not None and args.family != "yunet":
+        raise ValueError("--yunet-preset is for --family yunet")
+    if args.iou_threshold is None:
+        args.iou_threshold = 0.4 if args.family == "retinaface_packed" else 0.3
+    if args.max_detections is _DEFAULT:  # not given: the family's own (retinaface_packed: detect.py's 750)
+        args.max_detections = 750 if args.family == "retinaface_packed" else None
     if args.family == "yunet":
         return _yunet_spec(args)
-    if getattr(args, "yunet_preset", None) is not None:
-        raise ValueError("--yunet-preset is for --family yunet")
+    if args.family == "retinaface_packed":
+        return _packed_spec(args)
     if args.candidate_limit is _DEFAULT:
         args.candidate_limit = 200
     slim = args.family == "ultraslim"
@@ -233,4 +245,53 @@ def _yunet_spec(args) -> ModelSpec:
     )
     spec = ModelSpec.yunet(**overrides)
     spec.processor()  # thresholds, sizes and limits checked now
+    return spec
+
+
+def _packed_spec(args) -> ModelSpec:
+    given = {
+        "--box-scale": args.box_scale,
+        "--box-zero-point": args.box_zero_point,
+        "--priors": None if args.priors == "trained" else args.priors,
+    }
+    bad = [k for k, v in given.items() if v is not None]
+    if bad:
+        raise ValueError(
+            f"--family retinaface_packed has its own priors and one int8 scale and zero point for all 16 columns "
+            f"(--score-scale, --score-zero-point): no {', '.join(bad)}"
+        )
+    size = args.input_size or (640, 640)
+    base = ModelSpec.retinaface_packed(input_size=size)
+    q = (
+        base.score_quant[0] if args.score_scale is None else float(args.score_scale),
+        base.score_quant[1] if args.score_zero_point is None else int(args.score_zero_point),
+    )
+    overrides = dict(
+        name=args.name or "retinaface_packed",
+        input_size=size,
+        input_kind=args.input_kind or base.input_kind,
+        score_threshold=base.score_threshold if args.score_threshold is None else args.score_threshold,
+        iou_threshold=args.iou_threshold,
+        candidate_limit=base.candidate_limit if args.candidate_limit is _DEFAULT else args.candidate_limit,
+        max_detections=args.max_detections,
+        drop_finest_level=bool(args.drop_finest_level),
+        logits=True if args.logits is None else args.logits,
+        decoded=bool(args.decoded),
+        clip=bool(args.clip),
+        nms=args.nms or "hard",
+        score_test=args.score_test or ">",
+        pixel_size=args.pixel_size or size,
+        class_thresholds=args.class_thresholds,
+        soft_sigma=args.soft_sigma,
+        eps=0.0 if getattr(args, "eps", None) is None else args.eps,
+        score_quant=q,
+        box_quant=q,
+    )
+    spec = ModelSpec.retinaface_packed(**overrides)
+    try:
+        spec.processor()
+    except ValueError as exc:
+        if "input_size" in str(exc):
+            raise ValueError(f"--input-size {size[0]}x{size[1]}: {exc}") from None
+        raise
     return spec

@@ -41,6 +41,8 @@ examples:
   ultrapost vectors --family ultraslim --inputs frames.npz -o vectors/frames     # arrays [172, 6] int8
   ultrapost vectors --input-size 128x96 --input-kind f32 --logits -o vectors/rfb128_f32
   ultrapost vectors --family yunet --input-size 160x120 --score-threshold 0.6 -o vectors/yunet160
+  ultrapost vectors --family retinaface_packed -o vectors/retinaface          # 3 shared photos through the model
+  ultrapost vectors --family retinaface_packed --input-size 160 --cases 6 --input-kind f32 -o vectors/rf160
 
 --inputs: a .npz whose arrays are the tensors, each array one record in file order: for ultraslim [172, 6] (or
 [1, 172, 6]); for ultraface pairs NAME_scores [N, C] and NAME_boxes [N, 4]; for blazeface NAME_scores [N, 1] (logits)
@@ -49,6 +51,14 @@ record) or NAME_cls_8 ... NAME_kps_32 (a record per NAME). dtype: int8 (s8), int
 --input-kind says. A YuNet record holds the 12 tensors back to back (cls, obj, bbox, kps, each for strides 8, 16,
 32) and is run by up_yunet_run; its expected boxes and keypoints are Q12 pixels; its error records are one output
 row short and 4 bytes of scratch short.
+
+retinaface_packed: records hold the [N, 16] tensor as it is (UPVEC002: keypoint offset and stride in the record
+header), run in place by up_run_keypoints (scores at column 4, boxes 0, landmarks 6, row stride 16; float32 converted
+to int32 at the host boundary, still packed). Without --inputs, at 640x640 the first --photos shared photos
+(nasa_group.jpg first) letterboxed to 640 go through the shared model with onnxruntime (s8: the int8-output model,
+whose scale and zero point the spec must use; f32 / i32: the float model) when the data is there, plus --cases
+generated tensors (default: none when photos are there, else 7). --inputs: arrays [N, 16] (or [1, N, 16]), one
+record each. Error records: one output row short, 4 bytes of scratch short, a score and a keypoint stride too small.
 
 """
     + MODEL_HELP
@@ -65,7 +75,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     add_model_options(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the vector set")
-    p.add_argument("--cases", type=int, default=7, help="generated inputs (default 7: one per case mode)")
+    p.add_argument(
+        "--cases",
+        type=int,
+        default=None,
+        help="generated inputs (default 7: one per case mode; retinaface_packed with photos: 0)",
+    )
+    p.add_argument(
+        "--photos",
+        type=int,
+        default=3,
+        help="retinaface_packed at 640x640: shared photos through the model (default 3; 0: none)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default 0)")
     p.add_argument("--inputs", metavar="NPZ", help="take the inputs from a .npz file instead of generating them")
     p.add_argument("--no-errors", action="store_true", help="leave out the records that must fail with a status")
@@ -114,9 +135,52 @@ def _yunet_npz(spec, path) -> list[tuple[str, dict]]:
     return list(groups.items())
 
 
+def _packed_npz(spec, path) -> list[tuple[str, np.ndarray]]:
+    """(label, packed [N, 16]) per array, in file order."""
+    want = np.dtype(_DTYPES[spec.input_kind])
+    n = spec.processor().num_anchors
+    out = []
+    with np.load(path) as z:
+        if not z.files:
+            raise ValueError(f"{path}: no arrays")
+        for name in z.files:
+            a = z[name]
+            a = a[0] if a.ndim == 3 and a.shape[0] == 1 else a
+            if a.dtype != want:
+                raise TypeError(f"{path}: {name} is {a.dtype}, --input-kind {spec.input_kind} needs {want}")
+            if a.shape != (n, 16):
+                raise ValueError(f"{path}: {name} has shape {a.shape}, expected ({n}, 16) for this model")
+            out.append((name, a))
+    return out
+
+
+def photo_inputs(spec, count: int) -> list[tuple[str, np.ndarray]]:
+    """(label, packed) of the shared photos through the shared packed RetinaFace, in the spec's input kind ([] when
+    the data, cv2 or onnxruntime is missing, or the spec's size is not the model's 640x640)."""
+    from ultrapost.firmware.photos import retinaface_photos
+
+    if tuple(spec.input_size) != (640, 640):
+        return []
+    photos = retinaface_photos(count, int8=spec.input_kind == "s8")
+    out = []
+    for name, packed, quant in photos:
+        if quant is not None and tuple(quant) != tuple(spec.score_quant):
+            raise ValueError(
+                f"the int8-output model's outputs have scale / zero point {quant[0]!r} / {quant[1]}, not the "
+                f"configuration's {spec.score_quant[0]!r} / {spec.score_quant[1]}: leave --score-scale and "
+                "--score-zero-point at their defaults"
+            )
+        if spec.input_kind == "i32":  # Q20 (logits, deltas, landmarks), as the host boundary rounds
+            packed = np.clip(np.floor(packed.astype(np.float64) * 2.0**20 + 0.5), -(2**31), 2**31 - 1).astype(np.int32)
+        out.append((f"photo_{name}", packed))
+    return out
+
+
 def _npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     if spec.family == "yunet":
         return _yunet_npz(spec, path)
+    if spec.family == "retinaface_packed":
+        return _packed_npz(spec, path)
     want = np.dtype(_DTYPES[spec.input_kind])
     n = spec.processor().num_anchors
     out = []
@@ -154,16 +218,30 @@ def _npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
 def run(args) -> int:
     from ultrapost.firmware import vectorsets
 
-    if not 0 <= args.cases <= MAX_CASES:
+    if args.cases is not None and not 0 <= args.cases <= MAX_CASES:
         raise ValueError(f"--cases must be in [0, {MAX_CASES}], got {args.cases}")
+    if not 0 <= args.photos <= 100:
+        raise ValueError(f"--photos must be in [0, 100], got {args.photos}")
     if not 0 <= args.seed < 2**32:
         raise ValueError(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
     spec = spec_from_args(args)
-    if args.inputs:
+    errors = not args.no_errors
+    if spec.family == "retinaface_packed":
+        if args.inputs:
+            inputs = npz_inputs(spec, args.inputs)
+        else:
+            inputs = photo_inputs(spec, args.photos)
+            cases = args.cases if args.cases is not None else 0 if inputs else 7
+            inputs += vectorsets.generated_packed(spec, cases, args.seed)
+        if not inputs:
+            raise ValueError("no inputs: give --cases N (no shared photos here) or --inputs")
+        records = vectorsets.packed_records(spec, 0, inputs, error_records=errors)
+    elif args.inputs:
         make = vectorsets.yunet_records if spec.family == "yunet" else vectorsets.records_for
-        records = make(spec, 0, npz_inputs(spec, args.inputs), error_records=not args.no_errors)
+        records = make(spec, 0, npz_inputs(spec, args.inputs), error_records=errors)
     else:
-        records = vectorsets.generated_records(spec, 0, args.cases, args.seed, error_records=not args.no_errors)
+        cases = 7 if args.cases is None else args.cases
+        records = vectorsets.generated_records(spec, 0, cases, args.seed, error_records=errors)
     out = vectorsets.write_set(Path(args.output), [(spec, records)])
     faces = sum(len(r.expected) for r in records)
     print(f"wrote {out}: {len(records)} records ({faces} expected detections) for {spec.name}: {spec.describe()}")

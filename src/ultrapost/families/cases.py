@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ultrapost.core import config
-from ultrapost.core.priors import ULTRAFACE_SIZES
+from ultrapost.core.priors import RETINAFACE_CONFIGS, ULTRAFACE_SIZES, retinaface_priors
 from ultrapost.families.blazeface import BlazeFace
 from ultrapost.families.retinaface import RetinaFace
 from ultrapost.families.ultraface import Ultraface
@@ -157,6 +157,28 @@ def _deltas_of(rng, mode: str, shape) -> np.ndarray:
         d[: shape[0] // 2, 2:4] = -40.0  # vanishing boxes
         return d
     return rng.normal(0, 1.5, shape)
+
+
+PACKED_MODES = ("random", "ties", "all_pass", "none_pass", "degenerate", "extreme")
+
+
+def packed_case(seed: int, size, mode: str = "random", threshold: float = 0.02, logits: bool = True) -> np.ndarray:
+    """A float32 [N, 16] packed RetinaFace output ([loc 4 | conf 2 | landms 10], Pytorch_Retinaface mobilenet0.25's
+    priors at size) for a case mode, face scores placed against threshold; deltas small enough that the decoded
+    corners stay in range except in the "extreme" mode (whose candidates the core refuses with UP_ERR_RANGE)."""
+    rng = np.random.default_rng(seed)
+    n = len(retinaface_priors(size, **RETINAFACE_CONFIGS["mnet"]))
+    p = _scores_of(rng, mode, n, threshold)
+    if logits:  # a background logit of its own; the face logit puts softmax at p
+        bg = rng.normal(0, 1, n)
+        conf = np.stack([bg, bg + np.log(p / (1 - p))], 1)
+    else:
+        conf = np.stack([1 - p, p], 1)
+    if mode in ("extreme", "degenerate"):
+        loc, landms = _deltas_of(rng, mode, (n, 4)), _deltas_of(rng, mode, (n, 10))
+    else:
+        loc, landms = rng.normal(0, 0.6, (n, 4)), rng.normal(0, 1.2, (n, 10))
+    return np.concatenate([loc, conf, landms], axis=1).astype(np.float32)
 
 
 def _quantize(rng, x, scales, zp_range=(-10, 10)):

@@ -60,6 +60,7 @@ from ultrapost.firmware.formats import (
     OUT_MAGIC,
     STA_MAGIC,
     VEC_MAGIC,
+    VEC_MAGIC_KP,
     OutputRecord,
     RecordStats,
     VectorRecord,
@@ -84,6 +85,7 @@ from ultrapost.firmware.qemu import (
     run_vectors,
 )
 from ultrapost.firmware.spec import (
+    PACKED_COLUMNS,
     UP_ERR_OUTPUT,
     UP_ERR_SCRATCH,
     UP_ERR_STRIDE,
@@ -142,6 +144,8 @@ __all__ = [
     "OUT_MAGIC",
     "STA_MAGIC",
     "VEC_MAGIC",
+    "VEC_MAGIC_KP",
+    "PACKED_COLUMNS",
     "OutputRecord",
     "read_outputs",
     "read_stats",

@@ -1,6 +1,7 @@
 """The binary files the harness reads and writes (firmware/README.md):
 
-- vector files (``UPVEC001``): records of config id + int8 or int32 input tensors, written by :func:`write_vectors`;
+- vector files (``UPVEC001``, or ``UPVEC002`` when a record has keypoints in rows of their own): records of config
+  id + int8 or int32 input tensors, written by :func:`write_vectors`;
 - output files (``UPOUT002``): status, count, boxes, scores, anchors (keypoints, labels) per record, read by
   :func:`read_outputs`;
 - stats files (``UPSTA001``): stack bytes used and scratch bytes per record, read by :func:`read_stats`.
@@ -15,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 VEC_MAGIC = b"UPVEC001"
+VEC_MAGIC_KP = b"UPVEC002"  # record headers two words longer: keypoint offset and stride
 OUT_MAGIC = b"UPOUT002"
 STA_MAGIC = b"UPSTA001"
 _FILE_HEADER = struct.Struct("<8sII")
 _RECORD_HEADER = struct.Struct("<IIIIiIiiiI")
+_RECORD_KEYPOINTS = struct.Struct("<Ii")  # UPVEC002: keypoint_offset, keypoint_stride after the 001 header
 _OUT_RECORD = struct.Struct("<iiiI")
 MAX_KEYPOINTS = 8  # UP_MAX_KEYPOINTS
 _STA_RECORD = struct.Struct("<IIII")
@@ -31,6 +34,10 @@ class VectorRecord:
 
     capacity: output rows given to up_run (-1: the config's max_detections); scratch_bytes: scratch given
     (-1: up_scratch_size). Other values let vectors test the core's own error statuses.
+
+    keypoint_stride 0: the keypoints (if the config has any) follow the 4 box values in each box row (up_run);
+    otherwise they are rows of their own, keypoint_stride elements apart from keypoint_offset (up_run_keypoints:
+    a packed RetinaFace row [loc 4 | conf 2 | landms 10] read in place).
     """
 
     config_id: int
@@ -41,19 +48,21 @@ class VectorRecord:
     box_stride: int
     capacity: int = -1
     scratch_bytes: int = -1
+    keypoint_offset: int = 0
+    keypoint_stride: int = 0
 
     def __post_init__(self):
         data = np.asarray(self.data)
         if data.dtype not in (np.int8, np.int32):
             raise TypeError(f"vector data must be int8 or int32, got {data.dtype}")
         self.data = np.ascontiguousarray(data.reshape(-1), dtype=data.dtype.newbyteorder("<"))
-        for name in ("config_id", "score_offset", "box_offset"):
+        for name in ("config_id", "score_offset", "box_offset", "keypoint_offset"):
             v = getattr(self, name)
             if not 0 <= int(v) < 2**32:
                 raise ValueError(f"{name} must be in [0, 2**32), got {v}")
             if int(v) != v:
                 raise ValueError(f"{name} must be an integer, got {v}")
-        for name in ("score_stride", "box_stride"):
+        for name in ("score_stride", "box_stride", "keypoint_stride"):
             v = getattr(self, name)
             if not -(2**31) <= int(v) < 2**31:
                 raise ValueError(f"{name} must fit int32, got {v}")
@@ -61,10 +70,13 @@ class VectorRecord:
             v = getattr(self, name)
             if not -1 <= int(v) < 2**31:
                 raise ValueError(f"{name} must be -1 (default) or a non-negative int32, got {v}")
-        if self.score_offset > self.data.size or self.box_offset > self.data.size:
+        if max(self.score_offset, self.box_offset, self.keypoint_offset) > self.data.size:
             raise ValueError(
-                f"tensor offsets ({self.score_offset}, {self.box_offset}) beyond the {self.data.size} elements"
+                f"tensor offsets ({self.score_offset}, {self.box_offset}, {self.keypoint_offset}) beyond the "
+                f"{self.data.size} elements"
             )
+        if self.keypoint_stride == 0 and self.keypoint_offset != 0:
+            raise ValueError("a keypoint offset needs a keypoint stride (0: keypoints in the box rows)")
 
     @classmethod
     def separate(cls, config_id: int, scores, boxes, **kw) -> VectorRecord:
@@ -94,6 +106,21 @@ class VectorRecord:
         return cls(config_id, tensor.reshape(-1), score_column, w, box_column, w, **kw)
 
     @classmethod
+    def packed(
+        cls, config_id: int, tensor, *, box_column: int = 0, score_column: int = 4, keypoint_column: int = 6, **kw
+    ) -> VectorRecord:
+        """One [N, W] tensor of rows holding boxes, scores and keypoints side by side (Pytorch_Retinaface's packed
+        output: [loc 4 | conf 2 | landms 10], W = 16), read in place with row stride W."""
+        tensor = np.asarray(tensor)
+        if tensor.ndim != 2:
+            raise ValueError(f"expected a 2-D tensor, got shape {tensor.shape}")
+        w = tensor.shape[1]
+        flat = tensor.reshape(-1)
+        return cls(
+            config_id, flat, score_column, w, box_column, w, keypoint_offset=keypoint_column, keypoint_stride=w, **kw
+        )
+
+    @classmethod
     def yunet(cls, config_id: int, tensors: dict, **kw) -> VectorRecord:
         """YuNet's 12 tensors back to back ({"cls": [3], "obj": [3], "bbox": [3], "kps": [3]}, strides 8, 16, 32;
         int8, or float32 carried as its int32 bit patterns); no offsets or strides (the config's sizes place them)."""
@@ -111,11 +138,14 @@ class VectorRecord:
 
 
 def write_vectors(path, records: list[VectorRecord]) -> None:
-    """Writes a vector file (UPVEC001)."""
-    parts = [_FILE_HEADER.pack(VEC_MAGIC, len(records), 0)]
+    """Writes a vector file: UPVEC001, or UPVEC002 (longer record headers) when a record has keypoint rows of
+    their own, so sets without them stay readable by a harness that knows only UPVEC001."""
     for r in records:
         if not isinstance(r, VectorRecord):
             raise TypeError(f"records must be VectorRecord, got {type(r).__name__}")
+    kp = any(r.keypoint_stride != 0 for r in records)
+    parts = [_FILE_HEADER.pack(VEC_MAGIC_KP if kp else VEC_MAGIC, len(records), 0)]
+    for r in records:
         payload = r.data.tobytes()
         parts.append(
             _RECORD_HEADER.pack(
@@ -131,31 +161,37 @@ def write_vectors(path, records: list[VectorRecord]) -> None:
                 0,
             )
         )
+        if kp:
+            parts.append(_RECORD_KEYPOINTS.pack(r.keypoint_offset, r.keypoint_stride))
         parts.append(payload + b"\0" * (-len(payload) % 4))
     Path(path).write_bytes(b"".join(parts))
 
 
-def _header(buf: bytes, magic: bytes, what: str) -> tuple[int, int]:
+def _header(buf: bytes, magic, what: str) -> tuple[int, int]:
+    magics = magic if isinstance(magic, tuple) else (magic,)
     if len(buf) < _FILE_HEADER.size:
         raise ValueError(f"{what}: {len(buf)} bytes, shorter than the {_FILE_HEADER.size}-byte header")
     got, count, reserved = _FILE_HEADER.unpack_from(buf, 0)
-    if got != magic:
-        raise ValueError(f"{what}: magic {got!r}, expected {magic!r}")
+    if got not in magics:
+        raise ValueError(f"{what}: magic {got!r}, expected {' or '.join(map(repr, magics))}")
     if reserved != 0:
         raise ValueError(f"{what}: reserved header word is {reserved}, expected 0")
     return count, _FILE_HEADER.size
 
 
 def read_vectors(path) -> list[VectorRecord]:
-    """Reads a vector file (UPVEC001); ValueError names what is malformed."""
+    """Reads a vector file (UPVEC001 or UPVEC002); ValueError names what is malformed."""
     buf = Path(path).read_bytes()
-    count, pos = _header(buf, VEC_MAGIC, str(path))
+    count, pos = _header(buf, (VEC_MAGIC, VEC_MAGIC_KP), str(path))
+    kp = buf[:8] == VEC_MAGIC_KP
+    size = _RECORD_HEADER.size + (_RECORD_KEYPOINTS.size if kp else 0)
     records = []
     for i in range(count):
-        if pos + _RECORD_HEADER.size > len(buf):
+        if pos + size > len(buf):
             raise ValueError(f"{path}: truncated in the header of record {i}")
         (cid, esize, n, soff, sstride, boff, bstride, cap, scratch, reserved) = _RECORD_HEADER.unpack_from(buf, pos)
-        pos += _RECORD_HEADER.size
+        koff, kstride = _RECORD_KEYPOINTS.unpack_from(buf, pos + _RECORD_HEADER.size) if kp else (0, 0)
+        pos += size
         if esize not in _ELEMENT_DTYPES or reserved != 0:
             raise ValueError(f"{path}: record {i} has element size {esize} / reserved {reserved}")
         nbytes = n * esize
@@ -163,7 +199,7 @@ def read_vectors(path) -> list[VectorRecord]:
             raise ValueError(f"{path}: truncated in the data of record {i}")
         data = np.frombuffer(buf, _ELEMENT_DTYPES[esize], n, pos).copy()
         pos += nbytes + (-nbytes % 4)
-        records.append(VectorRecord(cid, data, soff, sstride, boff, bstride, cap, scratch))
+        records.append(VectorRecord(cid, data, soff, sstride, boff, bstride, cap, scratch, koff, kstride))
     if pos != len(buf):
         raise ValueError(f"{path}: {len(buf) - pos} trailing bytes after record {count - 1}")
     return records

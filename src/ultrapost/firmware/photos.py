@@ -60,3 +60,37 @@ def yunet_photo(photo: str, frame: tuple[int, int], model: str = YUNET_INT8):
         grid = a.reshape(net[1] // s, cols, -1)[: ph // s, : pw // s]  # the frame's own cells of a larger net
         outputs[name] = np.ascontiguousarray(grid.reshape(1, -1, a.shape[-1]))
     return outputs, (quant or None) if raw[0].dtype == np.int8 else None
+
+
+RETINAFACE_F32 = "retinaface/retinaface_mnet025_640.onnx"
+RETINAFACE_INT8 = "retinaface/retinaface_mnet025_640_int8_int8out.onnx"
+
+
+def retinaface_photos(count: int, int8: bool) -> list[tuple[str, np.ndarray, tuple[float, int] | None]]:
+    """(name, packed [16800, 16], quantization or None) of up to count shared-data photos (nasa_group.jpg first,
+    then the others by name) letterboxed to 640x640, BGR minus (104, 117, 123), through the packed RetinaFace (the
+    int8-output model, whose scale and zero point come from its metadata, or the float one). [] when the data, cv2
+    or onnxruntime is missing."""
+    from ultrapost.data import data_dir
+
+    root = data_dir()
+    model = RETINAFACE_INT8 if int8 else RETINAFACE_F32
+    if count <= 0 or root is None or not (root / model).is_file() or not (root / "images").is_dir():
+        return []
+    try:
+        import cv2
+        import onnxruntime as ort
+    except ImportError:
+        return []
+    photos = sorted((root / "images").glob("*.jpg"), key=lambda p: (p.stem != "nasa_group", p.stem))[:count]
+    sess = ort.InferenceSession(str(root / model), providers=["CPUExecutionProvider"])
+    quant = None
+    if int8:
+        meta = json.loads(sess.get_modelmeta().custom_metadata_map["quant.output0"])
+        quant = (float(meta["scale"]), int(meta["zero_point"]))
+    out = []
+    for p in photos:
+        frame = letterbox(cv2.imread(str(p)), (640, 640)).astype(np.float32) - np.float32([104, 117, 123])
+        packed = sess.run(None, {sess.get_inputs()[0].name: frame.transpose(2, 0, 1)[None]})[0]
+        out.append((p.stem, np.ascontiguousarray(packed[0]), quant))
+    return out

@@ -219,7 +219,7 @@ def run_vectors(
         ["vectors.bin", "outputs.bin", "stats.bin"],
         cwd=work_dir,
         timeout=timeout,
-        count_calls_to=("up_run", "up_yunet_run") if count_instructions else None,
+        count_calls_to=("up_run", "up_run_keypoints", "up_yunet_run") if count_instructions else None,
     )
     outputs = read_outputs(work_dir / "outputs.bin")
     stats = read_stats(work_dir / "stats.bin")

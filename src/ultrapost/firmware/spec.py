@@ -15,16 +15,20 @@ from ultrapost.core import config
 from ultrapost.core.yunet_config import OUTPUT_NAMES as YUNET_OUTPUTS
 from ultrapost.core.yunet_config import YuNetConfig, padded_size
 from ultrapost.families.blazeface import BlazeFace
+from ultrapost.families.retinaface import RetinaFace
 from ultrapost.families.ultraface import Ultraface
 from ultrapost.families.yunet import PRESETS as YUNET_PRESETS
 from ultrapost.families.yunet import YuNet
 from ultrapost.families.yunet_cases import REAL_QUANT as YUNET_QUANT
 
-FAMILIES = ("ultraface", "ultraslim", "blazeface", "yunet")
+FAMILIES = ("ultraface", "ultraslim", "blazeface", "yunet", "retinaface_packed")
 NMS_KINDS = tuple(config.NMS_KINDS)
 INPUT_KINDS = ("s8", "i32", "f32")
 ULTRASLIM_QUANT = (1 / 255, -128)  # NXP ultraslim int8 output: one scale and zero point for all six columns
 BLAZEFACE_QUANT = ((0.25, 0), (0.5, 0))  # int8 logits and regressors (pixels) of the generated BlazeFace heads
+# The shared data's int8-output packed RetinaFace: one scale and zero point for all 16 columns (its metadata).
+PACKED_QUANT = (0.10123563557863235, 2)
+PACKED_COLUMNS = {"box": 0, "score": 4, "keypoint": 6, "width": 16}  # [loc 4 | conf 2 | landms 10]
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -42,7 +46,10 @@ class ModelSpec:
     is the frame (padded to multiples of 32), candidate_limit is top_k (None: all), preset "opencv" or
     "single-test"; int8 (s8) outputs with each output's scale and zero point (tensor_quant: ((name, scale,
     zero_point), ...) for the 12 outputs; default: those of the int8out model in the shared data) or float32 (f32),
-    which the firmware reads natively (as float32 bit patterns, in integers).
+    which the firmware reads natively (as float32 bit patterns, in integers). family "retinaface_packed" is
+    Pytorch_Retinaface mobilenet0.25's one packed output (rows [loc 4 | class logits 2 | landmarks 10], its priors
+    at input_size, ultrapost.RetinaFace; :meth:`retinaface_packed` gives detect.py's decisions), read in place
+    through up_run_keypoints; int8 with one scale and zero point for all 16 columns (score_quant == box_quant).
     """
 
     name: str = "ultraface"
@@ -73,6 +80,23 @@ class ModelSpec:
         if self.family == "yunet":
             self._check_yunet()
             return
+        if self.family == "retinaface_packed":
+            bad = {
+                "--decoded": self.decoded,
+                "--drop-finest-level": self.drop_finest_level,
+                "--clip": self.clip,
+                "--class-thresholds": self.class_thresholds is not None,
+                "--priors stride": self.priors != "trained",
+            }
+            if any(bad.values()):
+                raise ValueError(
+                    "retinaface_packed has Pytorch_Retinaface's priors, raw deltas and one face class: no "
+                    + ", ".join(k for k, v in bad.items() if v)
+                )
+            if self.input_kind == "s8" and (
+                self.score_quant is None or tuple(self.score_quant) != tuple(self.box_quant)
+            ):
+                raise ValueError("a packed int8 output has one scale and zero point for all its columns")
         if not _NAME_RE.match(self.name):
             raise ValueError(f"name must be a lower-case C identifier (it prefixes the C names), got {self.name!r}")
         if self.family not in FAMILIES:
@@ -151,6 +175,30 @@ class ModelSpec:
         return cls(**base)
 
     @classmethod
+    def retinaface_packed(cls, name: str = "retinaface_packed", **overrides) -> ModelSpec:
+        """Pytorch_Retinaface mobilenet0.25's packed output at 640x640 with detect.py's decisions (p > 0.02, the
+        5000 best, py_cpu_nms at 0.4 with "+1 pixel" areas on the input grid, 750 kept), class logits, int8 as the
+        shared data's int8-output model; "+1 pixel" areas follow input_size unless pixel_size is given."""
+        size = overrides.get("input_size", (640, 640))
+        base = dict(
+            name=name,
+            family="retinaface_packed",
+            input_size=size,
+            input_kind="s8",
+            score_threshold=0.02,
+            iou_threshold=0.4,
+            candidate_limit=5000,
+            max_detections=750,
+            logits=True,
+            eps=0.0,
+            pixel_size=tuple(size),
+            score_quant=PACKED_QUANT,
+            box_quant=PACKED_QUANT,
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
     def ultraslim(cls, name: str = "ultraslim", **overrides) -> ModelSpec:
         """NXP's ultraslim with its NXP example's threshold (p_face > 0.5)."""
         base = dict(
@@ -199,7 +247,7 @@ class ModelSpec:
 
     @property
     def num_keypoints(self) -> int:
-        return 6 if self.family == "blazeface" else 5 if self.family == "yunet" else 0
+        return 6 if self.family == "blazeface" else 5 if self.family in ("yunet", "retinaface_packed") else 0
 
     @property
     def box_columns(self) -> int:
@@ -215,6 +263,21 @@ class ModelSpec:
                 top_k=0 if self.candidate_limit is None else self.candidate_limit,
                 preset=self.preset or "opencv",
                 max_detections=self.max_detections,
+            )
+        if self.family == "retinaface_packed":
+            return RetinaFace.model(
+                "mnet",
+                self.input_size,
+                score_threshold=self.score_threshold,
+                iou_threshold=self.iou_threshold,
+                nms=self.nms,
+                candidate_limit=self.candidate_limit,
+                max_detections=self.max_detections,
+                eps=0.0 if self.eps is None else self.eps,
+                pixel_size=self.pixel_size,
+                score_test=self.score_test,
+                logits=self.logits,
+                soft_sigma=self.soft_sigma,
             )
         if self.family == "blazeface":
             return BlazeFace(
@@ -252,6 +315,8 @@ class ModelSpec:
             if self.tensor_quant is None:
                 return dict(YUNET_QUANT)
             return {k: (float(scale), int(zp)) for k, scale, zp in self.tensor_quant}
+        if self.family == "retinaface_packed":  # conf, loc, landms: the one tensor's scale and zero point
+            return (tuple(self.score_quant),) * 3
         return (tuple(self.score_quant), tuple(self.box_quant))
 
     def host_config(self, pp=None):
@@ -261,7 +326,7 @@ class ModelSpec:
         if self.family == "yunet":
             kind = config.INPUT_S8 if self.input_kind == "s8" else config.INPUT_F32
             return pp.config(kind, padded_size(*self.input_size), self.quantization())
-        if self.family == "blazeface":
+        if self.family in ("blazeface", "retinaface_packed"):
             return pp.config(self.input_kind, self.quantization())
         return pp.config(self.input_kind, self.decoded, self.quantization())
 
@@ -272,7 +337,7 @@ class ModelSpec:
             return self.host_config(pp)
         kind = "i32" if self.input_kind == "f32" else self.input_kind
         quant = self.quantization() if kind == "s8" else None
-        if self.family == "blazeface":
+        if self.family in ("blazeface", "retinaface_packed"):
             return pp.config(kind, quant)
         return pp.config(kind, self.decoded, quant)
 
@@ -296,6 +361,12 @@ class ModelSpec:
         ]
         if self.family == "blazeface":
             parts += ["clipped logits, linear decode, 6 keypoints"]
+        elif self.family == "retinaface_packed":
+            n = self.processor().num_anchors
+            parts += [
+                f"packed [{n}, 16] rows (loc 4, conf 2, landms 10), mobilenet0.25 priors, 5 landmarks",
+                "logits" if self.logits else "probabilities",
+            ]
         else:
             parts += [
                 "decoded corners" if self.decoded else f"raw deltas, {self.priors} priors",
@@ -318,7 +389,9 @@ class ModelSpec:
             parts.append("+1 pixel areas on {}x{}".format(*self.pixel_size))
         if self.eps is not None:
             parts.append(f"IoU eps {self.eps!r}")
-        if self.input_kind == "s8":
+        if self.input_kind == "s8" and self.family == "retinaface_packed":
+            parts.append(f"int8 scale/zp {self.score_quant[0]!r}/{self.score_quant[1]} (all columns)")
+        elif self.input_kind == "s8":
             parts.append(f"score scale/zp {self.score_quant[0]!r}/{self.score_quant[1]}")
             parts.append(f"box scale/zp {self.box_quant[0]!r}/{self.box_quant[1]}")
         return ", ".join(parts)

@@ -8,7 +8,7 @@ I32 config of the same model. The export checks that the golden model gives the 
 A vector set is a directory::
 
     configs.h, cfg_<name>.h   the configs (ultrapost.firmware.write_config_dir); config id = order in configs.h
-    vectors.bin               inputs, UPVEC001 (firmware/README.md)
+    vectors.bin               inputs, UPVEC001 (UPVEC002 with a packed RetinaFace's keypoint rows; firmware/README.md)
     expected.bin              the golden model's outputs, UPOUT002 (error records: the core's status)
     vectors.h                 the same inputs and outputs as const C arrays, for a self-test on a real board
     manifest.json             what each config and record is
@@ -37,7 +37,15 @@ from ultrapost.firmware.formats import (
 )
 from ultrapost.firmware.headers import write_config_dir
 from ultrapost.firmware.inputs import float_inputs, spec_inputs, yunet_outputs
-from ultrapost.firmware.spec import UP_ERR_OUTPUT, UP_ERR_RANGE, UP_ERR_SCRATCH, UP_ERR_STRIDE, ModelSpec, scratch_size
+from ultrapost.firmware.spec import (
+    PACKED_COLUMNS,
+    UP_ERR_OUTPUT,
+    UP_ERR_RANGE,
+    UP_ERR_SCRATCH,
+    UP_ERR_STRIDE,
+    ModelSpec,
+    scratch_size,
+)
 from ultrapost.golden import yunet as golden_yunet
 
 SET_FILES = ("configs.h", "vectors.bin", "expected.bin", "vectors.h", "manifest.json")
@@ -95,6 +103,8 @@ def records_for(spec: ModelSpec, config_id: int, inputs, *, error_records: bool 
 
     if spec.family == "yunet":
         raise ValueError("YuNet records come from yunet_records (its 12 outputs by name)")
+    if spec.family == "retinaface_packed":
+        raise ValueError("packed RetinaFace records come from packed_records (one [N, 16] tensor each)")
     pp = spec.processor()
     fc_host, _ = spec.host_config(pp)
     fc_fw, core_fw = spec.firmware_config(pp)
@@ -168,6 +178,80 @@ def yunet_records(spec: ModelSpec, config_id: int, inputs, *, error_records: boo
     return out
 
 
+def _views(packed):
+    c = PACKED_COLUMNS
+    return packed[:, c["score"] : c["score"] + 2], packed[:, : c["score"]], packed[:, c["keypoint"] :]
+
+
+def packed_records(spec: ModelSpec, config_id: int, inputs, *, error_records: bool = True) -> list[Record]:
+    """Records for each (label, packed) in inputs: one [N, 16] tensor ([1, N, 16] accepted) of the spec's input kind,
+    rows [loc 4 | conf 2 | landms 10] read in place (views with row stride 16: VectorRecord.packed, up_run_keypoints).
+
+    float32 tensors become the int32 tensor of the host boundary conversion, still packed; the expected output is
+    the golden model's on the float views, checked equal to its output on the converted ones and to the host C's.
+    error_records adds one output row short, 4 bytes of scratch short, a score row stride below 2 and a keypoint
+    row stride below 10 (each the core's documented status)."""
+    pp = spec.processor()
+    fc_host, core_host = spec.host_config(pp)
+    fc_fw, _ = spec.firmware_config(pp)
+    width = PACKED_COLUMNS["width"]
+    out = []
+    for label, packed in inputs:
+        packed = np.asarray(packed)
+        if packed.ndim == 3 and packed.shape[0] == 1:
+            packed = packed[0]
+        if packed.shape != (pp.num_anchors, width):
+            raise ValueError(f"{spec.name}/{label}: expected [{pp.num_anchors}, {width}], got {packed.shape}")
+        views = _views(packed)
+        expected = output_of(golden.run, (fc_host, *views), 5)
+        if not output_of(core_host.run_full, views, 5).equals(expected):
+            raise RuntimeError(f"{spec.name}/{label}: the host C differs from the golden model")
+        if spec.input_kind == "f32":
+            s, b, k = golden.convert_f32(fc_host, *views)
+            packed = np.ascontiguousarray(np.concatenate([b, s, k], axis=1), np.int32)
+            if not output_of(golden.run, (fc_fw, *_views(packed)), 5).equals(expected):
+                raise RuntimeError(f"{spec.name}/{label}: the golden model differs on the converted float inputs")
+        c = PACKED_COLUMNS
+        vec = VectorRecord.packed(
+            config_id, packed, box_column=c["box"], score_column=c["score"], keypoint_column=c["keypoint"]
+        )
+        out.append(Record(f"{spec.name}/{label}", spec.name, vec, expected))
+    if error_records and out:
+        vec = out[0].vector
+        errors = (
+            ("error_capacity", dict(capacity=int(fc_fw.max_detections) - 1), UP_ERR_OUTPUT),
+            ("error_scratch", dict(scratch_bytes=scratch_size(fc_fw) - 4), UP_ERR_SCRATCH),
+            ("error_stride", dict(score_stride=1), UP_ERR_STRIDE),
+            ("error_keypoint_stride", dict(keypoint_stride=9), UP_ERR_STRIDE),
+        )
+        for label, change, status in errors:
+            bad = dataclasses.replace(vec, **change)
+            out.append(Record(f"{spec.name}/{label}", spec.name, bad, OutputRecord.error(status, 5)))
+    return out
+
+
+def generated_packed(spec: ModelSpec, cases: int, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """`cases` generated packed tensors of the spec's input kind (ultrapost.families.cases.packed_case: the
+    mobilenet0.25 priors at the spec's size, scores against its threshold), case i from (seed, i); int8 with the
+    spec's one scale and zero point for the 16 columns, as the int8-output model."""
+    from ultrapost.families.cases import PACKED_MODES, packed_case
+
+    out = []
+    for i in range(cases):
+        mode = PACKED_MODES[i % len(PACKED_MODES)]
+        case_seed = int(np.random.default_rng([seed, i]).integers(2**31))
+        packed = packed_case(case_seed, spec.input_size, mode, spec.score_threshold, spec.logits)
+        if spec.input_kind == "s8":
+            scale, zp = spec.score_quant
+            packed = np.clip(np.round(packed / scale) + zp, -128, 127).astype(np.int8)
+        elif spec.input_kind == "i32":
+            q = np.full(16, 20)  # deltas, logits and landmarks Q20; probabilities Q30
+            q[4:6] = 20 if spec.logits else 30
+            packed = np.clip(np.floor(packed.astype(np.float64) * 2.0**q + 0.5), -(2**31), 2**31 - 1).astype(np.int32)
+        out.append((f"{i}_{mode}", packed))
+    return out
+
+
 MODES = ("random", "ties", "all_pass", "none_pass", "extreme", "degenerate", "on_level")
 
 
@@ -182,6 +266,8 @@ def generated_records(spec: ModelSpec, config_id: int, cases: int, seed: int = 0
             outputs = yunet_outputs(spec, int(np.random.default_rng([seed, i]).integers(2**31)), mode)
             inputs.append((f"{i}_{mode}", outputs))
         return yunet_records(spec, config_id, inputs, error_records=error_records)
+    if spec.family == "retinaface_packed":
+        return packed_records(spec, config_id, generated_packed(spec, cases, seed), error_records=error_records)
     if spec.single_tensor or spec.class_thresholds is not None:
         modes = ("random", "ties", "none_pass")
     elif spec.family == "blazeface":
@@ -227,7 +313,9 @@ def vectors_header(records: list[Record]) -> str:
         " * with the expected arrays. Configs with keypoints or labels need output buffers for them too.",
         " * A YuNet config (up_fw_yunet_configs[config_id] not NULL, up_fw_configs[config_id] NULL): call",
         " * up_yunet_run with data holding its 12 tensors back to back (cls, obj, bbox, kps, each for strides 8, 16,",
-        " * 32: [N_s][1], [N_s][1], [N_s][4], [N_s][10]); boxes and keypoints (P = 5) are Q12 pixels. */",
+        " * 32: [N_s][1], [N_s][1], [N_s][4], [N_s][10]); boxes and keypoints (P = 5) are Q12 pixels.",
+        " * keypoint_stride != 0 (a packed RetinaFace's [N][16] rows): call up_run_keypoints with the keypoint rows",
+        " * at data + keypoint_offset elements, keypoint_stride apart. */",
         "#ifndef UP_VECTORS_H",
         "#define UP_VECTORS_H",
         "",
@@ -256,6 +344,8 @@ def vectors_header(records: list[Record]) -> str:
         "    int32_t num_keypoints;    /* P: keypoints has [count][2P] Q20 values (0: none) */",
         "    const int32_t *keypoints; /* [count][2P] x, y Q20 (NULL if count or P is 0) */",
         "    const int32_t *labels;    /* [count] class column (NULL if count is 0 or the config has no labels) */",
+        "    uint32_t keypoint_offset; /* keypoints = data + keypoint_offset elements (keypoint_stride != 0) */",
+        "    int32_t keypoint_stride;  /* 0: keypoints follow the box in each box row (up_run) */",
         "} up_vector_t;",
         "",
     ]
@@ -278,7 +368,7 @@ def vectors_header(records: list[Record]) -> str:
             f'    {{"{name}", {v.config_id}u, {v.element_size}u, up_vec{i}_data, {v.data.size}u, {v.score_offset}u, '
             f"{v.score_stride}, {v.box_offset}u, {v.box_stride}, {v.capacity}, {v.scratch_bytes}, {e.status}, "
             f"{len(e)}, {arrays['boxes']}, {arrays['scores']}, {arrays['anchors']}, {e.num_keypoints}, "
-            f"{arrays['keypoints']}, {arrays['labels']}}},"
+            f"{arrays['keypoints']}, {arrays['labels']}, {v.keypoint_offset}u, {v.keypoint_stride}}},"
         )
     lines += [f"#define UP_NUM_VECTORS {len(records)}", "", "static const up_vector_t up_vectors[UP_NUM_VECTORS] = {"]
     lines += table
