@@ -451,6 +451,8 @@ def test_firmware_check_all_boards_json(tmp_path, capsys):
     yunet = [c for c in configs if c["spec"]["family"] == "yunet"]
     assert {c["spec"]["input_kind"] for c in yunet} == {"s8", "f32"} and all(c["num_keypoints"] == 5 for c in yunet)
     assert {c["spec"]["preset"] for c in yunet} == {"opencv", "single-test"}
+    packed = [c for c in configs if c["spec"]["family"] == "retinaface_packed"]
+    assert {c["spec"]["input_kind"] for c in packed} == {"s8", "f32"} and all(c["num_keypoints"] == 5 for c in packed)
     assert any(c["num_labels"] > 1 for c in configs)
     assert any(c["spec"]["pixel_size"] for c in configs) and any(c["spec"]["score_test"] == ">=" for c in configs)
     for board, b in report["boards"].items():
@@ -470,6 +472,11 @@ def test_firmware_check_all_boards_json(tmp_path, capsys):
         assert yn["records"]["scan_only"]["detections"] == 0
         assert 1000 < yn["text"] < 8000 and "up_yunet" in yn["by_object"]
         assert 0 < yn["stack_measured"] <= yn["stack_static"]
+        # The packed RetinaFace at 640x640 (nasa_group.jpg through the int8 and float models): identical, counted.
+        rfp = b["retinaface_packed"]
+        assert rfp["records"] == rfp["identical"] == 3 and rfp["counted_identical"] and rfp["instructions"] > 16800
+        if "rfp640_s8/photo_nasa_group" in rfp["by_record"]:  # the shared data is there
+            assert rfp["by_record"]["rfp640_s8/photo_nasa_group"]["faces_0_6"] == 14
         # The measured high-water mark stays within the static bound of the full build.
         assert max(s["max_stack"] for s in b["sets"]) <= b["footprint"]["full"]["stack_static"]
         assert set(b["targets_met"]) >= {"core_text", "ultraslim_scratch", "stack", "ultraslim_instructions"}

@@ -177,6 +177,24 @@ def test_yunet_identical_on_every_board(board, checks):
     assert len(got[f"yunet_{name}_s8"]) == (12 if board == "m0plus" else 14)
 
 
+@pytest.mark.parametrize("board", BOARDS)
+def test_packed_retinaface_identical_on_every_board(board, checks):
+    """The packed RetinaFace's [N, 16] rows read in place (UPVEC002 records, up_run_keypoints) in the same board
+    run: int8 and float32 converted to int32, every case mode (the extreme one refused out of range), and the
+    records the core must refuse (a keypoint stride below 10 among them), identical to the host C and golden."""
+    report = checks[board]
+    got = {c.name: (c, o) for c, o in zip(report.cases, report.run.outputs, strict=True) if "packed_" in c.name}
+    assert len(got) == 20 and all(c.record.keypoint_stride in (9, 16) for c, _ in got.values())
+    assert all(o.num_keypoints == 5 for _, o in got.values()) and sum(len(o) for _, o in got.values()) > 100
+    for kind in ("s8", "f32"):
+        assert got[f"packed_{kind}_5_extreme"][1].status == -8 and len(got[f"packed_{kind}_2_all_pass"][1]) == 20 * (
+            1 if board == "m0plus" else 5
+        )
+        assert got[f"error_packed_{kind}_keypoint_stride"][1].status == -5
+        assert got[f"error_packed_{kind}_capacity"][1].status == -4
+    assert {c.record.element_size for c, _ in got.values()} == {1, 4}
+
+
 def test_boards_agree_on_shared_cases(checks):
     a, b = checks["an386"], checks["an505"]
     assert [c.name for c in a.cases] == [c.name for c in b.cases]
@@ -193,15 +211,18 @@ def test_instruction_counts_and_stack(board, checks, tmp_path):
     # An argument error returns before any scan; a run over every anchor costs far more. (The config check, the
     # exact IoU threshold's included, takes about 350 instructions on the M0+, whose 64-bit shifts are calls.)
     assert by_name["error_stride"] < 400 < min(v for k, v in by_name.items() if not k.startswith("error"))
-    # The measured stack of every up_run (up_yunet_run) call stays within the static bound from gcc's call graph.
-    for root in ("up_run", "up_yunet_run"):
+
+    # The measured stack of every up_run (up_run_keypoints, up_yunet_run) call stays within the static bound from
+    # gcc's call graph.
+    def root_of(case):
+        if case.name.startswith("yunet"):
+            return "up_yunet_run"
+        return "up_run_keypoints" if case.record.keypoint_stride else "up_run"
+
+    for root in ("up_run", "up_run_keypoints", "up_yunet_run"):
         static = fw.stack_usage(fw.ci_files(report.image), root, report.image)
         assert static.unbounded == []
-        used = [
-            s.stack_bytes
-            for c, s in zip(report.cases, report.run.stats, strict=True)
-            if c.name.startswith("yunet") == (root == "up_yunet_run")
-        ]
+        used = [s.stack_bytes for c, s in zip(report.cases, report.run.stats, strict=True) if root_of(c) == root]
         assert 0 < max(used) <= static.bytes, root
     assert all(s.scratch_bytes >= 0 for s in report.run.stats)
     # The board's up_scratch_size is the documented size a firmware allocates (fw.scratch_size).

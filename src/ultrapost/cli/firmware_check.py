@@ -20,8 +20,8 @@ host -- with probabilities and logits, raw and decoded boxes, both prior convent
 level, candidate limits, NXP's ultraslim [172, 6] int8 and float, every NMS kind (hard, blend, weighted, soft
 linear and Gaussian), "+1 pixel" IoU areas, ">=" score tests, multi-class labels, BlazeFace short range (896
 anchors) and full range (2304) with 6 keypoints, YuNet int8 and float32 (up_yunet_run, 5 landmarks, OpenCV's rules
-and the single-test preset), and records that must fail with a status; outputs compared include keypoints and
-labels), and
+and the single-test preset), the packed RetinaFace int8 and float32 (its [N, 16] rows read in place by
+up_run_keypoints), and records that must fail with a status; outputs compared include keypoints and labels), and
 any set written by `ultrapost vectors` (--vectors DIR, repeatable; --no-suite to run only those).
 
 The harness fences every output and scratch buffer with guard bytes, pre-fills them, checksums the input and paints
@@ -38,6 +38,10 @@ Footprint, per board (firmware/README.md "Measurements"):
   yunet                  up_yunet_run on an int8 320x320 frame (nasa_group.jpg through the int8 model when the
                          shared data is there; a frame where nothing passes): instructions, the code a
                          YuNet-only firmware keeps (functions reachable from up_yunet_run), stack, scratch
+  retinaface_packed      Pytorch_Retinaface mobilenet0.25's packed [16800, 16] output at 640x640 with detect.py's
+                         decisions, read in place: nasa_group.jpg through the int8-output model and the float model
+                         (converted to int32 on the host) when the shared data is there (else a generated frame),
+                         and an int8 frame where nothing passes: records, identical, instructions, faces, stack
 """
 
 EPILOG = """\
@@ -222,6 +226,45 @@ def yunet_count(board: str, work: Path, timeout: float) -> dict:
     }
 
 
+def packed_count(board: str, work: Path, timeout: float) -> dict:
+    """The packed RetinaFace at 640x640 (16800 rows of 16, detect.py's decisions), read in place on the board:
+    nasa_group.jpg through the int8-output model (int8) and the float model (converted to int32 on the host) when
+    the shared data, OpenCV and onnxruntime are there (else a generated frame of each kind), and an int8 frame
+    where nothing passes (the scan alone): records and identical, faces per record, the instructions of the int8
+    photo's up_run_keypoints (one counted run: tracing is slow) and the stack."""
+    from ultrapost import firmware as fw
+    from ultrapost.firmware import vectorsets as vs
+    from ultrapost.firmware.photos import retinaface_photo_inputs
+    from ultrapost.firmware.spec import ModelSpec
+
+    groups = []
+    for cid, kind in enumerate(("s8", "f32")):
+        spec = ModelSpec.retinaface_packed(f"rfp640_{kind}", input_kind=kind)
+        inputs = retinaface_photo_inputs(spec, 1) or vs.generated_packed(spec, 1)
+        if kind == "s8":
+            inputs.append(("scan_only", vs.generated_packed(spec, 4, seed=1)[3][1]))  # mode none_pass
+        groups.append((spec, vs.packed_records(spec, cid, inputs, error_records=False)))
+    vs.write_set(work / "set", groups)
+    records = [r for _, recs in groups for r in recs]
+    image = fw.build_harness(board, work / "build", work / "set")
+    run = fw.run_vectors(image, [r.vector for r in records], work / "run", timeout=timeout)
+    counted = fw.run_vectors(image, [records[0].vector], work / "count", timeout=timeout, count_instructions=True)
+    t06 = round(0.6 * 2**30)  # detect.py draws the faces with score >= 0.6
+    return {
+        "frame": "640x640",
+        "records": len(records),
+        "identical": sum(o.equals(r.expected) for o, r in zip(run.outputs, records, strict=True)),
+        "by_record": {
+            r.name: {"detections": len(r.expected), "faces_0_6": int((r.expected.scores >= t06).sum())} for r in records
+        },
+        "counted": records[0].name,
+        "instructions": counted.instructions[0],
+        "counted_identical": counted.outputs[0].equals(records[0].expected),
+        "stack_measured": max(s.stack_bytes for s in run.stats),
+        "scratch_bytes": fw.scratch_size(groups[0][0].firmware_config()[0]),
+    }
+
+
 def _recorded_frames():
     """NXP ultraslim int8 outputs recorded on the shared photos, if the data directory is there."""
     import numpy as np
@@ -291,7 +334,7 @@ def run(args) -> int:
 
     report = {"boards": {}, "scratch_bytes": scratch, "targets": TARGETS}
     ok = True
-    progress = Steps(len(boards) * (len(sets) + (0 if args.no_footprint else 3)), "firmware-check")
+    progress = Steps(len(boards) * (len(sets) + (0 if args.no_footprint else 4)), "firmware-check")
     for board in boards:
         b = {"cpu": fw.BOARDS[board].cpu, "sets": [], "records": 0, "identical": 0}
         for i, s in enumerate(sets):
@@ -313,6 +356,10 @@ def run(args) -> int:
             progress(f"{board}: yunet instructions")
             b["yunet"] = yunet_count(board, work / board / "yunet", args.timeout)
             ok &= b["yunet"]["identical"]
+            progress(f"{board}: packed retinaface instructions")
+            b["retinaface_packed"] = packed_count(board, work / board / "retinaface_packed", args.timeout)
+            p = b["retinaface_packed"]
+            ok &= p["identical"] == p["records"] and p["counted_identical"]
             b["targets_met"] = _targets(b, scratch)
         report["boards"][board] = b
     progress.close()
@@ -376,6 +423,10 @@ def _print(report: dict) -> None:
                 f" (+ {y['config_tables_bytes']} B of config tables), static stack {y['stack_static']} B,"
                 f" scratch {y['scratch_bytes']} B"
             )
+            p = b["retinaface_packed"]
+            faces = ", ".join(f"{k} {v['detections']} ({v['faces_0_6']} >= 0.6)" for k, v in p["by_record"].items())
+            print(f"  retinaface_packed 640x640: {p['identical']} of {p['records']} records identical: {faces}")
+            print(f"    up_run_keypoints instructions, {p['counted']}: {p['instructions']}")
             met = ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in b["targets_met"].items())
             print(f"  targets: {met}")
     print("scratch bytes: " + ", ".join(f"{k} {v}" for k, v in report["scratch_bytes"].items()))

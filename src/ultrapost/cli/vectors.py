@@ -154,28 +154,6 @@ def _packed_npz(spec, path) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def photo_inputs(spec, count: int) -> list[tuple[str, np.ndarray]]:
-    """(label, packed) of the shared photos through the shared packed RetinaFace, in the spec's input kind ([] when
-    the data, cv2 or onnxruntime is missing, or the spec's size is not the model's 640x640)."""
-    from ultrapost.firmware.photos import retinaface_photos
-
-    if tuple(spec.input_size) != (640, 640):
-        return []
-    photos = retinaface_photos(count, int8=spec.input_kind == "s8")
-    out = []
-    for name, packed, quant in photos:
-        if quant is not None and tuple(quant) != tuple(spec.score_quant):
-            raise ValueError(
-                f"the int8-output model's outputs have scale / zero point {quant[0]!r} / {quant[1]}, not the "
-                f"configuration's {spec.score_quant[0]!r} / {spec.score_quant[1]}: leave --score-scale and "
-                "--score-zero-point at their defaults"
-            )
-        if spec.input_kind == "i32":  # Q20 (logits, deltas, landmarks), as the host boundary rounds
-            packed = np.clip(np.floor(packed.astype(np.float64) * 2.0**20 + 0.5), -(2**31), 2**31 - 1).astype(np.int32)
-        out.append((f"photo_{name}", packed))
-    return out
-
-
 def _npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     if spec.family == "yunet":
         return _yunet_npz(spec, path)
@@ -217,6 +195,7 @@ def _npz_inputs(spec, path) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 def run(args) -> int:
     from ultrapost.firmware import vectorsets
+    from ultrapost.firmware.photos import retinaface_photo_inputs
 
     if args.cases is not None and not 0 <= args.cases <= MAX_CASES:
         raise ValueError(f"--cases must be in [0, {MAX_CASES}], got {args.cases}")
@@ -230,7 +209,7 @@ def run(args) -> int:
         if args.inputs:
             inputs = npz_inputs(spec, args.inputs)
         else:
-            inputs = photo_inputs(spec, args.photos)
+            inputs = retinaface_photo_inputs(spec, args.photos)
             cases = args.cases if args.cases is not None else 0 if inputs else 7
             inputs += vectorsets.generated_packed(spec, cases, args.seed)
         if not inputs:

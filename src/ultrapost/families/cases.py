@@ -164,11 +164,15 @@ PACKED_MODES = ("random", "ties", "all_pass", "none_pass", "degenerate", "extrem
 
 def packed_case(seed: int, size, mode: str = "random", threshold: float = 0.02, logits: bool = True) -> np.ndarray:
     """A float32 [N, 16] packed RetinaFace output ([loc 4 | conf 2 | landms 10], Pytorch_Retinaface mobilenet0.25's
-    priors at size) for a case mode, face scores placed against threshold; deltas small enough that the decoded
-    corners stay in range except in the "extreme" mode (whose candidates the core refuses with UP_ERR_RANGE)."""
+    priors at size) for a case mode, face scores placed against threshold; deltas small enough (and no candidate
+    on a prior over 3 frames wide) that the decoded corners stay in range except in the "extreme" mode (whose
+    candidates the core refuses with UP_ERR_RANGE)."""
     rng = np.random.default_rng(seed)
-    n = len(retinaface_priors(size, **RETINAFACE_CONFIGS["mnet"]))
+    priors = retinaface_priors(size, **RETINAFACE_CONFIGS["mnet"])
+    n = len(priors)
     p = _scores_of(rng, mode, n, threshold)
+    if mode != "extreme":  # priors over 3 frames wide (small inputs) decode beyond +-4: no face there
+        p[np.max(priors[:, 2:], axis=1) > 3.0] = threshold / 2
     if logits:  # a background logit of its own; the face logit puts softmax at p
         bg = rng.normal(0, 1, n)
         conf = np.stack([bg, bg + np.log(p / (1 - p))], 1)

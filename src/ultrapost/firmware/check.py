@@ -21,7 +21,7 @@ from ultrapost.firmware.inputs import float_inputs, spec_inputs
 from ultrapost.firmware.photos import yunet_photo
 from ultrapost.firmware.qemu import HarnessRun, run_vectors
 from ultrapost.firmware.spec import UP_ERR_OUTPUT, UP_ERR_SCRATCH, UP_ERR_STRIDE, ModelSpec, scratch_size
-from ultrapost.firmware.vectorsets import output_of
+from ultrapost.firmware.vectorsets import generated_packed, output_of, packed_records
 from ultrapost.golden import yunet as golden_yunet
 
 
@@ -154,6 +154,22 @@ def check_cases(board: Board | str) -> tuple[list[tuple[str, object]], list[Chec
         bad = VectorRecord(rec.config_id, rec.data, 0, 0, 0, 0, capacity=cap, scratch_bytes=scratch)
         out.append(CheckCase(name, bad, OutputRecord.error(status, 5), None))
 
+    # The packed RetinaFace: [N, 16] rows read in place by up_run_keypoints (int8; float32 converted, still packed).
+    for spec, seed, cases_n in _packed_specs(small):
+        fc, core = spec.firmware_config()
+        cid = len(configs)
+        configs.append((f"c{cid}_{spec.name}", fc))
+        for r in packed_records(spec, cid, generated_packed(spec, cases_n, seed)):
+            v = r.vector
+            data = v.data.reshape(-1, 16)
+            host = r.expected  # an error record: the documented status, which the binding cannot be asked for
+            if v.keypoint_stride == 16 and v.score_stride == 16 and v.capacity < 0 and v.scratch_bytes < 0:
+                host = output_of(core.run_full, (data[:, 4:6], data[:, :4], data[:, 6:]), 5)
+            gold = None if r.expected.status in (UP_ERR_OUTPUT, UP_ERR_SCRATCH, UP_ERR_STRIDE) else r.expected
+            label = r.name.split("/", 1)[1]  # error records named error_* as the others
+            name = f"error_{spec.name}_{label[6:]}" if label.startswith("error_") else f"{spec.name}_{label}"
+            out.append(CheckCase(name, v, host, gold))
+
     # Error statuses: the same inputs with too few output rows, too little scratch, a too-small row stride.
     fc, core, sc, bx, cid = first
     for name, cap, scratch in (
@@ -193,6 +209,22 @@ def yunet_cases(small: bool) -> list[tuple[str, YuNet, dict, dict | None]]:
         name = f"yunet_{mode}_{size[0]}x{size[1]}_{'s8' if int8 else 'f32'}" + ("_single" if preset != "opencv" else "")
         out.append((name, YuNet(size, 0.5, 0.3, preset=preset, **lim), o, q))
     return out
+
+
+def _packed_specs(small: bool):
+    """(ModelSpec, seed, cases) of check_cases' packed RetinaFace configurations: int8 and float32 (converted to
+    int32 on the host) at small frames, each case mode once; the micro:bit's within its 8 KiB of input (64x64
+    int8: 168 rows; 32x32 float: 42 rows of int32) and 5 KiB of outputs and scratch."""
+    lim = {"candidate_limit": 50, "max_detections": 20} if small else {"candidate_limit": 400, "max_detections": 100}
+    s8, f32 = ((64, 64), (32, 32)) if small else ((96, 64), (160, 160))
+    return [
+        (ModelSpec.retinaface_packed("packed_s8", input_size=s8, score_threshold=0.3, **lim), 31, 6),
+        (
+            ModelSpec.retinaface_packed("packed_f32", input_size=f32, input_kind="f32", score_threshold=0.5, **lim),
+            32,
+            6,
+        ),
+    ]
 
 
 def _extra_specs(small: bool):

@@ -1,5 +1,5 @@
-"""Real model outputs for the firmware checks: a shared-data photo through YuNet's int8 model (onnxruntime), when
-the shared data, OpenCV and onnxruntime are there."""
+"""Real model outputs for the firmware checks: shared-data photos through YuNet's int8 model and the packed
+RetinaFace (onnxruntime), when the shared data, OpenCV and onnxruntime are there."""
 
 from __future__ import annotations
 
@@ -93,4 +93,24 @@ def retinaface_photos(count: int, int8: bool) -> list[tuple[str, np.ndarray, tup
         frame = letterbox(cv2.imread(str(p)), (640, 640)).astype(np.float32) - np.float32([104, 117, 123])
         packed = sess.run(None, {sess.get_inputs()[0].name: frame.transpose(2, 0, 1)[None]})[0]
         out.append((p.stem, np.ascontiguousarray(packed[0]), quant))
+    return out
+
+
+def retinaface_photo_inputs(spec, count: int) -> list[tuple[str, np.ndarray]]:
+    """(label, packed) of the shared photos through the shared packed RetinaFace, in the spec's input kind ([] when
+    the data, cv2 or onnxruntime is missing, or the spec's size is not the model's 640x640)."""
+    if tuple(spec.input_size) != (640, 640):
+        return []
+    photos = retinaface_photos(count, int8=spec.input_kind == "s8")
+    out = []
+    for name, packed, quant in photos:
+        if quant is not None and tuple(quant) != tuple(spec.score_quant):
+            raise ValueError(
+                f"the int8-output model's outputs have scale / zero point {quant[0]!r} / {quant[1]}, not the "
+                f"configuration's {spec.score_quant[0]!r} / {spec.score_quant[1]}: leave --score-scale and "
+                "--score-zero-point at their defaults"
+            )
+        if spec.input_kind == "i32":  # Q20 (logits, deltas, landmarks), as the host boundary rounds
+            packed = np.clip(np.floor(packed.astype(np.float64) * 2.0**20 + 0.5), -(2**31), 2**31 - 1).astype(np.int32)
+        out.append((f"photo_{name}", packed))
     return out

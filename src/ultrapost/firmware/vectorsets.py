@@ -459,8 +459,9 @@ def suite_specs() -> list[ModelSpec]:
     """Model configurations firmware-check runs by default: each input kind with probabilities and logits, raw and
     decoded boxes, both prior conventions, clipping, a dropped finest level, limits, NXP's ultraslim, every NMS
     kind, "+1 pixel" areas, ">=" score tests, multi-class labels, BlazeFace short and full range with
-    keypoints (int8, int32 and float converted to int32), and YuNet (int8 and float32 read natively; OpenCV's rules
-    and the single-test preset; frames padded to multiples of 32)."""
+    keypoints (int8, int32 and float converted to int32), YuNet (int8 and float32 read natively; OpenCV's rules
+    and the single-test preset; frames padded to multiples of 32) and the packed RetinaFace (int8 and float32
+    converted, its [N, 16] rows read in place)."""
     q = {"score_quant": (1 / 256, -128), "box_quant": (0.04, 3)}
     ql = {"score_quant": (0.0625, 4), "box_quant": (0.04, 3)}
     qd = {"score_quant": (1 / 255, -128), "box_quant": (1 / 128, 0)}
@@ -536,6 +537,9 @@ def suite_specs() -> list[ModelSpec]:
         ModelSpec.yunet("yn320_s8", score_threshold=0.6, candidate_limit=400),
         ModelSpec.yunet("yn200x150_f32", input_size=(200, 150), input_kind="f32", score_threshold=0.5),
         ModelSpec.yunet("yn100x70_s8_single", input_size=(100, 70), preset="single-test", max_detections=20),
+        # The packed RetinaFace: [N, 16] rows read in place (up_run_keypoints), detect.py's decisions at 160x160
+        ModelSpec.retinaface_packed("rfp160_s8", input_size=(160, 160)),
+        ModelSpec.retinaface_packed("rfp96x64_f32", input_size=(96, 64), input_kind="f32", score_threshold=0.5),
     ]
 
 
