@@ -32,6 +32,13 @@ Each method is timed with time.perf_counter_ns over many calls, methods interlea
 than ultrapost it is). Before timing, every method's decisions are compared with ultrapost's: the same kept faces
 (golden: the same integers).
 
+With a YuNet model (--model face_detection_yunet_*.onnx, float outputs), the bench is YuNet's: per photo
+letterboxed into the frame (the model's size, 320x320 for the dynamic model), ultrapost's C against
+cv2.FaceDetectorYN's own pre- plus post-processing (FaceDetectorYN.detect against cv2.dnn forward of the same model
+and blob, interleaved pairs: the median paired difference), the numpy decode + cv2.dnn.NMSBoxes, the numpy
+transcription of FaceDetectorYN's rules and the golden model, on the outputs of that forward; thread CPU time,
+OpenCV on one thread; every method's faces checked against FaceDetectorYN.detect's (within 1/16 px).
+
 A second table repeats the comparison on synthetic outputs at every Ultraface input size, 128x96 (708 anchors) to
 1280x960 (70500 anchors); --plot draws it (latency against anchors, log-log; needs matplotlib, the 'plot' extra).
 
@@ -47,6 +54,7 @@ examples:
   ultrapost bench --model version-RFB-320_without_postprocessing.onnx --image group.jpg
   ultrapost bench --model version-RFB-320.onnx --image photos/ --no-scaling   # every photo in a folder
   ultrapost bench --frame --model ultraface_ultraslim_int8.tflite --plot frame.png    # per frame, built-in frame
+  ultrapost bench --model face_detection_yunet_2026may.onnx --image photos/  # against cv2.FaceDetectorYN
 """
 
 COLORS = {
@@ -80,7 +88,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="OUT.png",
         help="also draw latency against anchors for each method (matplotlib: pip install 'ultrapost[plot]')",
     )
-    p.add_argument("--score-threshold", type=float, default=0.7, metavar="T", help="score threshold (0.7)")
+    p.add_argument("--score-threshold", type=float, metavar="T", help="score threshold (0.7; a YuNet model: 0.6)")
     p.add_argument("--iou-threshold", type=float, default=0.3, metavar="T", help="IoU threshold (0.3)")
     p.add_argument(
         "--budget", type=float, default=0.5, metavar="S", help="seconds of timing per method, main table (0.5)"
@@ -295,6 +303,9 @@ def run(args) -> int:
 
     if not (math.isfinite(args.budget) and args.budget > 0):
         raise ValueError(f"--budget must be > 0 seconds (and finite), got {args.budget}")
+    yunet_threshold = args.score_threshold is None
+    if args.score_threshold is None:
+        args.score_threshold = 0.7
     if args.image and not args.model:
         raise ValueError("--image is for --model: the default bench uses synthetic outputs")
     budget, scaling_budget, min_samples = args.budget, min(args.budget, 0.15), 15
@@ -303,17 +314,26 @@ def run(args) -> int:
     missing = bench.missing_methods()
     methods = [k for k, _ in bench.METHODS if k not in missing]
     images = _images(args.image) if args.image else [_default_image()] if args.model else []
+    detector = None
+    if args.model:
+        from ultrapost.pipeline.detect import FaceDetector
+
+        detector = FaceDetector(args.model)
+        if detector.spec.family == "yunet":
+            if yunet_threshold:
+                args.score_threshold = 0.6
+            return _run_yunet(args, detector, images, budget, min_samples)
     if args.plot and (args.no_scaling or len(images) > 1):
         raise ValueError("--plot draws the table over input sizes: drop --no-scaling, give one photo (or none)")
     if len(images) > 1:
-        return _run_photos(args, images, budget, min_samples, methods, missing)
+        return _run_photos(args, detector, images, budget, min_samples, methods, missing)
     from ultrapost.core.priors import ULTRAFACE_SIZES
 
     _progress = Steps(bool(args.model) + 1 + (0 if args.no_scaling else len(ULTRAFACE_SIZES)), "bench", "workload")
     if args.model:
         _progress("loading the model")
         workload = bench.model_workload(
-            args.model, images[0], score_threshold=args.score_threshold, iou_threshold=args.iou_threshold
+            detector, images[0], score_threshold=args.score_threshold, iou_threshold=args.iou_threshold
         )
     else:
         workload = bench.synthetic_workload(score_threshold=args.score_threshold, iou_threshold=args.iou_threshold)
@@ -375,15 +395,55 @@ def _print_decisions(differing, unit: str) -> None:
         print(f"decisions: every method kept the same faces as ultrapost on every {unit} (golden: same integers)")
 
 
-def _run_photos(args, images, budget, min_samples, methods, missing) -> int:
+def _run_yunet(args, detector, images, budget, min_samples) -> int:
+    """A YuNet model: ultrapost against cv2.FaceDetectorYN's own post-processing and the numpy paths (bench.yunet)."""
+    from ultrapost import bench
+    from ultrapost.bench import yunet
+
+    if args.plot:
+        raise ValueError("--plot draws the Ultraface table over input sizes; it does not apply to a YuNet model")
+    if bench.missing_methods().get("opencv_nms"):
+        raise ModuleNotFoundError("the YuNet bench needs OpenCV: pip install opencv-python-headless")
+    if any(q is not None for q in detector.spec.output_quantization.values()):
+        raise ValueError(
+            f"{detector.runner.path.name} has int8 outputs, which cv2.FaceDetectorYN reads as float "
+            "(opencv/opencv#28798): bench a float YuNet model (ultrapost decodes the int8 ones natively)"
+        )
+    frame = detector.spec.input_size or (320, 320)
+    _progress = Steps(len(images), "bench yunet", "photo")
+    result = yunet.run(
+        args.model,
+        images,
+        frame=frame,
+        score=args.score_threshold,
+        iou=args.iou_threshold,
+        budget=budget,
+        min_samples=min_samples,
+        pairs=31 if args.quick else 201,
+        progress=_progress,
+    )
+    _progress.close()
+    differing = [
+        (r["image"], m["label"], m["decisions"])
+        for r in result["photos"]
+        for m in r["methods"]
+        if m["decisions"] != "same"
+    ]
+    if args.json:
+        print(json.dumps({"versions": bench.versions(), "yunet": result, "same_decisions": not differing}))
+    else:
+        print("\n".join(yunet.table(result)))
+        print()
+        _print_decisions(differing, "photo")
+    return 1 if differing else 0
+
+
+def _run_photos(args, detector, images, budget, min_samples, methods, missing) -> int:
     """--image with several photos: one compare per photo with the model loaded once, then the summary (the
     table over input sizes is about synthetic outputs, so it is not made here)."""
     from ultrapost import bench
-    from ultrapost.pipeline.detect import FaceDetector
 
-    _progress = Steps(1 + len(images), "bench", "workload")
-    _progress("loading the model")
-    detector = FaceDetector(args.model)
+    _progress = Steps(len(images), "bench", "workload")
     results = []
     for image in images:
         wl = bench.model_workload(
