@@ -148,7 +148,7 @@ int main(void)
 """
 
 
-@pytest.mark.parametrize("kind", ["s8", "f32", "i32"])
+@pytest.mark.parametrize("kind", ["s8", "f32"])
 def test_vectors_packed_self_test_in_c_and_asan_runner(kind, tmp_path):
     """A generated packed set (every case mode, the four error records) passes the C self-test of vectors.h and
     the ASan+UBSan host twin of the board harness (exact-size buffers: the last row's landmarks end the data),
@@ -211,7 +211,8 @@ def test_vectors_packed_from_the_shared_photos(kind, tmp_path):
 
 
 def test_firmware_check_runs_a_packed_set(tmp_path, capsys):
-    """A packed set (int8 and float32 converted) on the M33 board: every record identical, counted."""
+    """A packed set (int8 and float32 converted) through firmware-check on the M33 board: every record identical.
+    (Instruction counts of packed records: tests/test_firmware.py's board runs.)"""
     require_tool(fw.toolchain_available() and fw.qemu_available(), "arm-none-eabi-gcc and qemu-system-arm")
     sets = []
     for kind in ("s8", "f32"):
@@ -222,10 +223,9 @@ def test_firmware_check_runs_a_packed_set(tmp_path, capsys):
         )
         sets += ["--vectors", str(out)]
     capsys.readouterr()
-    check = ["firmware-check", "--board", "an505", *sets, "--no-suite", "--no-footprint", "--count", "--json"]
+    check = ["firmware-check", "--board", "an505", *sets, "--no-suite", "--no-footprint", "--json"]
     assert cli.main([*check, "--work-dir", str(tmp_path / "w")]) == 0
     report = json.loads(capsys.readouterr().out)
     b = report["boards"]["an505"]
-    assert report["ok"] and b["records"] == b["identical"] == 14
-    counts = {k: v for s in b["sets"] for k, v in s["instructions"].items()}
-    assert all(n > 0 for n in counts.values()) and counts["rf_s8/error_stride"] < 400 < counts["rf_s8/0_random"]
+    assert report["ok"] and b["records"] == b["identical"] == 14 and b["mismatches"] == 0
+    assert all(s["guards_intact"] for s in b["sets"])
