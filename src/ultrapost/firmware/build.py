@@ -290,7 +290,10 @@ def build_host_fuzzer(out_dir: Path, *, csrc: Path | None = None, defines: dict 
     exe = out_dir / "fuzz_host_diff"
     root = csrc or csrc_dir()
     core = core_sources(csrc)
-    host = sorted(p for p in root.rglob("*.c") if p not in core and p.name not in OWN_ENTRY_STAGES)
+    # the post-processing only: not the stages with their own entry points, nor their host drivers
+    # (up_host_preprocess.c needs up_preprocess.c)
+    own = {*OWN_ENTRY_STAGES, *("up_host_" + s[3:] for s in OWN_ENTRY_STAGES)}
+    host = sorted(p for p in root.rglob("*.c") if p not in core and p.name not in own)
     cmd = ["clang", "-std=c99", "-g", "-O1", "-fsanitize=fuzzer", *SANITIZE, *WARNINGS, "-Werror"]
     cmd += [f"-I{d}" for d in sorted({root, *(p.parent for p in host)})]
     cmd += [f"-D{k}={v}" for k, v in (defines or {}).items()]
