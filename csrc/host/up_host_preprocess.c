@@ -39,21 +39,22 @@ static bool pre_copies(const up_pre_config_t *cfg)
 }
 
 /* Scratch of the SIMD pass: the coefficient vectors (rect_width x groups x 2 x 32 bytes), the ring of filtered
- * rows (y_taps x (row + pad), int32), two converted rows, the resized row (+ pad). */
+ * rows (y_taps x (row + pad), int32), two converted rows, the resized row (+ pad), the windows' byte offsets. */
 static size_t pre_simd_bytes(const up_pre_config_t *cfg)
 {
     const size_t len = (size_t)cfg->rect_width * 3u;
     const size_t coeff = (size_t)cfg->rect_width * (size_t)pre_groups(cfg) * 64u;
     const size_t ring = (size_t)cfg->y_taps * up_align32(len * 4u + UP_PRE_PAD);
     return 32u + coeff + ring + 2u * up_align32((size_t)cfg->crop_width * 3u + UP_PRE_PAD) +
-           up_align32(len + UP_PRE_PAD);
+           up_align32(len + UP_PRE_PAD) + (size_t)cfg->rect_width * 4u;
 }
 
 size_t up_host_pre_scratch_size(const up_pre_config_t *cfg)
 {
     const size_t base = up_pre_scratch_size(cfg);
     if (base == 0) return 0;
-    const size_t copy = (size_t)cfg->crop_width * 3u + (size_t)cfg->rect_width * 3u + UP_PRE_PAD;
+    const size_t copy = up_align32((size_t)cfg->crop_width * 3u + UP_PRE_PAD) +
+                        up_align32((size_t)cfg->rect_width * 3u + UP_PRE_PAD) + (size_t)cfg->rect_width * 4u;
     const size_t simd = pre_simd_fits(cfg) ? pre_simd_bytes(cfg) : 0u;
     size_t need = base > copy ? base : copy;
     return need > simd ? need : simd;
@@ -163,66 +164,103 @@ __attribute__((target("avx2"))) static inline UP_ALWAYS_INLINE __m256i pre_simd_
     return split ? _mm256_add_epi32(_mm256_slli_epi32(acc_hi, 11), acc_lo) : acc_lo;
 }
 
-/* Horizontal pass of two source rows (a and b) into dst[rect_width][3] (int32, one slot of padding after it).
- * end: the first byte past what may be read from a row (a window whose 16-byte loads would pass it is filtered
- * the portable way). The rounding of both windows of output j runs in one vector. */
+/* What the horizontal pass of a run needs, fixed once per run. A config reads every row with one pixel step (the
+ * frame's, or 3 for converted rows), so each window's byte offset is known in advance. */
+typedef struct {
+    const up_pre_config_t *cfg;
+    const __m256i *vec;  /* coefficient vectors: rect_width x groups x (kh, kl) */
+    const int32_t *offs; /* byte offset of window j's first pixel in its row: x_start[j] * step */
+    __m256i shuffle;
+    __m256i bias;
+    __m128i shift;
+    size_t span;  /* bytes the loads of one window reach from its first pixel */
+    size_t reach; /* bytes the loads of a row's farthest window reach from the row's start */
+    int32_t groups;
+    int32_t step; /* bytes between pixels of a row as read: the frame's, or 3 for converted rows */
+    bool split, clip;
+} pre_hpass_t;
+
+/* Horizontal pass of two source rows (a and b) into dst[rect_width][3] (int32, one slot of padding after it). The
+ * rounding of both windows of output j runs in one vector. With checked, a window whose 16-byte loads would pass
+ * end (the first byte past what may be read) is filtered the portable way; unchecked rows are far from it. */
 __attribute__((target("avx2"))) static inline UP_ALWAYS_INLINE void
-pre_simd_hpass2_of(const up_pre_config_t *cfg, const up_pre_rounding_t *r, int32_t max_start, const int32_t groups,
-                   const bool split,
-                   const __m256i *vec, __m256i shuffle, int32_t step, const uint8_t *src_a, const uint8_t *end_a,
-                   int32_t *dst_a, const uint8_t *src_b, const uint8_t *end_b, int32_t *dst_b)
+pre_simd_hpass2_of(const pre_hpass_t *h, const up_pre_rounding_t *r, const int32_t groups, const bool split,
+                   const bool clip, const bool checked, const uint8_t *src_a, const uint8_t *end_a, int32_t *dst_a,
+                   const uint8_t *src_b, const uint8_t *end_b, int32_t *dst_b)
 {
-    const __m256i bias = _mm256_set1_epi32(r->bias1), lo = _mm256_setzero_si256(), hi = _mm256_set1_epi32(255);
-    const __m128i shift = _mm_cvtsi32_si128(r->shift1);
-    const size_t span = (size_t)(4 * groups - 4) * (size_t)step + 16u;
-    /* rows far from the end of what may be read (all but the frame's last ones) need no check per window */
-    const size_t reach = (size_t)max_start * (size_t)step + span;
-    const bool check = (size_t)(end_a - src_a) < reach || (size_t)(end_b - src_b) < reach;
-    for (int32_t j = 0; j < cfg->rect_width; j++, vec += 2 * groups) {
-        const size_t off = (size_t)cfg->x_start[j] * (size_t)step;
-        const uint8_t *pa = src_a + off, *pb = src_b + off;
-        if (check && ((size_t)(end_a - pa) < span || (size_t)(end_b - pb) < span)) {
-            const int32_t *k = cfg->x_coeff + (size_t)j * (size_t)cfg->x_taps;
-            pre_hpixel(cfg, r, pa, step, k, dst_a + 3 * j);
-            pre_hpixel(cfg, r, pb, step, k, dst_b + 3 * j);
+    const __m256i lo = _mm256_setzero_si256(), hi = _mm256_set1_epi32(255), bias = h->bias;
+    const __m128i shift = h->shift;
+    /* locals: the vector stores may alias anything, h's fields included */
+    const __m256i *vec = h->vec, shuffle = h->shuffle;
+    const int32_t step = h->step, rw = h->cfg->rect_width, *offs = h->offs;
+    const size_t span = h->span;
+    for (int32_t j = 0; j < rw; j++, vec += 2 * groups) {
+        const uint8_t *pa = src_a + offs[j], *pb = src_b + offs[j];
+        if (checked && ((size_t)(end_a - pa) < span || (size_t)(end_b - pb) < span)) {
+            const int32_t *k = h->cfg->x_coeff + (size_t)j * (size_t)h->cfg->x_taps;
+            pre_hpixel(h->cfg, r, pa, step, k, dst_a + 3 * j);
+            pre_hpixel(h->cfg, r, pb, step, k, dst_b + 3 * j);
             continue;
         }
         const __m256i sa = pre_simd_window(vec, groups, split, shuffle, pa, step);
         const __m256i sb = pre_simd_window(vec, groups, split, shuffle, pb, step);
         __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(sa, sb, 0x20), _mm256_permute2x128_si256(sa, sb, 0x31));
         s = _mm256_sra_epi32(_mm256_add_epi32(s, bias), shift);
-        if (r->clip1) s = _mm256_min_epi32(_mm256_max_epi32(s, lo), hi);
+        if (clip) s = _mm256_min_epi32(_mm256_max_epi32(s, lo), hi);
         /* the 4th lane of each lands in the next slot (or the pad): output j + 1 overwrites it */
         _mm_storeu_si128((__m128i *)(dst_a + 3 * j), _mm256_castsi256_si128(s));
         _mm_storeu_si128((__m128i *)(dst_b + 3 * j), _mm256_extracti128_si256(s, 1));
     }
 }
 
-/* The pass with the common window sizes as constants (the group loop unrolled) and the coefficients' high
- * halves left out where every one is 0 (CV2's Q8 weights). */
-__attribute__((target("avx2"))) static void pre_simd_hpass2(const up_pre_config_t *cfg, const up_pre_rounding_t *r,
-                                                            int32_t max_start, bool split, const __m256i *vec, __m256i shuffle,
-                                                            int32_t step, const uint8_t *src_a, const uint8_t *end_a,
-                                                            int32_t *dst_a, const uint8_t *src_b, const uint8_t *end_b,
-                                                            int32_t *dst_b)
+/* The pass with its constants compiled in for Pillow's common windows (up to 12 taps: 3:1 and a little beyond) and
+ * for OpenCV's 2-tap Q8 weights (no high halves, no clipping between the passes); others take the general loop. */
+__attribute__((target("avx2"))) static void pre_simd_hpass2(const pre_hpass_t *h, const up_pre_rounding_t *r,
+                                                            const uint8_t *a, const uint8_t *end_a, int32_t *dst_a,
+                                                            const uint8_t *b, const uint8_t *end_b, int32_t *dst_b)
 {
-#define UP_PRE_HPASS(G, S) pre_simd_hpass2_of(cfg, r, max_start, G, S, vec, shuffle, step, src_a, end_a, dst_a, src_b, end_b, dst_b)
-    const int32_t groups = pre_groups(cfg);
-    if (!split && groups == 1)
-        UP_PRE_HPASS(1, false);
-    else if (groups == 1)
-        UP_PRE_HPASS(1, true);
-    else if (groups == 2)
-        UP_PRE_HPASS(2, true);
-    else if (groups == 3)
-        UP_PRE_HPASS(3, true);
+    const bool checked = (size_t)(end_a - a) < h->reach || (size_t)(end_b - b) < h->reach;
+#define UP_PRE_HPASS(G, S, C)                                                                                      \
+    do {                                                                                                           \
+        if (checked)                                                                                               \
+            pre_simd_hpass2_of(h, r, G, S, C, true, a, end_a, dst_a, b, end_b, dst_b);                             \
+        else                                                                                                       \
+            pre_simd_hpass2_of(h, r, G, S, C, false, a, end_a, dst_a, b, end_b, dst_b);                            \
+    } while (0)
+    if (!h->split && !h->clip && h->groups == 1)
+        UP_PRE_HPASS(1, false, false);
+    else if (h->split && h->clip && h->groups == 1)
+        UP_PRE_HPASS(1, true, true);
+    else if (h->split && h->clip && h->groups == 2)
+        UP_PRE_HPASS(2, true, true);
+    else if (h->split && h->clip && h->groups == 3)
+        UP_PRE_HPASS(3, true, true);
     else
-        UP_PRE_HPASS(groups, true);
+        UP_PRE_HPASS(h->groups, true, h->clip);
 #undef UP_PRE_HPASS
 }
 
-/* Vertical pass: taps ring rows (slot of crop row y0 + t is (y0 + t) % taps) into 8-bit values, 8 at a time
- * (the rows' padding and dst's absorb the last group's excess). */
+/* Vertical sums of the rows (their weights ks) into 8-bit values, 8 at a time (the rows' padding and dst's absorb
+ * the last group's excess). */
+__attribute__((target("avx2"))) static inline UP_ALWAYS_INLINE void
+pre_simd_vsum(const up_pre_rounding_t *r, const int32_t *const *rows, const int32_t *ks, const int32_t used, size_t len,
+              uint8_t *dst)
+{
+    const __m256i bias = _mm256_set1_epi32(r->bias2), lo = _mm256_setzero_si256(), hi = _mm256_set1_epi32(255);
+    const __m128i shift = _mm_cvtsi32_si128(r->shift2);
+    for (size_t e = 0; e < len; e += 8) {
+        __m256i acc = bias;
+        for (int32_t q = 0; q < used; q++)
+            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(rows[q] + e)),
+                                                           _mm256_set1_epi32(ks[q])));
+        acc = _mm256_min_epi32(_mm256_max_epi32(_mm256_sra_epi32(acc, shift), lo), hi);
+        const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        _mm_storel_epi64((__m128i *)(dst + e), _mm_packus_epi16(w, w));
+    }
+}
+
+/* Vertical pass: taps ring rows (slot of crop row y0 + t is (y0 + t) % taps) into 8-bit values; the rows of zero
+ * weight are left out, and the common counts of the others compiled in. */
 __attribute__((target("avx2"))) static void pre_simd_vpass(const up_pre_rounding_t *r, const int32_t *ring,
                                                            size_t row_ints, int32_t taps, int32_t y0,
                                                            const int32_t *k, size_t len, uint8_t *dst)
@@ -234,16 +272,37 @@ __attribute__((target("avx2"))) static void pre_simd_vpass(const up_pre_rounding
             rows[used] = ring + (size_t)((y0 + t) % taps) * row_ints;
             ks[used++] = k[t];
         }
-    const __m256i bias = _mm256_set1_epi32(r->bias2), lo = _mm256_setzero_si256(), hi = _mm256_set1_epi32(255);
-    const __m128i shift = _mm_cvtsi32_si128(r->shift2);
-    for (size_t e = 0; e < len; e += 8) {
-        __m256i acc = bias;
-        for (int32_t q = 0; q < used; q++)
-            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(rows[q] + e)),
-                                                           _mm256_set1_epi32(ks[q])));
-        acc = _mm256_min_epi32(_mm256_max_epi32(_mm256_sra_epi32(acc, shift), lo), hi);
-        const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-        _mm_storel_epi64((__m128i *)(dst + e), _mm_packus_epi16(w, w));
+    switch (used) {
+    case 1: pre_simd_vsum(r, rows, ks, 1, len, dst); break;
+    case 2: pre_simd_vsum(r, rows, ks, 2, len, dst); break;
+    case 3: pre_simd_vsum(r, rows, ks, 3, len, dst); break;
+    case 4: pre_simd_vsum(r, rows, ks, 4, len, dst); break;
+    case 5: pre_simd_vsum(r, rows, ks, 5, len, dst); break;
+    case 6: pre_simd_vsum(r, rows, ks, 6, len, dst); break;
+    default: pre_simd_vsum(r, rows, ks, used, len, dst); break;
+    }
+}
+
+/* Nearest: 8 source pixels a step, gathered as 32-bit words at their byte offsets (the 4th byte, past the
+ * pixel, is dropped; the caller keeps the last word inside what may be read), compacted to 3 bytes each. */
+__attribute__((target("avx2"))) static void pre_simd_copy_row(const uint8_t *src, const int32_t *offs, int32_t rw,
+                                                              uint8_t *vals)
+{
+    const __m256i pack = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -128, -128, -128, -128, 0, 1, 2, 4,
+                                          5, 6, 8, 9, 10, 12, 13, 14, -128, -128, -128, -128);
+    int32_t j = 0;
+    for (; j + 8 <= rw; j += 8) {
+        const __m256i idx = _mm256_loadu_si256((const __m256i *)(offs + j));
+        const __m256i px = _mm256_shuffle_epi8(_mm256_i32gather_epi32((const int *)src, idx, 1), pack);
+        _mm_storeu_si128((__m128i *)(vals + 3 * j), _mm256_castsi256_si128(px)); /* 12 bytes + 4 overwritten */
+        _mm_storeu_si128((__m128i *)(vals + 3 * j + 12), _mm256_extracti128_si256(px, 1));
+    }
+    for (; j < rw; j++) {
+        const uint8_t *p = src + offs[j];
+        const uint8_t c0 = p[0], c1 = p[1], c2 = p[2];
+        vals[3 * j] = c0;
+        vals[3 * j + 1] = c1;
+        vals[3 * j + 2] = c2;
     }
 }
 
@@ -274,39 +333,56 @@ __attribute__((target("avx2"))) static void pre_simd_write_nchw32(const up_pre_c
     }
 }
 
-__attribute__((target("avx2"))) static void pre_simd_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t height, int32_t stride,
-                         uint8_t *scratch, void *out)
+__attribute__((target("avx2"))) static void pre_simd_run(const up_pre_config_t *cfg, const uint8_t *frame,
+                                                         int32_t height, int32_t stride, uint8_t *scratch, void *out)
 {
     const up_pre_rounding_t r = up_pre_rounding(cfg->resample);
-    const int32_t taps = cfg->y_taps;
+    const int32_t taps = cfg->y_taps, groups = pre_groups(cfg);
+    const bool converts = cfg->pixel_format == UP_PIX_RGB565 || cfg->pixel_format == UP_PIX_YUYV;
+    const int32_t step = converts ? 3 : up_pre_bytes_per_pixel(cfg->pixel_format);
     const size_t len = (size_t)cfg->rect_width * 3u, row_bytes = up_align32(len * 4u + UP_PRE_PAD);
+    const size_t conv_bytes = up_align32((size_t)cfg->crop_width * 3u + UP_PRE_PAD);
     uint8_t *base = (uint8_t *)(((uintptr_t)scratch + 31u) & ~(uintptr_t)31u);
     __m256i *vec = (__m256i *)base;
-    int32_t *ring = (int32_t *)(base + (size_t)cfg->rect_width * (size_t)pre_groups(cfg) * 64u);
-    uint8_t *conv = (uint8_t *)ring + (size_t)taps * row_bytes;
-    uint8_t *vals = conv + 2u * up_align32((size_t)cfg->crop_width * 3u + UP_PRE_PAD);
-    const uint8_t *frame_end = frame + (size_t)(height - 1) * (size_t)stride +
-                               (size_t)cfg->frame_width * (size_t)up_pre_bytes_per_pixel(cfg->pixel_format);
-    uint8_t *conv_b = conv + up_align32((size_t)cfg->crop_width * 3u + UP_PRE_PAD);
-    const uint8_t *conv_end = conv + (size_t)cfg->crop_width * 3u + UP_PRE_PAD;
-    const uint8_t *conv_b_end = conv_b + (size_t)cfg->crop_width * 3u + UP_PRE_PAD;
-    const bool split = pre_simd_coeffs(cfg, vec);
+    int32_t *ring = (int32_t *)(base + (size_t)cfg->rect_width * (size_t)groups * 64u);
+    uint8_t *conv_a = (uint8_t *)ring + (size_t)taps * row_bytes, *conv_b = conv_a + conv_bytes;
+    uint8_t *vals = conv_b + conv_bytes;
+    int32_t *offs = (int32_t *)(vals + up_align32(len + UP_PRE_PAD));
+    /* the end of what may be read: the frame's last byte, or a converted row's padding */
+    const uint8_t *end = converts ? NULL
+                                  : frame + (size_t)(height - 1) * (size_t)stride +
+                                        (size_t)cfg->frame_width * (size_t)step;
+    pre_hpass_t h;
+    h.cfg = cfg;
+    h.vec = vec;
+    h.offs = offs;
+    h.split = pre_simd_coeffs(cfg, vec);
+    h.clip = r.clip1;
+    h.groups = groups;
+    h.step = step;
+    h.shuffle = pre_simd_shuffle(step);
+    h.bias = _mm256_set1_epi32(r.bias1);
+    h.shift = _mm_cvtsi32_si128(r.shift1);
+    h.span = (size_t)(4 * groups - 4) * (size_t)step + 16u;
     int32_t max_start = 0;
-    for (int32_t j = 0; j < cfg->rect_width; j++) max_start = cfg->x_start[j] > max_start ? cfg->x_start[j] : max_start;
-    const __m256i shuffle3 = pre_simd_shuffle(3), shuffle4 = pre_simd_shuffle(4);
+    for (int32_t j = 0; j < cfg->rect_width; j++) {
+        offs[j] = cfg->x_start[j] * step;
+        max_start = cfg->x_start[j] > max_start ? cfg->x_start[j] : max_start;
+    }
+    h.reach = (size_t)max_start * (size_t)step + h.span;
     int32_t done = 0; /* crop rows below done that are >= the current window's first row are in the ring */
     for (int32_t i = 0; i < cfg->rect_height; i++) {
         const int32_t y0 = cfg->y_start[i];
         /* the rows this window adds, two at a time (an odd one out is filtered with itself) */
         for (int32_t row = done > y0 ? done : y0; row < y0 + taps; row += 2) {
             const int32_t row_b = row + 1 < y0 + taps ? row + 1 : row;
-            int32_t step_a, step_b;
-            const uint8_t *a = up_pre_read_row(cfg, frame, stride, row, conv, &step_a);
-            const uint8_t *b = row_b == row ? a : up_pre_read_row(cfg, frame, stride, row_b, conv_b, &step_b);
-            int32_t *dst_a = (int32_t *)((uint8_t *)ring + (size_t)(row % taps) * row_bytes);
-            int32_t *dst_b = (int32_t *)((uint8_t *)ring + (size_t)(row_b % taps) * row_bytes);
-            pre_simd_hpass2(cfg, &r, max_start, split, vec, step_a == 4 ? shuffle4 : shuffle3, step_a, a, a == conv ? conv_end : frame_end,
-                            dst_a, b, b == conv_b ? conv_b_end : (b == conv ? conv_end : frame_end), dst_b);
+            int32_t step_read;
+            const uint8_t *a = up_pre_read_row(cfg, frame, stride, row, conv_a, &step_read);
+            const uint8_t *b = row_b == row ? a : up_pre_read_row(cfg, frame, stride, row_b, conv_b, &step_read);
+            pre_simd_hpass2(&h, &r, a, converts ? conv_a + conv_bytes : end,
+                            (int32_t *)((uint8_t *)ring + (size_t)(row % taps) * row_bytes), b,
+                            converts ? (b == a ? conv_a : conv_b) + conv_bytes : end,
+                            (int32_t *)((uint8_t *)ring + (size_t)(row_b % taps) * row_bytes));
         }
         done = y0 + taps;
         pre_simd_vpass(&r, ring, row_bytes / 4u, taps, y0, cfg->y_coeff + (size_t)i * (size_t)taps, len, vals);
@@ -328,28 +404,45 @@ static void pre_write_vals(const up_pre_config_t *cfg, int32_t y, const uint8_t 
     pre_write3(cfg, y, vals, out);
 }
 
-static void pre_copy_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t stride, uint8_t *scratch,
-                         void *out, bool avx2)
+static void pre_copy_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_t height, int32_t stride,
+                         uint8_t *scratch, void *out, bool avx2)
 {
     const int32_t n = up_pre_channels(cfg->pixel_format);
-    uint8_t *conv = scratch, *vals = scratch + (size_t)cfg->crop_width * 3u; /* + UP_PRE_PAD for the gathers */
+    uint8_t *conv = scratch, *vals = conv + up_align32((size_t)cfg->crop_width * 3u + UP_PRE_PAD);
+    int32_t *offs = (int32_t *)(vals + up_align32((size_t)cfg->rect_width * 3u + UP_PRE_PAD));
+    /* locals: the byte stores below may alias anything the compiler cannot see through, cfg's fields included */
+    const int32_t *xs = cfg->x_start, rw = cfg->rect_width;
+    const bool converts = cfg->pixel_format == UP_PIX_RGB565 || cfg->pixel_format == UP_PIX_YUYV;
+    const int32_t step = converts ? 3 : up_pre_bytes_per_pixel(cfg->pixel_format);
+    int32_t max_off = 0;
+    for (int32_t j = 0; j < rw; j++) {
+        offs[j] = xs[j] * step;
+        max_off = offs[j] > max_off ? offs[j] : max_off;
+    }
+    const uint8_t *end = frame + (size_t)(height - 1) * (size_t)stride + (size_t)cfg->frame_width * (size_t)step;
     for (int32_t i = 0; i < cfg->rect_height; i++) {
-        int32_t step;
-        const uint8_t *src = up_pre_read_row(cfg, frame, stride, cfg->y_start[i], conv, &step);
-        if (n == 3) {
-            for (int32_t j = 0; j < cfg->rect_width; j++) {
-                const uint8_t *p = src + (size_t)cfg->x_start[j] * (size_t)step;
-                vals[3 * j] = p[0];
-                vals[3 * j + 1] = p[1];
-                vals[3 * j + 2] = p[2];
-            }
-        } else {
-            for (int32_t j = 0; j < cfg->rect_width; j++) vals[j] = src[(size_t)cfg->x_start[j] * (size_t)step];
-        }
-        if (n == 3)
-            pre_write_vals(cfg, cfg->rect_y + i, vals, out, avx2);
-        else
+        int32_t row_step;
+        const uint8_t *src = up_pre_read_row(cfg, frame, stride, cfg->y_start[i], conv, &row_step);
+        if (n != 3) {
+            for (int32_t j = 0; j < rw; j++) vals[j] = src[offs[j]];
             up_pre_write_row(cfg, cfg->rect_y + i, vals, n, out);
+            continue;
+        }
+#ifdef UP_HOST_X86
+        if (avx2 && (converts || (size_t)(end - src) >= (size_t)max_off + 4u)) {
+            pre_simd_copy_row(src, offs, rw, vals);
+            pre_write_vals(cfg, cfg->rect_y + i, vals, out, avx2);
+            continue;
+        }
+#endif
+        for (int32_t j = 0; j < rw; j++) {
+            const uint8_t *p = src + offs[j];
+            const uint8_t c0 = p[0], c1 = p[1], c2 = p[2];
+            vals[3 * j] = c0;
+            vals[3 * j + 1] = c1;
+            vals[3 * j + 2] = c2;
+        }
+        pre_write_vals(cfg, cfg->rect_y + i, vals, out, avx2);
     }
 }
 
@@ -380,7 +473,7 @@ int32_t up_host_pre_run(const up_pre_config_t *cfg, const uint8_t *frame, int32_
         pre_simd_run(cfg, frame, height, stride_bytes, (uint8_t *)scratch, out);
     else
 #endif
-        pre_copy_run(cfg, frame, stride_bytes, (uint8_t *)scratch, out, avx2);
+        pre_copy_run(cfg, frame, height, stride_bytes, (uint8_t *)scratch, out, avx2);
     for (int32_t y = cfg->rect_y + cfg->rect_height; y < cfg->out_height; y++) up_pre_write_row(cfg, y, NULL, n, out);
     return UP_OK;
 }
