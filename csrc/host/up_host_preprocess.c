@@ -419,7 +419,12 @@ static void pre_copy_run(const up_pre_config_t *cfg, const uint8_t *frame, int32
         offs[j] = xs[j] * step;
         max_off = offs[j] > max_off ? offs[j] : max_off;
     }
+#ifdef UP_HOST_X86
     const uint8_t *end = frame + (size_t)(height - 1) * (size_t)stride + (size_t)cfg->frame_width * (size_t)step;
+#else
+    (void)height;
+    (void)avx2;
+#endif
     for (int32_t i = 0; i < cfg->rect_height; i++) {
         int32_t row_step;
         const uint8_t *src = up_pre_read_row(cfg, frame, stride, cfg->y_start[i], conv, &row_step);
