@@ -11,13 +11,15 @@
  *  - up_pre_scratch_size is 0 exactly for configs up_pre_check_config rejects;
  *  - a run with good arguments returns UP_OK, and a short scratch, a short output, a small stride or a frame
  *    of another size returns its own status;
- *  - int8/uint8 outputs only hold table values: every output byte of channel c is some lut8[c][v].
+ *  - int8/uint8 outputs only hold table values: every output byte of channel c is some lut8[c][v];
+ *  - the host's driver (up_host_pre_run, csrc/host: SIMD passes with 16-byte loads near the frame's end) returns
+ *    the same status and the same bytes, with its own scratch (as short, in the short-scratch case).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ultrapost.h"
+#include "up_host.h"
 
 #define MAX_SIDE 48
 #define MAX_TAPS 8
@@ -140,6 +142,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else if (scratch_cut == 1) want = UP_ERR_SCRATCH;
         else if (out_cut == 1) want = UP_ERR_OUTPUT;
         if (got != want) abort();
+        const size_t host_need = up_host_pre_scratch_size(&c);
+        if (host_need < need) abort();
+        const size_t host_size = scratch_cut == 1 ? host_need - 1 : host_need;
+        void *host_scratch = malloc(host_size > 0 ? host_size : 1);
+        void *host_out = malloc(out_size > 0 ? out_size : 1);
+        const int32_t host_got = up_host_pre_run(&c, frame, c.frame_width + (other_size ? 1 : 0), c.frame_height,
+                                                 stride, host_scratch, host_size, host_out, out_size);
+        if (host_got != want) abort();
+        if (got == UP_OK && memcmp(out, host_out, out_need) != 0) abort();
+        free(host_scratch);
+        free(host_out);
         if (got == UP_OK && c.out_bytes == 1) {
             const size_t plane = (size_t)c.out_width * (size_t)c.out_height;
             for (size_t i = 0; i < out_need; i++) {
