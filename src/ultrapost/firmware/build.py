@@ -28,6 +28,8 @@ CFLAGS = [
 # core's minimal image, footprint and stack figures leave them out.
 OWN_ENTRY_STAGES = ("up_yunet.c", "up_preprocess.c", "up_warp.c")
 PREPROCESS_STAGES = ("up_preprocess.c", "up_warp.c")
+# The host's driver of the pre-processing stage (csrc/host): in the pre-processing fuzz target, beside up_preprocess.c.
+HOST_PREPROCESS = "up_host_preprocess.c"
 
 
 def core_sources(csrc: Path | None = None, *, preprocess: bool = False) -> list[Path]:
@@ -276,7 +278,7 @@ def build_fuzzer(out_dir: Path, *, csrc: Path | None = None, target: str = "up_r
         str(firmware_dir() / "host" / f"fuzz_{target}.c"),
         *map(str, core_sources(csrc, preprocess=target == "up_preprocess")),
         # the pre-processing target checks the host's driver of the stage against up_pre_run
-        *([str((csrc or csrc_dir()) / "host" / "up_host_preprocess.c")] if target == "up_preprocess" else []),
+        *([str((csrc or csrc_dir()) / "host" / HOST_PREPROCESS)] if target == "up_preprocess" else []),
         "-o",
         str(exe),
     ]
