@@ -53,6 +53,15 @@ def test_frame_on_a_photo_counts_the_faces_of_both_pipelines(capsys):
     assert f"faces: {faces}" in lines[-2] and f"faces: {naive}" in lines[-1]
 
 
+def test_frame_with_another_interpolation(capsys):
+    argv = ["bench", "--frame", "--model", require(ULTRASLIM), "--quick", "--json", "--interpolation", "nearest"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert json.loads(out)["interpolation"] == "nearest"
+    code, _, err = run(capsys, "bench", "--frame", "--model", require(ULTRASLIM), "--interpolation", "area")
+    assert code == 1 and "interpolation must be one of" in one_error_line(err, "bench")
+
+
 def test_frame_on_blazeface_says_why_the_naive_pipeline_is_not_timed(capsys):
     model = require("blazeface/face_detection_short_range.tflite")
     code, out, err = run(capsys, "bench", "--frame", "--model", model, "--quick", "--frame-size", "320x240")

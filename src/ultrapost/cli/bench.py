@@ -113,6 +113,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--frame-size", metavar="WxH", default="640x480", help="--frame: the frame's size (640x480)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="--frame: the model runtime's threads (1)")
+    p.add_argument(
+        "--interpolation",
+        metavar="KIND",
+        help="--frame: FaceDetector's pre-processing (pil, cv2, nearest, mediapipe; default: the family's reference)",
+    )
     p.set_defaults(func=run)
     return p
 

@@ -45,7 +45,8 @@ def run_frame(args) -> int:
         frame = bench_frame.builtin_frame(w, h)
     budget, min_samples = (min(args.budget, 0.1), 5) if args.quick else (max(args.budget, 1.0), 15)
     # the family's reference thresholds, as a user's FaceDetector has them; one inference thread unless asked
-    detector = FaceDetector(args.model, num_threads=args.threads)
+    options = {} if args.interpolation is None else {"interpolation": args.interpolation}
+    detector = FaceDetector(args.model, num_threads=args.threads, **options)
     result = bench_frame.run(detector, frame, budget=budget, min_samples=min_samples)
     result["image"] = str(args.image[0]) if args.image else "built-in"
     result["threads"] = args.threads
