@@ -224,11 +224,12 @@ int32_t up_boxes_merge(const up_boxes_config_t *cfg, const up_boxes_input_t *in,
  * Rounding of each pass, in the order the passes run (horizontal first unless v_first):
  * acc = bias + sum(v * k); value = acc >> shift. The first pass of PIL clips to 0..255 (Pillow keeps 8-bit
  * images between its passes); CV2's first pass stays exact, so its order does not change the result; the
- * second pass of every kind clips to 0..255. */
+ * second pass of every kind clips to 0..255 (clip2; up_pre_run drops a clip that cannot fire, which leaves every
+ * value as it is). */
 typedef struct {
     int32_t bias1, shift1;
     int32_t bias2, shift2;
-    bool clip1;
+    bool clip1, clip2;
 } up_pre_rounding_t;
 
 up_pre_rounding_t up_pre_rounding(uint8_t resample);

@@ -144,6 +144,7 @@ def cmake_image(
     defines: dict | None = None,
     configs: Path | None = None,
     csrc: Path | None = None,
+    pre_configs: Path | None = None,
 ) -> Image:
     """One firmware image (hello, minimal or harness) built by the project's CMake description -- CMakeLists.txt,
     firmware/CMakeLists.txt and the toolchain file cmake/arm-none-eabi.cmake, what a firmware team builds -- in
@@ -173,6 +174,7 @@ def cmake_image(
         f"-DULTRAPOST_FIRMWARE_BOARD={board.name}", f"-DULTRAPOST_FW_LINKER_SCRIPT={board.linker_script}",
         f"-DULTRAPOST_FW_IO_BYTES={board.io_bytes}", f"-DULTRAPOST_FW_ARENA_BYTES={board.arena_bytes}",
         f"-DULTRAPOST_FW_CONFIGS={Path(configs).resolve() if configs else ''}", f"-DULTRAPOST_FW_OPT={opt}",
+        f"-DULTRAPOST_FW_PRE_CONFIGS={Path(pre_configs).resolve() if pre_configs else ''}",
         "-DULTRAPOST_FREESTANDING=ON", "-DULTRAPOST_WERROR=ON", "-DULTRAPOST_INSTALL=OFF",
         *[f"-DULTRAPOST_NO_{f}={'ON' if f'UP_NO_{f}' in (defines or {}) else 'OFF'}" for f in FEATURES],
     ]  # fmt: skip
@@ -184,7 +186,9 @@ def cmake_image(
         return sorted(build.glob(f"**/CMakeFiles/{tgt}.dir/**/*.obj"))
 
     groups = {"runtime": objects("ultrapost_fw_runtime"), "program": objects(f"{target}_program")}
-    if name != "hello":  # the core objects the image links: firmware/CMakeLists.txt leaves out OWN_ENTRY_STAGES,
+    if name == "preharness":  # the pre-processing stage alone
+        groups["core"] = [p for p in objects("ultrapost_core_objects") if p.name.startswith("up_preprocess.")]
+    elif name != "hello":  # the core objects the image links: firmware/CMakeLists.txt leaves out OWN_ENTRY_STAGES,
         # but the harness links YuNet's stage (it runs YuNet configs too)
         stems = {p.name for p in core_sources()} | ({"up_yunet.c"} if name == "harness" else set())
         groups["core"] = [p for p in objects("ultrapost_core_objects") if p.name.removesuffix(".obj") in stems]
@@ -216,6 +220,17 @@ def build_harness(
     if not (config_dir / "configs.h").is_file():
         raise FileNotFoundError(f"{config_dir / 'configs.h'} not found (write it with write_config_dir)")
     return cmake_image(board, "harness", out_dir, float_abi=float_abi, opt=opt, configs=config_dir, csrc=csrc)
+
+
+def build_pre_harness(
+    board: Board | str, out_dir: Path, config_dir: Path, *, float_abi: str = "soft", opt: str = "-Os"
+) -> Image:
+    """The pre-processing runner (firmware/src/pre_harness.c) with up_preprocess.c and the configs in
+    config_dir/pre_configs.h (ultrapost.firmware.preformats.write_pre_config_dir)."""
+    config_dir = Path(config_dir)
+    if not (config_dir / "pre_configs.h").is_file():
+        raise FileNotFoundError(f"{config_dir / 'pre_configs.h'} not found (write it with write_pre_config_dir)")
+    return cmake_image(board, "preharness", out_dir, float_abi=float_abi, opt=opt, pre_configs=config_dir)
 
 
 def build_minimal(

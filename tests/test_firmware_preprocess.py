@@ -1,0 +1,149 @@
+"""The pre-processing stage on the emulated boards: camera frames through up_pre_run on Cortex-M4, M33 and M0+,
+every tensor byte-identical to the host build of the same C and to the golden model; its C headers and files.
+
+Without arm-none-eabi-gcc or qemu-system-arm the board tests skip (and fail under ULTRAPOST_REQUIRE_DATA=1).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import require_tool
+
+from ultrapost import firmware as fw
+from ultrapost.core.preprocess_config import PIXEL_FORMATS, prepare_config
+from ultrapost.firmware.precheck import ULTRASLIM_INPUT, check_pre_board, frame_of, golden_tensor, host_tensor
+from ultrapost.firmware.preformats import (
+    FrameRecord,
+    TensorRecord,
+    pre_config_header,
+    read_frames,
+    read_tensors,
+    write_frames,
+    write_tensors,
+)
+
+BOARDS = ["an386", "an505", "m0plus"]
+
+
+def need_qemu():
+    require_tool(fw.toolchain_available(), "arm-none-eabi-gcc with newlib (gcc-arm-none-eabi, libnewlib-arm-none-eabi)")
+    require_tool(fw.qemu_available(), "qemu-system-arm")
+
+
+@pytest.fixture(scope="module")
+def pre_checks(tmp_path_factory):
+    need_qemu()
+    root = tmp_path_factory.mktemp("precheck")
+    # The M33 counts its camera cases (qemu's instruction trace); the timeout bounds a hung image only.
+    return {b: check_pre_board(b, root / b, count_instructions=b == "an505", timeout=600) for b in BOARDS}
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_board_tensors_identical_to_host_and_golden(board, pre_checks):
+    report = pre_checks[board]
+    assert report.mismatches == []
+    got = report.run.tensors
+    ok = [c for c, t in zip(report.cases, got, strict=True) if t.status == 0]
+    assert len(ok) >= 7 and all(c.golden.equals(c.host) for c in ok)
+    # RGB565, RGB888 and YUYV frames, every interpolation, both layouts, int8/uint8 bytes and float32 words
+    used = [report.configs[c.record.config_id][1] for c in ok]
+    assert {PIXEL_FORMATS[c.pixel_format] for c in used} == {"RGB565", "RGB888", "YUYV"}
+    assert {c.resample for c in used} == {0, 1, 2} and {c.layout for c in used} == {0, 1}
+    assert {c.out_bytes for c in used} == {1, 4} and any(c.rect_x or c.rect_y for c in used)
+    assert any(c.record.stride_bytes > c.record.width * 3 for c in ok)  # rows strided inside a wider buffer
+    # the stage's own refusals: scratch short, tensor short, stride below a row, another frame size
+    assert sorted(t.status for t in got if t.status) == [-9, -5, -4, -3]
+    # byte for byte: the board's tensor file is the file of the host's tensors
+    host_file = report.image.elf.parent / "host_tensors.bin"
+    write_tensors(host_file, [c.host for c in report.cases])
+    assert host_file.read_bytes() == (report.image.elf.parent.parent / "run" / "tensors.bin").read_bytes()
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_stack_within_the_static_bound_and_scratch_as_documented(board, pre_checks):
+    report = pre_checks[board]
+    static = fw.stack_usage(fw.ci_files(report.image), "up_pre_run", report.image)
+    assert static.unbounded == []
+    used = [s.stack_bytes for s in report.run.stats]
+    assert 0 < max(used) <= static.bytes
+    from ultrapost.golden.preprocess import pre_scratch_size
+
+    for case, st in zip(report.cases, report.run.stats, strict=True):
+        assert st.scratch_size == pre_scratch_size(report.configs[case.record.config_id][1]), case.name
+    assert fw.forbidden_symbols(report.image) == []
+
+
+def test_boards_agree_and_the_camera_case_is_counted(pre_checks):
+    a, b = pre_checks["an386"], pre_checks["an505"]
+    assert [c.name for c in a.cases] == [c.name for c in b.cases]
+    assert all(x.equals(y) for x, y in zip(a.run.tensors, b.run.tensors, strict=True))
+    per_pixel = b.instructions_per_output_pixel()
+    assert set(per_pixel) == {f"camera_rgb565_160x120_s8_{i}" for i in ("pil", "cv2", "nearest")}
+    # more taps, more work: Pillow's 3x2 taps, OpenCV's 2x2, nearest 1x1 (exact counts: see firmware/README.md)
+    pil, cv2, nearest = (per_pixel[f"camera_rgb565_160x120_s8_{i}"] for i in ("pil", "cv2", "nearest"))
+    assert 0 < nearest < cv2 < pil
+
+
+def test_frame_and_tensor_files_round_trip(tmp_path):
+    pixels = frame_of("RGB888", (30, 4), 1)[:, 5:25]  # rows strided inside a wider buffer
+    rec = FrameRecord.of(2, pixels, scratch_bytes=100)
+    assert rec.stride_bytes == 90 and rec.width == 20 and rec.data.size == 3 * 90 + 60
+    write_frames(tmp_path / "f.bin", [rec, FrameRecord(0, [1, 2, 3], 1, 1, 3)])
+    back = read_frames(tmp_path / "f.bin")
+    assert back[0].data.tobytes() == rec.data.tobytes() and back[0].scratch_bytes == 100
+    assert back[1].data.tolist() == [1, 2, 3] and back[1].out_bytes == -1
+    tensors = [TensorRecord(0, np.arange(7, dtype=np.int8)), TensorRecord(-5, [])]
+    write_tensors(tmp_path / "t.bin", tensors)
+    assert all(x.equals(y) for x, y in zip(read_tensors(tmp_path / "t.bin"), tensors, strict=True))
+    (tmp_path / "t.bin").write_bytes((tmp_path / "t.bin").read_bytes() + b"x")
+    with pytest.raises(ValueError, match="trailing"):
+        read_tensors(tmp_path / "t.bin")
+    with pytest.raises(ValueError, match="carries no tensor"):
+        TensorRecord(-3, [1])
+
+
+def test_pre_config_header_compiles_with_the_core_and_has_no_float(tmp_path):
+    """The header of a config (what `ultrapost codegen --preprocess` writes) is integers only and compiles for
+    every board with the stage, warning-free and without any float or libc symbol."""
+    require_tool(shutil.which("arm-none-eabi-gcc") is not None, "arm-none-eabi-gcc")
+    cfg = prepare_config((160, 120), (128, 128), pixel_format="RGB565", **ULTRASLIM_INPUT)
+    text = pre_config_header("cam", cfg, comment="test")
+    assert "float" not in text and "double" not in text and re.search(r"\d\.\d|\de-", text) is None
+    (tmp_path / "pre_cam.h").write_text(text)
+    (tmp_path / "use.c").write_text(
+        '#include "pre_cam.h"\n'
+        "int32_t use(const uint8_t *frame, void *scratch, int8_t *out);\n"
+        "int32_t use(const uint8_t *frame, void *scratch, int8_t *out)\n{\n"
+        "    if (up_pre_check_config(&cam_pre_config) != UP_OK) return -100;\n"
+        "    return up_pre_run(&cam_pre_config, frame, CAM_FRAME_WIDTH, CAM_FRAME_HEIGHT,\n"
+        "                      CAM_FRAME_WIDTH * CAM_BYTES_PER_PIXEL, scratch, CAM_SCRATCH_BYTES,\n"
+        "                      out, CAM_TENSOR_BYTES);\n"
+        "}\n"
+    )
+    for board in BOARDS:
+        obj = tmp_path / f"{board}.o"
+        cmd = ["arm-none-eabi-gcc", *fw.BOARDS[board].cflags(), "-std=c99", "-Os", "-ffreestanding", *fw.WARNINGS]
+        cmd += ["-Werror", f"-I{fw.csrc_dir()}", f"-I{tmp_path}", "-c", str(tmp_path / "use.c"), "-o", str(obj)]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+        nm = subprocess.run(["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True, check=True)
+        assert set(nm.stdout.split()) - {"U"} == {"up_pre_check_config", "up_pre_run"}, board
+    # the sizes are those of the host's config
+    assert "#define CAM_TENSOR_BYTES 49152" in text and "#define CAM_FRAME_BYTES 38400" in text
+    from ultrapost.golden.preprocess import pre_scratch_size
+
+    assert f"#define CAM_SCRATCH_BYTES {pre_scratch_size(cfg)}" in text
+    with pytest.raises(ValueError, match="C identifier"):
+        pre_config_header("Cam", cfg)
+
+
+def test_host_and_golden_agree_on_the_generated_frames():
+    """The board cases' expected tensors: the host C and the golden model give the same bytes on every format."""
+    for fmt in ("RGB565", "RGB888", "YUYV"):
+        cfg = prepare_config((40, 30), (32, 32), pixel_format=fmt, **ULTRASLIM_INPUT)
+        pixels = frame_of(fmt, (40, 30), 3)
+        assert host_tensor(cfg, pixels).equals(golden_tensor(cfg, pixels))
