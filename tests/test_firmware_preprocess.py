@@ -147,3 +147,41 @@ def test_host_and_golden_agree_on_the_generated_frames():
         cfg = prepare_config((40, 30), (32, 32), pixel_format=fmt, **ULTRASLIM_INPUT)
         pixels = frame_of(fmt, (40, 30), 3)
         assert host_tensor(cfg, pixels).equals(golden_tensor(cfg, pixels))
+
+
+def test_codegen_preprocess_writes_the_tables_of_the_python_config(tmp_path, capsys):
+    """`ultrapost codegen --preprocess` writes the header of the Preprocessor the options describe (the family's
+    input conventions and its int8 quantization), and refuses what it cannot make."""
+    from ultrapost.cli.app import main
+    from ultrapost.pipeline.preprocessor import Preprocessor
+
+    out = tmp_path / "pre_cam.h"
+    args = ["codegen", "--family", "ultraslim", "--name", "cam", "--preprocess", "--frame", "160x120"]
+    assert main([*args, "--pixel-format", "RGB565", "-o", str(out)]) == 0
+    assert "cam_pre_config" in capsys.readouterr().out
+    cfg = Preprocessor((128, 128), pixel_format="RGB565", **ULTRASLIM_INPUT).config((160, 120))
+    body = [line for line in out.read_text().splitlines() if not line.startswith("/* ultraslim input")]
+    assert body == pre_config_header("cam", cfg).splitlines()
+    # YUYV, cv2, a crop and a letterbox into a 320x240 Ultraface input, uint8 NHWC BGR
+    assert main([*args, "--pixel-format", "YUYV", "--interpolation", "cv2", "--crop", "10,0,120,120", "--resize",
+                 "letterbox", "--layout", "NHWC", "--channel-order", "BGR", "--input-dtype", "uint8", "--input-scale",
+                 "1", "--input-zero-point", "0", "--mean", "0", "--std", "1", "--family", "ultraface", "-o",
+                 str(out)]) == 0  # fmt: skip
+    cfg = Preprocessor((320, 240), resize="letterbox", interpolation="cv2", channel_order="BGR", layout="NHWC",
+                       mean=0.0, std=1.0, dtype="uint8", quantization=(1.0, 0), pixel_format="YUYV",
+                       crop=(10, 0, 120, 120)).config((160, 120))  # fmt: skip
+    assert [line for line in out.read_text().splitlines() if not line.startswith("/* ultraface input")] == (
+        pre_config_header("cam", cfg).splitlines()
+    )
+    capsys.readouterr()
+    for extra, words in (
+        ([], "--frame"),
+        (["--frame", "160x120", "--family", "blazeface"], "--input-scale and --input-zero-point"),
+        (["--frame", "160x120", "--crop", "100,0,100,120"], "outside the 160x120 frame"),
+        (["--frame", "160x120", "--host"], "no --host"),
+    ):
+        base = ["codegen", "--family", "ultraslim", "--preprocess"]
+        assert main([*base, *extra, "-o", str(tmp_path / "x.h")]) == 1
+        assert words in capsys.readouterr().err
+    assert main(["codegen", "--family", "ultraslim", "--frame", "160x120", "-o", str(tmp_path / "x.h")]) == 1
+    assert "add --preprocess" in capsys.readouterr().err

@@ -7,6 +7,12 @@ import sys
 from pathlib import Path
 
 from ultrapost.cli.model_options import MODEL_HELP, add_model_options, spec_from_args
+from ultrapost.cli.preprocess_options import (
+    PREPROCESS_HELP,
+    add_preprocess_options,
+    check_unused,
+    preprocess_header_text,
+)
 
 DESCRIPTION = """\
 Write a C header holding a prepared post-processing config as const data: the up_config_t with its integer score
@@ -36,6 +42,8 @@ by up_run_keypoints: with t the [N][16] tensor, up_run_keypoints(&cfg, t + <NAME
 --family yunet writes an up_yunet_config_t for up_yunet_run (FaceDetectorYN's decisions; int8 tables per stride,
 none for float32) with <NAME>_PAD_W, _PAD_H, _NUM_POINTS, _TOP_K, _MAX_DETECTIONS, _OUTPUT_ROWS, _NUM_KEYPOINTS (5),
 _SCRATCH_BYTES and _ELEMENT_BYTES.
+
+--preprocess writes the pre-processing stage's config instead (see below): a camera frame to the model's input.
 """
 
 EPILOG = (
@@ -49,9 +57,12 @@ examples:
   ultrapost codegen --family retinaface_packed -o cfg_retinaface_packed.h    # detect.py's decisions, int8
   ultrapost codegen --host --name ultraface --priors stride --clip --nms blend --pixel-size 320x240 --eps 0 \
                     --candidate-limit none -o cfg_ultraface.h     # the ncnn demo's rule, for up_run_f32
+  ultrapost codegen --family ultraslim --preprocess --frame 160x120 --pixel-format RGB565 -o pre_ultraslim.h
 
 """
     + MODEL_HELP
+    + "\n"
+    + PREPROCESS_HELP
 )
 
 
@@ -70,12 +81,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="a float32 config for the host library's up_run_f32 (csrc/host/up_host.h) instead of the firmware's "
         "int32 one; implies --input-kind f32",
     )
+    add_preprocess_options(p)
     p.add_argument(
         "-o",
         "--output",
         default=None,
         metavar="FILE",
-        help="header to write, '-' for stdout (default: cfg_<name>.h in the current directory)",
+        help="header to write, '-' for stdout (default: cfg_<name>.h, with --preprocess pre_<name>.h, in the "
+        "current directory)",
     )
     p.set_defaults(func=run)
     return p
@@ -169,15 +182,22 @@ def describe(spec, host: bool = False) -> str:
 
 
 def run(args) -> int:
+    if args.preprocess and args.host:
+        raise ValueError("--preprocess writes the firmware's pre-processing config: no --host")
     if args.host and args.input_kind is None:
         args.input_kind = "f32"
     spec = spec_from_args(args)
-    text = header_text(spec, host=args.host)
+    if args.preprocess:
+        text, what = preprocess_header_text(args, spec)
+        out, symbol = Path(args.output or f"pre_{spec.name}.h"), f"{spec.name}_pre_config"
+    else:
+        check_unused(args)
+        text, what = header_text(spec, host=args.host), describe(spec, args.host)
+        out, symbol = Path(args.output or f"cfg_{spec.name}.h"), f"{spec.name}_config"
     if args.output == "-":
         sys.stdout.write(text)
         return 0
-    out = Path(args.output or f"cfg_{spec.name}.h")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    print(f"wrote {out}: {spec.name}_config ({describe(spec, args.host)})")
+    print(f"wrote {out}: {symbol} ({what})")
     return 0
