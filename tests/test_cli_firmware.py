@@ -7,6 +7,7 @@ Toolchain-dependent tests skip without gcc / arm-none-eabi-gcc / qemu (and fail 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -480,6 +481,17 @@ def test_firmware_check_all_boards_json(tmp_path, capsys):
         # The measured high-water mark stays within the static bound of the full build.
         assert max(s["max_stack"] for s in b["sets"]) <= b["footprint"]["full"]["stack_static"]
         assert set(b["targets_met"]) >= {"core_text", "ultraslim_scratch", "stack", "ultraslim_instructions"}
+        # The pre-processing stage: every record identical, the camera case counted, whole frames when the data is
+        # there (tests/test_firmware_preprocess.py checks each part).
+        pre = b["preprocess"]
+        assert pre["records"] == pre["identical"] >= 14 and pre["mismatches"] == []
+        assert set(pre["instructions_per_output_pixel_by_interpolation"]) == {"pil", "cv2", "nearest"}
+        per_pixel = pre["instructions_per_output_pixel_by_interpolation"]
+        assert pre["instructions_per_output_pixel"] == per_pixel["pil"]
+        assert 0 < per_pixel["nearest"] < per_pixel["cv2"] < per_pixel["pil"]  # 1x1, 2x2 and 3x2 taps
+        assert 0 < pre["stack_measured"] <= pre["stack_static"] and pre["float_or_heap_symbols"] == []
+        if os.environ.get("ULTRAPOST_REQUIRE_DATA") == "1" or pre["whole_frame"] is not None:
+            assert pre["whole_frame"]["identical"] == pre["whole_frame"]["records"] == 6
     assert report["scratch_bytes"]["ultraslim_s8"] > 0
     # Both boards count the same number of instructions to within the ISA differences, and deterministically.
     assert (

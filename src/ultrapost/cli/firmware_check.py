@@ -42,10 +42,17 @@ Footprint, per board (firmware/README.md "Measurements"):
                          decisions, read in place: nasa_group.jpg through the int8-output model and the float model
                          (converted to int32 on the host) when the shared data is there (else a generated frame),
                          and an int8 frame where nothing passes: records, identical, instructions, faces, stack
+  preprocess             up_pre_run on camera frames (RGB565, RGB888, YUYV; every interpolation, layout and
+                         type, strided rows, crops, letterbox, error statuses) against the host C and the golden
+                         model; instructions per output pixel of a 160x120 RGB565 frame to ultraslim's 128x128
+                         int8 input; .text of up_preprocess.c, stack, scratch; and whole frames (shared photos as
+                         160x120 RGB565 -> tensor on the board -> the int8 ultraslim model on the host (LiteRT)
+                         -> up_run on the board -> faces) when the shared data and LiteRT are there
 """
 
 EPILOG = """\
-targets: core .text <= 4096 B, ultraslim scratch <= 1024 B, stack <= 256 B, ultraslim <= 20000 instructions.
+targets: core .text <= 4096 B, ultraslim scratch <= 1024 B, stack <= 256 B, ultraslim <= 20000 instructions,
+pre-processing (Cortex-M33, 160x120 RGB565 -> 128x128 int8) <= 50 instructions per output pixel.
 
 examples:
   ultrapost firmware-check                          # an386 and an505, the built-in suite
@@ -54,7 +61,13 @@ examples:
 """
 
 BOARD_CHOICES = ("an386", "an505", "all")
-TARGETS = {"core_text": 4096, "ultraslim_scratch": 1024, "stack": 256, "ultraslim_instructions": 20000}
+TARGETS = {
+    "core_text": 4096,
+    "ultraslim_scratch": 1024,
+    "stack": 256,
+    "ultraslim_instructions": 20000,
+    "preprocess_instructions_per_output_pixel": 50,
+}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -265,6 +278,52 @@ def packed_count(board: str, work: Path, timeout: float) -> dict:
     }
 
 
+def preprocess_check(board: str, work: Path, timeout: float) -> dict:
+    """The pre-processing stage on a board (ultrapost.firmware.precheck) and whole frames through it, the model on
+    the host and up_run (ultrapost.firmware.wholeframe)."""
+    from ultrapost import firmware as fw
+    from ultrapost.firmware.precheck import camera_case, check_pre_board
+    from ultrapost.firmware.wholeframe import check_frame_set, frame_cases, write_frame_set
+    from ultrapost.golden.preprocess import pre_scratch_size
+
+    r = check_pre_board(board, work / "stage", count_instructions=True, timeout=timeout)
+    per_pixel = r.instructions_per_output_pixel()
+    camera = camera_case(board)[0]
+    fp = fw.footprint(r.image)
+    st = fw.stack_usage(fw.ci_files(r.image), "up_pre_run", r.image)
+    out = {
+        "camera": "{}x{} RGB565 -> {}x{} int8 NHWC (ultraslim's input, Pillow's filter)".format(
+            *camera_case(board)[1], *camera_case(board)[2]
+        ),
+        "records": len(r.cases),
+        "identical": r.identical,
+        "mismatches": r.mismatches,
+        "instructions_per_output_pixel": per_pixel[camera],
+        "instructions_per_output_pixel_by_interpolation": {k.rsplit("_", 1)[1]: v for k, v in per_pixel.items()},
+        "instructions": r.counted,
+        "text": fp.text,
+        "rodata": fp.rodata,
+        "stack_static": st.bytes,
+        "stack_measured": max(s.stack_bytes for s in r.run.stats),
+        "scratch_bytes": pre_scratch_size(r.configs[0][1]),
+        "float_or_heap_symbols": fw.forbidden_symbols(r.image),
+        "whole_frame": None,
+    }
+    cases = frame_cases()
+    if cases is None:
+        out["whole_frame_skipped"] = "needs the shared data (int8 ultraslim model, photos) and ai-edge-litert"
+    else:
+        fset = write_frame_set(work / "frames", cases)
+        # the stage's runner has the frame set's config as its config 0 (the camera case): no second build
+        whole = check_frame_set(board, fset, work / "frames_run", timeout=timeout, pre_image=r.image,
+                                pre_config=r.configs[0][1])  # fmt: skip
+        out["whole_frame"] = whole
+        out["records"] += whole["records"]
+        out["identical"] += whole["identical"]
+        out["mismatches"] = out["mismatches"] + [f"whole frame {m}" for m in whole["mismatches"]]
+    return out
+
+
 def _recorded_frames():
     """NXP ultraslim int8 outputs recorded on the shared photos, if the data directory is there."""
     import numpy as np
@@ -334,7 +393,7 @@ def run(args) -> int:
 
     report = {"boards": {}, "scratch_bytes": scratch, "targets": TARGETS}
     ok = True
-    progress = Steps(len(boards) * (len(sets) + (0 if args.no_footprint else 4)), "firmware-check")
+    progress = Steps(len(boards) * (len(sets) + (0 if args.no_footprint else 5)), "firmware-check")
     for board in boards:
         b = {"cpu": fw.BOARDS[board].cpu, "sets": [], "records": 0, "identical": 0}
         for i, s in enumerate(sets):
@@ -360,6 +419,9 @@ def run(args) -> int:
             b["retinaface_packed"] = packed_count(board, work / board / "retinaface_packed", args.timeout)
             p = b["retinaface_packed"]
             ok &= p["identical"] == p["records"] and p["counted_identical"]
+            progress(f"{board}: pre-processing")
+            b["preprocess"] = preprocess_check(board, work / board / "preprocess", args.timeout)
+            ok &= b["preprocess"]["identical"] == b["preprocess"]["records"]
             b["targets_met"] = _targets(b, scratch)
         report["boards"][board] = b
     progress.close()
@@ -381,6 +443,9 @@ def _targets(b: dict, scratch: dict) -> dict:
         "ultraslim_scratch": max(slim) <= TARGETS["ultraslim_scratch"],
         "stack": stack <= TARGETS["stack"],
         "ultraslim_instructions": b["ultraslim"]["frame"] <= TARGETS["ultraslim_instructions"],
+        # the target is the Cortex-M33's; the M4 runs the same instructions
+        "preprocess_instructions_per_output_pixel": b["preprocess"]["instructions_per_output_pixel"]
+        <= TARGETS["preprocess_instructions_per_output_pixel"],
     }
 
 
@@ -427,6 +492,22 @@ def _print(report: dict) -> None:
             faces = ", ".join(f"{k} {v['detections']} ({v['faces_0_6']} >= 0.6)" for k, v in p["by_record"].items())
             print(f"  retinaface_packed 640x640: {p['identical']} of {p['records']} records identical: {faces}")
             print(f"    up_run_keypoints instructions, {p['counted']}: {p['instructions']}")
+            p = b["preprocess"]
+            inter = ", ".join(f"{k} {v}" for k, v in p["instructions_per_output_pixel_by_interpolation"].items())
+            print(f"  pre-processing: {p['identical']} of {p['records']} records identical; {p['camera']}:")
+            print(f"    instructions per output pixel {inter}")
+            print(
+                f"    up_preprocess.c .text {p['text']} B, static stack {p['stack_static']} B (measured"
+                f" {p['stack_measured']} B), scratch {p['scratch_bytes']} B"
+            )
+            w = p["whole_frame"]
+            if w is None:
+                print(f"    whole frames: skipped ({p['whole_frame_skipped']})")
+            else:
+                faces = ", ".join(f"{k} {v}" for k, v in w["faces"].items())
+                print(f"    whole frames ({w['frame']}): {w['identical']} of {w['records']} identical; faces {faces}")
+            for m in p["mismatches"][:20]:
+                print(f"    {m}")
             met = ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in b["targets_met"].items())
             print(f"  targets: {met}")
     print("scratch bytes: " + ", ".join(f"{k} {v}" for k, v in report["scratch_bytes"].items()))
