@@ -4,7 +4,9 @@ One module per job: ``toolchain`` (where csrc/ and firmware/ are, arm-none-eabi 
 (compile and link images; host ASan/fuzz builds), ``qemu`` (run an image, count instructions, run a vector file),
 ``formats`` (the UPVEC/UPOUT/UPSTA files of firmware/README.md), ``headers`` (C headers from configs),
 ``footprint`` (sizes and stack), ``spec`` (a model configuration as firmware data), ``inputs`` and ``vectorsets``
-(exported vector sets and the built-in suite), ``check`` (the built-in end-to-end check). Run by hand:
+(exported vector sets and the built-in suite), ``check`` (the built-in end-to-end check); the pre-processing stage:
+``preformats`` (its C headers and the UPPRE001/UPPRO001 files), ``precheck`` (camera frames on a board) and
+``wholeframe`` (frame -> tensor on the board -> model on the host -> up_run on the board). Run by hand:
 ``python -m ultrapost.firmware --help``.
 
 The names below are re-exported so ``ultrapost.firmware.csrc_dir()`` and the rest keep working; code inside the
