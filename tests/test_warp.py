@@ -360,3 +360,29 @@ def test_crop_is_mediapipes_roi_and_the_transform_maps_back():
     assert np.array_equal(out[0], ultrapost.warp_perspective(frame, mediapipe_matrix((80.0, 45.0, 160.0, 90.0),
                                                                                      (64, 32)), (64, 32)))  # fmt: skip
     assert np.allclose(t.points_to_image(np.array([[1.0, 1.0]])), [[160.0, 90.0]])
+
+
+def test_warp_fuzzer_bounded_run(tmp_path):
+    """libFuzzer + ASan + UBSan over warp configs (valid and broken, positions anywhere in int32), strides, scratch
+    and output sizes and frames, for a sixth of $ULTRAPOST_FUZZ_SECONDS (at least 8 s)."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    from conftest import require_tool
+
+    from ultrapost.firmware.build import build_fuzzer
+
+    require_tool(shutil.which("clang") is not None, "clang with libFuzzer")
+    seconds = max(8, int(os.environ.get("ULTRAPOST_FUZZ_SECONDS", "8")) // 6)
+    exe = build_fuzzer(tmp_path, target="up_warp")
+    proc = subprocess.run(
+        [str(exe), "-seed=1", f"-max_total_time={seconds}", "-rss_limit_mb=1024", "-max_len=4096"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert re.search(r"Done (\d+) runs in (\d+) second", proc.stderr), proc.stderr[-2000:]

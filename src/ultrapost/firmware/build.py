@@ -272,8 +272,8 @@ def build_host_runner(
 
 def build_fuzzer(out_dir: Path, *, csrc: Path | None = None, target: str = "up_run") -> Path:
     """firmware/host/fuzz_<target>.c (``up_run``: the post-processing; ``up_preprocess``: the pre-processing, with
-    the host's driver of it, csrc/host/up_host_preprocess.c) as a libFuzzer binary with ASan and UBSan (needs
-    clang)."""
+    the host's driver of it, csrc/host/up_host_preprocess.c; ``up_warp``: the warp stage) as a libFuzzer binary with
+    ASan and UBSan (needs clang)."""
     if shutil.which("clang") is None:
         raise FileNotFoundError("clang not found on PATH (libFuzzer comes with clang)")
     out_dir = Path(out_dir)
@@ -291,7 +291,7 @@ def build_fuzzer(out_dir: Path, *, csrc: Path | None = None, target: str = "up_r
         f"-I{csrc or csrc_dir()}",
         f"-I{(csrc or csrc_dir()) / 'host'}",
         str(firmware_dir() / "host" / f"fuzz_{target}.c"),
-        *map(str, core_sources(csrc, preprocess=target == "up_preprocess")),
+        *map(str, core_sources(csrc, preprocess=target in ("up_preprocess", "up_warp"))),
         # the pre-processing target checks the host's driver of the stage against up_pre_run
         *([str((csrc or csrc_dir()) / "host" / HOST_PREPROCESS)] if target == "up_preprocess" else []),
         "-o",
