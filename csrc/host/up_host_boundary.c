@@ -44,6 +44,58 @@ uint32_t up_host_rows_max_abs_bits(const float *x, int32_t n, int32_t cols, int3
     return m;
 }
 
+/* Whether the score, box and keypoint rows (keypoints NULL: none) tile one row of `stride` floats exactly, as in a
+ * packed output ([N, 4 + C + 2P] rows); then *base is the first float of the first row. Addresses compare as
+ * integers (the tensors may be distinct arrays). */
+static bool up_host_tiled(const float *const ptr[3], const int32_t cols[3], int32_t stride, const float **base)
+{
+    uintptr_t lo = UINTPTR_MAX;
+    int32_t total = 0;
+    for (int i = 0; i < 3; i++) {
+        if (ptr[i]) {
+            lo = (uintptr_t)ptr[i] < lo ? (uintptr_t)ptr[i] : lo;
+            total += cols[i];
+        }
+    }
+    if (total != stride) {
+        return false;
+    }
+    uintptr_t at[3] = {0, 0, 0}; /* each part's first column within the row */
+    for (int i = 0; i < 3; i++) {
+        if (!ptr[i]) {
+            continue;
+        }
+        uintptr_t bytes = (uintptr_t)ptr[i] - lo;
+        if (bytes % sizeof(float) || bytes / sizeof(float) + (uintptr_t)cols[i] > (uintptr_t)stride) {
+            return false;
+        }
+        at[i] = bytes / sizeof(float);
+        for (int j = 0; j < i; j++) { /* no two overlapping: with the total, they tile the row */
+            if (ptr[j] && at[i] < at[j] + (uintptr_t)cols[j] && at[j] < at[i] + (uintptr_t)cols[i]) {
+                return false;
+            }
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (ptr[i] && (uintptr_t)ptr[i] == lo) {
+            *base = ptr[i];
+        }
+    }
+    return true;
+}
+
+bool up_host_rows_clean(const float *scores, int32_t score_cols, const float *boxes, const float *keypoints,
+                        int32_t keypoint_cols, int32_t n, int32_t stride)
+{
+    const float *ptr[3] = {scores, boxes, keypoints};
+    const int32_t cols[3] = {score_cols, 4, keypoint_cols};
+    const float *base = boxes;
+    if (!up_host_tiled(ptr, cols, stride, &base)) {
+        return false;
+    }
+    return up_host_max_abs_bits(base, (size_t)n * (size_t)stride) <= UP_F32_LIMIT_BITS;
+}
+
 void up_host_fetch(const float *base, int32_t stride, int32_t anchor, int32_t n, int32_t *raw)
 {
     const float *row = base + (size_t)anchor * (size_t)stride;

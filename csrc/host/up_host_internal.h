@@ -107,6 +107,12 @@ static inline int32_t up_f32_fixed(float x, int q, int32_t lo, int32_t hi)
 #define UP_F32_LIMIT_BITS 0x44800000u /* 1024.0f */
 uint32_t up_host_max_abs_bits(const float *x, size_t n);
 uint32_t up_host_rows_max_abs_bits(const float *x, int32_t n, int32_t cols, int32_t stride);
+/* True when the score rows (score_cols floats, or scores NULL), box rows (4) and keypoint rows (keypoint_cols, or
+ * keypoints NULL), all `stride` floats apart, tile each row exactly (a packed output) and no float of the n rows is
+ * NaN, Inf or beyond +-1024: one contiguous, vectorized scan instead of strided ones. False also when they do not
+ * tile. */
+bool up_host_rows_clean(const float *scores, int32_t score_cols, const float *boxes, const float *keypoints,
+                        int32_t keypoint_cols, int32_t n, int32_t stride);
 /* n converted values (Q20) of float32 row `anchor`. */
 void up_host_fetch(const float *base, int32_t stride, int32_t anchor, int32_t n, int32_t *raw);
 /* The decoded box of an anchor, read from the float32 boxes; and the decode of a box row already converted (both

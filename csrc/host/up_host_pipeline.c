@@ -229,7 +229,14 @@ int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_
     }
     int32_t n = cfg->num_anchors;
     int32_t nkp = 2 * cfg->num_keypoints;
-    uint32_t kp_bits = nkp > 0 ? up_host_rows_max_abs_bits(keypoints, n, nkp, keypoint_stride) : 0;
+    /* A packed output (scores, boxes and keypoints tiling each row), or box rows holding the keypoints after the
+     * box (BlazeFace), whose every float is finite and within +-1024: one contiguous scan stands in for the strided
+     * per-tensor scans below. */
+    bool tiled_kp = nkp > 0 && keypoint_stride == box_stride;
+    bool clean = score_stride == box_stride && (nkp == 0 || tiled_kp) &&
+                 up_host_rows_clean(scores, cfg->num_classes, boxes, nkp > 0 ? keypoints : 0, nkp, n, box_stride);
+    bool boxes_clean = clean || (tiled_kp && up_host_rows_clean(0, 0, boxes, keypoints, nkp, n, box_stride));
+    uint32_t kp_bits = nkp > 0 && !boxes_clean ? up_host_rows_max_abs_bits(keypoints, n, nkp, keypoint_stride) : 0;
     if (kp_bits >= UP_F32_INF_BITS) {
         return UP_ERR_NONFINITE;
     }
@@ -264,11 +271,13 @@ int32_t up_run_f32_keypoints(const up_config_t *cfg, const float *scores, int32_
         /* one class of probabilities: the score pass also checks the scores, and maybe the boxes */
         nonfinite = up_host_scan_packed(&h, &boxes_checked, &box_bits);
     } else {
-        uint32_t bits = up_host_rows_max_abs_bits(scores, n, cfg->num_classes, score_stride);
+        uint32_t bits = clean ? 0 : up_host_rows_max_abs_bits(scores, n, cfg->num_classes, score_stride);
         nonfinite = bits >= UP_F32_INF_BITS;
         logit_bits = cfg->score_kind == UP_SCORE_PROB ? 0 : bits; /* probabilities above 1: the score test's rule */
     }
-    if (!boxes_checked) {
+    if (boxes_clean) {
+        box_bits = 0;
+    } else if (!boxes_checked) {
         box_bits = up_host_rows_max_abs_bits(boxes, n, 4, box_stride);
     }
     if (nonfinite || box_bits >= UP_F32_INF_BITS) {

@@ -66,11 +66,13 @@ cdef class Detections:
     """
 
     cdef object _fixed
-    # The fast path's outputs: the C's boxes, scores and anchors back to back (int32 [6K]) in a plain buffer until
+    # The fast path's outputs: the C's boxes, scores, anchors (and keypoints) back to back (int32 [(6 + 2P)K]) in a
+    # plain buffer until
     # `fixed` is asked for (a numpy array per call cost more than the rest of a sparse call's Python side).
     cdef int32_t *_raw
     cdef bint _lazy
     cdef Py_ssize_t _count
+    cdef int _nkp  # 2P keypoint values per row in _raw after the boxes, scores and anchors
     cdef object _boxes, _scores, _anchors
     cdef public object landmarks
     cdef public object labels
@@ -115,14 +117,16 @@ cdef class Detections:
     @property
     def fixed(self):
         cdef Py_ssize_t k = self._count
-        cdef cnp.npy_intp n6 = 6 * k
+        cdef cnp.npy_intp n6 = (6 + self._nkp) * k
         cdef cnp.ndarray flat
         if self._lazy and self._fixed is None:
             flat = cnp.PyArray_EMPTY(1, &n6, cnp.NPY_INT32, 0)
             if k:
-                memcpy(cnp.PyArray_DATA(flat), self._raw, 6 * k * sizeof(int32_t))
+                memcpy(cnp.PyArray_DATA(flat), self._raw, n6 * sizeof(int32_t))
             self._fixed = {"boxes": flat[:4 * k].reshape(k, 4), "scores": flat[4 * k:5 * k],
-                           "anchors": flat[5 * k:]}
+                           "anchors": flat[5 * k:6 * k]}
+            if self._nkp:
+                self._fixed["keypoints"] = flat[6 * k:].reshape(k, self._nkp)
             PyMem_Free(self._raw)
             self._raw = NULL
         return self._fixed
@@ -181,7 +185,7 @@ cdef class Core:
     cdef readonly object dtype
     cdef object _proto
     cdef readonly size_t scratch_bytes
-    cdef char *_block  # scratch + single-image outputs for run_plain, reused while not busy
+    cdef char *_block  # scratch + single-image outputs for the plain path (_plain.pxi), reused while not busy
     cdef size_t _block_bytes, _out_offset
     cdef bint _block_busy
 
@@ -241,7 +245,7 @@ cdef class Core:
         self.dtype = _DTYPES[fc.input_kind]
         self._proto = np.empty(0, dtype=self.dtype)
         self._out_offset = (self.scratch_bytes + 63) & ~(<size_t>63)
-        self._block_bytes = self._out_offset + 6 * <size_t>fc.max_detections * sizeof(int32_t)
+        self._block_bytes = self._out_offset + (6 + 2 * <size_t>fc.num_keypoints) * <size_t>fc.max_detections * sizeof(int32_t)
         self._block = <char *>PyMem_Malloc(self._block_bytes)
         if self._block == NULL:
             raise MemoryError("scratch")
@@ -278,100 +282,6 @@ cdef class Core:
         if row_stride // item > 2147483647:
             raise ValueError(f"{name} row stride too large")
         return <int32_t>(row_stride // item)
-
-    cdef inline bint _plain(self, object x, int cols):
-        """x is an aligned, native, C-contiguous [N, cols] or [1, N, cols] array of this config's dtype."""
-        cdef cnp.ndarray a
-        if not cnp.PyArray_CheckExact(x):
-            return False
-        a = <cnp.ndarray>x
-        if cnp.PyArray_DESCR(a) is not cnp.PyArray_DESCR(self._proto) and a.dtype != self.dtype:
-            return False
-        if not cnp.PyArray_ISCARRAY_RO(a):
-            return False
-        cdef cnp.npy_intp *d = cnp.PyArray_DIMS(a)
-        cdef int nd = cnp.PyArray_NDIM(a)
-        if nd == 3:
-            return d[0] == 1 and d[1] == self.cfg.num_anchors and d[2] == cols
-        return nd == 2 and d[0] == self.cfg.num_anchors and d[1] == cols
-
-    cdef Detections run_plain(self, object scores, object boxes):
-        """The fast path for tensors exactly as models return them ([1, N, C] or [N, C], C-contiguous, native):
-        Detections, or None when the inputs need the general path (conversion or a precise error). boxes None:
-        one [N, C + 4] tensor of scores then corners (NXP ultraslim)."""
-        if self.cfg.num_keypoints > 0 or self.cfg.num_labels > 0:
-            return None
-        cdef int32_t nc = self.cfg.num_classes
-        cdef int32_t ss = nc, bs = 4
-        cdef const void *sp
-        cdef const void *bp
-        if boxes is None:
-            if not self._plain(scores, nc + 4):
-                return None
-            sp = cnp.PyArray_DATA(<cnp.ndarray>scores)
-            bp = <const char *>sp + nc * cnp.PyArray_ITEMSIZE(<cnp.ndarray>scores)
-            ss = bs = nc + 4
-        else:
-            if not (self._plain(scores, nc) and self._plain(boxes, 4)):
-                return None
-            sp = cnp.PyArray_DATA(<cnp.ndarray>scores)
-            bp = cnp.PyArray_DATA(<cnp.ndarray>boxes)
-        cdef int m = self.cfg.max_detections
-        cdef size_t scr_size = self.scratch_bytes
-        cdef up_output_t out
-        cdef int32_t status
-        cdef bint is_f32 = self.cfg.input_kind == INPUT_F32
-        cdef char *block
-        cdef int32_t *fp
-        # One image, one class: the C writes into a scratch block owned by this Core (a fresh one when another
-        # thread holds it; the flag is taken and given back with the GIL held), then the kept rows are copied
-        # into one array made through numpy's C API.
-        cdef bint own = not self._block_busy
-        if own:
-            self._block_busy = True
-            block = self._block
-        else:
-            block = <char *>PyMem_Malloc(self._block_bytes)
-            if block == NULL:
-                raise MemoryError("scratch")
-        fp = <int32_t *>(block + self._out_offset)
-        out.boxes = fp
-        out.scores = fp + 4 * m
-        out.anchors = fp + 5 * m
-        out.keypoints = NULL
-        out.labels = NULL
-        out.capacity = m
-        out.count = 0
-        with nogil:
-            if is_f32:
-                status = up_run_f32(&self.cfg, <const float *>sp, ss, <const float *>bp, bs, block, scr_size, &out)
-            else:
-                status = up_host_run(&self.cfg, sp, ss, bp, bs, block, scr_size, &out)
-        cdef Py_ssize_t k = out.count
-        cdef int32_t *dst = NULL
-        if status == 0 and k > 0:  # boxes [K, 4], scores [K], anchors [K] in one buffer, arrays on first access
-            dst = <int32_t *>PyMem_Malloc(6 * k * sizeof(int32_t))
-            if dst != NULL:
-                memcpy(dst, out.boxes, 4 * k * sizeof(int32_t))
-                memcpy(dst + 4 * k, out.scores, k * sizeof(int32_t))
-                memcpy(dst + 5 * k, out.anchors, k * sizeof(int32_t))
-        if own:
-            self._block_busy = False
-        else:
-            PyMem_Free(block)
-        if status != 0:
-            if status == -6:
-                raise ValueError("NaN or Inf in the float inputs")
-            if status == -8:
-                raise range_error(self.fixed_config, scores, boxes if boxes is not None else scores[..., nc:])
-            check_status(status, "postprocess")
-        if k > 0 and dst == NULL:
-            raise MemoryError("detections")
-        cdef Detections det = Detections.__new__(Detections)
-        det._raw = dst
-        det._count = k
-        det._lazy = True
-        return det
 
     def run(self, cnp.ndarray scores not None, cnp.ndarray boxes not None):
         """Runs one image: scores [N, C], boxes [N, 4] (views with a row stride are fine).
@@ -510,70 +420,6 @@ cdef class Core:
         return results
 
 
-cdef class PlainPath:
-    """The Cores that take tensors exactly as models return them (float32, int32), by dtype: one call from
-    Python to C and back for the common case."""
-
-    cdef Core f32, i32, s8
-    cdef object s8_quantization  # the quantization argument the int8 Core was last reached with
-    cdef bint s8_single          # that Core reads one [N, C + 4] tensor (boxes None)
-
-    def add(self, Core core):
-        if core.cfg.input_kind == INPUT_F32:
-            self.f32 = core
-        elif core.dtype == np.int32:
-            self.i32 = core
-
-    def add_s8(self, Core core, object quantization, bint single):
-        """The int8 Core that ``quantization`` (as the caller passed it) selects, for one tensor or two."""
-        self.s8, self.s8_quantization, self.s8_single = core, quantization, single
-
-    cdef object run(self, object scores, object boxes, object quantization):
-        """Detections, or None when these inputs need the general path."""
-        cdef Core core
-        if not cnp.PyArray_CheckExact(scores):
-            return None
-        cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>scores)
-        if quantization is not None:
-            core = self.s8
-            if t != cnp.NPY_INT8 or core is None or (boxes is None) != self.s8_single:
-                return None
-            if quantization is not self.s8_quantization:
-                try:
-                    if not bool(quantization == self.s8_quantization):
-                        return None
-                except (TypeError, ValueError):  # e.g. arrays: the general path explains
-                    return None
-            return core.run_plain(scores, boxes)
-        if boxes is None:
-            return None
-        if t == cnp.NPY_FLOAT32:
-            core = self.f32
-        elif t == cnp.NPY_INT32:
-            core = self.i32
-        else:
-            return None
-        return None if core is None else core.run_plain(scores, boxes)
-
-
-def plain_postprocess(self, scores, boxes, decoded=False, quantization=None, backend="c"):
-    """Detections of one image (a list of them for inputs with a leading batch axis B > 1).
-
-    scores: [N, 2] or [1, N, 2] probabilities (or logits if ``logits=True``); boxes: [N, 4] raw deltas, or corners
-    if ``decoded``. float32, int8 (with ``quantization=((score_scale, score_zp), (box_scale, box_zp))``) or int32
-    fixed point. ``backend="golden"`` runs the numpy twin. Tensors as models return them (float32 or int32,
-    C-contiguous, native) go straight to C; everything else through ``_postprocess_any``, which converts or
-    explains."""
-    cdef PlainPath plain
-    cdef object det
-    if backend == "c" and (decoded is True or decoded is False):  # any other value is checked on the way below
-        plain = self._plain[1 if decoded else 0]
-        det = plain.run(scores, boxes, quantization)
-        if det is not None:
-            return det
-    return self._postprocess_any(scores, boxes, decoded, quantization, backend)
-
-
 def run_raw(Core core, cnp.ndarray scores, cnp.ndarray boxes, size_t scratch_bytes, int capacity):
     """Calls the C entry point with a caller-chosen scratch size and output capacity (for testing the C's own
     checks: too-small scratch or output must come back as a status, never a crash)."""
@@ -631,6 +477,9 @@ def f32_to_fixed(cnp.ndarray x, int q, int32_t lo, int32_t hi):
             y[i] = up_f32_to_fixed(xin[i], q, lo, hi)
     return np.asarray(y)
 
+
+# Tensors exactly as models return them: one call from Python to C and back (PlainPath, the families' postprocess).
+include "_plain.pxi"
 
 # ultrapost.nms: the box-set NMS (csrc/up_boxes.c) and the host conversion of its inputs.
 include "_boxes.pxi"

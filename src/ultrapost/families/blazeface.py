@@ -16,6 +16,7 @@ import numpy as np
 
 from ultrapost import reference
 from ultrapost.core import prepare
+from ultrapost.core._core import PlainPath, blazeface_postprocess
 from ultrapost.core.checks import check_anchors, check_count, check_flag, check_input_size, check_strides
 from ultrapost.core.config import MAX_ANCHORS
 from ultrapost.core.detections import Detections
@@ -125,6 +126,7 @@ class BlazeFace:
         self.soft_sigma = soft_sigma
         self.soft_threshold = soft_threshold
         self._configs: dict = {}
+        self._plain = PlainPath()  # tensors as models return them straight to C
         self._lock = threading.Lock()
         self.config("f32")
 
@@ -165,7 +167,11 @@ class BlazeFace:
                 num_keypoints=NUM_KEYPOINTS,
             )
 
-        return cached_config(self, (kind, quantization), kind, quantization, build)
+        def register(core):
+            if quantization is None:  # float32 / int32 tensors as models return them take the plain path
+                self._plain.add(core)
+
+        return cached_config(self, (kind, quantization), kind, quantization, build, register)
 
     def _inputs(self, classificators, regressors, quantization, batch):
         s = as_rows(classificators, "classificators", self.num_anchors, 1, batch)
@@ -179,13 +185,19 @@ class BlazeFace:
             quantization = split_quantization(quantization)
         return s, r, kind, quantization
 
-    def postprocess(self, classificators, regressors, quantization=None, backend: str = "c"):
-        """Detections with ``landmarks`` [K, 6, 2] (normalized x, y); a list of them for a batch B > 1."""
+    # postprocess(classificators, regressors, quantization=None, backend="c"): detections with ``landmarks``; a list
+    # for a batch B > 1. Compiled (_core.blazeface_postprocess): tensors as models return them go to C without a
+    # Python frame; any other input comes back to _postprocess_any.
+    postprocess = blazeface_postprocess
+
+    def _postprocess_any(self, classificators, regressors, quantization=None, backend: str = "c"):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         batch = batch_size(classificators, regressors) is not None
         s, r, kind, quant = self._inputs(classificators, regressors, quantization, batch)
         fc, core = self.config(kind, quant)
+        if backend == "c" and kind == "s8":
+            self._plain.add_s8(core, quantization)  # next time straight to C
         if not batch:
             s, r = s[None], r[None]
         outs = run_outputs(backend, fc, core, s, r, names=("classificators", "regressors"))

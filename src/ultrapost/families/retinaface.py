@@ -17,6 +17,7 @@ import numpy as np
 
 from ultrapost import reference
 from ultrapost.core import prepare
+from ultrapost.core._core import PlainPath, retinaface_postprocess
 from ultrapost.core.checks import check_count, check_flag, check_input_size, check_real
 from ultrapost.core.config import MAX_KEYPOINTS
 from ultrapost.core.detections import Detections
@@ -118,6 +119,7 @@ class RetinaFace:
         self.soft_sigma = soft_sigma
         self.soft_threshold = soft_threshold
         self._configs: dict = {}
+        self._plain = PlainPath()  # tensors as models return them straight to C
         self._lock = threading.Lock()
         self.config("f32")  # validates every parameter now, not at the first call
 
@@ -172,7 +174,11 @@ class RetinaFace:
                 num_keypoints=self.num_landmarks,
             )
 
-        return cached_config(self, (kind, quantization), kind, quantization, build)
+        def register(core):
+            if quantization is None:  # float32 / int32 tensors as models return them take the plain path
+                self._plain.add(core)
+
+        return cached_config(self, (kind, quantization), kind, quantization, build, register)
 
     def _inputs(self, conf, loc, landms, quantization, batch):
         s = as_rows(conf, "conf", self.num_anchors, 2, batch)
@@ -207,22 +213,25 @@ class RetinaFace:
             quantization = (tuple(quantization),) * 3
         return packed[..., 4:6], packed[..., :4], packed[..., 6:], quantization
 
-    def postprocess(self, conf, loc=None, landms=None, quantization=None, backend: str = "c"):
-        """Detections with ``landmarks`` [K, P, 2] (normalized x, y); a list of them for a batch B > 1.
+    # postprocess(conf, loc=None, landms=None, quantization=None, backend="c"): detections with ``landmarks``; a list
+    # for a batch B > 1. Compiled (_core.retinaface_postprocess, which documents the arguments): tensors as models
+    # return them go to C without a Python frame; any other input comes back to _postprocess_any.
+    postprocess = retinaface_postprocess
 
-        conf [N, 2] (or [1, N, 2], or [B, N, 2]) softmax probabilities, loc [N, 4] raw deltas, landms [N, 2P] raw
-        landmarks; float32, int8 (``quantization=((conf_scale, conf_zp), (loc_scale, loc_zp), (landms_scale,
-        landms_zp))``) or int32 fixed point (probabilities Q30, logits, deltas and landmarks Q20). Or one packed
-        output alone (``postprocess(packed)``, see :meth:`unpack`; int8: ``quantization=(scale, zero_point)``)."""
+    def _postprocess_any(self, conf, loc=None, landms=None, quantization=None, backend: str = "c"):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if loc is None and landms is None:
+        given = quantization
+        packed = loc is None and landms is None
+        if packed:
             conf, loc, landms, quantization = self.unpack(conf, quantization)
         elif loc is None or landms is None:
             raise TypeError("pass conf, loc and landms, or one packed output alone")
         batch = batch_size(conf, loc, landms) is not None
         s, b, k, kind, quant = self._inputs(conf, loc, landms, quantization, batch)
         fc, core = self.config(kind, quant)
+        if backend == "c" and kind == "s8":  # next time straight to C: one packed tensor (layout 2) or three
+            self._plain.add_s8(core, given, 2 if packed else 0, not packed)
         if not batch:
             s, b, k = s[None], b[None], k[None]
         outs = run_outputs(backend, fc, core, s, b, k, names=("conf", "loc", "landms"))

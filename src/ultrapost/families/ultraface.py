@@ -183,6 +183,8 @@ class Ultraface:
         s, b, kind, quant = self._inputs(scores, boxes, decoded, quantization, batch=True)
         fc, core = self.config(kind, decoded, quant)
         names = ("detections", "detections") if boxes is None else ("scores", "boxes")
+        if backend == "c" and kind == "s8" and self.class_thresholds is None:
+            self._plain[1 if decoded else 0].add_s8(core, quantization, 1 if boxes is None else 0)  # next time: C
         return [Detections.from_fixed(o) for o in run_outputs(backend, fc, core, s, b, names=names)]
 
     # postprocess(scores, boxes, decoded=False, quantization=None, backend="c"): detections of one image (a list of
@@ -209,7 +211,7 @@ class Ultraface:
         fc, core = self.config(kind, decoded, quant)
         names = ("detections", "detections") if boxes is None else ("scores", "boxes")
         if backend == "c" and kind == "s8" and self.class_thresholds is None:
-            self._plain[1 if decoded else 0].add_s8(core, quantization, boxes is None)  # next time straight to C
+            self._plain[1 if decoded else 0].add_s8(core, quantization, 1 if boxes is None else 0)  # next time: C
         return Detections.from_fixed(run_outputs(backend, fc, core, s[None], b[None], names=names)[0])
 
     def reference(self, scores, boxes, decoded: bool = False, quantization=None) -> Detections:
