@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ultrapost.core._core import nms_plain
 from ultrapost.core.boxes import BOX_FORMATS, METHODS, _as_array, _from_corners, prepare, run_c
 from ultrapost.golden.boxes import boxes_nms as golden_boxes_nms
 
@@ -92,6 +93,26 @@ def nms(
       score_threshold=None  torchvision nms / batched_nms: no score test.
     backend="golden" runs the numpy twin of the C (same integers; for tests).
     """
+    if (
+        backend == "c"
+        and type(method) is str
+        and method == "hard"
+        and type(box_format) is str
+        and box_format == "xyxy"
+        and classes is None
+        and max_output is None
+        and top_k is None
+        and type(score_test) is str
+        and score_test == ">"
+        and score_float32 is False
+        and zero_area_overlap is False
+        and type(eta) is float
+        and eta == 1.0
+        and any_corner_order is False
+    ):  # the common case in one compiled call (None: inputs it does not take as they are, or an error to name)
+        keep = nms_plain(boxes, scores, iou_threshold, score_threshold)
+        if keep is not None:
+            return keep
     b = _as_array(boxes, "boxes", (2, 3))
     kw = dict(
         classes=None,
