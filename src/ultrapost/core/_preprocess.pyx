@@ -51,6 +51,15 @@ cdef object _pre_table(object arr, object dtype, Py_ssize_t size, str name):
     return a
 
 
+cdef tuple _output_tables(object prepared, list keep):
+    """The prepared config's output tables (uint8 [3, 256] or uint32 float32 bits [3, 256], either may be None),
+    checked and kept alive in ``keep``."""
+    lut8 = None if prepared.lut8 is None else _pre_table(prepared.lut8, np.uint8, 768, "lut8")
+    lut32 = None if prepared.lut32 is None else _pre_table(prepared.lut32, np.uint32, 768, "lut32")
+    keep += [t for t in (lut8, lut32) if t is not None]
+    return lut8, lut32
+
+
 cdef class PreprocessConfig:
     """A prepared ``up_pre_config_t`` (from ``ultrapost.core.preprocess_config.prepare_config``), checked once, with its scratch.
 
@@ -98,16 +107,9 @@ cdef class PreprocessConfig:
         c.x_coeff = <const int32_t *>cnp.PyArray_DATA(xk)
         c.y_start = <const int32_t *>cnp.PyArray_DATA(ys)
         c.y_coeff = <const int32_t *>cnp.PyArray_DATA(yk)
-        c.lut8 = NULL
-        c.lut32 = NULL
-        if prepared.lut8 is not None:
-            lut8 = _pre_table(prepared.lut8, np.uint8, 768, "lut8")
-            keep.append(lut8)
-            c.lut8 = <const uint8_t *>cnp.PyArray_DATA(lut8)
-        if prepared.lut32 is not None:
-            lut32 = _pre_table(prepared.lut32, np.uint32, 768, "lut32")
-            keep.append(lut32)
-            c.lut32 = <const uint32_t *>cnp.PyArray_DATA(lut32)
+        lut8, lut32 = _output_tables(prepared, keep)
+        c.lut8 = NULL if lut8 is None else <const uint8_t *>cnp.PyArray_DATA(lut8)
+        c.lut32 = NULL if lut32 is None else <const uint32_t *>cnp.PyArray_DATA(lut32)
         self._keep = keep
         preprocess_status(up_pre_check_config(c), "preprocess config")
         self.scratch_size = <Py_ssize_t>up_host_pre_scratch_size(c)
@@ -173,16 +175,9 @@ cdef class WarpConfig:
         keep = [xp, yp]
         c.x_pos = <const int32_t *>cnp.PyArray_DATA(xp)
         c.y_pos = <const int32_t *>cnp.PyArray_DATA(yp)
-        c.lut8 = NULL
-        c.lut32 = NULL
-        if prepared.lut8 is not None:
-            lut8 = _pre_table(prepared.lut8, np.uint8, 768, "lut8")
-            keep.append(lut8)
-            c.lut8 = <const uint8_t *>cnp.PyArray_DATA(lut8)
-        if prepared.lut32 is not None:
-            lut32 = _pre_table(prepared.lut32, np.uint32, 768, "lut32")
-            keep.append(lut32)
-            c.lut32 = <const uint32_t *>cnp.PyArray_DATA(lut32)
+        lut8, lut32 = _output_tables(prepared, keep)
+        c.lut8 = NULL if lut8 is None else <const uint8_t *>cnp.PyArray_DATA(lut8)
+        c.lut32 = NULL if lut32 is None else <const uint32_t *>cnp.PyArray_DATA(lut32)
         self._keep = keep
         preprocess_status(up_warp_check_config(c), "warp config")
         self.scratch_size = <Py_ssize_t>up_warp_scratch_size(c)
