@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -23,3 +24,14 @@ def require_tool(ok: bool, what: str) -> None:
         if REQUIRE_DATA:
             pytest.fail(f"{what} is required here (ULTRAPOST_REQUIRE_DATA=1)")
         pytest.skip(f"{what} not available")
+
+
+def require_module(name: str, package: str):
+    """An optional test dependency (the [models] extra's runtimes and OpenCV), imported; skips naming the pip package
+    when absent, fails under ULTRAPOST_REQUIRE_DATA=1 (CI installs it)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if REQUIRE_DATA:
+            pytest.fail(f"{package} is required here (ULTRAPOST_REQUIRE_DATA=1)", pytrace=False)
+        pytest.skip(f"{package} not installed (pip install {package})", allow_module_level=True)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from conftest import require
+from conftest import require, require_module
 
 from ultrapost import cli
 
@@ -16,7 +15,7 @@ INT8OUT = "yunet/face_detection_yunet_2026may_int8_320_int8out.onnx"
 
 
 def test_bench_yunet_quick_json(capsys):
-    pytest.importorskip("cv2")
+    require_module("cv2", "opencv-python-headless")
     model, photo = str(require(DYNAMIC)), str(require("images/nasa_group.jpg"))
     code = cli.main(["bench", "--model", model, "--image", photo, "--quick", "--json"])
     report = json.loads(capsys.readouterr().out)
@@ -36,7 +35,7 @@ def test_bench_yunet_quick_json(capsys):
 
 
 def test_bench_yunet_table_and_int8_refusal(capsys):
-    pytest.importorskip("cv2")
+    require_module("cv2", "opencv-python-headless")
     model, photo = str(require(DYNAMIC)), str(require("images/nasa_group.jpg"))
     assert cli.main(["bench", "--model", model, "--image", photo, "--quick", "--score-threshold", "0.9"]) == 0
     out = capsys.readouterr().out

@@ -12,7 +12,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import require, require_tool
+from conftest import require, require_module, require_tool
 from test_cli_firmware import _host_run, _printer, need_host_gcc
 
 import ultrapost
@@ -187,7 +187,7 @@ def test_vectors_packed_from_the_shared_photos(kind, tmp_path):
     require("retinaface/retinaface_mnet025_640_int8_int8out.onnx")
     require("retinaface/retinaface_mnet025_640.onnx")
     require("images/nasa_group.jpg")
-    pytest.importorskip("onnxruntime")
+    require_module("onnxruntime", "onnxruntime")
     from ultrapost.firmware.photos import retinaface_photos
 
     out = tmp_path / "set"

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import require
+from conftest import require, require_module
 
 import ultrapost
 from ultrapost.core.priors import retinaface_priors
@@ -48,8 +48,8 @@ def _letterbox(cv2, img):
 def test_photos_detect_py_faces_float_and_int8():
     """Float and int8-output models on the 25 photos letterboxed to 640: the faces of detect.py's path (every face it
     keeps, in its order), landmarks and boxes within 1/16 px."""
-    cv2 = pytest.importorskip("cv2")
-    ort = pytest.importorskip("onnxruntime")
+    cv2 = require_module("cv2", "opencv-python-headless")
+    ort = require_module("onnxruntime", "onnxruntime")
     sf = ort.InferenceSession(str(require(FLOAT)), providers=["CPUExecutionProvider"])
     s8 = ort.InferenceSession(str(require(INT8OUT)), providers=["CPUExecutionProvider"])
     meta = json.loads(s8.get_modelmeta().custom_metadata_map["quant.output0"])

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require
+from conftest import require, require_module
 
 from ultrapost import reference
 from ultrapost.core.yunet_config import padded_size
 from ultrapost.families.yunet import YuNet
 
-cv2 = pytest.importorskip("cv2")
-ort = pytest.importorskip("onnxruntime")
+cv2 = require_module("cv2", "opencv-python-headless")
+ort = require_module("onnxruntime", "onnxruntime")
 
 DYNAMIC = "yunet/face_detection_yunet_2026may.onnx"
 INT8OUT = "yunet/face_detection_yunet_2026may_int8_320_int8out.onnx"
